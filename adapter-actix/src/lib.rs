@@ -1,0 +1,1 @@
+//! sessionward-actix: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+//! sessionward-axum: placeholder until its issue lands.

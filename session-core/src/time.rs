@@ -1,0 +1,178 @@
+//! Time as the library sees it: millisecond UTC timestamps and an injectable clock.
+//!
+//! Every timeout in sessionward is computed from a [`Clock`], so tests can use
+//! [`ManualClock`] and move time forward without sleeping.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time: milliseconds since the Unix epoch, UTC.
+///
+/// Serializes as an RFC 3339 string with a `Z` offset (OWASP logging asks for
+/// ISO 8601 with a UTC offset) and deserializes from the same.
+///
+/// ```
+/// use sessionward_core::Timestamp;
+/// let t = Timestamp::from_unix_millis(1_700_000_000_123);
+/// assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123Z");
+/// assert_eq!(t.unix_seconds(), 1_700_000_000);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp from milliseconds since the Unix epoch.
+    pub const fn from_unix_millis(millis: i64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn unix_millis(self) -> i64 {
+        self.0
+    }
+
+    /// Whole seconds since the Unix epoch (rounded down), as used in JWT claims.
+    pub const fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    /// This instant plus `d`, saturating instead of overflowing.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(duration_millis(d)))
+    }
+
+    /// This instant minus `d`, saturating instead of overflowing.
+    pub fn minus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_sub(duration_millis(d)))
+    }
+
+    /// Time elapsed from `earlier` to `self`; zero if `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
+    /// RFC 3339 / ISO 8601 text in UTC, millisecond precision.
+    pub fn to_rfc3339(self) -> String {
+        let nanos = i128::from(self.0) * 1_000_000;
+        match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+            Ok(t) => format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            ),
+            Err(_) => format!("@{}ms", self.0),
+        }
+    }
+
+    /// Parses RFC 3339 text (any offset) into a timestamp.
+    ///
+    /// # Errors
+    /// Returns `None` when the text is not RFC 3339.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+        let millis = t.unix_timestamp_nanos() / 1_000_000;
+        i64::try_from(millis).ok().map(Timestamp)
+    }
+}
+
+/// Milliseconds in a duration, saturating at `i64::MAX`.
+pub(crate) fn duration_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+}
+
+/// A source of the current time.
+///
+/// The manager reads the time only through this trait; inject a
+/// [`ManualClock`] in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| duration_millis(d))
+            .unwrap_or(0);
+        Timestamp(millis)
+    }
+}
+
+/// A clock that only moves when told to; clones share the same time.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_core::{Clock, ManualClock, Timestamp};
+/// let clock = ManualClock::new(Timestamp::from_unix_millis(1_000));
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(clock.now().unix_millis(), 3_000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(start.0)))
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(duration_millis(d), Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `t`.
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}

@@ -1,0 +1,1 @@
+//! sessionward-redis: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+//! sessionward-sqlx: placeholder until its issue lands.
