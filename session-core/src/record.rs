@@ -339,7 +339,10 @@ impl RequestContext {
     /// [`MAX_DEVICE_ID_LEN`] or not printable ASCII.
     pub fn with_device_id(mut self, id: impl AsRef<str>) -> Self {
         let id = id.as_ref();
-        if !id.is_empty() && id.len() <= MAX_DEVICE_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic()) {
+        if !id.is_empty()
+            && id.len() <= MAX_DEVICE_ID_LEN
+            && id.bytes().all(|b| b.is_ascii_graphic())
+        {
             self.device_id = Some(id.to_owned());
         }
         self

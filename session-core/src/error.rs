@@ -1,0 +1,72 @@
+//! The error type of [`crate::SessionManager`] operations.
+
+use serde::Serialize;
+
+use crate::policy::LimitKind;
+use crate::record::Inactive;
+use crate::store::StoreError;
+use crate::tokens::TokenRejection;
+use crate::view::SessionView;
+
+/// A login refused by a concurrent-session limit. Carries the active
+/// sessions so the app can offer "sign out one of these devices".
+/// This is not a failed login: the credentials were right.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitReached {
+    /// Which limit.
+    pub limit: LimitKind,
+    /// The user's active sessions at the time of the decision.
+    pub active: Vec<SessionView>,
+}
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The token is not one we issued, or no longer valid on its own terms.
+    #[error("invalid token ({0})")]
+    InvalidToken(TokenRejection),
+    /// The token is genuine but its session has ended (revoked, idle or
+    /// past its absolute lifetime). Adapters also tell the client to wipe
+    /// its stored tokens.
+    #[error("session has ended")]
+    SessionEnded(Inactive),
+    /// An already-rotated refresh token was presented; the whole session
+    /// was revoked.
+    #[error("refresh token reuse detected; the session was revoked")]
+    RefreshTokenReuse,
+    /// A concurrent-session limit refused the login.
+    #[error("session limit reached ({})", .0.limit.as_str())]
+    LimitReached(Box<LimitReached>),
+    /// No active session with that id for that user.
+    #[error("session not found")]
+    NotFound,
+    /// The operation needs a more recent full authentication.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// A caller-supplied value was refused.
+    #[error("invalid input: {0}")]
+    InvalidInput(&'static str),
+    /// Signing a token failed (a broken key).
+    #[error("token signing failed")]
+    Signing(#[source] jsonwebtoken::errors::Error),
+    /// The store failed; [`StoreError::Unavailable`] means fail closed with 503.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SessionError {
+    /// Whether the store was unreachable (answer 503, retry later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, SessionError::Store(e) if e.is_unavailable())
+    }
+
+    /// Whether the client should drop its stored tokens (session ended or
+    /// reuse detected).
+    pub fn should_clear_client(&self) -> bool {
+        matches!(
+            self,
+            SessionError::SessionEnded(_) | SessionError::RefreshTokenReuse
+        )
+    }
+}

@@ -1,0 +1,384 @@
+//! Security events: typed, serde-serializable, named after the OWASP
+//! Logging Vocabulary, delivered through an [`EventSink`].
+//!
+//! No event carries a raw token or a raw session id: sessions appear as a
+//! keyed hash ([`SessionHash`]). Free text (User-Agent) is sanitised against
+//! log injection before it gets here, and JSON output escapes the rest.
+
+use std::fmt;
+use std::io::Write;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::ids::{SessionId, UserId};
+use crate::policy::{LimitKind, OnLimit};
+use crate::record::{Inactive, RevokeReason};
+use crate::secret::{hex_encode, random_bytes};
+use crate::time::Timestamp;
+use crate::tokens::TokenRejection;
+
+/// Severity, following the OWASP vocabulary's levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    /// Routine lifecycle.
+    Info,
+    /// Worth a look (limits, rejections, risky logins).
+    Warn,
+    /// Probable attack (token reuse, use after revocation).
+    Critical,
+}
+
+/// A session id as it appears in events: HMAC-SHA256 under a per-deployment
+/// key, first 16 bytes in hex. Correlates events of one session without
+/// revealing its id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionHash(String);
+
+impl SessionHash {
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Computes [`SessionHash`]es. Give every instance the same key to correlate
+/// across instances and restarts; the default is random per process.
+#[derive(Clone)]
+pub struct SessionHasher([u8; 32]);
+
+impl fmt::Debug for SessionHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionHasher([redacted])")
+    }
+}
+
+impl Default for SessionHasher {
+    fn default() -> Self {
+        SessionHasher(random_bytes())
+    }
+}
+
+impl SessionHasher {
+    /// A hasher with a fixed key.
+    pub fn new(key: [u8; 32]) -> Self {
+        SessionHasher(key)
+    }
+
+    /// The event form of `id`.
+    pub fn hash(&self, id: &SessionId) -> SessionHash {
+        #[allow(clippy::expect_used)]
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(id.as_str().as_bytes());
+        SessionHash(hex_encode(&mac.finalize().into_bytes()[..16]))
+    }
+}
+
+/// What happened. The serialized `event` field carries the OWASP-style name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A login created a session (`session_created`).
+    SessionCreated,
+    /// A refresh rotated the tokens (`session_renewed`).
+    SessionRenewed {
+        /// The new refresh generation.
+        generation: u64,
+        /// Whether this was a grace-window replay returning the same successor.
+        grace_replay: bool,
+    },
+    /// A session was ended (`authn_token_revoked`).
+    #[serde(rename = "authn_token_revoked")]
+    SessionRevoked {
+        /// Why.
+        reason: RevokeReason,
+    },
+    /// A session timed out (`session_expired`).
+    SessionExpired {
+        /// Idle or absolute.
+        reason: Inactive,
+    },
+    /// A login ran into a limit (`session_limit_reached`). Not a failed login.
+    SessionLimitReached {
+        /// Which limit.
+        limit: LimitKind,
+        /// What was done about it.
+        action: OnLimit,
+    },
+    /// A rotated refresh token was presented again; the session was
+    /// revoked (`authn_token_reuse`, CRITICAL).
+    #[serde(rename = "authn_token_reuse")]
+    TokenReuse {
+        /// The generation presented.
+        presented_generation: u64,
+        /// The session's current generation.
+        current_generation: u64,
+    },
+    /// A token was refused (`authn_token_rejected`).
+    #[serde(rename = "authn_token_rejected")]
+    TokenRejected {
+        /// Why.
+        why: TokenRejection,
+    },
+    /// A token of an ended (revoked or timed-out) session was used
+    /// (`session_use_after_expire`).
+    SessionUseAfterExpire {
+        /// How the session ended.
+        reason: Inactive,
+    },
+    /// A named risk signal fired at login (`authn_new_device`,
+    /// `authn_impossible_travel`, …; the name is in `signal`).
+    RiskSignal {
+        /// The signal name.
+        signal: String,
+        /// Its weight.
+        weight: u32,
+        /// Human-readable reason.
+        detail: String,
+    },
+}
+
+impl EventKind {
+    /// The OWASP-style event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionCreated => "session_created",
+            EventKind::SessionRenewed { .. } => "session_renewed",
+            EventKind::SessionRevoked { .. } => "authn_token_revoked",
+            EventKind::SessionExpired { .. } => "session_expired",
+            EventKind::SessionLimitReached { .. } => "session_limit_reached",
+            EventKind::TokenReuse { .. } => "authn_token_reuse",
+            EventKind::TokenRejected { .. } => "authn_token_rejected",
+            EventKind::SessionUseAfterExpire { .. } => "session_use_after_expire",
+            EventKind::RiskSignal { .. } => "authn_risk_signal",
+        }
+    }
+
+    /// The default severity of this kind.
+    pub fn level(&self) -> Level {
+        match self {
+            EventKind::SessionCreated
+            | EventKind::SessionRenewed { .. }
+            | EventKind::SessionExpired { .. } => Level::Info,
+            EventKind::SessionRevoked { reason } => match reason {
+                RevokeReason::RefreshTokenReuse | RevokeReason::NotMe | RevokeReason::Risk => {
+                    Level::Warn
+                }
+                _ => Level::Info,
+            },
+            EventKind::SessionLimitReached { .. }
+            | EventKind::TokenRejected { .. }
+            | EventKind::RiskSignal { .. } => Level::Warn,
+            EventKind::SessionUseAfterExpire { .. } => Level::Warn,
+            EventKind::TokenReuse { .. } => Level::Critical,
+        }
+    }
+}
+
+/// One security event: who, what, when (UTC), where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// When (RFC 3339, UTC).
+    pub at: Timestamp,
+    /// Severity.
+    pub level: Level,
+    /// What happened (flattened: carries the `event` name and its fields).
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The user, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserId>,
+    /// The session, hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionHash>,
+    /// Client IP, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// Sanitised User-Agent, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+impl SecurityEvent {
+    /// A new event at `at` with the kind's default level and no subject.
+    pub fn new(at: Timestamp, kind: EventKind) -> Self {
+        SecurityEvent {
+            at,
+            level: kind.level(),
+            kind,
+            user: None,
+            session: None,
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// The event as one JSON line (no trailing newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| format!("{{\"event\":\"{}\"}}", self.kind.name()))
+    }
+}
+
+/// Receives security events. Called on the request path: implementations
+/// must not block (buffer and hand IO to another task).
+pub trait EventSink: Send + Sync + 'static {
+    /// Takes one event.
+    fn record(&self, event: &SecurityEvent);
+}
+
+/// Writes events through `tracing` at target `sessionward::security`
+/// (the default sink): INFO/WARN/ERROR by level, the event as JSON in `event_json`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSink;
+
+impl EventSink for TracingSink {
+    fn record(&self, event: &SecurityEvent) {
+        let json = event.to_json();
+        let name = event.kind.name();
+        match event.level {
+            Level::Info => {
+                tracing::info!(target: "sessionward::security", event = name, event_json = %json)
+            }
+            Level::Warn => {
+                tracing::warn!(target: "sessionward::security", event = name, event_json = %json)
+            }
+            Level::Critical => {
+                tracing::error!(target: "sessionward::security", event = name, event_json = %json)
+            }
+        }
+    }
+}
+
+/// Writes one JSON object per line to a writer (file, stdout, socket), for SIEM ingestion.
+pub struct JsonLinesSink<W: Write + Send + 'static>(Mutex<W>);
+
+impl<W: Write + Send + 'static> JsonLinesSink<W> {
+    /// Wraps a writer.
+    pub fn new(writer: W) -> Self {
+        JsonLinesSink(Mutex::new(writer))
+    }
+}
+
+impl<W: Write + Send + 'static> fmt::Debug for JsonLinesSink<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JsonLinesSink")
+    }
+}
+
+impl<W: Write + Send + 'static> EventSink for JsonLinesSink<W> {
+    fn record(&self, event: &SecurityEvent) {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // A failing log writer must not fail authentication; report it once per event.
+        if writeln!(w, "{}", event.to_json()).is_err() {
+            tracing::error!(target: "sessionward::security", "failed to write security event");
+        }
+    }
+}
+
+/// Sends every event to several sinks.
+#[derive(Clone, Default)]
+pub struct FanoutSink(Vec<Arc<dyn EventSink>>);
+
+impl fmt::Debug for FanoutSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FanoutSink({} sinks)", self.0.len())
+    }
+}
+
+impl FanoutSink {
+    /// A fan-out over `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn EventSink>>) -> Self {
+        FanoutSink(sinks)
+    }
+
+    /// Adds a sink.
+    pub fn with(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.0.push(sink);
+        self
+    }
+}
+
+impl EventSink for FanoutSink {
+    fn record(&self, event: &SecurityEvent) {
+        for sink in &self.0 {
+            sink.record(event);
+        }
+    }
+}
+
+/// Keeps events in memory (bounded; oldest dropped first), for tests and demos.
+///
+/// ```
+/// use sessionward_core::events::{EventKind, EventSink, MemorySink, SecurityEvent};
+/// use sessionward_core::Timestamp;
+/// let sink = MemorySink::new(100);
+/// sink.record(&SecurityEvent::new(Timestamp::EPOCH, EventKind::SessionCreated));
+/// assert_eq!(sink.names(), vec!["session_created"]);
+/// ```
+#[derive(Debug)]
+pub struct MemorySink {
+    events: Mutex<std::collections::VecDeque<SecurityEvent>>,
+    capacity: usize,
+}
+
+impl MemorySink {
+    /// A sink keeping at most `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        MemorySink {
+            events: Mutex::new(std::collections::VecDeque::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// A copy of the kept events, oldest first.
+    pub fn events(&self) -> Vec<SecurityEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The kept events' names, oldest first.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|e| e.kind.name())
+            .collect()
+    }
+
+    /// Removes all kept events.
+    pub fn clear(&self) {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl EventSink for MemorySink {
+    fn record(&self, event: &SecurityEvent) {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if events.len() == self.capacity {
+            events.pop_front();
+        }
+        events.push_back(event.clone());
+    }
+}

@@ -1,0 +1,192 @@
+//! Checking an access token on every request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::SessionError;
+use crate::events::EventKind;
+use crate::ids::{SessionId, UserId};
+use crate::record::{Inactive, SessionRecord};
+use crate::time::Timestamp;
+use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, TokenRejection};
+
+use super::SessionManager;
+use super::cache::Lookup;
+
+/// A verified request: the token checked out and its session is active.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedSession {
+    /// The user.
+    pub user: UserId,
+    /// The session.
+    pub session_id: SessionId,
+    /// The verified claims.
+    pub claims: AccessClaims,
+    /// The session as the store (or the fresh cached view) has it.
+    pub session: Arc<SessionRecord>,
+}
+
+impl AuthenticatedSession {
+    /// Time of the last full authentication of this session.
+    pub fn auth_time(&self) -> Timestamp {
+        self.session.auth_time
+    }
+
+    /// Requires the last full authentication to be at most `max_age` before
+    /// `now` (ASVS 7.5.1/7.5.2: re-authenticate before sensitive changes).
+    ///
+    /// # Errors
+    /// [`SessionError::ReauthenticationRequired`] when it is older.
+    pub fn require_recent_auth(
+        &self,
+        now: Timestamp,
+        max_age: Duration,
+    ) -> Result<(), SessionError> {
+        if now.since(self.auth_time()) > max_age {
+            Err(SessionError::ReauthenticationRequired)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl SessionManager {
+    /// Verifies an access token and checks that its session is still active.
+    ///
+    /// The JWT must be one we issued (pinned algorithm per `kid`, `typ`
+    /// `at+jwt`, our `iss`/`aud`, inside `nbf`..`exp`). Then the session is
+    /// checked in the store (strict mode) or the pushed view (cached mode):
+    /// a revoked, idle or expired session is refused even though its JWT is
+    /// unexpired. Activity is written at most once per touch interval.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`], or
+    /// [`SessionError::Store`] (fail closed) when the store cannot answer.
+    pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
+        let now = self.now();
+        let claims = self.verify_access(token, now)?;
+        let (user, id) = match (
+            UserId::new(claims.sub.clone()),
+            SessionId::parse(&claims.sid),
+        ) {
+            (Ok(u), Ok(s)) => (u, s),
+            _ => return Err(self.reject(now, TokenRejection::BadClaims, None)),
+        };
+        let record = self.current_state(&user, &id, now).await?;
+        let Some(record) = record else {
+            return Err(self.reject(now, TokenRejection::UnknownSession, Some(&user)));
+        };
+        if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
+            return Err(self.ended(now, reason, &record));
+        }
+        let record = self.touch_if_due(record, now).await?;
+        Ok(AuthenticatedSession {
+            user,
+            session_id: id,
+            claims,
+            session: record,
+        })
+    }
+
+    fn verify_access(&self, token: &str, now: Timestamp) -> Result<AccessClaims, SessionError> {
+        let tokens = &self.inner.tokens;
+        tokens
+            .verify_jwt::<AccessClaims>(ACCESS_TOKEN_TYP, token)
+            .and_then(|c| {
+                tokens
+                    .check_access_claims(&c, now.unix_seconds())
+                    .map(|()| c)
+            })
+            .map_err(|why| self.reject(now, why, None))
+    }
+
+    /// Emits `authn_token_rejected` and returns the matching error.
+    pub(super) fn reject(
+        &self,
+        now: Timestamp,
+        why: TokenRejection,
+        user: Option<&UserId>,
+    ) -> SessionError {
+        self.emit(self.event(now, EventKind::TokenRejected { why }, user, None));
+        SessionError::InvalidToken(why)
+    }
+
+    /// Emits `session_use_after_expire` and returns the matching error.
+    pub(super) fn ended(
+        &self,
+        now: Timestamp,
+        reason: Inactive,
+        record: &SessionRecord,
+    ) -> SessionError {
+        self.emit(self.event(
+            now,
+            EventKind::SessionUseAfterExpire { reason },
+            None,
+            Some(record),
+        ));
+        SessionError::SessionEnded(reason)
+    }
+
+    /// The session state: from the fresh cached view when allowed, else the store.
+    async fn current_state(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        now: Timestamp,
+    ) -> Result<Option<Arc<SessionRecord>>, SessionError> {
+        let Some(cache) = &self.inner.cache else {
+            return Ok(self.inner.store.get(user, id).await?.map(Arc::new));
+        };
+        match cache.lookup(id, now) {
+            // A cached record counts only for its owner, and an idle-looking
+            // one is re-read: another instance may have seen activity.
+            Lookup::Live(r)
+                if &r.user == user && r.inactive_reason(now, self.idle_cutoff(now)).is_none() =>
+            {
+                return Ok(Some(r));
+            }
+            Lookup::Revoked => {
+                // The tombstone says revoked; the store has the reason.
+            }
+            _ => {}
+        }
+        let epoch = cache.epoch();
+        let record = self.inner.store.get(user, id).await?.map(Arc::new);
+        if let Some(r) = &record {
+            if r.revoked.is_none() {
+                cache.insert_live(r.clone(), now, epoch);
+            }
+        }
+        Ok(record)
+    }
+
+    async fn touch_if_due(
+        &self,
+        record: Arc<SessionRecord>,
+        now: Timestamp,
+    ) -> Result<Arc<SessionRecord>, SessionError> {
+        if now.since(record.last_seen_at) < self.inner.policy.touch_interval() {
+            return Ok(record);
+        }
+        self.inner
+            .store
+            .touch(&record.user, &record.id, now)
+            .await?;
+        let mut updated = (*record).clone();
+        updated.last_seen_at = now;
+        let updated = Arc::new(updated);
+        if let Some(cache) = &self.inner.cache {
+            // The cached copy has the old activity time; re-read it next time
+            // rather than extend its staleness.
+            cache.remove_live(&record.id);
+        }
+        Ok(updated)
+    }
+
+    /// Drops `id` from the cached view after a local revocation.
+    pub(super) fn forget(&self, id: &SessionId, now: Timestamp) {
+        if let Some(cache) = &self.inner.cache {
+            cache.mark_revoked(id, now);
+        }
+    }
+}

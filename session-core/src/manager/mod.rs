@@ -1,0 +1,378 @@
+//! [`SessionManager`]: the engine a host app constructs once.
+//!
+//! It mints and checks tokens, asks the store for every security decision,
+//! emits security events, and keeps the optional cached revocation view.
+
+mod authenticate;
+mod cache;
+mod login;
+mod refresh;
+mod revoke;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingSink};
+use crate::ids::{SessionId, UserId};
+use crate::policy::SessionPolicy;
+use crate::record::{DeviceClass, DeviceInfo, Location, RequestContext, SessionRecord};
+use crate::secret::{AccessToken, RefreshToken};
+use crate::store::SessionStore;
+use crate::time::{Clock, SystemClock, Timestamp};
+use crate::tokens::{AccessClaims, TokenConfig};
+
+pub use authenticate::AuthenticatedSession;
+pub use login::{LoginOptions, LoginSuccess};
+pub use refresh::Refreshed;
+
+use cache::RevocationCache;
+
+/// How `authenticate` learns that a session was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationMode {
+    /// Ask the store on every request. Revocation is effective on the very
+    /// next request, on every instance. The default.
+    Strict,
+    /// Keep an in-process view of session state, kept current by the
+    /// store's [`crate::RevocationFeed`] (push). A revoked session is refused
+    /// as soon as its push message arrives (milliseconds); if a message were
+    /// lost while the feed still looks connected, a cached answer is never
+    /// older than `max_staleness`. While the feed is disconnected, or when
+    /// the store has no feed, every request is checked in the store.
+    Cached {
+        /// Longest time a cached "active" answer is reused without asking the store.
+        max_staleness: Duration,
+        /// Most sessions kept in the view.
+        capacity: usize,
+    },
+}
+
+impl RevocationMode {
+    /// Cached mode with a 10-second staleness bound and room for 100 000 sessions.
+    pub fn cached() -> Self {
+        RevocationMode::Cached {
+            max_staleness: Duration::from_secs(10),
+            capacity: 100_000,
+        }
+    }
+}
+
+/// Device and location facts derived from a request at login.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Enrichment {
+    /// Device class for limits.
+    pub class: Option<DeviceClass>,
+    /// Parsed device facts.
+    pub device: DeviceInfo,
+    /// Approximate location.
+    pub location: Location,
+}
+
+/// Turns request facts into device and location facts at login
+/// (User-Agent parsing, GeoIP). Must be fast and must not fail: unknown
+/// input gives empty facts.
+pub trait LoginEnricher: Send + Sync + 'static {
+    /// Facts about the request.
+    fn enrich(&self, ctx: &RequestContext) -> Enrichment;
+}
+
+/// A fresh access/refresh token pair.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenPair {
+    /// The JWT access token.
+    #[serde(serialize_with = "expose_access")]
+    pub access_token: AccessToken,
+    /// When the access token expires.
+    pub access_expires_at: Timestamp,
+    /// The opaque refresh token.
+    #[serde(serialize_with = "expose_refresh")]
+    pub refresh_token: RefreshToken,
+    /// When the refresh token stops working at the latest (the session's absolute end).
+    pub refresh_expires_at: Timestamp,
+}
+
+fn expose_access<S: serde::Serializer>(t: &AccessToken, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.expose_secret())
+}
+
+fn expose_refresh<S: serde::Serializer>(t: &RefreshToken, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.expose_secret())
+}
+
+/// The session engine. Cheap to clone; clones share state.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionward_core::{MemoryStore, RequestContext, SessionManager, SessionPolicy, UserId};
+/// use sessionward_core::tokens::{SigningKey, TokenConfig};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let tokens = TokenConfig::builder("https://auth.example.com", "example-api")
+///     .signing_key(SigningKey::hs256("k1", &[1u8; 32]).unwrap())
+///     .refresh_key([2u8; 32])
+///     .build()
+///     .unwrap();
+/// let manager = SessionManager::builder(SessionPolicy::default(), tokens, Arc::new(MemoryStore::new()))
+///     .build()
+///     .unwrap();
+///
+/// let alice = UserId::new("alice").unwrap();
+/// let login = manager.login(&alice, &RequestContext::new()).await.unwrap();
+/// let session = manager.authenticate(login.tokens.access_token.expose_secret()).await.unwrap();
+/// assert_eq!(session.user, alice);
+///
+/// manager.logout(&session).await.unwrap();
+/// assert!(manager.authenticate(login.tokens.access_token.expose_secret()).await.is_err());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    policy: SessionPolicy,
+    tokens: TokenConfig,
+    store: Arc<dyn SessionStore>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    hasher: SessionHasher,
+    enricher: Option<Arc<dyn LoginEnricher>>,
+    cache: Option<Arc<RevocationCache>>,
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("policy", &self.inner.policy)
+            .field("tokens", &self.inner.tokens)
+            .field("cached", &self.inner.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors building a [`SessionManager`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Cached mode needs a Tokio runtime to run the feed listener.
+    #[error("cached revocation mode must be built inside a Tokio runtime")]
+    NoRuntime,
+    /// Cached mode was asked for with a zero capacity or staleness.
+    #[error("cached revocation mode needs a capacity and staleness above zero")]
+    BadCacheSettings,
+}
+
+/// Builder for [`SessionManager`].
+pub struct SessionManagerBuilder {
+    policy: SessionPolicy,
+    tokens: TokenConfig,
+    store: Arc<dyn SessionStore>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    hasher: SessionHasher,
+    enricher: Option<Arc<dyn LoginEnricher>>,
+    mode: RevocationMode,
+}
+
+impl fmt::Debug for SessionManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManagerBuilder")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// Starts building a manager from its three required parts.
+    pub fn builder(
+        policy: SessionPolicy,
+        tokens: TokenConfig,
+        store: Arc<dyn SessionStore>,
+    ) -> SessionManagerBuilder {
+        SessionManagerBuilder {
+            policy,
+            tokens,
+            store,
+            events: Arc::new(TracingSink),
+            clock: Arc::new(SystemClock),
+            hasher: SessionHasher::default(),
+            enricher: None,
+            mode: RevocationMode::Strict,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.inner.policy
+    }
+
+    /// The token configuration.
+    pub fn tokens(&self) -> &TokenConfig {
+        &self.inner.tokens
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The current time from the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Whether the cached revocation view is currently in use (cached mode
+    /// with a connected feed). `false` means every request asks the store.
+    pub fn is_cache_live(&self) -> bool {
+        self.inner.cache.as_ref().is_some_and(|c| c.is_connected())
+    }
+
+    /// Records a security event through the configured sink.
+    pub fn emit(&self, event: SecurityEvent) {
+        self.inner.events.record(&event);
+    }
+
+    /// An event of `kind` about `session` (or just `user`) at `at`.
+    pub(crate) fn event(
+        &self,
+        at: Timestamp,
+        kind: EventKind,
+        user: Option<&UserId>,
+        session: Option<&SessionRecord>,
+    ) -> SecurityEvent {
+        let mut e = SecurityEvent::new(at, kind);
+        e.user = user.cloned().or_else(|| session.map(|s| s.user.clone()));
+        if let Some(s) = session {
+            e.session = Some(self.inner.hasher.hash(&s.id));
+            e.ip = s.ip;
+            e.user_agent = s.meta.user_agent.clone();
+        }
+        e
+    }
+
+    /// A session id as security events show it (keyed hash).
+    pub fn session_hash(&self, id: &SessionId) -> crate::events::SessionHash {
+        self.inner.hasher.hash(id)
+    }
+
+    fn idle_cutoff(&self, now: Timestamp) -> Timestamp {
+        now.minus(self.inner.policy.idle_timeout())
+    }
+
+    /// Mints an access token for `record`.
+    fn mint_access(
+        &self,
+        record: &SessionRecord,
+        now: Timestamp,
+    ) -> Result<(AccessToken, Timestamp), crate::SessionError> {
+        let exp = now
+            .plus(self.inner.policy.access_token_ttl())
+            .min(record.expires_at);
+        let claims = AccessClaims {
+            iss: self.inner.tokens.issuer.clone(),
+            aud: self.inner.tokens.audience.clone(),
+            sub: record.user.as_str().to_owned(),
+            sid: record.id.as_str().to_owned(),
+            jti: SessionId::generate().into(),
+            iat: now.unix_seconds(),
+            nbf: now.unix_seconds(),
+            // Round up so the token never outlives `exp` by less than a second
+            // of truncation in the wrong direction: use the floor, never later.
+            exp: exp.unix_seconds(),
+            auth_time: record.auth_time.unix_seconds(),
+        };
+        let token = self
+            .inner
+            .tokens
+            .sign_jwt(crate::tokens::ACCESS_TOKEN_TYP, &claims)
+            .map_err(crate::SessionError::Signing)?;
+        Ok((
+            AccessToken::new(token),
+            Timestamp::from_unix_millis(claims.exp * 1000),
+        ))
+    }
+}
+
+impl SessionManagerBuilder {
+    /// Where security events go (default: [`TracingSink`]).
+    pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]); inject a [`crate::ManualClock`] in tests.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The key that hashes session ids in events (default: random per process).
+    pub fn session_hasher(mut self, hasher: SessionHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Device/location enrichment at login (default: none; sessions then
+    /// have device class `other` and no location).
+    pub fn enricher(mut self, enricher: Arc<dyn LoginEnricher>) -> Self {
+        self.enricher = Some(enricher);
+        self
+    }
+
+    /// How revocations reach `authenticate` (default: [`RevocationMode::Strict`]).
+    pub fn revocation_mode(mut self, mode: RevocationMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Builds the manager. In cached mode this spawns the feed listener on
+    /// the current Tokio runtime.
+    ///
+    /// # Errors
+    /// [`BuildError`] for cached mode outside a runtime or with zero settings.
+    pub fn build(self) -> Result<SessionManager, BuildError> {
+        let cache = match self.mode {
+            RevocationMode::Strict => None,
+            RevocationMode::Cached {
+                max_staleness,
+                capacity,
+            } => {
+                if max_staleness.is_zero() || capacity == 0 {
+                    return Err(BuildError::BadCacheSettings);
+                }
+                let cache = Arc::new(RevocationCache::new(
+                    max_staleness,
+                    capacity,
+                    self.policy.access_token_ttl(),
+                ));
+                if let Some(feed) = self.store.revocation_feed() {
+                    let handle =
+                        tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+                    handle.spawn(cache::listen(
+                        Arc::downgrade(&cache),
+                        feed,
+                        self.clock.clone(),
+                    ));
+                }
+                Some(cache)
+            }
+        };
+        Ok(SessionManager {
+            inner: Arc::new(Inner {
+                policy: self.policy,
+                tokens: self.tokens,
+                store: self.store,
+                events: self.events,
+                clock: self.clock,
+                hasher: self.hasher,
+                enricher: self.enricher,
+                cache,
+            }),
+        })
+    }
+}

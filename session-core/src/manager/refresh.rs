@@ -1,0 +1,167 @@
+//! Refresh-token rotation, the grace window, and reuse detection.
+
+use crate::error::SessionError;
+use crate::events::EventKind;
+use crate::record::{RevokeReason, SessionRecord};
+use crate::secret::RefreshToken;
+use crate::store::{RotateOutcome, RotateRequest};
+use crate::time::Timestamp;
+use crate::tokens::{ParsedRefresh, RefreshSecret, TokenRejection, format_refresh, parse_refresh};
+
+use super::{SessionManager, TokenPair};
+
+/// A successful refresh.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// The session after rotation.
+    pub session: SessionRecord,
+    /// The new tokens.
+    pub tokens: TokenPair,
+    /// Whether this was the immediate predecessor inside the grace window,
+    /// answered with the already-issued successor.
+    pub grace_replay: bool,
+}
+
+impl SessionManager {
+    /// Rotates a refresh token: returns a new access token and the
+    /// successor refresh token, and invalidates the presented one.
+    ///
+    /// One compare-and-swap in the store decides the rotation, so parallel
+    /// refreshes of one token rotate once. The immediate predecessor inside
+    /// the policy's grace window gets the same successor back (parallel tabs);
+    /// any other already-rotated token revokes the whole session and emits
+    /// `authn_token_reuse` (RFC 9700 §4.14.2, ASVS 10.4.5). A forged secret
+    /// revokes nothing.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`],
+    /// [`SessionError::RefreshTokenReuse`], or [`SessionError::Store`].
+    pub async fn refresh(&self, token: &RefreshToken) -> Result<Refreshed, SessionError> {
+        let now = self.now();
+        let presented =
+            parse_refresh(token.expose_secret()).map_err(|why| self.reject(now, why, None))?;
+        let successor = self.inner.tokens.refresh_key.successor(
+            &presented.user,
+            &presented.id,
+            presented.generation,
+            &presented.secret,
+        );
+        let outcome = self
+            .inner
+            .store
+            .rotate_refresh(RotateRequest {
+                user: presented.user.clone(),
+                id: presented.id.clone(),
+                expected_generation: presented.generation,
+                expected_hash: presented.secret.hash(),
+                new_hash: successor.hash(),
+                now,
+                idle_cutoff: self.idle_cutoff(now),
+            })
+            .await?;
+        match outcome {
+            RotateOutcome::Rotated(record) => self.issue_refreshed(record, &successor, now, false),
+            RotateOutcome::Unchanged(None) => {
+                Err(self.reject(now, TokenRejection::UnknownSession, Some(&presented.user)))
+            }
+            RotateOutcome::Unchanged(Some(record)) => {
+                self.refresh_mismatch(&presented, record, now).await
+            }
+        }
+    }
+
+    /// The presented token is not the session's current one (or the
+    /// session is inactive): grace replay, reuse, or a refusal.
+    async fn refresh_mismatch(
+        &self,
+        presented: &ParsedRefresh,
+        record: SessionRecord,
+        now: Timestamp,
+    ) -> Result<Refreshed, SessionError> {
+        if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
+            return Err(self.ended(now, reason, &record));
+        }
+        let current = record.refresh.generation;
+        if presented.generation >= current {
+            // Same or future generation with the wrong secret: a forgery or
+            // garbage. It proves nothing about the real holder; revoke nothing.
+            return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
+        }
+        let key = &self.inner.tokens.refresh_key;
+        let Some(current_secret) = key
+            .walk(presented, current)
+            .filter(|s| s.hash() == record.refresh.hash)
+        else {
+            return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
+        };
+        let grace = self.inner.policy.refresh_grace();
+        let in_grace = presented.generation + 1 == current
+            && !grace.is_zero()
+            && now.since(record.refresh.rotated_at) <= grace;
+        if in_grace {
+            return self.issue_refreshed(record, &current_secret, now, true);
+        }
+        self.emit(self.event(
+            now,
+            EventKind::TokenReuse {
+                presented_generation: presented.generation,
+                current_generation: current,
+            },
+            None,
+            Some(&record),
+        ));
+        if let Some(before) = self
+            .inner
+            .store
+            .revoke(
+                &record.user,
+                &record.id,
+                RevokeReason::RefreshTokenReuse,
+                now,
+            )
+            .await?
+        {
+            self.forget(&before.id, now);
+            self.emit(self.event(
+                now,
+                EventKind::SessionRevoked {
+                    reason: RevokeReason::RefreshTokenReuse,
+                },
+                None,
+                Some(&before),
+            ));
+        }
+        Err(SessionError::RefreshTokenReuse)
+    }
+
+    fn issue_refreshed(
+        &self,
+        record: SessionRecord,
+        secret: &RefreshSecret,
+        now: Timestamp,
+        grace_replay: bool,
+    ) -> Result<Refreshed, SessionError> {
+        let generation = record.refresh.generation;
+        self.emit(self.event(
+            now,
+            EventKind::SessionRenewed {
+                generation,
+                grace_replay,
+            },
+            None,
+            Some(&record),
+        ));
+        let (access_token, access_expires_at) = self.mint_access(&record, now)?;
+        let tokens = TokenPair {
+            access_token,
+            access_expires_at,
+            refresh_token: format_refresh(&record.user, &record.id, generation, secret),
+            refresh_expires_at: record.expires_at,
+        };
+        Ok(Refreshed {
+            session: record,
+            tokens,
+            grace_replay,
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! Ending sessions and listing them.
+
+use crate::error::SessionError;
+use crate::events::EventKind;
+use crate::ids::{SessionId, UserId};
+use crate::record::{RevokeReason, SessionRecord};
+use crate::time::Timestamp;
+use crate::view::SessionView;
+
+use super::{AuthenticatedSession, SessionManager};
+
+impl SessionManager {
+    /// Logs out: revokes the caller's own session on the server.
+    ///
+    /// # Errors
+    /// [`SessionError::NotFound`] if it already ended; [`SessionError::Store`].
+    pub async fn logout(&self, session: &AuthenticatedSession) -> Result<(), SessionError> {
+        self.revoke(&session.user, &session.session_id, RevokeReason::Logout)
+            .await
+    }
+
+    /// Revokes session `id` of `user`. Its access and refresh tokens are
+    /// refused from the next request on.
+    ///
+    /// # Errors
+    /// [`SessionError::NotFound`] when `user` has no active session `id`
+    /// (including another user's session); [`SessionError::Store`].
+    pub async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+    ) -> Result<(), SessionError> {
+        let now = self.now();
+        match self.inner.store.revoke(user, id, reason, now).await? {
+            Some(before) => {
+                self.revoked(now, reason, std::slice::from_ref(&before));
+                Ok(())
+            }
+            None => Err(SessionError::NotFound),
+        }
+    }
+
+    /// Revokes every session of `user` ("log out from all devices", account
+    /// disabled, password reset). Returns how many were ended.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`]; nothing is revoked then.
+    pub async fn revoke_all(
+        &self,
+        user: &UserId,
+        reason: RevokeReason,
+    ) -> Result<usize, SessionError> {
+        let now = self.now();
+        let revoked = self.inner.store.revoke_all(user, None, reason, now).await?;
+        self.revoked(now, reason, &revoked);
+        Ok(revoked.len())
+    }
+
+    /// Revokes every session of `user` except `keep` ("log out all other
+    /// devices", ASVS 7.4.3 after a factor change). Returns how many were ended.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`]; nothing is revoked then.
+    pub async fn revoke_others(
+        &self,
+        user: &UserId,
+        keep: &SessionId,
+        reason: RevokeReason,
+    ) -> Result<usize, SessionError> {
+        let now = self.now();
+        let revoked = self
+            .inner
+            .store
+            .revoke_all(user, Some(keep), reason, now)
+            .await?;
+        self.revoked(now, reason, &revoked);
+        Ok(revoked.len())
+    }
+
+    /// The active sessions of `user`, most recently active first, marking
+    /// `current` (the caller's own). No secrets are included.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`].
+    pub async fn list(
+        &self,
+        user: &UserId,
+        current: Option<&SessionId>,
+    ) -> Result<Vec<SessionView>, SessionError> {
+        let now = self.now();
+        let cutoff = self.idle_cutoff(now);
+        let mut views: Vec<SessionView> = self
+            .inner
+            .store
+            .list(user)
+            .await?
+            .iter()
+            .filter(|r| &r.user == user && r.is_active(now, cutoff))
+            .map(|r| SessionView::from_record(r, current))
+            .collect();
+        views.sort_by(|a, b| {
+            b.last_seen_at
+                .cmp(&a.last_seen_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(views)
+    }
+
+    /// Deletes sessions past their absolute end from the store. Run it
+    /// periodically; returns how many were removed.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`].
+    pub async fn purge_expired(&self) -> Result<u64, SessionError> {
+        Ok(self.inner.store.purge_expired(self.now()).await?)
+    }
+
+    fn revoked(&self, now: Timestamp, reason: RevokeReason, records: &[SessionRecord]) {
+        for r in records {
+            self.forget(&r.id, now);
+            self.emit(self.event(now, EventKind::SessionRevoked { reason }, None, Some(r)));
+        }
+    }
+}

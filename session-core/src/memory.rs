@@ -1,0 +1,287 @@
+//! [`MemoryStore`]: an in-process store for tests, demos and single-process apps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::admission::{Admission, plan_admission};
+use crate::ids::{SessionId, UserId};
+use crate::record::{RefreshState, Revocation, RevokeReason, SessionRecord};
+use crate::store::{
+    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
+    SessionStore, StoreError,
+};
+use crate::time::Timestamp;
+
+/// Capacity of each feed subscriber's queue; a subscriber that falls this
+/// far behind is dropped and must resubscribe (the manager then checks the
+/// store on every request until it has).
+const FEED_QUEUE: usize = 4096;
+
+type Sessions = HashMap<UserId, HashMap<SessionId, SessionRecord>>;
+
+/// Sessions kept in process memory behind one mutex. Every operation is one
+/// critical section, so each decision is atomic. Data is lost on restart,
+/// so use it for tests, demos and single-process apps that accept that.
+///
+/// Its [`RevocationFeed`] is exact: revocations are delivered in process.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionward_core::{MemoryStore, SessionStore};
+/// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+/// assert!(store.revocation_feed().is_some());
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: Mutex<Sessions>,
+    subscribers: Mutex<Vec<mpsc::Sender<FeedEvent>>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored records (revoked tombstones included).
+    pub fn len(&self) -> usize {
+        self.lock().values().map(HashMap::len).sum()
+    }
+
+    /// Whether the store holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
+        // A panic while holding the lock cannot leave a half-applied decision
+        // (each section mutates at the end), so a poisoned map is still sound.
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, revoked: &[SessionRecord]) {
+        if revoked.is_empty() {
+            return;
+        }
+        let mut subs = self
+            .inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        subs.retain(|tx| {
+            revoked.iter().all(|r| {
+                tx.try_send(FeedEvent::Revoked {
+                    user: r.user.clone(),
+                    id: r.id.clone(),
+                })
+                .is_ok()
+            })
+        });
+    }
+}
+
+fn revoke_in_place(
+    record: &mut SessionRecord,
+    reason: RevokeReason,
+    at: Timestamp,
+) -> Option<SessionRecord> {
+    if record.revoked.is_some() {
+        return None;
+    }
+    let before = record.clone();
+    record.revoked = Some(Revocation { at, reason });
+    Some(before)
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create(&self, req: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        let (outcome, revoked) = {
+            let mut all = self.lock();
+            let sessions = all.entry(req.session.user.clone()).or_default();
+            let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
+            let plan = plan_admission(
+                &existing,
+                &req.session,
+                &req.limits,
+                req.now,
+                req.idle_cutoff,
+                req.replaces.as_ref(),
+            );
+            match plan {
+                Admission::Reject { limit } => {
+                    let active = existing
+                        .into_iter()
+                        .filter(|s| s.is_active(req.now, req.idle_cutoff))
+                        .collect();
+                    (CreateOutcome::LimitReached { limit, active }, Vec::new())
+                }
+                Admission::Admit { evict, limit } => {
+                    let mut evicted = Vec::with_capacity(evict.len());
+                    for id in &evict {
+                        if let Some(r) = sessions.get_mut(id) {
+                            evicted.extend(revoke_in_place(r, RevokeReason::Evicted, req.now));
+                        }
+                    }
+                    let replaced = req.replaces.as_ref().and_then(|id| {
+                        let r = sessions.get_mut(id)?;
+                        if !r.is_active(req.now, req.idle_cutoff) {
+                            return None;
+                        }
+                        revoke_in_place(r, RevokeReason::Reauthenticated, req.now)
+                    });
+                    sessions.insert(req.session.id.clone(), req.session);
+                    let mut revoked = evicted.clone();
+                    revoked.extend(replaced.clone());
+                    (
+                        CreateOutcome::Created {
+                            limit,
+                            evicted,
+                            replaced,
+                        },
+                        revoked,
+                    )
+                }
+            }
+        };
+        self.publish(&revoked);
+        Ok(outcome)
+    }
+
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.lock().get(user).and_then(|s| s.get(id)).cloned())
+    }
+
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id)) {
+            if r.revoked.is_none() && at > r.last_seen_at {
+                r.last_seen_at = at;
+            }
+        }
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        let mut all = self.lock();
+        let Some(r) = all.get_mut(&req.user).and_then(|s| s.get_mut(&req.id)) else {
+            return Ok(RotateOutcome::Unchanged(None));
+        };
+        let matches =
+            r.refresh.generation == req.expected_generation && r.refresh.hash == req.expected_hash;
+        if !matches || !r.is_active(req.now, req.idle_cutoff) {
+            return Ok(RotateOutcome::Unchanged(Some(r.clone())));
+        }
+        r.refresh = RefreshState {
+            hash: req.new_hash,
+            generation: r.refresh.generation + 1,
+            rotated_at: req.now,
+        };
+        r.last_seen_at = r.last_seen_at.max(req.now);
+        Ok(RotateOutcome::Rotated(r.clone()))
+    }
+
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let before = {
+            let mut all = self.lock();
+            all.get_mut(user)
+                .and_then(|s| s.get_mut(id))
+                .and_then(|r| revoke_in_place(r, reason, at))
+        };
+        if let Some(b) = &before {
+            self.publish(std::slice::from_ref(b));
+        }
+        Ok(before)
+    }
+
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let revoked: Vec<SessionRecord> = {
+            let mut all = self.lock();
+            match all.get_mut(user) {
+                Some(sessions) => sessions
+                    .values_mut()
+                    .filter(|r| Some(&r.id) != except)
+                    .filter_map(|r| revoke_in_place(r, reason, at))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        self.publish(&revoked);
+        Ok(revoked)
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .get(user)
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut all = self.lock();
+        let mut purged = 0u64;
+        all.retain(|_, sessions| {
+            let n = sessions.len();
+            sessions.retain(|_, r| r.expires_at > before);
+            purged += (n - sessions.len()) as u64;
+            !sessions.is_empty()
+        });
+        Ok(purged)
+    }
+
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl RevocationFeed for MemoryStore {
+    async fn subscribe(&self) -> Result<mpsc::Receiver<FeedEvent>, StoreError> {
+        let (tx, rx) = mpsc::channel(FEED_QUEUE);
+        // Cannot fail: the queue is new and empty.
+        let _ = tx.try_send(FeedEvent::Connected);
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        Ok(rx)
+    }
+
+    fn expected_latency(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}

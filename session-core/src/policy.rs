@@ -1,0 +1,425 @@
+//! The concurrent-session policy: limits, behaviour at a limit, timeouts.
+//!
+//! Build one with [`SessionPolicy::builder`]; render it for auditors with
+//! [`SessionPolicy::describe`] (ASVS 7.1.1 and 7.1.2 ask for exactly that
+//! document).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::DeviceClass;
+
+/// What happens when a new login would exceed a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnLimit {
+    /// Refuse the new login with [`crate::SessionError::LimitReached`], which
+    /// lists the active sessions so the app can offer to end one.
+    RejectNew,
+    /// Revoke the session(s) with the oldest login time.
+    EvictOldest,
+    /// Revoke the session(s) with the oldest last activity.
+    EvictLeastRecentlyUsed,
+}
+
+impl OnLimit {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnLimit::RejectNew => "reject_new",
+            OnLimit::EvictOldest => "evict_oldest",
+            OnLimit::EvictLeastRecentlyUsed => "evict_least_recently_used",
+        }
+    }
+}
+
+/// Which limit a login ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LimitKind {
+    /// Active sessions per user.
+    PerUser,
+    /// Active sessions of one user from one IP address.
+    PerIp,
+    /// Active sessions of one user on one device class.
+    PerDeviceClass {
+        /// The class whose limit was hit.
+        class: DeviceClass,
+    },
+    /// Distinct countries one user is logged in from at once.
+    Countries,
+}
+
+impl LimitKind {
+    /// Stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LimitKind::PerUser => "per_user",
+            LimitKind::PerIp => "per_ip",
+            LimitKind::PerDeviceClass { .. } => "per_device_class",
+            LimitKind::Countries => "countries",
+        }
+    }
+}
+
+/// The limits a store enforces atomically when it creates a session.
+///
+/// All limits are scoped to one user, so every decision touches one user's
+/// data only (one row lock, one Redis hash slot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionLimits {
+    /// Most active sessions per user; `None` is unlimited.
+    pub per_user: Option<u32>,
+    /// Most active sessions of one user from one IP address.
+    pub per_ip: Option<u32>,
+    /// Most active sessions of one user per device class.
+    pub per_device_class: Vec<(DeviceClass, u32)>,
+    /// Most distinct countries at once (sessions with unknown country do not count).
+    pub max_countries: Option<u32>,
+    /// Behaviour at any limit.
+    pub on_limit: OnLimit,
+}
+
+impl SessionLimits {
+    /// The limit for `class`, if one is set.
+    pub fn for_class(&self, class: DeviceClass) -> Option<u32> {
+        self.per_device_class
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, n)| *n)
+    }
+}
+
+/// Default idle timeout: 30 minutes (NIST 800-63B-4 AAL2 SHOULD ≤ 1 h; Rev. 3 AAL2 SHALL ≤ 30 min).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Default absolute lifetime: 12 hours (800-63B-4 AAL2 SHOULD ≤ 24 h; AAL3 SHALL ≤ 12 h).
+pub const DEFAULT_ABSOLUTE_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+/// Default access-token lifetime: 5 minutes.
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+/// Default grace window for the immediate predecessor of a refresh token: 5 seconds.
+pub const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(5);
+/// Default minimum interval between last-activity writes: 60 seconds.
+pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+/// Default per-user session limit.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 5;
+
+/// Errors building a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A limit of zero would make every login fail.
+    #[error("limit `{0}` must be at least 1")]
+    ZeroLimit(&'static str),
+    /// A duration that must be positive was zero.
+    #[error("`{0}` must be greater than zero")]
+    ZeroDuration(&'static str),
+    /// Two settings contradict each other.
+    #[error("{0}")]
+    Inconsistent(&'static str),
+}
+
+/// The whole session policy. Construct with [`SessionPolicy::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_core::{OnLimit, SessionPolicy};
+///
+/// let policy = SessionPolicy::builder()
+///     .max_sessions_per_user(3)
+///     .on_limit(OnLimit::EvictOldest)
+///     .idle_timeout(Duration::from_secs(15 * 60))
+///     .build()
+///     .unwrap();
+/// assert_eq!(policy.limits().per_user, Some(3));
+/// assert!(policy.describe().contains("at most 3 active sessions"));
+/// ```
+///
+/// The defaults are pinned here so a change is a visible decision:
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_core::{OnLimit, SessionPolicy};
+///
+/// let p = SessionPolicy::default();
+/// assert_eq!(p.idle_timeout(), Duration::from_secs(30 * 60));
+/// assert_eq!(p.absolute_lifetime(), Duration::from_secs(12 * 3600));
+/// assert_eq!(p.access_token_ttl(), Duration::from_secs(5 * 60));
+/// assert_eq!(p.refresh_grace(), Duration::from_secs(5));
+/// assert_eq!(p.limits().per_user, Some(5));
+/// assert_eq!(p.limits().on_limit, OnLimit::EvictLeastRecentlyUsed);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPolicy {
+    limits: SessionLimits,
+    idle_timeout: Duration,
+    absolute_lifetime: Duration,
+    access_token_ttl: Duration,
+    refresh_grace: Duration,
+    touch_interval: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            limits: SessionLimits {
+                per_user: Some(DEFAULT_MAX_SESSIONS_PER_USER),
+                per_ip: None,
+                per_device_class: Vec::new(),
+                max_countries: None,
+                on_limit: OnLimit::EvictLeastRecentlyUsed,
+            },
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            absolute_lifetime: DEFAULT_ABSOLUTE_LIFETIME,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
+            touch_interval: DEFAULT_TOUCH_INTERVAL,
+        }
+    }
+}
+
+impl SessionPolicy {
+    /// A builder starting from the secure defaults.
+    pub fn builder() -> SessionPolicyBuilder {
+        SessionPolicyBuilder {
+            policy: SessionPolicy::default(),
+        }
+    }
+
+    /// The limits enforced at login.
+    pub fn limits(&self) -> &SessionLimits {
+        &self.limits
+    }
+
+    /// Inactivity after which a session ends.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// Time after login at which a session ends regardless of activity.
+    pub fn absolute_lifetime(&self) -> Duration {
+        self.absolute_lifetime
+    }
+
+    /// Lifetime of each access token.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.access_token_ttl
+    }
+
+    /// How long the immediate predecessor of a refresh token still yields
+    /// the same successor (concurrent tabs) instead of counting as reuse.
+    pub fn refresh_grace(&self) -> Duration {
+        self.refresh_grace
+    }
+
+    /// Minimum time between last-activity writes to the store.
+    pub fn touch_interval(&self) -> Duration {
+        self.touch_interval
+    }
+
+    /// A human-readable Markdown document of the whole policy: limits,
+    /// behaviour at a limit, timeouts and token lifetimes.
+    pub fn describe(&self) -> String {
+        let l = &self.limits;
+        let mut out = String::from("# Session policy\n\n## Concurrent sessions\n\n");
+        match l.per_user {
+            Some(n) => out.push_str(&format!(
+                "- One account may have at most {n} active sessions at once.\n"
+            )),
+            None => out.push_str("- There is no limit on active sessions per account.\n"),
+        }
+        if let Some(n) = l.per_ip {
+            out.push_str(&format!(
+                "- At most {n} active sessions of one account may come from one IP address.\n"
+            ));
+        }
+        for (class, n) in &l.per_device_class {
+            out.push_str(&format!(
+                "- At most {n} active sessions of one account may be on {class} devices.\n"
+            ));
+        }
+        if let Some(n) = l.max_countries {
+            out.push_str(&format!(
+                "- One account may be logged in from at most {n} countries at once.\n"
+            ));
+        }
+        out.push_str("\nWhen a new login would exceed a limit: ");
+        out.push_str(match l.on_limit {
+            OnLimit::RejectNew => {
+                "the new login is refused with a `LimitReached` error listing the active sessions, so the user can end one first. The refusal is logged as `session_limit_reached`, not as a failed login.\n"
+            }
+            OnLimit::EvictOldest => {
+                "the sessions with the oldest login time are ended (reason `evicted`) until the new one fits; their tokens are refused on their next request.\n"
+            }
+            OnLimit::EvictLeastRecentlyUsed => {
+                "the sessions with the oldest last activity are ended (reason `evicted`) until the new one fits; their tokens are refused on their next request.\n"
+            }
+        });
+        out.push_str("The check and any eviction happen in one atomic store operation.\n");
+        out.push_str("\n## Timeouts\n\n");
+        out.push_str(&format!(
+            "- Idle timeout: {}. Any authenticated request resets it (activity is recorded at most every {}).\n",
+            human(self.idle_timeout),
+            human(self.touch_interval)
+        ));
+        out.push_str(&format!(
+            "- Absolute lifetime: {} after login, whatever the activity; refreshing cannot extend it. Logging in again starts a new session.\n",
+            human(self.absolute_lifetime)
+        ));
+        out.push_str(
+            "- NIST SP 800-63B-4 (AAL2) recommends an inactivity timeout of at most 1 hour and an overall timeout of at most 24 hours.\n",
+        );
+        out.push_str("\n## Tokens\n\n");
+        out.push_str(&format!(
+            "- Access tokens are signed JWTs valid for {}; every request also checks the session in the store (or the pushed revocation view), so a revoked session is refused before its token expires.\n",
+            human(self.access_token_ttl)
+        ));
+        out.push_str(&format!(
+            "- Refresh tokens are opaque, 256-bit, stored only as SHA-256, and rotated on every use. Presenting an already-rotated refresh token ends the whole session and raises `authn_token_reuse`, except the immediate predecessor within {} (parallel tabs), which receives the same successor.\n",
+            human(self.refresh_grace)
+        ));
+        out.push_str("\n## Ending sessions\n\n- Users can list their sessions and end one, all others, or all.\n- Logout revokes the session on the server and tells the browser to clear its tokens.\n");
+        out
+    }
+}
+
+/// Formats a duration as "30 minutes", "12 hours", "5 seconds".
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s != 0 && s % 86_400 == 0 {
+        (s / 86_400, "day")
+    } else if s != 0 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s != 0 && s % 60 == 0 {
+        (s / 60, "minute")
+    } else if s != 0 {
+        (s, "second")
+    } else {
+        (
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            "millisecond",
+        )
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// Builder for [`SessionPolicy`]; every setter consumes and returns it.
+#[derive(Debug, Clone)]
+pub struct SessionPolicyBuilder {
+    policy: SessionPolicy,
+}
+
+impl SessionPolicyBuilder {
+    /// Most active sessions per user (default 5).
+    pub fn max_sessions_per_user(mut self, n: u32) -> Self {
+        self.policy.limits.per_user = Some(n);
+        self
+    }
+
+    /// Removes the per-user limit. Not recommended: ASVS 7.1.2 expects a
+    /// documented limit.
+    pub fn unlimited_sessions_per_user(mut self) -> Self {
+        self.policy.limits.per_user = None;
+        self
+    }
+
+    /// Most active sessions of one user from one IP address.
+    pub fn max_sessions_per_ip(mut self, n: u32) -> Self {
+        self.policy.limits.per_ip = Some(n);
+        self
+    }
+
+    /// Most active sessions of one user on `class` devices.
+    pub fn max_sessions_per_device_class(mut self, class: DeviceClass, n: u32) -> Self {
+        self.policy
+            .limits
+            .per_device_class
+            .retain(|(c, _)| *c != class);
+        self.policy.limits.per_device_class.push((class, n));
+        self
+    }
+
+    /// Most distinct countries one user may be logged in from at once.
+    pub fn max_countries(mut self, n: u32) -> Self {
+        self.policy.limits.max_countries = Some(n);
+        self
+    }
+
+    /// Behaviour at a limit (default [`OnLimit::EvictLeastRecentlyUsed`]).
+    pub fn on_limit(mut self, on_limit: OnLimit) -> Self {
+        self.policy.limits.on_limit = on_limit;
+        self
+    }
+
+    /// Idle timeout (default 30 minutes).
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.policy.idle_timeout = d;
+        self
+    }
+
+    /// Absolute lifetime (default 12 hours).
+    pub fn absolute_lifetime(mut self, d: Duration) -> Self {
+        self.policy.absolute_lifetime = d;
+        self
+    }
+
+    /// Access-token lifetime (default 5 minutes).
+    pub fn access_token_ttl(mut self, d: Duration) -> Self {
+        self.policy.access_token_ttl = d;
+        self
+    }
+
+    /// Grace window for the immediate predecessor of a refresh token
+    /// (default 5 seconds; zero disables it).
+    pub fn refresh_grace(mut self, d: Duration) -> Self {
+        self.policy.refresh_grace = d;
+        self
+    }
+
+    /// Minimum interval between last-activity writes (default 60 seconds).
+    pub fn touch_interval(mut self, d: Duration) -> Self {
+        self.policy.touch_interval = d;
+        self
+    }
+
+    /// Validates and returns the policy.
+    ///
+    /// # Errors
+    /// [`PolicyError`] for zero limits or timeouts, or a touch interval that
+    /// is not shorter than the idle timeout.
+    pub fn build(self) -> Result<SessionPolicy, PolicyError> {
+        let p = self.policy;
+        let l = &p.limits;
+        if l.per_user == Some(0) {
+            return Err(PolicyError::ZeroLimit("max_sessions_per_user"));
+        }
+        if l.per_ip == Some(0) {
+            return Err(PolicyError::ZeroLimit("max_sessions_per_ip"));
+        }
+        if l.per_device_class.iter().any(|(_, n)| *n == 0) {
+            return Err(PolicyError::ZeroLimit("max_sessions_per_device_class"));
+        }
+        if l.max_countries == Some(0) {
+            return Err(PolicyError::ZeroLimit("max_countries"));
+        }
+        for (name, d) in [
+            ("idle_timeout", p.idle_timeout),
+            ("absolute_lifetime", p.absolute_lifetime),
+            ("access_token_ttl", p.access_token_ttl),
+        ] {
+            if d.is_zero() {
+                return Err(PolicyError::ZeroDuration(name));
+            }
+        }
+        if p.touch_interval >= p.idle_timeout {
+            return Err(PolicyError::Inconsistent(
+                "touch_interval must be shorter than idle_timeout, or active sessions would time out",
+            ));
+        }
+        Ok(p)
+    }
+}

@@ -1,0 +1,241 @@
+//! The storage contract: one method per atomic security decision.
+//!
+//! Backends persist and answer atomically; the core decides. Each method is
+//! a single atomic step in the backend (a SQL transaction with row locks, a
+//! Redis Lua script, a mutex section) so no decision is "read, then act".
+//! The conformance suite in [`crate::testing`] (feature `testing`) proves an
+//! implementation, including under real concurrency.
+//!
+//! # Implementing a store
+//! - Key everything by `(user, session id)`: a session id that belongs to
+//!   another user must behave as absent.
+//! - In [`SessionStore::create`], load the user's sessions under a lock,
+//!   call [`crate::admission::plan_admission`], revoke the planned victims
+//!   with [`RevokeReason::Evicted`], insert, and commit, all in one step.
+//! - Persist revocations durably and keep revoked records (tombstones) until
+//!   [`SessionStore::purge_expired`] removes them after their absolute end.
+//! - Map connection failures and timeouts to [`StoreError::Unavailable`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ids::{SessionId, UserId};
+use crate::policy::{LimitKind, SessionLimits};
+use crate::record::{RevokeReason, SessionRecord};
+use crate::secret::TokenHash;
+use crate::time::Timestamp;
+
+/// A boxed error source kept inside [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A storage failure, in categories a caller can branch on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend cannot be reached or timed out. Authentication fails
+    /// closed with this (HTTP 503 in the adapters); retrying later may work.
+    #[error("session store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A concurrent change won; the operation had no effect.
+    #[error("conflicting concurrent change in the session store")]
+    Conflict(#[source] Option<BoxError>),
+    /// The backend returned data that does not decode (corruption or schema drift).
+    #[error("session store returned invalid data: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("session store error")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Whether this is [`StoreError::Unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// The new session plus the rules the store applies atomically when inserting it.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The session to insert.
+    pub session: SessionRecord,
+    /// Limits to enforce.
+    pub limits: SessionLimits,
+    /// The current time.
+    pub now: Timestamp,
+    /// Sessions last seen at or before this are idle (not active).
+    pub idle_cutoff: Timestamp,
+    /// A session this login replaces (re-authentication): it is revoked with
+    /// [`RevokeReason::Reauthenticated`] in the same step and does not count
+    /// towards limits.
+    pub replaces: Option<SessionId>,
+}
+
+/// Result of [`SessionStore::create`].
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// The session was inserted.
+    Created {
+        /// The first limit that forced evictions, if any.
+        limit: Option<LimitKind>,
+        /// Sessions revoked to make room, as they were before revocation.
+        evicted: Vec<SessionRecord>,
+        /// The replaced session, if one was given and it was active.
+        replaced: Option<SessionRecord>,
+    },
+    /// A limit refused the session; nothing changed.
+    LimitReached {
+        /// Which limit.
+        limit: LimitKind,
+        /// The user's active sessions at the time of the decision.
+        active: Vec<SessionRecord>,
+    },
+}
+
+/// A compare-and-swap of a session's refresh token.
+#[derive(Debug, Clone)]
+pub struct RotateRequest {
+    /// Owner.
+    pub user: UserId,
+    /// Session.
+    pub id: SessionId,
+    /// The generation the client presented.
+    pub expected_generation: u64,
+    /// SHA-256 of the secret the client presented.
+    pub expected_hash: TokenHash,
+    /// SHA-256 of the successor secret.
+    pub new_hash: TokenHash,
+    /// The current time (becomes `rotated_at` and `last_seen_at`).
+    pub now: Timestamp,
+    /// Sessions last seen at or before this are idle and are not rotated.
+    pub idle_cutoff: Timestamp,
+}
+
+/// Result of [`SessionStore::rotate_refresh`].
+#[derive(Debug, Clone)]
+pub enum RotateOutcome {
+    /// The swap happened; the record after it.
+    Rotated(SessionRecord),
+    /// No swap: the session is absent (`None`), inactive, or its current
+    /// generation/hash differ. The record as it is now.
+    Unchanged(Option<SessionRecord>),
+}
+
+/// A storage backend for sessions. Object-safe: use it as
+/// `Arc<dyn SessionStore>`.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Inserts a session if it fits the limits, evicting per the plan of
+    /// [`crate::admission::plan_admission`], in one atomic step.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure; nothing is inserted then.
+    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError>;
+
+    /// The session `id` of `user`, revoked or not; `None` when absent or
+    /// owned by another user.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn get(&self, user: &UserId, id: &SessionId)
+    -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Records activity: sets `last_seen_at` to `at` if that is later and the
+    /// session is not revoked. Absent sessions are ignored.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Replaces the refresh hash and increments the generation only if the
+    /// session is active and its generation and hash equal the expected ones.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure; the token is then not rotated.
+    async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError>;
+
+    /// Revokes one session if it is not already revoked. Returns the record
+    /// as it was before, or `None` if absent, another user's, or already revoked.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure; nothing is revoked then.
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Revokes every unrevoked session of `user` except `except`, in one
+    /// atomic step. Returns the records revoked, as they were before.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure; nothing is revoked then.
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// All stored sessions of `user` (revoked tombstones included), in any order.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Deletes sessions whose absolute end is at or before `before`.
+    /// Returns how many were deleted.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// A push feed of revocations for the manager's cached mode, if the
+    /// backend has one.
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        None
+    }
+}
+
+/// One message of a [`RevocationFeed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedEvent {
+    /// The feed is (re)connected. Messages may have been lost before this,
+    /// so the receiver drops everything it cached.
+    Connected,
+    /// The feed lost its connection; until `Connected`, the receiver must
+    /// check the store on every request.
+    Disconnected,
+    /// A session was revoked.
+    Revoked {
+        /// Owner.
+        user: UserId,
+        /// Session.
+        id: SessionId,
+    },
+}
+
+/// A push channel of revocations (Redis pub/sub, Postgres LISTEN/NOTIFY, …)
+/// that keeps the manager's cached revocation view current.
+#[async_trait]
+pub trait RevocationFeed: Send + Sync + 'static {
+    /// Starts a subscription. The first message must be
+    /// [`FeedEvent::Connected`] once the subscription is live; the receiver
+    /// treats the feed as disconnected until then and whenever the channel closes.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the subscription cannot be set up.
+    async fn subscribe(&self) -> Result<tokio::sync::mpsc::Receiver<FeedEvent>, StoreError>;
+
+    /// The worst-case delay, in the backend's normal operation, between a
+    /// revocation and its message arriving. Documented by each backend.
+    fn expected_latency(&self) -> Duration {
+        Duration::from_millis(50)
+    }
+}

@@ -1,0 +1,76 @@
+//! The store conformance suite (feature `testing`).
+//!
+//! Every backend, including third-party ones, proves itself with one macro
+//! call in an integration test:
+//!
+//! ```ignore
+//! // tests/conformance.rs of a store crate; needs tokio (macros, rt-multi-thread) as a dev-dependency.
+//! async fn store() -> Option<std::sync::Arc<dyn sessionward_core::SessionStore>> {
+//!     Some(std::sync::Arc::new(MyStore::connect("...").await.ok()?))
+//! }
+//! sessionward_core::store_conformance_tests!(store);
+//! ```
+//!
+//! The factory returns `None` to skip (after calling [`service_unavailable`],
+//! which prints a `SKIPPED` line, or panics when
+//! `SESSIONWARD_REQUIRE_SERVICES=1`). Each case uses fresh random user ids,
+//! so stores may share one database between cases. Cases drive the real
+//! [`crate::SessionManager`] with a [`crate::ManualClock`], and include
+//! real concurrency: hundreds of parallel logins and refreshes.
+
+mod cases;
+mod harness;
+
+pub use cases::*;
+pub use harness::{
+    Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
+};
+
+/// Expands to one `#[tokio::test]` per conformance case, each calling
+/// `$factory().await` for a store (`None` skips the case).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path) => {
+        $crate::store_conformance_tests!(@cases $factory;
+            login_then_authenticate,
+            list_shows_only_own_active_sessions,
+            concurrent_logins_reject_new,
+            concurrent_logins_evict_oldest,
+            concurrent_logins_evict_lru,
+            evict_oldest_picks_oldest_login,
+            evict_lru_picks_least_recent_activity,
+            reject_new_reports_active_sessions,
+            concurrent_logins_per_ip_limit,
+            concurrent_logins_per_device_class_limit,
+            concurrent_logins_country_limit,
+            refresh_rotates_and_reuse_revokes_family,
+            refresh_grace_returns_same_successor,
+            refresh_grace_only_for_immediate_predecessor,
+            concurrent_refresh_rotates_once_without_grace,
+            concurrent_refresh_with_grace_shares_successor,
+            forged_refresh_revokes_nothing,
+            revoke_one_kills_access_and_refresh,
+            revoke_other_users_session_is_not_found,
+            revoke_all_and_revoke_others,
+            idle_timeout_and_activity_reset,
+            absolute_lifetime_caps_refresh,
+            access_token_expiry,
+            revoke_races_authenticate_and_refresh,
+            reauthentication_replaces_session,
+            purge_removes_only_ended_sessions,
+            revocation_is_durable_tombstone,
+            store_contract_rotate_and_touch,
+            events_never_contain_raw_tokens,
+            cached_mode_sees_revocation,
+        );
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(store) = $factory().await else { return };
+                $crate::testing::$case(store).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,105 @@
+//! Strict JWS compact parsing and verification.
+//!
+//! sessionward only accepts what it issues: exactly three base64url
+//! segments, a header with exactly `alg`, `typ` and `kid`, the algorithm the
+//! named key is pinned to, a valid signature, then claims that match the
+//! expected structure with no unknown or duplicate members. Everything else
+//! is a [`TokenRejection`].
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{KeySet, SigningKey};
+use super::rejection::TokenRejection;
+use crate::ids::is_base64url_byte;
+
+/// Longest access token accepted, in bytes; longer input is refused before parsing.
+pub const MAX_JWT_LEN: usize = 4096;
+
+/// The only header sessionward writes and accepts.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrictHeader {
+    alg: String,
+    typ: String,
+    kid: String,
+}
+
+/// Signs `claims` with the set's signing key and the given `typ`.
+pub(crate) fn sign<T: Serialize>(
+    key: &SigningKey,
+    typ: &str,
+    claims: &T,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let header = StrictHeader {
+        alg: key.algorithm().name().to_owned(),
+        typ: typ.to_owned(),
+        kid: key.kid().to_owned(),
+    };
+    let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+    let message = format!("{header}.{payload}");
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        key.encoding_key(),
+        key.algorithm().jsonwebtoken(),
+    )?;
+    Ok(format!("{message}.{signature}"))
+}
+
+/// Verifies a compact JWS and decodes its claims. Does not check time or
+/// audience claims; the caller does that with its clock.
+pub(crate) fn verify<T: DeserializeOwned>(
+    keys: &KeySet,
+    typ: &str,
+    token: &str,
+) -> Result<T, TokenRejection> {
+    if token.len() > MAX_JWT_LEN {
+        return Err(TokenRejection::Oversized);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRejection::Malformed);
+    };
+    for part in [header_b64, payload_b64, signature_b64] {
+        if part.is_empty() || !part.bytes().all(is_base64url_byte) {
+            return Err(TokenRejection::Malformed);
+        }
+    }
+    let header_json = URL_SAFE_NO_PAD
+        .decode(header_b64)
+        .map_err(|_| TokenRejection::Malformed)?;
+    let header: StrictHeader =
+        serde_json::from_slice(&header_json).map_err(|_| TokenRejection::UnsupportedHeader)?;
+    if header.typ != typ {
+        return Err(TokenRejection::WrongType);
+    }
+    let key = keys
+        .verifying
+        .get(&header.kid)
+        .ok_or(TokenRejection::UnknownKey)?;
+    // The algorithm is the key's, never the header's: the header must merely agree.
+    if header.alg != key.algorithm().name() {
+        return Err(TokenRejection::AlgorithmMismatch);
+    }
+    let message_len = header_b64.len() + 1 + payload_b64.len();
+    let message = &token.as_bytes()[..message_len];
+    let valid = jsonwebtoken::crypto::verify(
+        signature_b64,
+        message,
+        key.decoding_key(),
+        key.algorithm().jsonwebtoken(),
+    )
+    .unwrap_or(false);
+    if !valid {
+        return Err(TokenRejection::BadSignature);
+    }
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TokenRejection::Malformed)?;
+    serde_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
+}
