@@ -44,6 +44,13 @@ pub enum SessionError {
     /// The operation needs a more recent full authentication.
     #[error("re-authentication required")]
     ReauthenticationRequired,
+    /// The risk policy wants a second factor before this login; complete it
+    /// with [`crate::SessionManager::complete_step_up`].
+    #[error("step-up authentication required")]
+    StepUpRequired(Box<crate::StepUpChallenge>),
+    /// The risk policy denied this login.
+    #[error("login denied by risk policy")]
+    LoginDenied(crate::RiskSummary),
     /// A caller-supplied value was refused.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),

@@ -86,6 +86,35 @@ impl SessionHasher {
     }
 }
 
+/// Weight and reason of a risk-signal event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalDetail {
+    /// Points the signal added.
+    pub weight: u32,
+    /// Human-readable reason.
+    pub detail: String,
+}
+
+impl EventKind {
+    /// The event for a named risk signal, if the name is one of ours.
+    pub fn for_signal(signal: &crate::record::RiskSignal) -> Option<Self> {
+        let d = SignalDetail {
+            weight: signal.weight,
+            detail: signal.reason.clone(),
+        };
+        Some(match signal.name.as_str() {
+            "new_device" => EventKind::NewDevice(d),
+            "new_country" => EventKind::NewCountry(d),
+            "new_asn" => EventKind::NewAsn(d),
+            "impossible_travel" => EventKind::ImpossibleTravel(d),
+            "many_sessions" => EventKind::ManySessions(d),
+            "login_burst" => EventKind::LoginBurst(d),
+            "anonymous_ip" => EventKind::AnonymousIp(d),
+            _ => return None,
+        })
+    }
+}
+
 /// What happened. The serialized `event` field carries the OWASP-style name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -139,14 +168,49 @@ pub enum EventKind {
         /// How the session ended.
         reason: Inactive,
     },
-    /// A named risk signal fired at login (`authn_new_device`,
-    /// `authn_impossible_travel`, …; the name is in `signal`).
-    RiskSignal {
-        /// The signal name.
-        signal: String,
-        /// Its weight.
-        weight: u32,
-        /// Human-readable reason.
+    /// A login from a device never seen for the user (`authn_new_device`).
+    #[serde(rename = "authn_new_device")]
+    NewDevice(SignalDetail),
+    /// A login from a country never seen for the user (`authn_new_country`).
+    #[serde(rename = "authn_new_country")]
+    NewCountry(SignalDetail),
+    /// A login from a network (ASN) never seen for the user (`authn_new_asn`).
+    #[serde(rename = "authn_new_asn")]
+    NewAsn(SignalDetail),
+    /// Travel from the previous login faster than possible (`authn_impossible_travel`).
+    #[serde(rename = "authn_impossible_travel")]
+    ImpossibleTravel(SignalDetail),
+    /// Many sessions already active at login (`authn_many_sessions`).
+    #[serde(rename = "authn_many_sessions")]
+    ManySessions(SignalDetail),
+    /// Many logins from one IP in a short time (`authn_login_burst`).
+    #[serde(rename = "authn_login_burst")]
+    LoginBurst(SignalDetail),
+    /// A login through an anonymising network (`authn_anonymous_ip`).
+    #[serde(rename = "authn_anonymous_ip")]
+    AnonymousIp(SignalDetail),
+    /// The risk decision for a login (`authn_login_risk`).
+    #[serde(rename = "authn_login_risk")]
+    LoginRisk {
+        /// Total score.
+        score: u32,
+        /// Level.
+        level: crate::risk::RiskLevel,
+        /// The policy's action.
+        action: crate::risk::RiskAction,
+        /// Shadow mode: the action was logged, not applied.
+        shadow: bool,
+    },
+    /// The user reported a login as not theirs and every session was ended
+    /// (`authn_not_me`, CRITICAL).
+    #[serde(rename = "authn_not_me")]
+    NotMe {
+        /// Sessions ended.
+        revoked: usize,
+    },
+    /// A new-login notice could not be delivered (`notification_failed`).
+    NotificationFailed {
+        /// What went wrong.
         detail: String,
     },
 }
@@ -163,7 +227,16 @@ impl EventKind {
             EventKind::TokenReuse { .. } => "authn_token_reuse",
             EventKind::TokenRejected { .. } => "authn_token_rejected",
             EventKind::SessionUseAfterExpire { .. } => "session_use_after_expire",
-            EventKind::RiskSignal { .. } => "authn_risk_signal",
+            EventKind::NewDevice(_) => "authn_new_device",
+            EventKind::NewCountry(_) => "authn_new_country",
+            EventKind::NewAsn(_) => "authn_new_asn",
+            EventKind::ImpossibleTravel(_) => "authn_impossible_travel",
+            EventKind::ManySessions(_) => "authn_many_sessions",
+            EventKind::LoginBurst(_) => "authn_login_burst",
+            EventKind::AnonymousIp(_) => "authn_anonymous_ip",
+            EventKind::LoginRisk { .. } => "authn_login_risk",
+            EventKind::NotMe { .. } => "authn_not_me",
+            EventKind::NotificationFailed { .. } => "notification_failed",
         }
     }
 
@@ -181,7 +254,22 @@ impl EventKind {
             },
             EventKind::SessionLimitReached { .. }
             | EventKind::TokenRejected { .. }
-            | EventKind::RiskSignal { .. } => Level::Warn,
+            | EventKind::NewDevice(_)
+            | EventKind::NewCountry(_)
+            | EventKind::NewAsn(_)
+            | EventKind::ImpossibleTravel(_)
+            | EventKind::ManySessions(_)
+            | EventKind::LoginBurst(_)
+            | EventKind::AnonymousIp(_)
+            | EventKind::NotificationFailed { .. } => Level::Warn,
+            EventKind::LoginRisk { level, .. } => {
+                if *level == crate::risk::RiskLevel::Low {
+                    Level::Info
+                } else {
+                    Level::Warn
+                }
+            }
+            EventKind::NotMe { .. } => Level::Critical,
             EventKind::SessionUseAfterExpire { .. } => Level::Warn,
             EventKind::TokenReuse { .. } => Level::Critical,
         }

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admission;
@@ -7,8 +8,10 @@ pub mod events;
 pub mod ids;
 mod manager;
 mod memory;
+pub mod notify;
 pub mod policy;
 pub mod record;
+pub mod risk;
 pub mod secret;
 pub mod store;
 pub mod time;
@@ -19,20 +22,13 @@ mod view;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-#[cfg(test)]
-mod memory_conformance {
-    async fn memory_store() -> Option<std::sync::Arc<dyn crate::SessionStore>> {
-        Some(std::sync::Arc::new(crate::MemoryStore::new()))
-    }
-    crate::store_conformance_tests!(memory_store);
-}
-
 pub use error::{LimitReached, SessionError};
 pub use events::{EventSink, SecurityEvent};
 pub use ids::{IdError, SessionId, UserId};
 pub use manager::{
-    AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions, LoginSuccess,
-    Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair,
+    ACTION_TOKEN_TYP, AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions,
+    LoginSuccess, NoticeLinks, Refreshed, RevocationMode, RiskEngine, SessionManager,
+    SessionManagerBuilder, StepUpChallenge, TokenPair,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -49,3 +45,16 @@ pub use store::{
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use view::SessionView;
+
+#[cfg(test)]
+mod memory_conformance {
+    async fn memory_store() -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        Some(std::sync::Arc::new(crate::MemoryStore::new()))
+    }
+    crate::store_conformance_tests!(memory_store);
+
+    async fn memory_risk_store() -> Option<std::sync::Arc<dyn crate::risk::RiskStore>> {
+        Some(std::sync::Arc::new(crate::MemoryStore::new()))
+    }
+    crate::risk_store_conformance_tests!(memory_risk_store);
+}

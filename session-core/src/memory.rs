@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: an in-process store for tests, demos and single-process apps.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 use crate::admission::{Admission, plan_admission};
 use crate::ids::{SessionId, UserId};
 use crate::record::{RefreshState, Revocation, RevokeReason, SessionRecord};
+use crate::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
 use crate::store::{
     CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
     SessionStore, StoreError,
@@ -43,6 +45,7 @@ pub struct MemoryStore {
 struct Inner {
     sessions: Mutex<Sessions>,
     subscribers: Mutex<Vec<mpsc::Sender<FeedEvent>>>,
+    risk: Mutex<RiskData>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -174,10 +177,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id)) {
-            if r.revoked.is_none() && at > r.last_seen_at {
-                r.last_seen_at = at;
-            }
+        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id))
+            && r.revoked.is_none()
+            && at > r.last_seen_at
+        {
+            r.last_seen_at = at;
         }
         Ok(())
     }
@@ -283,5 +287,119 @@ impl RevocationFeed for MemoryStore {
 
     fn expected_latency(&self) -> std::time::Duration {
         std::time::Duration::ZERO
+    }
+}
+
+/// Login history of one user in the memory store.
+#[derive(Default)]
+struct UserHistory {
+    fingerprints: HashMap<String, Timestamp>,
+    countries: HashMap<String, Timestamp>,
+    asns: HashMap<u32, Timestamp>,
+    last: Option<PreviousLogin>,
+}
+
+/// The memory store's risk data: per-user history, logins per IP, used token ids.
+#[derive(Default)]
+pub(crate) struct RiskData {
+    users: HashMap<UserId, UserHistory>,
+    ip_logins: HashMap<IpAddr, Vec<Timestamp>>,
+    used_tokens: HashMap<String, Timestamp>,
+}
+
+impl MemoryStore {
+    fn risk(&self) -> MutexGuard<'_, RiskData> {
+        self.inner.risk.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl RiskStore for MemoryStore {
+    async fn login_history(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        burst_since: Timestamp,
+    ) -> Result<PriorHistory, StoreError> {
+        let data = self.risk();
+        let recent_logins_from_ip = facts
+            .ip
+            .and_then(|ip| data.ip_logins.get(&ip))
+            .map(|times| times.iter().filter(|t| **t >= burst_since).count())
+            .unwrap_or(0);
+        let recent_logins_from_ip = u32::try_from(recent_logins_from_ip).unwrap_or(u32::MAX);
+        let Some(h) = data.users.get(user) else {
+            return Ok(PriorHistory {
+                first_login: true,
+                known_device: false,
+                known_country: true,
+                known_asn: true,
+                previous: None,
+                recent_logins_from_ip,
+            });
+        };
+        Ok(PriorHistory {
+            first_login: false,
+            known_device: facts
+                .fingerprints
+                .iter()
+                .any(|f| h.fingerprints.contains_key(f)),
+            known_country: facts
+                .country
+                .as_ref()
+                .is_none_or(|c| h.countries.contains_key(c)),
+            known_asn: facts.asn.is_none_or(|a| h.asns.contains_key(&a)),
+            previous: h.last.clone(),
+            recent_logins_from_ip,
+        })
+    }
+
+    async fn record_login(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        keep_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut data = self.risk();
+        let h = data.users.entry(user.clone()).or_default();
+        for f in &facts.fingerprints {
+            h.fingerprints.insert(f.clone(), facts.at);
+        }
+        if let Some(c) = &facts.country {
+            h.countries.insert(c.clone(), facts.at);
+        }
+        if let Some(a) = facts.asn {
+            h.asns.insert(a, facts.at);
+        }
+        h.fingerprints.retain(|_, t| *t >= keep_since);
+        h.countries.retain(|_, t| *t >= keep_since);
+        h.asns.retain(|_, t| *t >= keep_since);
+        h.last = Some(PreviousLogin {
+            at: facts.at,
+            country: facts.country.clone(),
+            latitude: facts.latitude,
+            longitude: facts.longitude,
+        });
+        if let Some(ip) = facts.ip {
+            let times = data.ip_logins.entry(ip).or_default();
+            times.retain(|t| *t >= keep_since);
+            times.push(facts.at);
+        }
+        Ok(())
+    }
+
+    async fn consume_once(
+        &self,
+        token_id: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut data = self.risk();
+        // Entries past their expiry can go: the token itself is refused by then.
+        data.used_tokens.retain(|_, exp| *exp > now);
+        Ok(data
+            .used_tokens
+            .insert(token_id.to_owned(), expires_at)
+            .is_none())
     }
 }

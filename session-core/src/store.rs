@@ -74,6 +74,8 @@ pub struct CreateRequest {
 }
 
 /// Result of [`SessionStore::create`].
+// Returned once per login; boxing the record would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CreateOutcome {
     /// The session was inserted.

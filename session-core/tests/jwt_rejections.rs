@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sessionward_core::events::MemorySink;
 use sessionward_core::tokens::{SigningKey, TokenConfig, TokenRejection, VerifyingKey};
 use sessionward_core::{
-    Clock, LoginSuccess, ManualClock, MemoryStore, RefreshToken, RequestContext, SessionError, SessionId, SessionManager,
-    SessionPolicy, SystemClock, UserId,
+    Clock, LoginSuccess, ManualClock, MemoryStore, RefreshToken, RequestContext, SessionError,
+    SessionId, SessionManager, SessionPolicy, SystemClock, UserId,
 };
 
 const ES_PRIVATE: &[u8] = include_bytes!("keys/es256-private.pem");
@@ -42,13 +42,25 @@ impl Fixture {
             .unwrap();
         let clock = ManualClock::new(SystemClock.now());
         let events = Arc::new(MemorySink::new(10_000));
-        let manager = SessionManager::builder(SessionPolicy::default(), tokens, Arc::new(MemoryStore::new()))
-            .clock(Arc::new(clock.clone()))
-            .events(events.clone())
-            .build()
+        let manager = SessionManager::builder(
+            SessionPolicy::default(),
+            tokens,
+            Arc::new(MemoryStore::new()),
+        )
+        .clock(Arc::new(clock.clone()))
+        .events(events.clone())
+        .build()
+        .unwrap();
+        let login = manager
+            .login(&UserId::new("alice").unwrap(), &RequestContext::new())
+            .await
             .unwrap();
-        let login = manager.login(&UserId::new("alice").unwrap(), &RequestContext::new()).await.unwrap();
-        Fixture { manager, clock, events, login }
+        Fixture {
+            manager,
+            clock,
+            events,
+            login,
+        }
     }
 
     fn access(&self) -> &str {
@@ -66,7 +78,11 @@ impl Fixture {
             Err(SessionError::InvalidToken(why)) => assert_eq!(why, want, "token {:.80}", token),
             other => panic!("expected {want:?}, got {other:?} for {:.80}", token),
         }
-        assert_eq!(self.events.names(), vec!["authn_token_rejected"], "one rejection event");
+        assert_eq!(
+            self.events.names(),
+            vec!["authn_token_rejected"],
+            "one rejection event"
+        );
     }
 }
 
@@ -94,10 +110,20 @@ async fn genuine_tokens_pass() {
     let f = Fixture::new().await;
     f.manager.authenticate(f.access()).await.unwrap();
     // A re-signed copy of the genuine claims is accepted: the crafting helper is sound.
-    let again = sign_raw(&es_header(), &f.claims().to_string(), &es_key(), Algorithm::ES256);
+    let again = sign_raw(
+        &es_header(),
+        &f.claims().to_string(),
+        &es_key(),
+        Algorithm::ES256,
+    );
     f.manager.authenticate(&again).await.unwrap();
     // A verification-only key (rotation) is accepted for its own algorithm.
-    let ed = sign_raw(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1"}).to_string(), &f.claims().to_string(), &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(), Algorithm::EdDSA);
+    let ed = sign_raw(
+        &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1"}).to_string(),
+        &f.claims().to_string(),
+        &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(),
+        Algorithm::EdDSA,
+    );
     f.manager.authenticate(&ed).await.unwrap();
 }
 
@@ -106,9 +132,16 @@ async fn alg_none_in_every_casing() {
     let f = Fixture::new().await;
     let payload = b64(f.claims().to_string().as_bytes());
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let header = b64(json!({"alg": alg, "typ": "at+jwt", "kid": "es-1"}).to_string().as_bytes());
-        f.expect(&format!("{header}.{payload}."), TokenRejection::Malformed).await;
-        f.expect(&format!("{header}.{payload}.AAAA"), TokenRejection::AlgorithmMismatch).await;
+        let header = b64(json!({"alg": alg, "typ": "at+jwt", "kid": "es-1"})
+            .to_string()
+            .as_bytes());
+        f.expect(&format!("{header}.{payload}."), TokenRejection::Malformed)
+            .await;
+        f.expect(
+            &format!("{header}.{payload}.AAAA"),
+            TokenRejection::AlgorithmMismatch,
+        )
+        .await;
     }
 }
 
@@ -117,7 +150,12 @@ async fn hs256_signed_with_the_public_key() {
     let f = Fixture::new().await;
     let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": "es-1"}).to_string();
     for secret in [ES_PUBLIC, ES_PUBLIC_DER] {
-        let forged = sign_raw(&header, &f.claims().to_string(), &EncodingKey::from_secret(secret).unwrap(), Algorithm::HS256);
+        let forged = sign_raw(
+            &header,
+            &f.claims().to_string(),
+            &EncodingKey::from_secret(secret).unwrap(),
+            Algorithm::HS256,
+        );
         f.expect(&forged, TokenRejection::AlgorithmMismatch).await;
     }
 }
@@ -127,10 +165,20 @@ async fn algorithm_not_the_keys() {
     let f = Fixture::new().await;
     let claims = f.claims().to_string();
     // EdDSA header naming the ES256 key, signed with an Ed25519 key.
-    let forged = sign_raw(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "es-1"}).to_string(), &claims, &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(), Algorithm::EdDSA);
+    let forged = sign_raw(
+        &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "es-1"}).to_string(),
+        &claims,
+        &EncodingKey::from_ed_pem(ED_PRIVATE).unwrap(),
+        Algorithm::EdDSA,
+    );
     f.expect(&forged, TokenRejection::AlgorithmMismatch).await;
     // The Ed25519 kid with a signature by a different Ed25519 key.
-    let forged = sign_raw(&json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1"}).to_string(), &claims, &EncodingKey::from_ed_pem(OTHER_ED_PRIVATE).unwrap(), Algorithm::EdDSA);
+    let forged = sign_raw(
+        &json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1"}).to_string(),
+        &claims,
+        &EncodingKey::from_ed_pem(OTHER_ED_PRIVATE).unwrap(),
+        Algorithm::EdDSA,
+    );
     f.expect(&forged, TokenRejection::BadSignature).await;
 }
 
@@ -138,7 +186,12 @@ async fn algorithm_not_the_keys() {
 async fn kid_injection_and_unknown_kid() {
     let f = Fixture::new().await;
     for kid in ["../../dev/null", "' OR '1'='1", "", "es-2"] {
-        let t = sign_raw(&json!({"alg": "ES256", "typ": "at+jwt", "kid": kid}).to_string(), &f.claims().to_string(), &es_key(), Algorithm::ES256);
+        let t = sign_raw(
+            &json!({"alg": "ES256", "typ": "at+jwt", "kid": kid}).to_string(),
+            &f.claims().to_string(),
+            &es_key(),
+            Algorithm::ES256,
+        );
         f.expect(&t, TokenRejection::UnknownKey).await;
     }
 }
@@ -155,21 +208,37 @@ async fn header_injection_and_crit() {
         json!({"zip": "DEF"}),
     ] {
         let mut header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "es-1"});
-        header.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        header
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let t = sign_raw(&header.to_string(), &claims, &es_key(), Algorithm::ES256);
         f.expect(&t, TokenRejection::UnsupportedHeader).await;
     }
     let dup_alg = r#"{"alg":"none","alg":"ES256","typ":"at+jwt","kid":"es-1"}"#;
-    f.expect(&sign_raw(dup_alg, &claims, &es_key(), Algorithm::ES256), TokenRejection::UnsupportedHeader).await;
+    f.expect(
+        &sign_raw(dup_alg, &claims, &es_key(), Algorithm::ES256),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
     let missing_typ = json!({"alg": "ES256", "kid": "es-1"}).to_string();
-    f.expect(&sign_raw(&missing_typ, &claims, &es_key(), Algorithm::ES256), TokenRejection::UnsupportedHeader).await;
+    f.expect(
+        &sign_raw(&missing_typ, &claims, &es_key(), Algorithm::ES256),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn wrong_typ() {
     let f = Fixture::new().await;
     for typ in ["JWT", "refresh+jwt", "id+jwt", "swr-action+jwt", "AT+JWT"] {
-        let t = sign_raw(&json!({"alg": "ES256", "typ": typ, "kid": "es-1"}).to_string(), &f.claims().to_string(), &es_key(), Algorithm::ES256);
+        let t = sign_raw(
+            &json!({"alg": "ES256", "typ": typ, "kid": "es-1"}).to_string(),
+            &f.claims().to_string(),
+            &es_key(),
+            Algorithm::ES256,
+        );
         f.expect(&t, TokenRejection::WrongType).await;
     }
 }
@@ -181,13 +250,30 @@ async fn tampering() {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = f.claims();
     claims["sub"] = json!("mallory");
-    let tampered = format!("{}.{}.{}", parts[0], b64(claims.to_string().as_bytes()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    );
     f.expect(&tampered, TokenRejection::BadSignature).await;
     let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
     sig[10] ^= 0x01;
-    f.expect(&format!("{}.{}.{}", parts[0], parts[1], b64(&sig)), TokenRejection::BadSignature).await;
-    f.expect(&format!("{}.{}.{}", parts[0], parts[1], &parts[2][..20]), TokenRejection::BadSignature).await;
-    f.expect(&format!("{}.{}.", parts[0], parts[1]), TokenRejection::Malformed).await;
+    f.expect(
+        &format!("{}.{}.{}", parts[0], parts[1], b64(&sig)),
+        TokenRejection::BadSignature,
+    )
+    .await;
+    f.expect(
+        &format!("{}.{}.{}", parts[0], parts[1], &parts[2][..20]),
+        TokenRejection::BadSignature,
+    )
+    .await;
+    f.expect(
+        &format!("{}.{}.", parts[0], parts[1]),
+        TokenRejection::Malformed,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -210,7 +296,8 @@ async fn format_violations() {
     ] {
         f.expect(&bad, TokenRejection::Malformed).await;
     }
-    f.expect(&"a".repeat(1 << 20), TokenRejection::Oversized).await;
+    f.expect(&"a".repeat(1 << 20), TokenRejection::Oversized)
+        .await;
 }
 
 #[tokio::test]
@@ -218,7 +305,12 @@ async fn claim_types_and_duplicates() {
     let f = Fixture::new().await;
     let base = f.claims();
     let mut variants: Vec<String> = Vec::new();
-    for (k, v) in [("exp", json!("9999999999")), ("exp", json!(1.5e9)), ("exp", json!(18446744073709551616u128 as f64)), ("aud", json!([AUD, "other"]))] {
+    for (k, v) in [
+        ("exp", json!("9999999999")),
+        ("exp", json!(1.5e9)),
+        ("exp", json!(18446744073709551616u128 as f64)),
+        ("aud", json!([AUD, "other"])),
+    ] {
         let mut c = base.clone();
         c[k] = v;
         variants.push(c.to_string());
@@ -233,13 +325,22 @@ async fn claim_types_and_duplicates() {
     variants.push(text.replacen('{', r#"{"sub":"mallory","#, 1));
     variants.push(text.replace(r#""exp":"#, r#""exp":1,"exp":"#));
     for payload in variants {
-        f.expect(&sign_raw(&es_header(), &payload, &es_key(), Algorithm::ES256), TokenRejection::BadClaims).await;
+        f.expect(
+            &sign_raw(&es_header(), &payload, &es_key(), Algorithm::ES256),
+            TokenRejection::BadClaims,
+        )
+        .await;
     }
     // Invalid UTF-8 and UTF-16 JSON.
-    for raw in [vec![0xff, 0xfe, b'{', 0, b'}', 0], vec![b'{', 0xc3, 0x28, b'}']] {
+    for raw in [
+        vec![0xff, 0xfe, b'{', 0, b'}', 0],
+        vec![b'{', 0xc3, 0x28, b'}'],
+    ] {
         let message = format!("{}.{}", b64(es_header().as_bytes()), b64(&raw));
-        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &es_key(), Algorithm::ES256).unwrap();
-        f.expect(&format!("{message}.{sig}"), TokenRejection::BadClaims).await;
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &es_key(), Algorithm::ES256).unwrap();
+        f.expect(&format!("{message}.{sig}"), TokenRejection::BadClaims)
+            .await;
     }
 }
 
@@ -249,14 +350,22 @@ async fn issuer_audience_and_time() {
     let base = f.claims();
     let now = f.clock.now().unix_seconds();
     for (k, v, want) in [
-        ("iss", json!("https://evil.test"), TokenRejection::WrongIssuer),
+        (
+            "iss",
+            json!("https://evil.test"),
+            TokenRejection::WrongIssuer,
+        ),
         ("aud", json!("other-api"), TokenRejection::WrongAudience),
         ("exp", json!(now - 1), TokenRejection::Expired),
         ("nbf", json!(now + 60), TokenRejection::NotYetValid),
     ] {
         let mut c = base.clone();
         c[k] = v;
-        f.expect(&sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256), want).await;
+        f.expect(
+            &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+            want,
+        )
+        .await;
     }
     f.clock.advance(Duration::from_secs(3600));
     f.expect(f.access(), TokenRejection::Expired).await;
@@ -265,16 +374,28 @@ async fn issuer_audience_and_time() {
 #[tokio::test]
 async fn token_kind_confusion() {
     let f = Fixture::new().await;
-    f.expect(f.login.tokens.refresh_token.expose_secret(), TokenRejection::Malformed).await;
+    f.expect(
+        f.login.tokens.refresh_token.expose_secret(),
+        TokenRejection::Malformed,
+    )
+    .await;
     match f.manager.refresh(&RefreshToken::new(f.access())).await {
         Err(SessionError::InvalidToken(TokenRejection::Malformed)) => {}
         other => panic!("access token accepted as refresh token: {other:?}"),
     }
     let mut c = f.claims();
     c["sid"] = json!(SessionId::generate().as_str());
-    f.expect(&sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256), TokenRejection::UnknownSession).await;
+    f.expect(
+        &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+        TokenRejection::UnknownSession,
+    )
+    .await;
     c["sid"] = json!("../../etc/passwd");
-    f.expect(&sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256), TokenRejection::BadClaims).await;
+    f.expect(
+        &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+        TokenRejection::BadClaims,
+    )
+    .await;
 }
 
 #[test]
@@ -282,14 +403,23 @@ fn weak_or_malformed_keys_are_refused_at_configuration() {
     assert!(SigningKey::hs256("k", &[1; 31]).is_err());
     assert!(SigningKey::hs256("bad kid!", &[1; 32]).is_err());
     assert!(SigningKey::es256_pem("k", b"not a pem", ES_PUBLIC).is_err());
-    assert!(VerifyingKey::ed25519_pem("k", ES_PUBLIC).is_err() || VerifyingKey::ed25519_pem("k", b"junk").is_err());
+    assert!(
+        VerifyingKey::ed25519_pem("k", ES_PUBLIC).is_err()
+            || VerifyingKey::ed25519_pem("k", b"junk").is_err()
+    );
     let dup = TokenConfig::builder(ISS, AUD)
         .signing_key(SigningKey::hs256("k", &[1; 32]).unwrap())
         .verification_key(VerifyingKey::ed25519_pem("k", ED_PUBLIC).unwrap())
         .refresh_key([1; 32])
         .build();
     assert!(dup.is_err(), "duplicate kid refused");
-    assert!(TokenConfig::builder(ISS, AUD).signing_key(SigningKey::hs256("k", &[1; 32]).unwrap()).build().is_err(), "refresh key required");
+    assert!(
+        TokenConfig::builder(ISS, AUD)
+            .signing_key(SigningKey::hs256("k", &[1; 32]).unwrap())
+            .build()
+            .is_err(),
+        "refresh key required"
+    );
 }
 
 #[tokio::test]
@@ -298,9 +428,24 @@ async fn tokens_are_unique_and_long() {
     let user = UserId::new("bob").unwrap();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        let l = f.manager.login(&user, &RequestContext::new()).await.unwrap();
-        let secret = l.tokens.refresh_token.expose_secret().rsplit('.').next().unwrap().to_owned();
-        assert_eq!(URL_SAFE_NO_PAD.decode(&secret).unwrap().len(), 32, "256-bit refresh secret");
+        let l = f
+            .manager
+            .login(&user, &RequestContext::new())
+            .await
+            .unwrap();
+        let secret = l
+            .tokens
+            .refresh_token
+            .expose_secret()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(&secret).unwrap().len(),
+            32,
+            "256-bit refresh secret"
+        );
         assert!(seen.insert(secret));
         assert!(seen.insert(l.session.id.to_string()));
     }

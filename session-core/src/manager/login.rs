@@ -5,13 +5,16 @@ use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
 use crate::policy::OnLimit;
 use crate::record::{
-    DeviceClass, RefreshState, RequestContext, RevokeReason, SessionMeta, SessionRecord,
+    DeviceClass, RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta,
+    SessionRecord,
 };
+use crate::risk::RiskAction;
 use crate::store::{CreateOutcome, CreateRequest};
+use crate::time::Timestamp;
 use crate::tokens::{RefreshSecret, format_refresh};
 use crate::view::SessionView;
 
-use super::{SessionManager, TokenPair};
+use super::{Enrichment, SessionManager, TokenPair};
 
 /// Options for [`SessionManager::login_with`].
 #[derive(Debug, Clone, Default)]
@@ -83,8 +86,44 @@ impl SessionManager {
         options: LoginOptions,
     ) -> Result<LoginSuccess, SessionError> {
         let now = self.now();
+        let enrichment = self.enrich(ctx);
+        let Some(risk) = self.inner.risk.clone() else {
+            return self
+                .create_session(user, ctx, enrichment, options, RiskSummary::default(), now)
+                .await;
+        };
+        let (assessment, facts) = self
+            .assess_login(&risk, user, ctx, &enrichment, now)
+            .await?;
+        if !risk.config.shadow {
+            match assessment.action {
+                RiskAction::Deny => return Err(SessionError::LoginDenied(assessment.summary())),
+                RiskAction::StepUp => {
+                    return Err(self.step_up_challenge(&risk, user, &assessment, now)?);
+                }
+                RiskAction::Allow | RiskAction::Notify => {}
+            }
+        }
+        let success = self
+            .create_session(user, ctx, enrichment, options, assessment.summary(), now)
+            .await?;
+        self.after_login(&risk, &success, &facts, assessment.notify, now)
+            .await?;
+        Ok(success)
+    }
+
+    /// Inserts the session through the store's atomic create and mints its tokens.
+    pub(super) async fn create_session(
+        &self,
+        user: &UserId,
+        ctx: &RequestContext,
+        enrichment: Enrichment,
+        options: LoginOptions,
+        risk: RiskSummary,
+        now: Timestamp,
+    ) -> Result<LoginSuccess, SessionError> {
         let secret = RefreshSecret::random();
-        let record = self.new_record(user, ctx, &secret, now);
+        let record = self.new_record(user, ctx, enrichment, risk, &secret, now);
         let request = CreateRequest {
             session: record.clone(),
             limits: self.inner.policy.limits().clone(),
@@ -110,7 +149,7 @@ impl SessionManager {
                     .iter()
                     .map(|r| SessionView::from_record(r, None))
                     .collect();
-                active.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+                active.sort_by_key(|v| std::cmp::Reverse(v.last_seen_at));
                 Err(SessionError::LimitReached(Box::new(LimitReached {
                     limit,
                     active,
@@ -162,20 +201,24 @@ impl SessionManager {
         }
     }
 
+    /// Device and location facts for `ctx` (empty without an enricher).
+    pub(super) fn enrich(&self, ctx: &RequestContext) -> Enrichment {
+        self.inner
+            .enricher
+            .as_ref()
+            .map(|e| e.enrich(ctx))
+            .unwrap_or_default()
+    }
+
     fn new_record(
         &self,
         user: &UserId,
         ctx: &RequestContext,
+        enrichment: Enrichment,
+        risk: RiskSummary,
         secret: &RefreshSecret,
-        now: crate::Timestamp,
+        now: Timestamp,
     ) -> SessionRecord {
-        let enrichment = self
-            .inner
-            .enricher
-            .as_ref()
-            .map(|e| e.enrich(ctx))
-            .unwrap_or_default();
-        let country = enrichment.location.country_code.clone();
         SessionRecord {
             user: user.clone(),
             id: SessionId::generate(),
@@ -191,12 +234,12 @@ impl SessionManager {
             revoked: None,
             ip: ctx.ip(),
             device_class: enrichment.class.unwrap_or(DeviceClass::Other),
-            country,
+            country: enrichment.location.country_code.clone(),
             meta: SessionMeta {
                 user_agent: ctx.user_agent().map(str::to_owned),
                 device: enrichment.device,
                 location: enrichment.location,
-                risk: Default::default(),
+                risk,
             },
         }
     }

@@ -8,6 +8,7 @@ mod cache;
 mod login;
 mod refresh;
 mod revoke;
+mod risk_flow;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::tokens::{AccessClaims, TokenConfig};
 pub use authenticate::AuthenticatedSession;
 pub use login::{LoginOptions, LoginSuccess};
 pub use refresh::Refreshed;
+pub use risk_flow::{ACTION_TOKEN_TYP, NoticeLinks, RiskEngine, StepUpChallenge};
 
 use cache::RevocationCache;
 
@@ -70,6 +72,8 @@ pub struct Enrichment {
     pub device: DeviceInfo,
     /// Approximate location.
     pub location: Location,
+    /// Whether the IP is a known anonymising network (VPN, proxy, hosting, Tor).
+    pub anonymous_ip: bool,
 }
 
 /// Turns request facts into device and location facts at login
@@ -142,6 +146,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: SessionHasher,
     enricher: Option<Arc<dyn LoginEnricher>>,
+    risk: Option<RiskEngine>,
     cache: Option<Arc<RevocationCache>>,
 }
 
@@ -176,6 +181,7 @@ pub struct SessionManagerBuilder {
     clock: Arc<dyn Clock>,
     hasher: SessionHasher,
     enricher: Option<Arc<dyn LoginEnricher>>,
+    risk: Option<RiskEngine>,
     mode: RevocationMode,
 }
 
@@ -202,6 +208,7 @@ impl SessionManager {
             clock: Arc::new(SystemClock),
             hasher: SessionHasher::default(),
             enricher: None,
+            risk: None,
             mode: RevocationMode::Strict,
         }
     }
@@ -324,6 +331,12 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Risk scoring, step-up and new-login notices at login (default: none).
+    pub fn risk(mut self, engine: RiskEngine) -> Self {
+        self.risk = Some(engine);
+        self
+    }
+
     /// How revocations reach `authenticate` (default: [`RevocationMode::Strict`]).
     pub fn revocation_mode(mut self, mode: RevocationMode) -> Self {
         self.mode = mode;
@@ -371,6 +384,7 @@ impl SessionManagerBuilder {
                 clock: self.clock,
                 hasher: self.hasher,
                 enricher: self.enricher,
+                risk: self.risk,
                 cache,
             }),
         })

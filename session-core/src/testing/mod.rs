@@ -20,11 +20,13 @@
 
 mod cases;
 mod harness;
+mod risk_cases;
 
 pub use cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
+pub use risk_cases::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling
 /// `$factory().await` for a store (`None` skips the case).
@@ -62,6 +64,28 @@ macro_rules! store_conformance_tests {
             store_contract_rotate_and_touch,
             events_never_contain_raw_tokens,
             cached_mode_sees_revocation,
+        );
+    };
+    (@cases $factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(store) = $factory().await else { return };
+                $crate::testing::$case(store).await;
+            }
+        )+
+    };
+}
+
+/// Expands to one `#[tokio::test]` per [`crate::risk::RiskStore`] case,
+/// each calling `$factory().await` (`None` skips the case).
+#[macro_export]
+macro_rules! risk_store_conformance_tests {
+    ($factory:path) => {
+        $crate::risk_store_conformance_tests!(@cases $factory;
+            risk_history_first_then_known,
+            risk_burst_counts_logins_per_ip,
+            risk_consume_once_is_single_use,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -1,0 +1,439 @@
+//! Risk scoring at login, step-up completion, new-login notices and the
+//! "this wasn't me" action.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SessionError;
+use crate::events::EventKind;
+use crate::ids::{SessionId, UserId};
+use crate::notify::{NewLoginNotice, Notifier, device_text, location_text};
+use crate::record::{RequestContext, RevokeReason, RiskSummary};
+use crate::risk::{LoginFacts, LoginSignals, RiskAssessment, RiskConfig, RiskStore};
+use crate::secret::{ActionToken, TokenHash};
+use crate::time::Timestamp;
+use crate::tokens::TokenRejection;
+
+use super::{Enrichment, LoginOptions, LoginSuccess, SessionManager};
+
+/// Header `typ` of action tokens ("this wasn't me", step-up).
+pub const ACTION_TOKEN_TYP: &str = "swr-action+jwt";
+
+const ACT_NOT_ME: &str = "not_me";
+const ACT_STEP_UP: &str = "step_up";
+
+/// How long a notifier may take before the login goes on without it.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where notices link to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeLinks {
+    /// The session-management page.
+    pub sessions_url: String,
+    /// The "this wasn't me" endpoint; `?token=…` (or `&token=…`) is appended.
+    pub not_me_url: String,
+}
+
+/// Risk scoring plus notification, plugged into a [`SessionManager`] with
+/// [`super::SessionManagerBuilder::risk`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionward_core::{MemoryStore, RiskEngine};
+/// use sessionward_core::notify::OutboxNotifier;
+/// use sessionward_core::risk::RiskConfig;
+///
+/// let store = Arc::new(MemoryStore::new());
+/// let engine = RiskEngine::new(RiskConfig::default(), store)
+///     .with_notifier(Arc::new(OutboxNotifier::new(100)), sessionward_core::NoticeLinks {
+///         sessions_url: "https://app.example.com/sessions".into(),
+///         not_me_url: "https://app.example.com/auth/sessions/not-me".into(),
+///     });
+/// ```
+#[derive(Clone)]
+pub struct RiskEngine {
+    pub(super) config: RiskConfig,
+    store: Arc<dyn RiskStore>,
+    notifier: Option<(Arc<dyn Notifier>, NoticeLinks)>,
+    action_token_ttl: Duration,
+    step_up_ttl: Duration,
+}
+
+impl fmt::Debug for RiskEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RiskEngine")
+            .field("config", &self.config)
+            .field("notifier", &self.notifier.as_ref().map(|(_, l)| l))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RiskEngine {
+    /// Scoring with `config`, history kept in `store`.
+    pub fn new(config: RiskConfig, store: Arc<dyn RiskStore>) -> Self {
+        RiskEngine {
+            config,
+            store,
+            notifier: None,
+            action_token_ttl: Duration::from_secs(2 * 3600),
+            step_up_ttl: Duration::from_secs(600),
+        }
+    }
+
+    /// Sends new-login notices through `notifier`, linking to `links`.
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>, links: NoticeLinks) -> Self {
+        self.notifier = Some((notifier, links));
+        self
+    }
+
+    /// Lifetime of "this wasn't me" links (default 2 hours).
+    pub fn with_not_me_ttl(mut self, ttl: Duration) -> Self {
+        self.action_token_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of step-up challenges (default 10 minutes).
+    pub fn with_step_up_ttl(mut self, ttl: Duration) -> Self {
+        self.step_up_ttl = ttl;
+        self
+    }
+
+    /// The scoring configuration.
+    pub fn config(&self) -> &RiskConfig {
+        &self.config
+    }
+}
+
+/// A login that needs a second factor first.
+#[derive(Debug, Clone)]
+pub struct StepUpChallenge {
+    /// Single-use token to pass to [`SessionManager::complete_step_up`]
+    /// once the second factor checked out.
+    pub token: ActionToken,
+    /// Why.
+    pub risk: RiskSummary,
+    /// When the token expires.
+    pub expires_at: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    jti: String,
+    iat: i64,
+    exp: i64,
+    act: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    risk: Option<RiskSummary>,
+}
+
+impl SessionManager {
+    /// Scores a login and emits its signal events.
+    pub(super) async fn assess_login(
+        &self,
+        risk: &RiskEngine,
+        user: &UserId,
+        ctx: &RequestContext,
+        enrichment: &Enrichment,
+        now: Timestamp,
+    ) -> Result<(RiskAssessment, LoginFacts), SessionError> {
+        let class = enrichment.class.unwrap_or(crate::DeviceClass::Other);
+        let d = &enrichment.device;
+        let mut fingerprints = vec![format!(
+            "ua:{}|{}|{}",
+            d.browser.as_deref().unwrap_or("?"),
+            d.os.as_deref().unwrap_or("?"),
+            class
+        )];
+        if let Some(id) = ctx.device_id() {
+            fingerprints.push(format!("id:{}", TokenHash::of(id.as_bytes()).to_hex()));
+        }
+        let loc = &enrichment.location;
+        let facts = LoginFacts {
+            fingerprints,
+            country: loc.country_code.clone(),
+            asn: loc.asn,
+            ip: ctx.ip(),
+            latitude: loc.latitude,
+            longitude: loc.longitude,
+            at: now,
+        };
+        let prior = risk
+            .store
+            .login_history(user, &facts, now.minus(risk.config.burst_window))
+            .await?;
+        let cutoff = self.idle_cutoff(now);
+        let active = self
+            .inner
+            .store
+            .list(user)
+            .await?
+            .iter()
+            .filter(|r| r.is_active(now, cutoff))
+            .count();
+        let assessment = risk.config.assess(
+            &LoginSignals {
+                facts: &facts,
+                country_name: loc.country_name.as_deref(),
+                device_text: &device_text(d),
+                active_sessions: u32::try_from(active).unwrap_or(u32::MAX),
+                anonymous_ip: enrichment.anonymous_ip,
+            },
+            &prior,
+        );
+        for signal in &assessment.signals {
+            if let Some(kind) = EventKind::for_signal(signal) {
+                self.emit(self.login_event(now, kind, user, ctx));
+            }
+        }
+        let decision = EventKind::LoginRisk {
+            score: assessment.score,
+            level: assessment.level,
+            action: assessment.action,
+            shadow: risk.config.shadow,
+        };
+        self.emit(self.login_event(now, decision, user, ctx));
+        Ok((assessment, facts))
+    }
+
+    fn login_event(
+        &self,
+        now: Timestamp,
+        kind: EventKind,
+        user: &UserId,
+        ctx: &RequestContext,
+    ) -> crate::SecurityEvent {
+        let mut e = self.event(now, kind, Some(user), None);
+        e.ip = ctx.ip();
+        e.user_agent = ctx.user_agent().map(str::to_owned);
+        e
+    }
+
+    /// Records the login in the history and sends a notice if due.
+    pub(super) async fn after_login(
+        &self,
+        risk: &RiskEngine,
+        success: &LoginSuccess,
+        facts: &LoginFacts,
+        notify: bool,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
+        risk.store
+            .record_login(
+                &success.session.user,
+                facts,
+                now.minus(risk.config.history_retention),
+            )
+            .await?;
+        if notify && let Some((notifier, links)) = &risk.notifier {
+            self.send_notice(risk, notifier.as_ref(), links, success, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Builds and delivers a notice; retries once, then reports failure as an event.
+    async fn send_notice(
+        &self,
+        risk: &RiskEngine,
+        notifier: &dyn Notifier,
+        links: &NoticeLinks,
+        success: &LoginSuccess,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
+        let s = &success.session;
+        let token = self.mint_action(
+            &s.user,
+            ACT_NOT_ME,
+            Some(&s.id),
+            None,
+            now,
+            risk.action_token_ttl,
+        )?;
+        let sep = if links.not_me_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let notice = NewLoginNotice {
+            user: s.user.clone(),
+            session_id: s.id.clone(),
+            device: device_text(&s.meta.device),
+            location: location_text(&s.meta.location),
+            ip: s.ip,
+            at: now,
+            reasons: s.meta.risk.signals.clone(),
+            sessions_url: links.sessions_url.clone(),
+            not_me_url: format!("{}{sep}token={}", links.not_me_url, token.expose_secret()),
+        };
+        let mut failure = String::new();
+        for _ in 0..2 {
+            match tokio::time::timeout(NOTIFY_TIMEOUT, notifier.notify(&notice)).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => failure = e.to_string(),
+                Err(_) => failure = "notifier timed out".to_owned(),
+            }
+        }
+        self.emit(self.event(
+            now,
+            EventKind::NotificationFailed { detail: failure },
+            None,
+            Some(s),
+        ));
+        Ok(())
+    }
+
+    /// A challenge for a login that needs a second factor.
+    pub(super) fn step_up_challenge(
+        &self,
+        risk: &RiskEngine,
+        user: &UserId,
+        assessment: &RiskAssessment,
+        now: Timestamp,
+    ) -> Result<SessionError, SessionError> {
+        let summary = assessment.summary();
+        let token = self.mint_action(
+            user,
+            ACT_STEP_UP,
+            None,
+            Some(summary.clone()),
+            now,
+            risk.step_up_ttl,
+        )?;
+        Ok(SessionError::StepUpRequired(Box::new(StepUpChallenge {
+            token,
+            risk: summary,
+            expires_at: now.plus(risk.step_up_ttl),
+        })))
+    }
+
+    /// Finishes a login that returned [`SessionError::StepUpRequired`], once
+    /// the host has verified the second factor. The challenge token is
+    /// single-use.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`] for a bad, expired or reused challenge;
+    /// otherwise as [`SessionManager::login`].
+    pub async fn complete_step_up(
+        &self,
+        challenge: &ActionToken,
+        ctx: &RequestContext,
+    ) -> Result<LoginSuccess, SessionError> {
+        let now = self.now();
+        let risk = self
+            .inner
+            .risk
+            .clone()
+            .ok_or(SessionError::InvalidInput("no risk engine configured"))?;
+        let (user, claims) = self
+            .redeem_action(&risk, challenge, ACT_STEP_UP, now)
+            .await?;
+        let enrichment = self.enrich(ctx);
+        let (_, facts) = self
+            .assess_login(&risk, &user, ctx, &enrichment, now)
+            .await?;
+        let summary = claims.risk.unwrap_or_default();
+        let success = self
+            .create_session(
+                &user,
+                ctx,
+                enrichment,
+                LoginOptions::default(),
+                summary,
+                now,
+            )
+            .await?;
+        self.after_login(&risk, &success, &facts, true, now).await?;
+        Ok(success)
+    }
+
+    /// Redeems a "this wasn't me" token: ends every session of its user.
+    /// Single-use; returns how many sessions were ended.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`] when the token is forged, expired, of
+    /// another kind, or already used; [`SessionError::Store`].
+    pub async fn redeem_not_me(&self, token: &ActionToken) -> Result<usize, SessionError> {
+        let now = self.now();
+        let risk = self
+            .inner
+            .risk
+            .clone()
+            .ok_or(SessionError::InvalidInput("no risk engine configured"))?;
+        let (user, _) = self.redeem_action(&risk, token, ACT_NOT_ME, now).await?;
+        let revoked = self.revoke_all(&user, RevokeReason::NotMe).await?;
+        self.emit(self.event(now, EventKind::NotMe { revoked }, Some(&user), None));
+        Ok(revoked)
+    }
+
+    fn mint_action(
+        &self,
+        user: &UserId,
+        act: &str,
+        sid: Option<&SessionId>,
+        risk: Option<RiskSummary>,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<ActionToken, SessionError> {
+        let claims = ActionClaims {
+            iss: self.inner.tokens.issuer().to_owned(),
+            aud: self.inner.tokens.audience().to_owned(),
+            sub: user.as_str().to_owned(),
+            jti: SessionId::generate().into(),
+            iat: now.unix_seconds(),
+            exp: now.plus(ttl).unix_seconds(),
+            act: act.to_owned(),
+            sid: sid.map(|s| s.as_str().to_owned()),
+            risk,
+        };
+        let token = self
+            .inner
+            .tokens
+            .sign_jwt(ACTION_TOKEN_TYP, &claims)
+            .map_err(SessionError::Signing)?;
+        Ok(ActionToken::new(token))
+    }
+
+    /// Verifies an action token of kind `act` and burns its id.
+    async fn redeem_action(
+        &self,
+        risk: &RiskEngine,
+        token: &ActionToken,
+        act: &str,
+        now: Timestamp,
+    ) -> Result<(UserId, ActionClaims), SessionError> {
+        let tokens = &self.inner.tokens;
+        let claims: ActionClaims = tokens
+            .verify_jwt(ACTION_TOKEN_TYP, token.expose_secret())
+            .map_err(|why| self.reject(now, why, None))?;
+        let why = if claims.iss != tokens.issuer() {
+            Some(TokenRejection::WrongIssuer)
+        } else if claims.aud != tokens.audience() {
+            Some(TokenRejection::WrongAudience)
+        } else if claims.act != act {
+            Some(TokenRejection::WrongType)
+        } else if now.unix_seconds() >= claims.exp {
+            Some(TokenRejection::Expired)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(self.reject(now, why, None));
+        }
+        let user = UserId::new(claims.sub.clone())
+            .map_err(|_| self.reject(now, TokenRejection::BadClaims, None))?;
+        let expires = Timestamp::from_unix_millis(claims.exp.saturating_mul(1000));
+        if !risk.store.consume_once(&claims.jti, expires, now).await? {
+            return Err(self.reject(now, TokenRejection::AlreadyUsed, Some(&user)));
+        }
+        Ok((user, claims))
+    }
+}

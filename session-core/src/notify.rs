@@ -1,0 +1,178 @@
+//! New-login notices with a "this wasn't me" link.
+//!
+//! The manager builds a [`NewLoginNotice`] when the risk policy says so and
+//! hands it to a [`Notifier`]. Delivery failure never fails the login: it is
+//! retried once and then reported as a `notification_failed` event.
+//!
+//! # Writing an email or webhook notifier
+//! Implement [`Notifier`]; make `notify` enqueue (a channel, an outbox
+//! table) and return quickly — it is awaited on the login path with a
+//! timeout. Render `notice.headline()` and the two URLs; never log
+//! `not_me_url` (it carries a single-use token).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::ids::{SessionId, UserId};
+use crate::record::{DeviceInfo, Location, RiskSignal};
+use crate::time::Timestamp;
+
+/// A "new login" message for the account owner.
+#[derive(Clone, Serialize)]
+pub struct NewLoginNotice {
+    /// The account.
+    pub user: UserId,
+    /// The new session.
+    pub session_id: SessionId,
+    /// "Chrome 131 on Windows 10".
+    pub device: String,
+    /// "London, United Kingdom".
+    pub location: String,
+    /// Client IP.
+    pub ip: Option<IpAddr>,
+    /// Login time.
+    pub at: Timestamp,
+    /// Risk signals with reasons.
+    pub reasons: Vec<RiskSignal>,
+    /// Link to the session-management page.
+    pub sessions_url: String,
+    /// Link that ends every session of the account (signed, single-use, short-lived).
+    pub not_me_url: String,
+}
+
+impl fmt::Debug for NewLoginNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewLoginNotice")
+            .field("user", &self.user)
+            .field("device", &self.device)
+            .field("location", &self.location)
+            .field("at", &self.at)
+            .field("not_me_url", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewLoginNotice {
+    /// "New login from Chrome 131 on Windows 10 in London, United Kingdom".
+    pub fn headline(&self) -> String {
+        format!("New login from {} in {}", self.device, self.location)
+    }
+}
+
+/// Why a notice was not delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("notification delivery failed: {0}")]
+pub struct NotifyError(pub String);
+
+/// Delivers new-login notices (email, push, webhook, in-app outbox).
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Delivers or enqueues one notice. Should return quickly.
+    ///
+    /// # Errors
+    /// [`NotifyError`] when delivery failed; the manager retries once and
+    /// then records a `notification_failed` event.
+    async fn notify(&self, notice: &NewLoginNotice) -> Result<(), NotifyError>;
+}
+
+/// Logs notices through `tracing` (target `sessionward::notify`), without the "not me" URL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingNotifier;
+
+#[async_trait]
+impl Notifier for TracingNotifier {
+    async fn notify(&self, notice: &NewLoginNotice) -> Result<(), NotifyError> {
+        tracing::info!(target: "sessionward::notify", user = %notice.user, headline = %notice.headline(), "new login notice");
+        Ok(())
+    }
+}
+
+/// Keeps notices in memory per user (bounded), for in-app "your
+/// notifications" views, demos and tests.
+#[derive(Debug)]
+pub struct OutboxNotifier {
+    notices: Mutex<VecDeque<NewLoginNotice>>,
+    capacity: usize,
+}
+
+impl OutboxNotifier {
+    /// An outbox keeping at most `capacity` notices in total.
+    pub fn new(capacity: usize) -> Self {
+        OutboxNotifier {
+            notices: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The notices for `user`, newest first.
+    pub fn for_user(&self, user: &UserId) -> Vec<NewLoginNotice> {
+        let notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        notices
+            .iter()
+            .rev()
+            .filter(|n| &n.user == user)
+            .cloned()
+            .collect()
+    }
+
+    /// All notices, oldest first.
+    pub fn all(&self) -> Vec<NewLoginNotice> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Notifier for OutboxNotifier {
+    async fn notify(&self, notice: &NewLoginNotice) -> Result<(), NotifyError> {
+        let mut notices = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        if notices.len() == self.capacity {
+            notices.pop_front();
+        }
+        notices.push_back(notice.clone());
+        Ok(())
+    }
+}
+
+/// "Chrome 131 on Windows 10"; falls back to what is known.
+pub fn device_text(device: &DeviceInfo) -> String {
+    let with_version = |name: &Option<String>, version: &Option<String>| match (name, version) {
+        (Some(n), Some(v)) if !v.is_empty() => {
+            Some(format!("{n} {}", v.split('.').next().unwrap_or(v)))
+        }
+        (Some(n), _) => Some(n.clone()),
+        _ => None,
+    };
+    match (
+        with_version(&device.browser, &device.browser_version),
+        with_version(&device.os, &device.os_version),
+    ) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b,
+        (None, Some(o)) => format!("a browser on {o}"),
+        (None, None) => "an unknown device".to_owned(),
+    }
+}
+
+/// "London, United Kingdom"; "an unknown location" when nothing is known.
+pub fn location_text(location: &Location) -> String {
+    let country = location
+        .country_name
+        .as_deref()
+        .or(location.country_code.as_deref());
+    match (location.city.as_deref(), country) {
+        (Some(c), Some(k)) => format!("{c}, {k}"),
+        (None, Some(k)) => k.to_owned(),
+        (Some(c), None) => c.to_owned(),
+        (None, None) => "an unknown location".to_owned(),
+    }
+}
