@@ -94,6 +94,10 @@ fn other_desktops() {
     assert_eq!(mac.class, DeviceClass::Desktop);
     assert_eq!(mac.device.describe(), "Safari 17 on Mac OS X 10.15.7");
     assert_eq!(parse(CHROMEOS).class, DeviceClass::Desktop);
+    // Windows touch laptops say "Tablet PC"; they are not tablets.
+    let touch =
+        "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; Tablet PC 2.0; rv:11.0) like Gecko";
+    assert_eq!(parse(touch).class, DeviceClass::Desktop);
 }
 
 #[test]

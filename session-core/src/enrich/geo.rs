@@ -1,7 +1,6 @@
 //! IP geolocation: [`GeoResolver`], the MaxMind-DB backed
 //! [`MaxMindResolver`] and the no-op [`NoGeo`].
 
-use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -198,17 +197,17 @@ impl From<&'static [u8]> for DbSource {
 }
 
 impl DbSource {
-    fn load(&self, kind: &'static str) -> Result<Reader<Cow<'static, [u8]>>, GeoError> {
-        let bytes: Cow<'static, [u8]> = match self {
+    fn load(&self, kind: &'static str) -> Result<Db, GeoError> {
+        let bytes = match self {
             DbSource::File(path) => {
-                Cow::Owned(std::fs::read(path).map_err(|source| GeoError::Io {
+                DbBytes::Owned(std::fs::read(path).map_err(|source| GeoError::Io {
                     kind,
                     path: path.clone(),
                     source,
                 })?)
             }
-            DbSource::Static(b) => Cow::Borrowed(b),
-            DbSource::Bytes(b) => Cow::Owned(b.to_vec()),
+            DbSource::Static(b) => DbBytes::Static(b),
+            DbSource::Bytes(b) => DbBytes::Shared(Arc::clone(b)),
         };
         Reader::from_source(bytes).map_err(|e| GeoError::Invalid {
             kind,
@@ -228,7 +227,24 @@ pub struct DatabaseInfo {
     pub build_epoch: u64,
 }
 
-type Db = Reader<Cow<'static, [u8]>>;
+/// Database bytes, without copying static or shared buffers.
+enum DbBytes {
+    Static(&'static [u8]),
+    Shared(Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl AsRef<[u8]> for DbBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            DbBytes::Static(b) => b,
+            DbBytes::Shared(b) => b,
+            DbBytes::Owned(b) => b,
+        }
+    }
+}
+
+type Db = Reader<DbBytes>;
 
 struct Loaded {
     city: Db,

@@ -204,12 +204,9 @@ impl Describe for DeviceInfo {
                 Some(v) if !v.is_empty() => format!("{o} {v}"),
                 _ => o.to_owned(),
             });
+        // Android app clients (Dalvik) report the OS as the browser.
+        let browser = browser.filter(|_| self.browser != self.os);
         match (browser, os) {
-            // Android app clients (Dalvik) report the OS as the browser.
-            (Some(b), Some(o)) if self.browser == self.os => {
-                let _ = b;
-                o
-            }
             (Some(b), Some(o)) => format!("{b} on {o}"),
             (Some(b), None) => b,
             (None, Some(o)) => o,
