@@ -58,7 +58,11 @@ pub enum EnrichError {
     Geo(#[from] GeoError),
 }
 
-/// The enrichment of one request.
+/// The enrichment of one request, as returned by [`Enricher::enrich`].
+///
+/// Not to be confused with the engine's login enrichment
+/// [`crate::Enrichment`], which also carries the anonymiser flag; convert
+/// with `From` or use [`Enricher::login_enrichment`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Enrichment {
     /// Parsed User-Agent facts.
@@ -173,6 +177,55 @@ impl Enricher {
     /// Enriches the IP and User-Agent of a [`RequestContext`].
     pub fn enrich_context(&self, ctx: &RequestContext) -> Enrichment {
         self.enrich(ctx.ip(), ctx.user_agent())
+    }
+
+    /// The engine's login enrichment for `ctx`: [`Enricher::enrich_context`]
+    /// plus the anonymiser flag from [`GeoResolver::is_anonymous`]. This is
+    /// what the [`LoginEnricher`](crate::LoginEnricher) implementation
+    /// returns.
+    pub fn login_enrichment(&self, ctx: &RequestContext) -> crate::Enrichment {
+        let anonymous_ip = ctx
+            .ip()
+            .and_then(|ip| self.geo.is_anonymous(ip))
+            .is_some_and(|a| a.anonymous);
+        let mut out = crate::Enrichment::from(self.enrich_context(ctx));
+        out.anonymous_ip = anonymous_ip;
+        out
+    }
+}
+
+/// Plugs an [`Enricher`] into the session engine:
+/// `SessionManager::builder(..).enricher(Arc::new(Enricher::bundled()?))`.
+///
+/// ```
+/// use sessionward_core::{DeviceClass, Enricher, LoginEnricher, RequestContext};
+///
+/// let enricher = Enricher::bundled()?;
+/// let ctx = RequestContext::new()
+///     .with_ip("81.2.69.142".parse().unwrap())
+///     .with_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+/// let e = LoginEnricher::enrich(&enricher, &ctx);
+/// assert_eq!(e.class, Some(DeviceClass::Desktop));
+/// assert_eq!(e.location.city.as_deref(), Some("London"));
+/// assert!(e.anonymous_ip); // listed in the bundled Anonymous-IP test database
+/// # Ok::<(), sessionward_core::enrich::EnrichError>(())
+/// ```
+impl crate::LoginEnricher for Enricher {
+    fn enrich(&self, ctx: &RequestContext) -> crate::Enrichment {
+        self.login_enrichment(ctx)
+    }
+}
+
+/// Converts to the engine's login enrichment (`anonymous_ip` is `false`;
+/// [`Enricher::login_enrichment`] fills it).
+impl From<Enrichment> for crate::Enrichment {
+    fn from(e: Enrichment) -> Self {
+        crate::Enrichment {
+            class: Some(e.class),
+            device: e.device,
+            location: e.location,
+            anonymous_ip: false,
+        }
     }
 }
 
