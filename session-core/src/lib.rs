@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admission;
+pub mod enrich;
 mod error;
 pub mod events;
 pub mod ids;
@@ -45,6 +46,8 @@ pub use store::{
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use view::SessionView;
+
+pub use enrich::{Enricher, GeoResolver, UserAgentParser};
 
 #[cfg(test)]
 mod memory_conformance {

@@ -1,0 +1,306 @@
+//! Request enrichment: what device and roughly where a request comes from.
+//!
+//! - [`user_agent`]: User-Agent → [`DeviceInfo`] + [`DeviceClass`]
+//!   ([`UapParser`], [`CachedParser`]).
+//! - [`geo`]: IP → [`Location`] ([`MaxMindResolver`], [`NoGeo`]).
+//! - [`client_ip`](mod@client_ip): the client address behind trusted
+//!   reverse proxies.
+//! - [`Enricher`] combines a parser and a resolver; [`Describe`] renders the
+//!   results for people ("Chrome 131 on Windows 10", "London, United
+//!   Kingdom").
+//!
+//! ```
+//! use sessionward_core::DeviceClass;
+//! use sessionward_core::enrich::{Describe, Enricher};
+//!
+//! let enricher = Enricher::bundled()?; // bundled GeoIP data is TEST data
+//! let e = enricher.enrich(
+//!     Some("81.2.69.142".parse().unwrap()),
+//!     Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+//!           (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"),
+//! );
+//! assert_eq!(e.class, DeviceClass::Desktop);
+//! assert_eq!(e.device.describe(), "Chrome 131 on Windows 10");
+//! assert_eq!(e.location.describe(), "London, United Kingdom");
+//! # Ok::<(), sessionward_core::enrich::EnrichError>(())
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{DeviceClass, DeviceInfo, Location, RequestContext};
+
+pub mod client_ip;
+pub mod geo;
+pub mod user_agent;
+
+pub use client_ip::{
+    CidrError, IpCidr, MAX_FORWARDED_HEADER_LEN, MAX_FORWARDED_HOPS, ProxyHeader, TrustedProxies,
+    client_ip,
+};
+pub use geo::{
+    AnonymousIp, DatabaseInfo, DbSource, GeoError, GeoResolver, MaxMindResolver, NoGeo,
+    is_public_ip,
+};
+pub use user_agent::{CachedParser, ParsedUserAgent, UaParserError, UapParser, UserAgentParser};
+
+/// Why [`Enricher::bundled`] failed (only if the embedded data is corrupt).
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    /// The embedded uap regexes could not be compiled.
+    #[error(transparent)]
+    UserAgent(#[from] UaParserError),
+    /// The embedded GeoIP test databases could not be read.
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+}
+
+/// The enrichment of one request, as returned by [`Enricher::enrich`].
+///
+/// Not to be confused with the engine's login enrichment
+/// [`crate::Enrichment`], which also carries the anonymiser flag; convert
+/// with `From` or use [`Enricher::login_enrichment`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    /// Parsed User-Agent facts.
+    pub device: DeviceInfo,
+    /// Device class.
+    pub class: DeviceClass,
+    /// Approximate location of the client IP.
+    pub location: Location,
+}
+
+impl Default for Enrichment {
+    fn default() -> Self {
+        Self {
+            device: DeviceInfo::default(),
+            class: DeviceClass::Other,
+            location: Location::default(),
+        }
+    }
+}
+
+/// Combines a [`UserAgentParser`] and a [`GeoResolver`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Enricher {
+    user_agent: Arc<dyn UserAgentParser>,
+    geo: Arc<dyn GeoResolver>,
+}
+
+impl fmt::Debug for Enricher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enricher").finish_non_exhaustive()
+    }
+}
+
+impl Default for Enricher {
+    /// Same as [`Enricher::none`].
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+/// A parser that recognises nothing.
+struct NoParser;
+
+impl UserAgentParser for NoParser {
+    fn parse(&self, _ua: &str) -> ParsedUserAgent {
+        ParsedUserAgent::default()
+    }
+}
+
+impl Enricher {
+    /// Combines the given parser and resolver.
+    pub fn new(user_agent: Arc<dyn UserAgentParser>, geo: Arc<dyn GeoResolver>) -> Self {
+        Self { user_agent, geo }
+    }
+
+    /// The embedded uap-core regexes (process-wide parser from
+    /// [`UapParser::shared_embedded`], behind a [`CachedParser`] of default
+    /// capacity) and the bundled MaxMind **test** databases
+    /// ([`MaxMindResolver::bundled_test_data`]).
+    ///
+    /// For demos and tests: real addresses resolve to unknown with the test
+    /// databases. In production use [`Enricher::new`] with a
+    /// [`MaxMindResolver::open`] on a real database.
+    pub fn bundled() -> Result<Self, EnrichError> {
+        let parser = CachedParser::with_default_capacity(UapParser::shared_embedded()?);
+        let geo = MaxMindResolver::bundled_test_data()?;
+        Ok(Self::new(Arc::new(parser), Arc::new(geo)))
+    }
+
+    /// Recognises nothing: every request is [`DeviceClass::Other`] at an
+    /// unknown location.
+    pub fn none() -> Self {
+        Self::new(Arc::new(NoParser), Arc::new(NoGeo))
+    }
+
+    /// Replaces the User-Agent parser.
+    pub fn with_user_agent_parser(mut self, parser: Arc<dyn UserAgentParser>) -> Self {
+        self.user_agent = parser;
+        self
+    }
+
+    /// Replaces the geo resolver.
+    pub fn with_geo(mut self, geo: Arc<dyn GeoResolver>) -> Self {
+        self.geo = geo;
+        self
+    }
+
+    /// The User-Agent parser.
+    pub fn user_agent_parser(&self) -> &Arc<dyn UserAgentParser> {
+        &self.user_agent
+    }
+
+    /// The geo resolver (also answers [`GeoResolver::is_anonymous`]).
+    pub fn geo(&self) -> &Arc<dyn GeoResolver> {
+        &self.geo
+    }
+
+    /// Enriches one request. Missing inputs give empty facts; this never
+    /// fails.
+    pub fn enrich(&self, ip: Option<IpAddr>, user_agent: Option<&str>) -> Enrichment {
+        let parsed = user_agent
+            .map(|ua| self.user_agent.parse(ua))
+            .unwrap_or_default();
+        let location = ip.map(|ip| self.geo.locate(ip)).unwrap_or_default();
+        Enrichment {
+            device: parsed.device,
+            class: parsed.class,
+            location,
+        }
+    }
+
+    /// Enriches the IP and User-Agent of a [`RequestContext`].
+    pub fn enrich_context(&self, ctx: &RequestContext) -> Enrichment {
+        self.enrich(ctx.ip(), ctx.user_agent())
+    }
+
+    /// The engine's login enrichment for `ctx`: [`Enricher::enrich_context`]
+    /// plus the anonymiser flag from [`GeoResolver::is_anonymous`]. This is
+    /// what the [`LoginEnricher`](crate::LoginEnricher) implementation
+    /// returns.
+    pub fn login_enrichment(&self, ctx: &RequestContext) -> crate::Enrichment {
+        let anonymous_ip = ctx
+            .ip()
+            .and_then(|ip| self.geo.is_anonymous(ip))
+            .is_some_and(|a| a.anonymous);
+        let mut out = crate::Enrichment::from(self.enrich_context(ctx));
+        out.anonymous_ip = anonymous_ip;
+        out
+    }
+}
+
+/// Plugs an [`Enricher`] into the session engine:
+/// `SessionManager::builder(..).enricher(Arc::new(Enricher::bundled()?))`.
+///
+/// ```
+/// use sessionward_core::{DeviceClass, Enricher, LoginEnricher, RequestContext};
+///
+/// let enricher = Enricher::bundled()?;
+/// let ctx = RequestContext::new()
+///     .with_ip("81.2.69.142".parse().unwrap())
+///     .with_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+/// let e = LoginEnricher::enrich(&enricher, &ctx);
+/// assert_eq!(e.class, Some(DeviceClass::Desktop));
+/// assert_eq!(e.location.city.as_deref(), Some("London"));
+/// assert!(e.anonymous_ip); // listed in the bundled Anonymous-IP test database
+/// # Ok::<(), sessionward_core::enrich::EnrichError>(())
+/// ```
+impl crate::LoginEnricher for Enricher {
+    fn enrich(&self, ctx: &RequestContext) -> crate::Enrichment {
+        self.login_enrichment(ctx)
+    }
+}
+
+/// Converts to the engine's login enrichment (`anonymous_ip` is `false`;
+/// [`Enricher::login_enrichment`] fills it).
+impl From<Enrichment> for crate::Enrichment {
+    fn from(e: Enrichment) -> Self {
+        crate::Enrichment {
+            class: Some(e.class),
+            device: e.device,
+            location: e.location,
+            anonymous_ip: false,
+        }
+    }
+}
+
+/// Short human-readable descriptions for notifications and session lists.
+pub trait Describe {
+    /// E.g. "Chrome 131 on Windows 10" or "London, United Kingdom".
+    fn describe(&self) -> String;
+}
+
+impl Describe for DeviceInfo {
+    /// "Browser Major on OS Version", dropping the parts that are unknown;
+    /// falls back to the device family, then to "Unknown device".
+    fn describe(&self) -> String {
+        let browser = self.browser.as_deref().map(|b| {
+            match self
+                .browser_version
+                .as_deref()
+                .and_then(|v| v.split('.').next())
+                .filter(|v| !v.is_empty())
+            {
+                Some(major) => format!("{b} {major}"),
+                None => b.to_owned(),
+            }
+        });
+        let os = self
+            .os
+            .as_deref()
+            .map(|o| match self.os_version.as_deref() {
+                Some(v) if !v.is_empty() => format!("{o} {v}"),
+                _ => o.to_owned(),
+            });
+        // Android app clients (Dalvik) report the OS as the browser.
+        let browser = browser.filter(|_| self.browser != self.os);
+        match (browser, os) {
+            (Some(b), Some(o)) => format!("{b} on {o}"),
+            (Some(b), None) => b,
+            (None, Some(o)) => o,
+            (None, None) => self
+                .device_family
+                .clone()
+                .unwrap_or_else(|| "Unknown device".to_owned()),
+        }
+    }
+}
+
+impl Describe for Location {
+    /// "City, Country"; either part alone when the other is unknown (the
+    /// country code stands in for a missing country name); "Unknown
+    /// location" when nothing is known.
+    fn describe(&self) -> String {
+        let country = self
+            .country_name
+            .as_deref()
+            .or(self.country_code.as_deref());
+        match (self.city.as_deref(), country) {
+            (Some(city), Some(country)) => format!("{city}, {country}"),
+            (Some(city), None) => city.to_owned(),
+            (None, Some(country)) => country.to_owned(),
+            (None, None) => "Unknown location".to_owned(),
+        }
+    }
+}
+
+impl Describe for Enrichment {
+    /// "Device in Location", e.g. "Chrome 131 on Windows 10 in London,
+    /// United Kingdom"; the location part is left out when unknown.
+    fn describe(&self) -> String {
+        let device = self.device.describe();
+        if self.location.city.is_none()
+            && self.location.country_name.is_none()
+            && self.location.country_code.is_none()
+        {
+            device
+        } else {
+            format!("{device} in {}", self.location.describe())
+        }
+    }
+}
