@@ -10,7 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sessionward_core::tokens::{SigningKey, TokenConfig};
 use sessionward_core::{
-    MemoryStore, RequestContext, RevocationMode, RevokeReason, SessionManager, SessionPolicy, UserId,
+    MemoryStore, RequestContext, RevocationMode, RevokeReason, SessionManager, SessionPolicy,
+    UserId,
 };
 
 const SECRET: &[u8; 32] = b"an-example-hs256-secret-32-bytes";
@@ -45,23 +46,33 @@ fn benches(c: &mut Criterion) {
     // Floor: plain jsonwebtoken HS256 encode is not measured; decode+verify is.
     let plain = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &PlainClaims { sub: "alice".into(), exp: 4_000_000_000 },
+        &PlainClaims {
+            sub: "alice".into(),
+            exp: 4_000_000_000,
+        },
         &EncodingKey::from_secret(SECRET).expect("key"),
     )
     .expect("encode");
     let key = DecodingKey::from_secret(SECRET).expect("key");
     let validation = Validation::new(Algorithm::HS256);
     c.bench_function("floor/jsonwebtoken_hs256_decode", |b| {
-        b.iter(|| jsonwebtoken::decode::<PlainClaims>(black_box(&plain), &key, &validation).expect("valid"))
+        b.iter(|| {
+            jsonwebtoken::decode::<PlainClaims>(black_box(&plain), &key, &validation)
+                .expect("valid")
+        })
     });
 
-    for (name, mode) in [("strict", RevocationMode::Strict), ("cached", RevocationMode::cached())] {
+    for (name, mode) in [
+        ("strict", RevocationMode::Strict),
+        ("cached", RevocationMode::cached()),
+    ] {
         let m = rt.block_on(async { manager(mode) });
         let user = UserId::new("alice").expect("user");
         let login = rt.block_on(m.login(&user, &ctx)).expect("login");
         let token = login.tokens.access_token.expose_secret().to_owned();
         c.bench_function(&format!("memory/authenticate_{name}"), |b| {
-            b.to_async(&rt).iter(|| async { m.authenticate(black_box(&token)).await.expect("valid") })
+            b.to_async(&rt)
+                .iter(|| async { m.authenticate(black_box(&token)).await.expect("valid") })
         });
     }
 
@@ -78,7 +89,11 @@ fn benches(c: &mut Criterion) {
     });
 
     let user = UserId::new("refresher").expect("user");
-    let mut refresh = rt.block_on(m.login(&user, &ctx)).expect("login").tokens.refresh_token;
+    let mut refresh = rt
+        .block_on(m.login(&user, &ctx))
+        .expect("login")
+        .tokens
+        .refresh_token;
     c.bench_function("memory/refresh", |b| {
         b.iter(|| {
             let r = rt.block_on(m.refresh(&refresh)).expect("refresh");
@@ -91,7 +106,8 @@ fn benches(c: &mut Criterion) {
         rt.block_on(m.login(&lister, &ctx)).expect("login");
     }
     c.bench_function("memory/list_5", |b| {
-        b.to_async(&rt).iter(|| async { m.list(&lister, None).await.expect("list") })
+        b.to_async(&rt)
+            .iter(|| async { m.list(&lister, None).await.expect("list") })
     });
 
     let mut k = 0u64;
@@ -105,7 +121,10 @@ fn benches(c: &mut Criterion) {
                 }
                 u
             },
-            |u| rt.block_on(m.revoke_all(&u, RevokeReason::User)).expect("revoke"),
+            |u| {
+                rt.block_on(m.revoke_all(&u, RevokeReason::User))
+                    .expect("revoke")
+            },
             criterion::BatchSize::SmallInput,
         )
     });

@@ -104,7 +104,8 @@ pub const SESSION_ID_LEN: usize = 22;
 ///
 /// The id is not a credential on its own (it travels inside signed tokens and
 /// is shown to its owner in the session list), but it is still never written
-/// raw into security events: those carry [`SessionId::log_hash`]-style digests.
+/// raw into security events: those carry a keyed hash
+/// ([`crate::events::SessionHash`]).
 ///
 /// ```
 /// use sessionward_core::SessionId;

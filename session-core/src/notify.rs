@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::ids::{SessionId, UserId};
-use crate::record::{DeviceInfo, Location, RiskSignal};
+use crate::record::RiskSignal;
 use crate::time::Timestamp;
 
 /// A "new login" message for the account owner.
@@ -140,39 +140,5 @@ impl Notifier for OutboxNotifier {
         }
         notices.push_back(notice.clone());
         Ok(())
-    }
-}
-
-/// "Chrome 131 on Windows 10"; falls back to what is known.
-pub fn device_text(device: &DeviceInfo) -> String {
-    let with_version = |name: &Option<String>, version: &Option<String>| match (name, version) {
-        (Some(n), Some(v)) if !v.is_empty() => {
-            Some(format!("{n} {}", v.split('.').next().unwrap_or(v)))
-        }
-        (Some(n), _) => Some(n.clone()),
-        _ => None,
-    };
-    match (
-        with_version(&device.browser, &device.browser_version),
-        with_version(&device.os, &device.os_version),
-    ) {
-        (Some(b), Some(o)) => format!("{b} on {o}"),
-        (Some(b), None) => b,
-        (None, Some(o)) => format!("a browser on {o}"),
-        (None, None) => "an unknown device".to_owned(),
-    }
-}
-
-/// "London, United Kingdom"; "an unknown location" when nothing is known.
-pub fn location_text(location: &Location) -> String {
-    let country = location
-        .country_name
-        .as_deref()
-        .or(location.country_code.as_deref());
-    match (location.city.as_deref(), country) {
-        (Some(c), Some(k)) => format!("{c}, {k}"),
-        (None, Some(k)) => k.to_owned(),
-        (Some(c), None) => c.to_owned(),
-        (None, None) => "an unknown location".to_owned(),
     }
 }

@@ -3,7 +3,7 @@
 //! Backends persist and answer atomically; the core decides. Each method is
 //! a single atomic step in the backend (a SQL transaction with row locks, a
 //! Redis Lua script, a mutex section) so no decision is "read, then act".
-//! The conformance suite in [`crate::testing`] (feature `testing`) proves an
+//! The conformance suite in the `testing` module (feature `testing`) proves an
 //! implementation, including under real concurrency.
 //!
 //! # Implementing a store

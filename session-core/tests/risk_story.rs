@@ -74,6 +74,14 @@ fn test_tokens() -> TokenConfig {
 }
 
 fn story_with(config: RiskConfig, notifier: Option<Arc<dyn Notifier>>) -> Story {
+    story_on(config, notifier, Arc::new(StoryEnricher))
+}
+
+fn story_on(
+    config: RiskConfig,
+    notifier: Option<Arc<dyn Notifier>>,
+    enricher: Arc<dyn LoginEnricher>,
+) -> Story {
     let store = Arc::new(MemoryStore::new());
     let clock = ManualClock::new(SystemClock.now());
     let events = Arc::new(MemorySink::new(10_000));
@@ -92,7 +100,7 @@ fn story_with(config: RiskConfig, notifier: Option<Arc<dyn Notifier>>) -> Story 
     let manager = SessionManager::builder(policy, test_tokens(), store)
         .clock(Arc::new(clock.clone()))
         .events(events.clone())
-        .enricher(Arc::new(StoryEnricher))
+        .enricher(enricher)
         .risk(engine)
         .build()
         .unwrap();
@@ -423,4 +431,79 @@ async fn login_burst_from_one_ip() {
             .any(|x| x.name == "login_burst")
     );
     assert!(s.events.names().contains(&"authn_login_burst"));
+}
+
+const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const SAFARI_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/// The same story on the bundled uap-core regexes and MaxMind test City
+/// database (without the Anonymous-IP test database, which lists the
+/// London test address as anonymous).
+#[tokio::test]
+async fn the_story_on_bundled_data() {
+    use sessionward_core::enrich::{CachedParser, MaxMindResolver, UapParser};
+    let city =
+        MaxMindResolver::from_bytes(&include_bytes!("../data/geoip/GeoIP2-City-Test.mmdb")[..])
+            .unwrap();
+    let parser = CachedParser::with_default_capacity(UapParser::shared_embedded().unwrap());
+    let enricher = Arc::new(sessionward_core::Enricher::new(
+        Arc::new(parser),
+        Arc::new(city),
+    ));
+    let s = story_on(RiskConfig::default(), None, enricher);
+    let first = s
+        .manager
+        .login(&s.user, &ctx(CHROME_WINDOWS, "81.2.69.142"))
+        .await
+        .unwrap();
+    assert_eq!(first.session.device_class, DeviceClass::Desktop);
+    assert_eq!(first.session.country.as_deref(), Some("GB"));
+    s.clock.advance(Duration::from_secs(600));
+    let phone = s
+        .manager
+        .login(&s.user, &ctx(SAFARI_IOS, "81.2.69.142"))
+        .await
+        .unwrap();
+    assert_eq!(phone.session.device_class, DeviceClass::Mobile);
+    assert_eq!(
+        phone
+            .session
+            .meta
+            .risk
+            .signals
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["new_device"]
+    );
+    let notice = &s.outbox.all()[0];
+    assert!(
+        notice
+            .headline()
+            .starts_with("New login from Mobile Safari 17 on iOS"),
+        "{}",
+        notice.headline()
+    );
+    assert!(
+        notice.headline().ends_with("in London, United Kingdom"),
+        "{}",
+        notice.headline()
+    );
+    s.clock.advance(Duration::from_secs(3600));
+    match s
+        .manager
+        .login(&s.user, &ctx(CHROME_WINDOWS, "89.160.20.128"))
+        .await
+    {
+        Err(SessionError::StepUpRequired(c)) => {
+            let mut names: Vec<_> = c.risk.signals.iter().map(|x| x.name.clone()).collect();
+            names.sort();
+            assert!(
+                names.contains(&"new_country".to_owned())
+                    && names.contains(&"impossible_travel".to_owned()),
+                "{names:?}"
+            );
+        }
+        other => panic!("expected step-up, got {other:?}"),
+    }
 }

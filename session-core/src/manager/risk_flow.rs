@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::enrich::Describe;
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
-use crate::notify::{NewLoginNotice, Notifier, device_text, location_text};
+use crate::notify::{NewLoginNotice, Notifier};
 use crate::record::{RequestContext, RevokeReason, RiskSummary};
 use crate::risk::{LoginFacts, LoginSignals, RiskAssessment, RiskConfig, RiskStore};
 use crate::secret::{ActionToken, TokenHash};
@@ -183,7 +184,7 @@ impl SessionManager {
             &LoginSignals {
                 facts: &facts,
                 country_name: loc.country_name.as_deref(),
-                device_text: &device_text(d),
+                device_text: &d.describe(),
                 active_sessions: u32::try_from(active).unwrap_or(u32::MAX),
                 anonymous_ip: enrichment.anonymous_ip,
             },
@@ -266,8 +267,8 @@ impl SessionManager {
         let notice = NewLoginNotice {
             user: s.user.clone(),
             session_id: s.id.clone(),
-            device: device_text(&s.meta.device),
-            location: location_text(&s.meta.location),
+            device: s.meta.device.describe(),
+            location: s.meta.location.describe(),
             ip: s.ip,
             at: now,
             reasons: s.meta.risk.signals.clone(),

@@ -63,7 +63,7 @@ pub struct PriorHistory {
 /// Storage for risk scoring: login history and single-use token ids.
 ///
 /// Implemented by every sessionward backend. The conformance cases in
-/// [`crate::testing`] (`risk_store_conformance_tests!`) check an implementation.
+/// the `testing` module (feature `testing`, `risk_store_conformance_tests!`) check an implementation.
 #[async_trait]
 pub trait RiskStore: Send + Sync + 'static {
     /// What was known about `facts` for `user` before this login, and how
