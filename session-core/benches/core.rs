@@ -1,6 +1,7 @@
 //! Core engine on the memory store, next to raw `jsonwebtoken` in the same run.
 //!
 //! `cargo bench -p sessionward-core --bench core`
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::sync::Arc;
