@@ -135,7 +135,8 @@ pub enum EventKind {
         /// Why.
         reason: RevokeReason,
     },
-    /// A session timed out (`session_expired`).
+    /// A token of a session that timed out (idle or absolute) was presented;
+    /// it is refused (`session_expired`).
     SessionExpired {
         /// Idle or absolute.
         reason: Inactive,
@@ -162,8 +163,7 @@ pub enum EventKind {
         /// Why.
         why: TokenRejection,
     },
-    /// A token of an ended (revoked or timed-out) session was used
-    /// (`session_use_after_expire`).
+    /// A token of a revoked session was used (`session_use_after_expire`).
     SessionUseAfterExpire {
         /// How the session ended.
         reason: Inactive,

@@ -111,19 +111,21 @@ impl SessionManager {
         SessionError::InvalidToken(why)
     }
 
-    /// Emits `session_use_after_expire` and returns the matching error.
+    /// Emits `session_expired` (timeouts) or `session_use_after_expire`
+    /// (a revoked session's token came back) and returns the matching error.
     pub(super) fn ended(
         &self,
         now: Timestamp,
         reason: Inactive,
         record: &SessionRecord,
     ) -> SessionError {
-        self.emit(self.event(
-            now,
-            EventKind::SessionUseAfterExpire { reason },
-            None,
-            Some(record),
-        ));
+        let kind = match reason {
+            Inactive::Revoked(_) => EventKind::SessionUseAfterExpire { reason },
+            Inactive::IdleTimeout | Inactive::AbsoluteTimeout => {
+                EventKind::SessionExpired { reason }
+            }
+        };
+        self.emit(self.event(now, kind, None, Some(record)));
         SessionError::SessionEnded(reason)
     }
 

@@ -710,7 +710,7 @@ pub async fn idle_timeout_and_activity_reset(store: Arc<dyn SessionStore>) {
         ),
         "an idle refresh token is refused"
     );
-    assert!(h.events.names().contains(&"session_use_after_expire"));
+    assert!(h.events.names().contains(&"session_expired"));
 }
 
 pub async fn absolute_lifetime_caps_refresh(store: Arc<dyn SessionStore>) {
