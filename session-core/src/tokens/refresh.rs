@@ -210,3 +210,19 @@ mod tests {
         assert!(k1.walk(&parsed, MAX_CHAIN_WALK + 1).is_none());
     }
 }
+
+#[cfg(test)]
+mod uniqueness {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// ASVS 7.2.3: 100 000 refresh secrets, all distinct.
+    #[test]
+    fn refresh_secrets_are_unique() {
+        let mut seen = HashSet::with_capacity(100_000);
+        for _ in 0..100_000 {
+            assert!(seen.insert(RefreshSecret::random().0));
+        }
+    }
+}
