@@ -20,12 +20,14 @@
 
 mod cases;
 mod harness;
+mod race;
 mod risk_cases;
 
 pub use cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
+pub use race::random_interleavings;
 pub use risk_cases::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling
@@ -64,6 +66,7 @@ macro_rules! store_conformance_tests {
             store_contract_rotate_and_touch,
             events_never_contain_raw_tokens,
             cached_mode_sees_revocation,
+            random_interleavings,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
