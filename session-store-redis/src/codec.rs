@@ -8,8 +8,9 @@
 //! (timestamps are unix milliseconds in decimal, the refresh hash is base64url,
 //! empty text means "none"). The descriptive metadata after the newline is
 //! opaque to Lua, so the scripts never re-encode it (no float or number
-//! rounding through cjson). `null` members of the metadata are dropped; they
-//! decode back to their defaults.
+//! rounding through cjson). `null` members of the metadata are dropped (they
+//! decode back to their defaults) and well-known member names are shortened
+//! through [`SHORT_KEYS`]; unknown names pass through unchanged.
 
 use std::fmt::Write as _;
 
@@ -30,7 +31,7 @@ const FIELDS: usize = 13;
 pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
     let meta = serde_json::to_value(&r.meta)
         .map_err(|e| StoreError::Corrupt(format!("session metadata does not serialize: {e}")))?;
-    let meta = strip_nulls(meta);
+    let meta = rename_keys(strip_nulls(meta), true);
     let mut out = String::with_capacity(160);
     let (revoked_at, reason) = match r.revoked {
         Some(rev) => (rev.at.unix_millis().to_string(), rev.reason.as_str()),
@@ -49,7 +50,7 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
         r.refresh.generation,
         r.refresh.rotated_at.unix_millis(),
         hash_text(&r.refresh.hash),
-        r.device_class.as_str(),
+        class_code(r.device_class),
     );
     Ok(out)
 }
@@ -99,7 +100,9 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
     let meta: SessionMeta = if meta.is_empty() {
         SessionMeta::default()
     } else {
-        serde_json::from_str(meta).map_err(|_| corrupt("bad metadata"))?
+        let value: serde_json::Value =
+            serde_json::from_str(meta).map_err(|_| corrupt("bad metadata"))?;
+        serde_json::from_value(rename_keys(value, false)).map_err(|_| corrupt("bad metadata"))?
     };
     Ok(SessionRecord {
         user: user.clone(),
@@ -115,9 +118,31 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
         },
         revoked,
         ip,
-        device_class: DeviceClass::parse(f[11]),
+        device_class: class_from_code(f[11]).ok_or_else(|| corrupt("bad device class"))?,
         country,
         meta,
+    })
+}
+
+/// One-letter stored form of a device class (the scripts only compare it).
+pub(crate) fn class_code(class: DeviceClass) -> &'static str {
+    match class {
+        DeviceClass::Desktop => "d",
+        DeviceClass::Mobile => "m",
+        DeviceClass::Tablet => "t",
+        DeviceClass::Bot => "b",
+        DeviceClass::Other => "o",
+    }
+}
+
+fn class_from_code(code: &str) -> Option<DeviceClass> {
+    Some(match code {
+        "d" => DeviceClass::Desktop,
+        "m" => DeviceClass::Mobile,
+        "t" => DeviceClass::Tablet,
+        "b" => DeviceClass::Bot,
+        "o" => DeviceClass::Other,
+        _ => return None,
     })
 }
 
@@ -154,6 +179,60 @@ fn unescape(text: &str) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// Member names of [`SessionMeta`] (at any depth) and their stored short
+/// forms. No short form is itself a member name, so unknown members written
+/// by a newer core pass through both directions unchanged.
+const SHORT_KEYS: &[(&str, &str)] = &[
+    ("user_agent", "ua"),
+    ("device", "d"),
+    ("browser", "b"),
+    ("browser_version", "bv"),
+    ("os_version", "ov"),
+    ("device_family", "df"),
+    ("device_brand", "db"),
+    ("device_model", "dm"),
+    ("location", "l"),
+    ("country_code", "cc"),
+    ("country_name", "cn"),
+    ("region", "rg"),
+    ("city", "c"),
+    ("latitude", "la"),
+    ("longitude", "lo"),
+    ("accuracy_radius_km", "ar"),
+    ("asn", "a"),
+    ("asn_org", "ao"),
+    ("risk", "r"),
+    ("score", "s"),
+    ("level", "lv"),
+    ("signals", "sg"),
+    ("name", "n"),
+    ("weight", "w"),
+    ("reason", "rs"),
+];
+
+fn rename_keys(value: serde_json::Value, shorten: bool) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let renamed = SHORT_KEYS
+                        .iter()
+                        .find(|(long, short)| if shorten { *long == k } else { *short == k })
+                        .map(|(long, short)| if shorten { *short } else { *long });
+                    (
+                        renamed.map(str::to_owned).unwrap_or(k),
+                        rename_keys(v, shorten),
+                    )
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(|v| rename_keys(v, shorten)).collect())
+        }
+        other => other,
+    }
 }
 
 /// Removes `null` object members at any depth, and members of the top-level
@@ -251,6 +330,64 @@ mod tests {
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
         assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+    }
+
+    #[test]
+    fn short_keys_never_collide_with_member_names() {
+        let full = SessionMeta {
+            user_agent: Some("x".into()),
+            device: DeviceInfo {
+                browser: Some("x".into()),
+                browser_version: Some("x".into()),
+                os: Some("x".into()),
+                os_version: Some("x".into()),
+                device_family: Some("x".into()),
+                device_brand: Some("x".into()),
+                device_model: Some("x".into()),
+            },
+            location: Location {
+                country_code: Some("x".into()),
+                country_name: Some("x".into()),
+                region: Some("x".into()),
+                city: Some("x".into()),
+                latitude: Some(1.5),
+                longitude: Some(1.5),
+                accuracy_radius_km: Some(1),
+                asn: Some(1),
+                asn_org: Some("x".into()),
+            },
+            risk: RiskSummary {
+                score: 1,
+                level: "x".into(),
+                signals: vec![RiskSignal {
+                    name: "x".into(),
+                    weight: 1,
+                    reason: "x".into(),
+                }],
+            },
+        };
+        fn names(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| {
+                    out.push(k.clone());
+                    names(v, out);
+                }),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| names(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        names(&serde_json::to_value(&full).unwrap(), &mut all);
+        for (long, short) in SHORT_KEYS {
+            assert!(all.contains(&(*long).to_owned()), "{long} is a member name");
+            assert!(!all.contains(&(*short).to_owned()), "{short} collides");
+        }
+        let mut r = record();
+        r.meta = full;
+        assert_eq!(
+            decode(&r.user, r.id.as_str(), &encode(&r).unwrap()).unwrap(),
+            r
+        );
     }
 
     #[test]

@@ -639,7 +639,7 @@ impl SessionStore for RedisStore {
             .arg(s.id.as_str())
             .arg(value)
             .arg(s.ip.map(|ip| ip.to_string()).unwrap_or_default())
-            .arg(s.device_class.as_str())
+            .arg(codec::class_code(s.device_class))
             .arg(s.country.as_deref().map(codec::escape).unwrap_or_default())
             .arg(req.replaces.as_ref().map(SessionId::as_str).unwrap_or(""))
             .arg(mode_arg(limits.on_limit))
