@@ -530,20 +530,21 @@ impl RedisStore {
                 }
             }
             Conn::Cluster(mut conn) => {
-                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
                 let slots = self
                     .run(conn.route_command(
                         redis::cmd("CLUSTER").arg("SLOTS").clone(),
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
                     ))
                     .await?;
-                for (host, port) in cluster_primaries(&slots) {
+                for slot in cluster_primary_slots(&slots) {
                     let mut cursor = 0u64;
                     loop {
-                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                            host: host.clone(),
-                            port,
-                        });
+                        // Addressed by a slot the primary owns: no host names
+                        // needed (a node may announce an empty host).
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                            Route::new(slot, SlotAddr::Master),
+                        ));
                         let cmd = scan_cmd(cursor, &pattern, self.inner.scan_batch);
                         let reply = self.run(conn.route_command(cmd, routing)).await?;
                         let (next, batch): (u64, Vec<String>) =
@@ -575,33 +576,39 @@ fn scan_cmd(cursor: u64, pattern: &str, count: usize) -> Cmd {
     cmd
 }
 
-/// Distinct primary `(host, port)` pairs in a `CLUSTER SLOTS` reply.
-fn cluster_primaries(reply: &Value) -> Vec<(String, u16)> {
-    let mut out: Vec<(String, u16)> = Vec::new();
+/// One slot owned by each distinct primary in a `CLUSTER SLOTS` reply
+/// (primaries told apart by node id, else by address).
+fn cluster_primary_slots(reply: &Value) -> Vec<u16> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut slots = Vec::new();
     let Value::Array(ranges) = reply else {
-        return out;
+        return slots;
+    };
+    let text = |v: Option<&Value>| match v {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        Some(Value::Int(i)) => i.to_string(),
+        _ => String::new(),
     };
     for range in ranges {
         let Value::Array(parts) = range else { continue };
-        let Some(Value::Array(primary)) = parts.get(2) else {
+        let (Some(Value::Int(start)), Some(Value::Array(primary))) = (parts.first(), parts.get(2))
+        else {
             continue;
         };
-        let host = match primary.first() {
-            Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-            Some(Value::SimpleString(s)) => s.clone(),
-            _ => continue,
-        };
-        let Some(Value::Int(port)) = primary.get(1) else {
+        let Ok(start) = u16::try_from(*start) else {
             continue;
         };
-        let Ok(port) = u16::try_from(*port) else {
-            continue;
+        let node = match text(primary.get(2)) {
+            id if !id.is_empty() => id,
+            _ => format!("{}:{}", text(primary.first()), text(primary.get(1))),
         };
-        if !out.iter().any(|(h, p)| *h == host && *p == port) {
-            out.push((host, port));
+        if !seen.contains(&node) {
+            seen.push(node);
+            slots.push(start);
         }
     }
-    out
+    slots
 }
 
 fn mode_arg(on_limit: OnLimit) -> &'static str {
