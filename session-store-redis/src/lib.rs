@@ -6,7 +6,10 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use sessionward_core::{SessionManager, SessionPolicy, SessionStore, TokenConfig};
+//! use sessionward_core::tokens::TokenConfig;
+//! use sessionward_core::{
+//!     RequestContext, RevocationMode, SessionManager, SessionPolicy, SessionStore, UserId,
+//! };
 //! use sessionward_redis::{RedisStore, RedisStoreConfig};
 //!
 //! # async fn run(tokens: TokenConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -16,8 +19,18 @@
 //! )
 //! .await?;
 //! let store: Arc<dyn SessionStore> = Arc::new(store);
-//! let manager = SessionManager::builder(SessionPolicy::default(), tokens, store).build()?;
-//! # let _ = manager;
+//! let manager = SessionManager::builder(SessionPolicy::default(), tokens, store)
+//!     // Optional: skip the per-request store read, kept current by pub/sub.
+//!     .revocation_mode(RevocationMode::cached())
+//!     .build()?;
+//!
+//! let login = manager
+//!     .login(&UserId::new("alice")?, &RequestContext::new())
+//!     .await?;
+//! let session = manager
+//!     .authenticate(login.tokens.access_token.expose_secret())
+//!     .await?;
+//! manager.logout(&session).await?;
 //! # Ok(())
 //! # }
 //! ```

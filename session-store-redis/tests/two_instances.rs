@@ -24,7 +24,7 @@ async fn two(mode: RevocationMode) -> Option<(Harness, Harness)> {
     let b: Arc<dyn SessionStore> = Arc::new(common::store().await?);
     let clock = ManualClock::new(SystemClock.now());
     Some((
-        Harness::with_mode(a, SessionPolicy::default(), mode.clone(), clock.clone()),
+        Harness::with_mode(a, SessionPolicy::default(), mode, clock.clone()),
         Harness::with_mode(b, SessionPolicy::default(), mode, clock),
     ))
 }
