@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sessionward_core::testing::{Harness, fresh_user};
+use sessionward_core::tokens::AccessClaims;
 use sessionward_core::{
     Clock, ManualClock, RequestContext, RevocationMode, RevokeReason, SessionId, SessionPolicy,
     SessionStore, SystemClock,
@@ -106,7 +107,28 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.bench_function("floor_jwt_verify_hs256", |b| {
-        b.iter(|| jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap())
+        b.iter(|| jsonwebtoken::decode::<AccessClaims>(&token, &key, &validation).unwrap())
+    });
+    let hash_key = store.keys_for_user(&user)[0].clone();
+    let sid = login.session.id.clone();
+    g.bench_function("floor_redis_hget_same_record", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut raw = raw.clone();
+            let (k, f) = (hash_key.clone(), sid.as_str().to_owned());
+            async move {
+                let v: Option<String> = redis::cmd("HGET")
+                    .arg(k)
+                    .arg(f)
+                    .query_async(&mut raw)
+                    .await
+                    .unwrap();
+                v
+            }
+        })
+    });
+    g.bench_function("store_get", |b| {
+        b.to_async(&rt)
+            .iter(|| async { store.get(&user, &sid).await.unwrap().unwrap() })
     });
     g.bench_function("login", |b| {
         b.to_async(&rt)
@@ -183,6 +205,101 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Interleaved medians: every round runs each operation once, so load
+    // from other processes hits all of them alike and the ratios stay
+    // meaningful on a busy machine.
+    rt.block_on(async {
+        let rounds = 2000usize;
+        let names = [
+            "redis GET",
+            "JWT verify (HS256)",
+            "store.get",
+            "authenticate strict",
+            "authenticate cached",
+            "login",
+            "refresh",
+            "list(5)",
+            "revoke_all(5)",
+        ];
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); names.len()];
+        let mut rt_token = strict
+            .manager
+            .login(&fresh_user(), &ctx())
+            .await
+            .unwrap()
+            .tokens
+            .refresh_token;
+        for round in 0..rounds {
+            let t = Instant::now();
+            let _: Option<String> = redis::cmd("GET")
+                .arg(&floor_key)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+            samples[0].push(t.elapsed());
+            let t = Instant::now();
+            jsonwebtoken::decode::<AccessClaims>(&token, &key, &validation).unwrap();
+            samples[1].push(t.elapsed());
+            let t = Instant::now();
+            store.get(&user, &sid).await.unwrap().unwrap();
+            samples[2].push(t.elapsed());
+            let t = Instant::now();
+            strict.manager.authenticate(&token).await.unwrap();
+            samples[3].push(t.elapsed());
+            let t = Instant::now();
+            cached.manager.authenticate(&cached_token).await.unwrap();
+            samples[4].push(t.elapsed());
+            let t = Instant::now();
+            strict.manager.login(&fresh_user(), &ctx()).await.unwrap();
+            samples[5].push(t.elapsed());
+            let t = Instant::now();
+            rt_token = strict
+                .manager
+                .refresh(&rt_token)
+                .await
+                .unwrap()
+                .tokens
+                .refresh_token;
+            samples[6].push(t.elapsed());
+            let t = Instant::now();
+            strict.manager.list(&list_user, None).await.unwrap();
+            samples[7].push(t.elapsed());
+            if round % 4 == 0 {
+                let u = fresh_user();
+                for _ in 0..5 {
+                    strict.manager.login(&u, &ctx()).await.unwrap();
+                }
+                let t = Instant::now();
+                strict
+                    .manager
+                    .revoke_all(&u, RevokeReason::User)
+                    .await
+                    .unwrap();
+                samples[8].push(t.elapsed());
+            }
+        }
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let medians: Vec<Duration> = samples.iter_mut().map(median).collect();
+        let floor = medians[0] + medians[1];
+        println!(
+            "\ninterleaved medians over {rounds} rounds (revoke_all over {}):",
+            rounds / 4
+        );
+        println!("| operation | median | × GET | × (GET + JWT verify) |");
+        println!("|---|---|---|---|");
+        for (name, m) in names.iter().zip(&medians) {
+            println!(
+                "| {name} | {:.1} µs | {:.2} | {:.2} |",
+                m.as_secs_f64() * 1e6,
+                m.as_secs_f64() / medians[0].as_secs_f64(),
+                m.as_secs_f64() / floor.as_secs_f64()
+            );
+        }
+    });
 
     // Clean up every key of this run.
     rt.block_on(async {

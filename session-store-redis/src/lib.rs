@@ -56,11 +56,12 @@
 //! A record is a `|`-separated header the scripts read and rewrite
 //! (timestamps in unix milliseconds, refresh hash, generation, revocation, IP,
 //! device class, country) plus the descriptive metadata as compact JSON that
-//! Lua never parses. Measured with `MEMORY USAGE` on Redis 7.0: about
-//! **260 bytes per session** for a bare session and about **560 bytes** with a
-//! 120-byte User-Agent, parsed device, location and a risk signal (the
-//! `memory_per_session` test prints both), plus about 100 bytes per user for
-//! the key.
+//! Lua never parses. Measured with `MEMORY USAGE` on Redis 7.0 (test
+//! `memory_per_session`, numbers in `docs/benchmarks-redis.md`): a bare
+//! session costs about **270 bytes**, a session with a 120-byte User-Agent,
+//! parsed device, city-level location and one risk signal about **590
+//! bytes**; a user with 5 such sessions uses about 3.1 KB in total, key and
+//! hash overhead included.
 //!
 //! # One round trip per operation
 //!
@@ -97,6 +98,11 @@
 //! node; the feed subscribes through the first seed node. (`SPUBLISH` would
 //! confine messages to the user's shard and force one subscription per
 //! shard, which is not worth it for a low-volume revocation channel.)
+//!
+//! # Requirements
+//!
+//! Redis 6.0 or newer (`SCAN … TYPE`), Lua scripting enabled; tested on 7.0,
+//! standalone and cluster mode.
 //!
 //! # Failure behaviour
 //!
