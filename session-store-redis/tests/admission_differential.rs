@@ -122,7 +122,6 @@ fn summary(outcome: &CreateOutcome) -> String {
             ids.sort();
             format!("rejected limit={limit:?} active={ids:?}")
         }
-        other => format!("{other:?}"),
     }
 }
 
