@@ -21,7 +21,7 @@ const FEED_QUEUE: usize = 4096;
 /// Obtain it through [`sessionward_core::SessionStore::revocation_feed`].
 #[derive(Clone)]
 pub struct RedisRevocationFeed {
-    client: redis::Client,
+    clients: Vec<redis::Client>,
     channel: String,
     connect_timeout: Duration,
     response_timeout: Duration,
@@ -39,14 +39,14 @@ impl std::fmt::Debug for RedisRevocationFeed {
 
 impl RedisRevocationFeed {
     pub(crate) fn new(
-        client: redis::Client,
+        clients: Vec<redis::Client>,
         channel: String,
         connect_timeout: Duration,
         response_timeout: Duration,
         heartbeat: Duration,
     ) -> Self {
         RedisRevocationFeed {
-            client,
+            clients,
             channel,
             connect_timeout,
             response_timeout,
@@ -80,10 +80,23 @@ pub(crate) fn parse_message(payload: &str) -> Vec<FeedEvent> {
 #[async_trait]
 impl RevocationFeed for RedisRevocationFeed {
     async fn subscribe(&self) -> Result<mpsc::Receiver<FeedEvent>, StoreError> {
-        let pubsub = tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub())
-            .await
-            .map_err(|_| timed_out("connecting the revocation feed"))?
-            .map_err(map_err)?;
+        // Standalone: the one server. Cluster: the seed nodes in turn
+        // (classic pub/sub reaches every node of a cluster).
+        let mut last = timed_out("connecting the revocation feed");
+        let mut connected = None;
+        for client in &self.clients {
+            match tokio::time::timeout(self.connect_timeout, client.get_async_pubsub()).await {
+                Ok(Ok(pubsub)) => {
+                    connected = Some(pubsub);
+                    break;
+                }
+                Ok(Err(e)) => last = map_err(e),
+                Err(_) => last = timed_out("connecting the revocation feed"),
+            }
+        }
+        let Some(pubsub) = connected else {
+            return Err(last);
+        };
         let (mut sink, mut stream) = pubsub.split();
         // Resolves once the server confirmed the subscription.
         tokio::time::timeout(self.response_timeout, sink.subscribe(&self.channel))

@@ -95,7 +95,7 @@
 //! every request until it has resubscribed.
 //!
 //! Scripts use classic `PUBLISH`, which Redis Cluster broadcasts to every
-//! node; the feed subscribes through the first seed node. (`SPUBLISH` would
+//! node; the feed subscribes through the first reachable seed node. (`SPUBLISH` would
 //! confine messages to the user's shard and force one subscription per
 //! shard, which is not worth it for a low-volume revocation channel.)
 //!
@@ -383,13 +383,13 @@ impl RedisStore {
         .await
         .map_err(|_| timed_out("connecting"))?
         .map_err(map_err)?;
-        Self::finish(Conn::Standalone(manager), client, config).await
+        Self::finish(Conn::Standalone(manager), vec![client], config).await
     }
 
     /// Connects to a Redis Cluster through the given seed nodes (URLs as for
     /// [`RedisStore::connect`]). Every per-user operation addresses one hash
-    /// slot; the revocation feed subscribes through the first seed node
-    /// (classic pub/sub is broadcast cluster-wide).
+    /// slot; the revocation feed subscribes through the first reachable seed
+    /// node (classic pub/sub is broadcast cluster-wide).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the cluster cannot be reached in time;
@@ -406,11 +406,14 @@ impl RedisStore {
             return Err(invalid_config(RedisStoreError::InvalidPrefix));
         }
         let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
-        let Some(first) = nodes.first() else {
+        if nodes.is_empty() {
             return Err(invalid_config(RedisStoreError::NoClusterNodes));
-        };
-        let feed_client =
-            redis::Client::open(first.as_str()).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        }
+        let feed_clients = nodes
+            .iter()
+            .map(|n| redis::Client::open(n.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let cluster = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
             .connection_timeout(config.connection_timeout)
             .response_timeout(config.response_timeout)
@@ -422,17 +425,17 @@ impl RedisStore {
             .await
             .map_err(|_| timed_out("connecting"))?
             .map_err(map_err)?;
-        Self::finish(Conn::Cluster(conn), feed_client, config).await
+        Self::finish(Conn::Cluster(conn), feed_clients, config).await
     }
 
     async fn finish(
         conn: Conn,
-        feed_client: redis::Client,
+        feed_clients: Vec<redis::Client>,
         config: RedisStoreConfig,
     ) -> Result<Self, StoreError> {
         let channel = keys::revoked_channel(&config.key_prefix);
         let feed = Arc::new(RedisRevocationFeed::new(
-            feed_client,
+            feed_clients,
             channel.clone(),
             config.connection_timeout,
             config.response_timeout,
