@@ -1,1 +1,821 @@
-//! sessionward-redis: placeholder until its issue lands.
+//! Redis store for [sessionward](sessionward_core): every security decision
+//! is one atomic Lua script, every user's data lives under one Redis Cluster
+//! hash slot, and revocations reach other app instances over pub/sub.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sessionward_core::tokens::TokenConfig;
+//! use sessionward_core::{
+//!     RequestContext, RevocationMode, SessionManager, SessionPolicy, SessionStore, UserId,
+//! };
+//! use sessionward_redis::{RedisStore, RedisStoreConfig};
+//!
+//! # async fn run(tokens: TokenConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect(
+//!     "redis://127.0.0.1:6379",
+//!     RedisStoreConfig::default().with_key_prefix("myapp:sw:"),
+//! )
+//! .await?;
+//! let store: Arc<dyn SessionStore> = Arc::new(store);
+//! let manager = SessionManager::builder(SessionPolicy::default(), tokens, store)
+//!     // Optional: skip the per-request store read, kept current by pub/sub.
+//!     .revocation_mode(RevocationMode::cached())
+//!     .build()?;
+//!
+//! let login = manager
+//!     .login(&UserId::new("alice")?, &RequestContext::new())
+//!     .await?;
+//! let session = manager
+//!     .authenticate(login.tokens.access_token.expose_secret())
+//!     .await?;
+//! manager.logout(&session).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! For Redis Cluster use [`RedisStore::connect_cluster`] with the seed nodes;
+//! nothing else changes.
+//!
+//! # Data layout
+//!
+//! | key | type | content |
+//! |---|---|---|
+//! | `<prefix>{<user tag>}:s` | hash | one field per session id; the value is the packed record |
+//! | `<prefix>revoked` | pub/sub channel | `"<id> <id>…\n<user id>"` per revoking call |
+//!
+//! The user tag is base64url(SHA-256(user id)) (43 characters), so user ids
+//! with `{`/`}` cannot move the hash tag, and no user id appears in a key
+//! name. The key prefix may not contain braces, whitespace or glob
+//! characters. A user's hash expires (`PEXPIRE`, relative to the `now` the
+//! core passed in; the store never reads a clock) when the latest absolute
+//! session end among its entries passes, so revoked tombstones live exactly
+//! as long as the tokens they kill could.
+//!
+//! A record is a `|`-separated header the scripts read and rewrite
+//! (timestamps in unix milliseconds, refresh hash, generation, revocation, IP,
+//! device class, country) plus the descriptive metadata as compact JSON that
+//! Lua never parses. Measured with `MEMORY USAGE` on Redis 7.0 (test
+//! `memory_per_session`, numbers in `docs/benchmarks-redis.md`): a bare
+//! session costs about **270 bytes**, a session with a 120-byte User-Agent,
+//! parsed device, city-level location and one risk signal about **590
+//! bytes**; a user with 5 such sessions uses about 3.1 KB in total, key and
+//! hash overhead included.
+//!
+//! # One round trip per operation
+//!
+//! | [`SessionStore`] method | Redis |
+//! |---|---|
+//! | `create` | one script: load the user's hash, drop entries past their absolute end, apply the admission rules of [`sessionward_core::admission`] (limits per user, IP, device class and country, eviction order and tie-breaks, `replaces`), revoke victims, insert, extend the key's TTL, publish |
+//! | `get` | `HGET` |
+//! | `list` | `HGETALL` |
+//! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |
+//! | `rotate_refresh` | script: compare-and-swap on generation + hash, only while active |
+//! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
+//! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
+//!
+//! Scripts touch only `KEYS[1]`, the user's hash. A script's work is linear
+//! in the number of entries of that one user; entries past their absolute
+//! end are dropped by every `create`, and by `purge_expired`.
+//!
+//! `purge_expired` is O(number of keys under the prefix) `SCAN` steps in
+//! batches plus O(entries) per user hash; it is housekeeping (run it every
+//! few minutes). Whole users disappear by TTL without it, and it returns only
+//! the entries it deleted itself.
+//!
+//! # Revocation feed and cluster notes
+//!
+//! [`RedisStore::revocation_feed`](SessionStore::revocation_feed) returns a
+//! [`RedisRevocationFeed`]. Each subscription opens its own pub/sub
+//! connection, sends [`FeedEvent::Connected`](sessionward_core::FeedEvent)
+//! only after `SUBSCRIBE` is confirmed, forwards every published revocation,
+//! pings every heartbeat interval, and on any connection loss sends
+//! `Disconnected` and closes, so the core's cached mode checks the store on
+//! every request until it has resubscribed.
+//!
+//! Scripts use classic `PUBLISH`, which Redis Cluster broadcasts to every
+//! node; the feed subscribes through the first reachable seed node. (`SPUBLISH` would
+//! confine messages to the user's shard and force one subscription per
+//! shard, which is not worth it for a low-volume revocation channel.)
+//!
+//! # Requirements
+//!
+//! Redis 6.0 or newer (`SCAN … TYPE`), Lua scripting enabled; tested on 7.0,
+//! standalone and cluster mode.
+//!
+//! # Failure behaviour
+//!
+//! Every operation runs under [`RedisStoreConfig::with_operation_timeout`]
+//! (default 2 s), on top of redis-rs connection and response timeouts.
+//! Connection failures, timeouts and cluster-down states become
+//! [`StoreError::Unavailable`]; the [`redis::aio::ConnectionManager`] (or
+//! cluster connection) reconnects by itself once Redis is back, so the store
+//! and the manager never need rebuilding.
+
+mod codec;
+mod error;
+mod feed;
+mod keys;
+mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use sessionward_core::{
+    CreateOutcome, CreateRequest, LimitKind, OnLimit, RevocationFeed, RevokeReason, RotateOutcome,
+    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+};
+
+pub use error::RedisStoreError;
+pub use feed::RedisRevocationFeed;
+pub use keys::{CLUSTER_SLOTS, key_slot, keys_for_user, user_tag};
+
+use crate::error::{map_err, timed_out};
+use crate::scripts::Scripts;
+
+/// Default key prefix.
+pub const DEFAULT_KEY_PREFIX: &str = "sessionward:";
+
+/// Settings of a [`RedisStore`]. Start from [`RedisStoreConfig::default`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_redis::RedisStoreConfig;
+/// let config = RedisStoreConfig::default()
+///     .with_key_prefix("shop:sessions:")
+///     .with_operation_timeout(Duration::from_millis(500));
+/// assert_eq!(config.key_prefix(), "shop:sessions:");
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisStoreConfig {
+    key_prefix: String,
+    connection_timeout: Duration,
+    response_timeout: Duration,
+    operation_timeout: Duration,
+    reconnect_retries: usize,
+    feed_heartbeat: Duration,
+    scan_batch: usize,
+}
+
+impl Default for RedisStoreConfig {
+    fn default() -> Self {
+        RedisStoreConfig {
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            connection_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            operation_timeout: Duration::from_secs(2),
+            reconnect_retries: 2,
+            feed_heartbeat: Duration::from_secs(5),
+            scan_batch: 500,
+        }
+    }
+}
+
+impl RedisStoreConfig {
+    /// Prefix of every key and of the channel (default [`DEFAULT_KEY_PREFIX`]).
+    /// At most 64 bytes; no whitespace, control characters, `{`, `}` or glob
+    /// characters (`*?[]\`), which [`RedisStore::connect`] refuses with
+    /// [`RedisStoreError::InvalidPrefix`].
+    ///
+    /// ```
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_key_prefix("app1:sw:");
+    /// # assert_eq!(config.key_prefix(), "app1:sw:");
+    /// ```
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Time allowed for establishing one connection (default 1 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_connection_timeout(Duration::from_millis(300));
+    /// ```
+    pub fn with_connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one command's response (default 1 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_response_timeout(Duration::from_millis(250));
+    /// ```
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Upper bound for a whole store operation, including waiting for a
+    /// reconnect (default 2 s). When it passes the call fails with
+    /// [`StoreError::Unavailable`]. `purge_expired` applies it per step.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_operation_timeout(Duration::from_millis(800));
+    /// ```
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Connection attempts per reconnect round before a call fails (default 2);
+    /// the next call starts a new round.
+    ///
+    /// ```
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_reconnect_retries(4);
+    /// ```
+    pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
+        self.reconnect_retries = retries;
+        self
+    }
+
+    /// How often the revocation feed pings its pub/sub connection (default
+    /// 5 s). A half-open connection is detected within this plus the
+    /// response timeout, and the cached mode then falls back to strict checks.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_feed_heartbeat(Duration::from_secs(2));
+    /// ```
+    pub fn with_feed_heartbeat(mut self, interval: Duration) -> Self {
+        self.feed_heartbeat = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// `SCAN COUNT` hint used by `purge_expired` (default 500).
+    ///
+    /// ```
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_scan_batch(1000);
+    /// ```
+    pub fn with_scan_batch(mut self, count: usize) -> Self {
+        self.scan_batch = count.max(1);
+        self
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+}
+
+/// A standalone (auto-reconnecting) or cluster connection.
+#[derive(Clone)]
+enum Conn {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Standalone(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A [`SessionStore`] on Redis (standalone or cluster). Cheap to clone.
+///
+/// See the [crate documentation](crate) for the data layout, the scripts and
+/// the failure behaviour.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Conn,
+    scripts: Scripts,
+    prefix: String,
+    channel: String,
+    operation_timeout: Duration,
+    scan_batch: usize,
+    feed: Arc<RedisRevocationFeed>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.inner.prefix)
+            .field(
+                "mode",
+                &match self.inner.conn {
+                    Conn::Standalone(_) => "standalone",
+                    Conn::Cluster(_) => "cluster",
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid_config(e: RedisStoreError) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+impl RedisStore {
+    /// Connects to a standalone Redis (`redis://[:password@]host:port[/db]`,
+    /// `rediss://` needs a TLS feature of `redis`), waits for the first
+    /// connection and loads the scripts.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when Redis cannot be reached in time;
+    /// [`StoreError::Backend`] for a bad URL or key prefix.
+    pub async fn connect(url: &str, config: RedisStoreConfig) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        Self::from_client(client, config).await
+    }
+
+    /// Like [`RedisStore::connect`], from a configured [`redis::Client`].
+    ///
+    /// # Errors
+    /// As [`RedisStore::connect`].
+    pub async fn from_client(
+        client: redis::Client,
+        config: RedisStoreConfig,
+    ) -> Result<Self, StoreError> {
+        if !keys::valid_prefix(&config.key_prefix) {
+            return Err(invalid_config(RedisStoreError::InvalidPrefix));
+        }
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(config.reconnect_retries)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let manager = tokio::time::timeout(
+            config.operation_timeout,
+            client.get_connection_manager_with_config(manager_config),
+        )
+        .await
+        .map_err(|_| timed_out("connecting"))?
+        .map_err(map_err)?;
+        Self::finish(Conn::Standalone(manager), vec![client], config).await
+    }
+
+    /// Connects to a Redis Cluster through the given seed nodes (URLs as for
+    /// [`RedisStore::connect`]). Every per-user operation addresses one hash
+    /// slot; the revocation feed subscribes through the first reachable seed
+    /// node (classic pub/sub is broadcast cluster-wide).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the cluster cannot be reached in time;
+    /// [`StoreError::Backend`] for bad URLs, no nodes or a bad key prefix.
+    pub async fn connect_cluster<I, S>(
+        nodes: I,
+        config: RedisStoreConfig,
+    ) -> Result<Self, StoreError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if !keys::valid_prefix(&config.key_prefix) {
+            return Err(invalid_config(RedisStoreError::InvalidPrefix));
+        }
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(invalid_config(RedisStoreError::NoClusterNodes));
+        }
+        let feed_clients = nodes
+            .iter()
+            .map(|n| redis::Client::open(n.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let cluster = redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+            .connection_timeout(config.connection_timeout)
+            .response_timeout(config.response_timeout)
+            .overall_response_timeout(Some(config.operation_timeout))
+            .retries(config.reconnect_retries as u32)
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let conn = tokio::time::timeout(config.operation_timeout, cluster.get_async_connection())
+            .await
+            .map_err(|_| timed_out("connecting"))?
+            .map_err(map_err)?;
+        Self::finish(Conn::Cluster(conn), feed_clients, config).await
+    }
+
+    async fn finish(
+        conn: Conn,
+        feed_clients: Vec<redis::Client>,
+        config: RedisStoreConfig,
+    ) -> Result<Self, StoreError> {
+        let channel = keys::revoked_channel(&config.key_prefix);
+        let feed = Arc::new(RedisRevocationFeed::new(
+            feed_clients,
+            channel.clone(),
+            config.connection_timeout,
+            config.response_timeout,
+            config.feed_heartbeat,
+        ));
+        let store = RedisStore {
+            inner: Arc::new(Inner {
+                conn,
+                scripts: Scripts::new(),
+                prefix: config.key_prefix,
+                channel,
+                operation_timeout: config.operation_timeout,
+                scan_batch: config.scan_batch,
+                feed,
+            }),
+        };
+        store.load_scripts().await?;
+        Ok(store)
+    }
+
+    /// Loads every script into the script cache (`SCRIPT LOAD`), so the
+    /// first call of each operation is one round trip. Calls reload scripts
+    /// by themselves after a server restart or `SCRIPT FLUSH`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when Redis does not answer.
+    pub async fn load_scripts(&self) -> Result<(), StoreError> {
+        for script in self.inner.scripts.all() {
+            let mut conn = self.conn();
+            self.run(async move { script.load_async(&mut conn).await })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// Every Redis key that operations on `user` touch (today exactly one:
+    /// the session hash). All share the user's hash tag, so they map to one
+    /// cluster slot.
+    pub fn keys_for_user(&self, user: &UserId) -> Vec<String> {
+        keys::keys_for_user(&self.inner.prefix, user)
+    }
+
+    /// The channel revocations are published on.
+    pub fn revocation_channel(&self) -> &str {
+        &self.inner.channel
+    }
+
+    /// `MEMORY USAGE` of the user's session hash in bytes (`None` when the
+    /// user has no sessions), for capacity planning.
+    ///
+    /// # Errors
+    /// [`StoreError`] when Redis does not answer.
+    pub async fn memory_usage(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
+        let key = keys::sessions_key(&self.inner.prefix, user);
+        let mut conn = self.conn();
+        self.run(async move {
+            redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    fn conn(&self) -> Conn {
+        self.inner.conn.clone()
+    }
+
+    fn key(&self, user: &UserId) -> String {
+        keys::sessions_key(&self.inner.prefix, user)
+    }
+
+    /// Runs one Redis exchange under the operation timeout.
+    async fn run<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.inner.operation_timeout, fut).await {
+            Ok(result) => result.map_err(map_err),
+            Err(_) => Err(timed_out("waiting for redis")),
+        }
+    }
+
+    fn decode_pairs(user: &UserId, flat: &[String]) -> Result<Vec<SessionRecord>, StoreError> {
+        flat.chunks_exact(2)
+            .map(|p| codec::decode(user, &p[0], &p[1]))
+            .collect()
+    }
+
+    /// Every per-user hash key under the prefix, from every primary.
+    async fn scan_keys(&self) -> Result<Vec<String>, StoreError> {
+        let pattern = keys::sessions_pattern(&self.inner.prefix);
+        let mut found = Vec::new();
+        match self.conn() {
+            Conn::Standalone(mut conn) => {
+                let mut cursor = 0u64;
+                loop {
+                    let cmd = scan_cmd(cursor, &pattern, self.inner.scan_batch);
+                    let (next, batch): (u64, Vec<String>) =
+                        self.run(cmd.query_async(&mut conn)).await?;
+                    found.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+            }
+            Conn::Cluster(mut conn) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let slots = self
+                    .run(conn.route_command(
+                        redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+                    ))
+                    .await?;
+                for slot in cluster_primary_slots(&slots) {
+                    let mut cursor = 0u64;
+                    loop {
+                        // Addressed by a slot the primary owns: no host names
+                        // needed (a node may announce an empty host).
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                            Route::new(slot, SlotAddr::Master),
+                        ));
+                        let cmd = scan_cmd(cursor, &pattern, self.inner.scan_batch);
+                        let reply = self.run(conn.route_command(cmd, routing)).await?;
+                        let (next, batch): (u64, Vec<String>) =
+                            redis::from_redis_value(reply).map_err(|e| map_err(e.into()))?;
+                        found.extend(batch);
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+}
+
+fn scan_cmd(cursor: u64, pattern: &str, count: usize) -> Cmd {
+    let mut cmd = redis::cmd("SCAN");
+    cmd.arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(count)
+        .arg("TYPE")
+        .arg("hash");
+    cmd
+}
+
+/// One slot owned by each distinct primary in a `CLUSTER SLOTS` reply
+/// (primaries told apart by node id, else by address).
+fn cluster_primary_slots(reply: &Value) -> Vec<u16> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut slots = Vec::new();
+    let Value::Array(ranges) = reply else {
+        return slots;
+    };
+    let text = |v: Option<&Value>| match v {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        Some(Value::Int(i)) => i.to_string(),
+        _ => String::new(),
+    };
+    for range in ranges {
+        let Value::Array(parts) = range else { continue };
+        let (Some(Value::Int(start)), Some(Value::Array(primary))) = (parts.first(), parts.get(2))
+        else {
+            continue;
+        };
+        let Ok(start) = u16::try_from(*start) else {
+            continue;
+        };
+        let node = match text(primary.get(2)) {
+            id if !id.is_empty() => id,
+            _ => format!("{}:{}", text(primary.first()), text(primary.get(1))),
+        };
+        if !seen.contains(&node) {
+            seen.push(node);
+            slots.push(start);
+        }
+    }
+    slots
+}
+
+fn mode_arg(on_limit: OnLimit) -> &'static str {
+    match on_limit {
+        OnLimit::EvictOldest => "oldest",
+        OnLimit::EvictLeastRecentlyUsed => "lru",
+        OnLimit::RejectNew => "reject",
+    }
+}
+
+fn opt_arg(n: Option<u32>) -> String {
+    n.map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn millis(t: Timestamp) -> String {
+    t.unix_millis().to_string()
+}
+
+fn unexpected() -> StoreError {
+    StoreError::Backend(Box::new(RedisStoreError::UnexpectedReply))
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn create(&self, req: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        let s = &req.session;
+        let user = &s.user;
+        let value = codec::encode(s)?;
+        let limits = &req.limits;
+        let class_limit = limits.for_class(s.device_class);
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.create.key(self.key(user));
+        inv.arg(millis(req.now))
+            .arg(millis(req.idle_cutoff))
+            .arg(s.id.as_str())
+            .arg(value)
+            .arg(s.ip.map(|ip| ip.to_string()).unwrap_or_default())
+            .arg(codec::class_code(s.device_class))
+            .arg(s.country.as_deref().map(codec::escape).unwrap_or_default())
+            .arg(req.replaces.as_ref().map(SessionId::as_str).unwrap_or(""))
+            .arg(mode_arg(limits.on_limit))
+            .arg(opt_arg(limits.per_user))
+            .arg(opt_arg(limits.per_ip))
+            .arg(opt_arg(class_limit))
+            .arg(opt_arg(limits.max_countries))
+            .arg(user.as_str())
+            .arg(&self.inner.channel);
+        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        let limit_kind = |name: &str| -> Result<Option<LimitKind>, StoreError> {
+            Ok(match name {
+                "" => None,
+                "per_user" => Some(LimitKind::PerUser),
+                "per_ip" => Some(LimitKind::PerIp),
+                "per_device_class" => Some(LimitKind::PerDeviceClass {
+                    class: s.device_class,
+                }),
+                "countries" => Some(LimitKind::Countries),
+                _ => return Err(unexpected()),
+            })
+        };
+        match reply.first().map(String::as_str) {
+            Some("reject") if reply.len() >= 2 => Ok(CreateOutcome::LimitReached {
+                limit: limit_kind(&reply[1])?.ok_or_else(unexpected)?,
+                active: Self::decode_pairs(user, &reply[2..])?,
+            }),
+            Some("created") if reply.len() >= 4 => {
+                let replaced = if reply[2].is_empty() {
+                    None
+                } else {
+                    Some(codec::decode(user, &reply[2], &reply[3])?)
+                };
+                Ok(CreateOutcome::Created {
+                    limit: limit_kind(&reply[1])?,
+                    evicted: Self::decode_pairs(user, &reply[4..])?,
+                    replaced,
+                })
+            }
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut conn = self.conn();
+        let cmd = redis::cmd("HGET")
+            .arg(self.key(user))
+            .arg(id.as_str())
+            .clone();
+        let raw: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
+        raw.map(|raw| codec::decode(user, id.as_str(), &raw))
+            .transpose()
+    }
+
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.touch.key(self.key(user));
+        inv.arg(id.as_str()).arg(millis(at));
+        let _: i64 = self.run(inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        let next = req
+            .expected_generation
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt("refresh generation overflow".to_owned()))?;
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.rotate.key(self.key(&req.user));
+        inv.arg(req.id.as_str())
+            .arg(req.expected_generation.to_string())
+            .arg(codec::hash_text(&req.expected_hash))
+            .arg(next.to_string())
+            .arg(codec::hash_text(&req.new_hash))
+            .arg(millis(req.now))
+            .arg(millis(req.idle_cutoff));
+        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        let decode = |raw: &str| codec::decode(&req.user, req.id.as_str(), raw);
+        match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("absent"), _) => Ok(RotateOutcome::Unchanged(None)),
+            (Some("unchanged"), Some(raw)) => Ok(RotateOutcome::Unchanged(Some(decode(raw)?))),
+            (Some("rotated"), Some(raw)) => Ok(RotateOutcome::Rotated(decode(raw)?)),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.revoke.key(self.key(user));
+        inv.arg(id.as_str())
+            .arg(reason.as_str())
+            .arg(millis(at))
+            .arg(user.as_str())
+            .arg(&self.inner.channel);
+        let raw: Option<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        raw.map(|raw| codec::decode(user, id.as_str(), &raw))
+            .transpose()
+    }
+
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.revoke_all.key(self.key(user));
+        inv.arg(except.map(SessionId::as_str).unwrap_or(""))
+            .arg(reason.as_str())
+            .arg(millis(at))
+            .arg(user.as_str())
+            .arg(&self.inner.channel);
+        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        Self::decode_pairs(user, &reply)
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut conn = self.conn();
+        let cmd = redis::cmd("HGETALL").arg(self.key(user)).clone();
+        let flat: Vec<String> = self.run(cmd.query_async(&mut conn)).await?;
+        Self::decode_pairs(user, &flat)
+    }
+
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut purged = 0u64;
+        for key in self.scan_keys().await? {
+            let mut conn = self.conn();
+            let mut inv = self.inner.scripts.purge.key(key);
+            inv.arg(millis(before));
+            let n: u64 = self.run(inv.invoke_async(&mut conn)).await?;
+            purged += n;
+        }
+        Ok(purged)
+    }
+
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        Some(self.inner.feed.clone())
+    }
+}

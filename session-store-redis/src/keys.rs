@@ -1,0 +1,108 @@
+//! Key layout: every key of one user shares one `{hash tag}`, so every
+//! per-user operation touches a single Redis Cluster slot.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sessionward_core::UserId;
+use sha2::{Digest, Sha256};
+
+/// Number of Redis Cluster hash slots.
+pub const CLUSTER_SLOTS: u16 = 16384;
+
+/// Characters a key prefix may not contain: braces would move the hash tag,
+/// glob metacharacters would break the `SCAN MATCH` pattern of purges.
+const FORBIDDEN_PREFIX_CHARS: &[char] = &['{', '}', '*', '?', '[', ']', '\\'];
+
+/// Whether `prefix` can be used as a key prefix.
+pub(crate) fn valid_prefix(prefix: &str) -> bool {
+    prefix.len() <= 64
+        && !prefix.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !prefix.contains(FORBIDDEN_PREFIX_CHARS)
+}
+
+/// The hash tag of a user: base64url (no padding) of SHA-256 of the user id,
+/// 43 characters from `[A-Za-z0-9_-]`.
+///
+/// User ids may contain `{`, `}` or any other printable text; hashing keeps
+/// them out of the key (no tag injection, no personal data in key names) and
+/// gives every user a fixed-length tag. A collision would need a SHA-256
+/// collision.
+pub fn user_tag(user: &UserId) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(user.as_str().as_bytes()))
+}
+
+/// The hash holding all sessions of `user`: `<prefix>{<user tag>}:s`.
+pub(crate) fn sessions_key(prefix: &str, user: &UserId) -> String {
+    format!("{prefix}{{{}}}:s", user_tag(user))
+}
+
+/// Every key that operations on `user` touch under `prefix` (today exactly
+/// one: the session hash). All carry the user's hash tag, so they share one
+/// cluster slot.
+pub fn keys_for_user(prefix: &str, user: &UserId) -> Vec<String> {
+    vec![sessions_key(prefix, user)]
+}
+
+/// `SCAN MATCH` pattern for all per-user session hashes under `prefix`
+/// (the prefix is validated to contain no glob metacharacters).
+pub(crate) fn sessions_pattern(prefix: &str) -> String {
+    format!("{prefix}{{*}}:s")
+}
+
+/// The pub/sub channel revocations are published on.
+pub(crate) fn revoked_channel(prefix: &str) -> String {
+    format!("{prefix}revoked")
+}
+
+/// The Redis Cluster hash slot of `key`: CRC16/XMODEM of the hash tag (the
+/// text between the first `{` and the next `}`, when non-empty) or of the
+/// whole key, modulo 16384. Same rule as the server's `CLUSTER KEYSLOT`.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|b| *b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|b| *b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    crc16_xmodem(hashed) % CLUSTER_SLOTS
+}
+
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in data {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc16_matches_redis_reference_values() {
+        // Values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+
+    #[test]
+    fn prefixes_cannot_move_the_hash_tag() {
+        assert!(valid_prefix("sw:"));
+        assert!(valid_prefix(""));
+        for bad in ["a{b", "a}", "x*", "a b", "a\n", "[x]"] {
+            assert!(!valid_prefix(bad), "{bad:?} accepted");
+        }
+    }
+}

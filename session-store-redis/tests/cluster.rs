@@ -1,0 +1,114 @@
+//! The conformance suite against a real Redis Cluster: a private single-node
+//! cluster (`--cluster-enabled yes`, all 16384 slots on one node) per case,
+//! reached through [`RedisStore::connect_cluster`]. Proves the scripts only
+//! touch declared keys and that cluster routing, pub/sub and the per-primary
+//! purge scan work. Multi-node slot placement is covered by `cluster_keys.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sessionward_core::{
+    CreateOutcome, CreateRequest, RevocationFeed, RevokeReason, RotateOutcome, RotateRequest,
+    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+};
+use sessionward_redis::{RedisStore, RedisStoreConfig};
+
+/// A cluster store that owns its private server.
+struct ClusterStore {
+    store: RedisStore,
+    _server: common::PrivateRedis,
+}
+
+fn start_cluster() -> Option<common::PrivateRedis> {
+    let server = common::PrivateRedis::start(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ])?;
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16383)
+        .query(&mut conn)
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).unwrap();
+        if info.contains("cluster_state:ok") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "cluster never ok"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(server)
+}
+
+async fn cluster_store() -> Option<Arc<dyn SessionStore>> {
+    let server = start_cluster()?;
+    let store = RedisStore::connect_cluster([server.url()], RedisStoreConfig::default())
+        .await
+        .unwrap();
+    Some(Arc::new(ClusterStore {
+        store,
+        _server: server,
+    }))
+}
+
+#[async_trait]
+impl SessionStore for ClusterStore {
+    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        self.store.create(request).await
+    }
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.store.get(user, id).await
+    }
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.store.touch(user, id, at).await
+    }
+    async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        self.store.rotate_refresh(request).await
+    }
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.store.revoke(user, id, reason, at).await
+    }
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.store.revoke_all(user, except, reason, at).await
+    }
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        self.store.list(user).await
+    }
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.store.purge_expired(before).await
+    }
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        self.store.revocation_feed()
+    }
+}
+
+sessionward_core::store_conformance_tests!(cluster_store);

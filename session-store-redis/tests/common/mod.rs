@@ -1,0 +1,119 @@
+//! Shared helpers for the integration tests (included with `mod common;`).
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::OnceLock;
+
+use sessionward_core::SessionId;
+use sessionward_core::testing::service_unavailable;
+use sessionward_redis::{RedisStore, RedisStoreConfig};
+
+/// `SESSIONWARD_REDIS_URL`, default `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    std::env::var("SESSIONWARD_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix unique to this test process, so runs never see each other's data.
+pub fn run_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        format!(
+            "swtest:{}:",
+            SessionId::generate().as_str().replace('-', "x")
+        )
+    })
+}
+
+/// A store on the shared Redis, or `None` (skip) when it is unreachable.
+pub async fn store_with(config: RedisStoreConfig) -> Option<RedisStore> {
+    let url = redis_url();
+    match RedisStore::connect(&url, config.with_key_prefix(run_prefix())).await {
+        Ok(store) => Some(store),
+        Err(e) => service_unavailable("Redis", &url, e),
+    }
+}
+
+/// A store with the default configuration.
+pub async fn store() -> Option<RedisStore> {
+    store_with(RedisStoreConfig::default()).await
+}
+
+/// A private `redis-server` child on a free loopback port, killed on drop.
+/// Never the shared server.
+pub struct PrivateRedis {
+    /// The port it listens on.
+    pub port: u16,
+    child: Option<std::process::Child>,
+    extra: Vec<String>,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    /// Starts one, or `None` (skip) when `redis-server` is not installed.
+    pub fn start(extra: &[&str]) -> Option<Self> {
+        let probe = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output();
+        if let Err(e) = probe {
+            return service_unavailable("redis-server binary", "PATH", e);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("sessionward-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = PrivateRedis {
+            port,
+            child: None,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            dir,
+        };
+        server.spawn();
+        Some(server)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the server process on the same port and waits until it answers.
+    pub fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "private redis did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server process (SIGKILL) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
