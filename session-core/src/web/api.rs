@@ -228,10 +228,11 @@ impl SessionApi {
         if let Some(ua) = headers.header("user-agent") {
             ctx = ctx.with_user_agent(String::from_utf8_lossy(ua));
         }
-        if config.device_cookie && !self.cookies_too_long(headers) {
-            if let Some(id) = self.cookie(headers, DEVICE_COOKIE) {
-                ctx = ctx.with_device_id(id);
-            }
+        if config.device_cookie
+            && !self.cookies_too_long(headers)
+            && let Some(id) = self.cookie(headers, DEVICE_COOKIE)
+        {
+            ctx = ctx.with_device_id(id);
         }
         ctx
     }

@@ -291,10 +291,10 @@ impl Device {
     pub fn request(&self, method: &'static str, path: &str) -> TestRequest {
         let mut r = TestRequest::new(method, path).header("user-agent", self.user_agent.clone());
         r.peer = self.peer;
-        if self.bearer {
-            if let Some(a) = &self.access {
-                r = r.header("authorization", format!("Bearer {a}"));
-            }
+        if self.bearer
+            && let Some(a) = &self.access
+        {
+            r = r.header("authorization", format!("Bearer {a}"));
         }
         let cookies: Vec<String> = self
             .jar
@@ -305,10 +305,10 @@ impl Device {
         if !cookies.is_empty() {
             r = r.header("cookie", cookies.join("; "));
         }
-        if self.send_csrf {
-            if let Some((v, _)) = self.jar.get(super::CSRF_COOKIE) {
-                r = r.header("x-csrf-token", v.clone());
-            }
+        if self.send_csrf
+            && let Some((v, _)) = self.jar.get(super::CSRF_COOKIE)
+        {
+            r = r.header("x-csrf-token", v.clone());
         }
         r
     }
@@ -334,17 +334,17 @@ impl Device {
                 self.jar.insert(name.to_owned(), (value.to_owned(), path));
             }
         }
-        if resp.status == 200 {
-            if let Ok(v) = serde_json::from_str::<Value>(&resp.body) {
-                if let Some(a) = v["access_token"].as_str() {
-                    self.access = Some(a.to_owned());
-                }
-                if let Some(r) = v["refresh_token"].as_str() {
-                    self.refresh = Some(r.to_owned());
-                }
-                if let Some(s) = v["session_id"].as_str() {
-                    self.session_id = Some(s.to_owned());
-                }
+        if resp.status == 200
+            && let Ok(v) = serde_json::from_str::<Value>(&resp.body)
+        {
+            if let Some(a) = v["access_token"].as_str() {
+                self.access = Some(a.to_owned());
+            }
+            if let Some(r) = v["refresh_token"].as_str() {
+                self.refresh = Some(r.to_owned());
+            }
+            if let Some(s) = v["session_id"].as_str() {
+                self.session_id = Some(s.to_owned());
             }
         }
     }
@@ -1025,7 +1025,7 @@ pub async fn limit_reached_is_409<H: AdapterHarness>() {
     let active = v["active"].as_array().unwrap();
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["id"].as_str(), a.session_id.as_deref());
-    for (_, (value, _)) in &a.jar {
+    for (value, _) in a.jar.values() {
         assert!(!r.body.contains(value.as_str()));
     }
     assert!(fx.events.names().contains(&"session_limit_reached"));
