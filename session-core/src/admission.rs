@@ -111,15 +111,15 @@ fn exceeded_limit<'a>(
 ) -> Option<LimitKind> {
     let count = |kind: LimitKind| remaining.clone().filter(|s| in_scope(s, new, kind)).count();
     let over = |count: usize, max: u32| count as u64 + 1 > u64::from(max);
-    if let Some(max) = limits.per_user {
-        if over(count(LimitKind::PerUser), max) {
-            return Some(LimitKind::PerUser);
-        }
+    if let Some(max) = limits.per_user
+        && over(count(LimitKind::PerUser), max)
+    {
+        return Some(LimitKind::PerUser);
     }
-    if let (Some(max), Some(_)) = (limits.per_ip, new.ip) {
-        if over(count(LimitKind::PerIp), max) {
-            return Some(LimitKind::PerIp);
-        }
+    if let (Some(max), Some(_)) = (limits.per_ip, new.ip)
+        && over(count(LimitKind::PerIp), max)
+    {
+        return Some(LimitKind::PerIp);
     }
     let class = new.device_class;
     if let Some(max) = limits.for_class(class) {

@@ -174,10 +174,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id)) {
-            if r.revoked.is_none() && at > r.last_seen_at {
-                r.last_seen_at = at;
-            }
+        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id))
+            && r.revoked.is_none()
+            && at > r.last_seen_at
+        {
+            r.last_seen_at = at;
         }
         Ok(())
     }

@@ -286,11 +286,11 @@ impl SessionPolicy {
 /// Formats a duration as "30 minutes", "12 hours", "5 seconds".
 fn human(d: Duration) -> String {
     let s = d.as_secs();
-    let (n, unit) = if s != 0 && s % 86_400 == 0 {
+    let (n, unit) = if s != 0 && s.is_multiple_of(86_400) {
         (s / 86_400, "day")
-    } else if s != 0 && s % 3600 == 0 {
+    } else if s != 0 && s.is_multiple_of(3600) {
         (s / 3600, "hour")
-    } else if s != 0 && s % 60 == 0 {
+    } else if s != 0 && s.is_multiple_of(60) {
         (s / 60, "minute")
     } else if s != 0 {
         (s, "second")

@@ -136,7 +136,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| duration_millis(d))
+            .map(duration_millis)
             .unwrap_or(0);
         Timestamp(millis)
     }

@@ -152,10 +152,10 @@ impl SessionManager {
         }
         let epoch = cache.epoch();
         let record = self.inner.store.get(user, id).await?.map(Arc::new);
-        if let Some(r) = &record {
-            if r.revoked.is_none() {
-                cache.insert_live(r.clone(), now, epoch);
-            }
+        if let Some(r) = &record
+            && r.revoked.is_none()
+        {
+            cache.insert_live(r.clone(), now, epoch);
         }
         Ok(record)
     }

@@ -110,7 +110,7 @@ impl SessionManager {
                     .iter()
                     .map(|r| SessionView::from_record(r, None))
                     .collect();
-                active.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+                active.sort_by_key(|v| std::cmp::Reverse(v.last_seen_at));
                 Err(SessionError::LimitReached(Box::new(LimitReached {
                     limit,
                     active,
