@@ -218,10 +218,8 @@ where
                     state
                 }
             };
-            if require {
-                if let Err(e) = state.outcome.required() {
-                    return Ok(ApiResponse(state.api.error_response(&e)).into_response());
-                }
+            if require && let Err(e) = state.outcome.required() {
+                return Ok(ApiResponse(state.api.error_response(&e)).into_response());
             }
             inner.call(req).await
         })
@@ -257,11 +255,11 @@ impl Deref for AuthSession {
 
 /// Why [`AuthSession`] was refused: the documented error response.
 #[derive(Debug)]
-pub struct SessionRejection(Response);
+pub struct SessionRejection(Box<Response>);
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        self.0
+        *self.0
     }
 }
 
@@ -269,7 +267,7 @@ fn state(parts: &Parts) -> Result<&Arc<AuthState>, SessionRejection> {
     parts
         .extensions
         .get::<Arc<AuthState>>()
-        .ok_or_else(|| SessionRejection(internal("SessionLayer is not installed")))
+        .ok_or_else(|| SessionRejection(Box::new(internal("SessionLayer is not installed"))))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
@@ -279,9 +277,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
         let state = state(parts)?;
         match state.outcome.required() {
             Ok(s) => Ok(AuthSession(s.clone())),
-            Err(e) => Err(SessionRejection(
+            Err(e) => Err(SessionRejection(Box::new(
                 ApiResponse(state.api.error_response(&e)).into_response(),
-            )),
+            ))),
         }
     }
 }
