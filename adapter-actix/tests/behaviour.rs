@@ -1,4 +1,5 @@
 //! The shared behavioural cases (`sessionward_core::web::testing`) over actix-web.
+#![allow(clippy::unwrap_used)]
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,4 +1,5 @@
 //! The shared behavioural cases (`sessionward_core::web::testing`) over axum.
+#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 
