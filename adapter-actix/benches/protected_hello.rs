@@ -17,7 +17,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage, test, web};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sessionward_actix::{
     AdapterConfig, AuthSession, SessionApi, SessionMiddleware, TokenTransport,
@@ -154,7 +154,8 @@ fn bench(c: &mut Criterion) {
         ]
     });
     let mut group = c.benchmark_group("actix_protected_hello");
-    for (name, call, token) in apps {
+    let apps_ref = apps;
+    for (name, call, token) in apps_ref.iter().cloned() {
         let auth = format!("Bearer {token}");
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -169,14 +170,58 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    let names: Vec<&str> = apps_ref.iter().map(|(n, _, _)| *n).collect();
+    let mut times = vec![Vec::new(); apps_ref.len()];
+    sys.block_on(async {
+        for _ in 0..ROUNDS {
+            for (i, (_, call, token)) in apps_ref.iter().enumerate() {
+                let auth = format!("Bearer {token}");
+                let start = Instant::now();
+                for _ in 0..PER_ROUND {
+                    assert_eq!(call(auth.clone()).await, StatusCode::OK);
+                }
+                times[i].push(start.elapsed());
+            }
+        }
+    });
+    report("actix", &names, &times);
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    targets = bench
+const ROUNDS: usize = 25;
+const PER_ROUND: u32 = 2_000;
+
+/// Prints best-of-rounds and median throughput per variant, measured in
+/// interleaved rounds so machine noise hits every variant alike.
+fn report(framework: &str, names: &[&str], times: &[Vec<Duration>]) {
+    let rps = |d: Duration| f64::from(PER_ROUND) / d.as_secs_f64();
+    let stats: Vec<(f64, f64)> = times
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            t.sort();
+            (rps(t[0]), rps(t[t.len() / 2]))
+        })
+        .collect();
+    let plain = names.iter().position(|n| *n == "plain_jwt").unwrap();
+    println!("\n{framework}: {ROUNDS} interleaved rounds x {PER_ROUND} requests per variant");
+    println!("| variant | best req/s | median req/s | best vs plain_jwt | median vs plain_jwt |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, (best, median)) in names.iter().zip(&stats) {
+        println!(
+            "| {name} | {best:.0} | {median:.0} | {:.1}% | {:.1}% |",
+            100.0 * best / stats[plain].0,
+            100.0 * median / stats[plain].1
+        );
+    }
 }
-criterion_main!(benches);
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

@@ -13,7 +13,7 @@
 //! ## Quick start
 //! ```
 //! use std::sync::Arc;
-//! use actix_web::{App, HttpRequest, HttpResponse, web};
+//! use actix_web::{App, HttpResponse, web};
 //! use sessionward_actix::{AdapterConfig, AuthSession, ClientContext, SessionApi, SessionMiddleware};
 //! use sessionward_core::{MemoryStore, SessionManager, SessionPolicy, UserId};
 //! use sessionward_core::tokens::{SigningKey, TokenConfig};
@@ -297,19 +297,57 @@ fn not_installed() -> SessionRejection {
     SessionRejection(WebResponse::json(500, body))
 }
 
+fn extract(state: &AuthState) -> Result<AuthSession, SessionRejection> {
+    match state.outcome.required() {
+        Ok(s) => Ok(AuthSession(s.clone())),
+        Err(e) => Err(SessionRejection(state.api.error_response(&e))),
+    }
+}
+
+/// The future of [`AuthSession`] extraction: ready at once when
+/// [`SessionMiddleware`] already authenticated the request.
+pub struct AuthSessionFuture(AuthFutureInner);
+
+enum AuthFutureInner {
+    Ready(Option<Result<AuthSession, SessionRejection>>),
+    Pending(LocalBoxFuture<Result<AuthSession, SessionRejection>>),
+}
+
+impl fmt::Debug for AuthSessionFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSessionFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for AuthSessionFuture {
+    type Output = Result<AuthSession, SessionRejection>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            AuthFutureInner::Ready(r) => {
+                std::task::Poll::Ready(r.take().unwrap_or_else(|| Err(not_installed())))
+            }
+            AuthFutureInner::Pending(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
 impl FromRequest for AuthSession {
     type Error = SessionRejection;
-    type Future = LocalBoxFuture<Result<Self, SessionRejection>>;
+    type Future = AuthSessionFuture;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(state) = req.extensions().get::<Arc<AuthState>>() {
+            return AuthSessionFuture(AuthFutureInner::Ready(Some(extract(state))));
+        }
         let req = req.clone();
-        Box::pin(async move {
+        AuthSessionFuture(AuthFutureInner::Pending(Box::pin(async move {
             let state = state_of(&req, None).await.ok_or_else(not_installed)?;
-            match state.outcome.required() {
-                Ok(s) => Ok(AuthSession(s.clone())),
-                Err(e) => Err(SessionRejection(state.api.error_response(&e))),
-            }
-        })
+            extract(&state)
+        })))
     }
 }
 

@@ -13,7 +13,7 @@
 //! ## Quick start
 //! ```
 //! use std::sync::Arc;
-//! use axum::{Router, routing::{get, post}, response::Response, http::StatusCode};
+//! use axum::{Router, routing::{get, post}, response::Response};
 //! use sessionward_axum::{AdapterConfig, AuthSession, ClientContext, SessionApi, SessionLayer};
 //! use sessionward_core::{MemoryStore, SessionManager, SessionPolicy, UserId};
 //! use sessionward_core::tokens::{SigningKey, TokenConfig};
