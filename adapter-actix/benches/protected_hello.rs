@@ -143,9 +143,12 @@ fn bench(c: &mut Criterion) {
         );
         let cached = caller!(
             App::new()
-                .wrap(SessionMiddleware::new(cached_api))
+                .wrap(SessionMiddleware::new(cached_api.clone()))
                 .route("/hello", web::get().to(hello_session))
         );
+        // Let the revocation feed connect, then make sure the cache is in use.
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        assert!(cached_api.manager().is_cache_live(), "cached mode not live");
         vec![
             ("none", none, token_strict.clone()),
             ("plain_jwt", plain, token_strict.clone()),

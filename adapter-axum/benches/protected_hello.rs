@@ -91,7 +91,7 @@ async fn jwt_check(State(jwt): State<Arc<Jwt>>, mut req: Request, next: Next) ->
     }
 }
 
-async fn sessionward_app(mode: RevocationMode) -> (Router, String) {
+async fn sessionward_app(mode: RevocationMode) -> (Router, String, SessionApi) {
     let m = manager(mode).await;
     let t = token(&m).await;
     let api = SessionApi::new(
@@ -101,8 +101,8 @@ async fn sessionward_app(mode: RevocationMode) -> (Router, String) {
     .unwrap();
     let app = Router::new()
         .route("/hello", get(hello_session))
-        .layer(SessionLayer::new(api));
-    (app, t)
+        .layer(SessionLayer::new(api.clone()));
+    (app, t, api)
 }
 
 fn bench(c: &mut Criterion) {
@@ -111,8 +111,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let (apps, token) = rt.block_on(async {
-        let (strict, token) = sessionward_app(RevocationMode::Strict).await;
-        let (cached, cached_token) = sessionward_app(RevocationMode::cached()).await;
+        let (strict, token, _) = sessionward_app(RevocationMode::Strict).await;
+        let (cached, cached_token, cached_api) = sessionward_app(RevocationMode::cached()).await;
+        // Let the revocation feed connect, then make sure the cache is in use.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(cached_api.manager().is_cache_live(), "cached mode not live");
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISS]);
         validation.set_audience(&[AUD]);
