@@ -18,6 +18,7 @@ pub mod store;
 pub mod time;
 pub mod tokens;
 mod view;
+pub mod web;
 
 #[cfg(any(test, feature = "testing"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

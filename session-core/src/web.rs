@@ -1,0 +1,113 @@
+//! Framework-neutral HTTP pieces shared by the web adapters
+//! (`sessionward-axum`, `sessionward-actix`).
+//!
+//! Nothing here depends on a web framework or on the `http` crate: headers
+//! come in through the small [`HeaderSource`] trait and answers go out as a
+//! [`WebResponse`] (status, header list, JSON body) that each adapter turns
+//! into its own response type in a few lines. Keeping every decision here
+//! (token transport, cookie strings, CSRF checks, the error table, the
+//! session routes) means the two adapters cannot drift apart.
+//!
+//! # Token transport
+//! [`TokenTransport::Cookies`] (the default, for browsers) keeps the access
+//! token in `__Host-sw_access` (`Path=/; Secure; HttpOnly; SameSite`), the
+//! refresh token in `__Secure-sw_refresh` scoped to `<prefix>/refresh`, and a
+//! JavaScript-readable CSRF token in `__Host-sw_csrf`.
+//! [`TokenTransport::Bearer`] reads `Authorization: Bearer <jwt>` and returns
+//! tokens as JSON (SPAs that keep tokens themselves, mobile apps).
+//!
+//! # CSRF (cookie transport only)
+//! Every state-changing request (any method but `GET`, `HEAD`, `OPTIONS`,
+//! `TRACE`) authenticated by cookie must pass the configured
+//! [`CsrfProtection`]:
+//! - double submit (default): the `X-CSRF-Token` header must equal the
+//!   `__Host-sw_csrf` cookie (constant-time comparison). The `__Host-` prefix
+//!   stops sibling subdomains from planting the cookie;
+//! - Origin check: the `Origin` header must be one of the configured origins;
+//! - or both.
+//!
+//! # Errors
+//! Every failure is a fixed JSON body `{"error":"<code>"}` (see [`ErrorCode`]
+//! for the table) with `Cache-Control: no-store`; the reason stays in the
+//! security events and `tracing`.
+//!
+//! | code | status | extra headers |
+//! |---|---|---|
+//! | `missing_token` | 401 | `WWW-Authenticate: Bearer` |
+//! | `invalid_token` | 401 | `WWW-Authenticate: Bearer error="invalid_token"`; plus `Clear-Site-Data` and expired cookies when the session ended or a refresh token was reused |
+//! | `reauthentication_required` | 401 | `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age="<secs>"` (RFC 9470) |
+//! | `csrf_rejected` | 403 | |
+//! | `not_found` | 404 | |
+//! | `invalid_request` | 400 | |
+//! | `session_limit_reached` | 409 | body also has `limit` and `active` (the user's sessions, so the app can offer to end one) |
+//! | `unavailable` | 503 | store unreachable: fail closed |
+//! | `internal_error` | 500 | |
+//!
+//! # Routes
+//! [`SessionApi`] implements the ready-made routes the adapters mount under
+//! a prefix (default `/auth`): `POST /refresh`, `POST /logout`,
+//! `GET /sessions`, `DELETE /sessions/{id}`, `POST /sessions/revoke-others`,
+//! `POST /sessions/revoke-all`, and the login helper
+//! [`SessionApi::login`].
+
+mod api;
+mod config;
+mod cookies;
+mod error;
+mod response;
+
+#[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use api::{AuthOutcome, SessionApi};
+pub use config::{
+    AdapterConfig, ClientIpResolver, ConfigError, CsrfProtection, PeerAddrOnly, SameSite,
+    TokenTransport,
+};
+pub use cookies::{
+    ACCESS_COOKIE, CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, REFRESH_COOKIE, cookie_value,
+};
+pub use error::{ErrorCode, WebError};
+pub use response::WebResponse;
+
+/// The exact `Clear-Site-Data` value sent when a session ends.
+pub const CLEAR_SITE_DATA: &str = "\"cache\", \"cookies\", \"storage\"";
+
+/// The `Cache-Control` value on every session-route and error response.
+pub const CACHE_CONTROL_NO_STORE: &str = "no-store";
+
+/// `WWW-Authenticate` for a request without credentials.
+pub const WWW_AUTHENTICATE_MISSING: &str = "Bearer";
+
+/// `WWW-Authenticate` for a bad, expired or revoked token.
+pub const WWW_AUTHENTICATE_INVALID: &str = "Bearer error=\"invalid_token\"";
+
+/// The request header carrying the double-submit CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Default longest `Authorization` header, or sum of `Cookie` headers,
+/// looked at; longer ones are refused as `invalid_token` without parsing.
+pub const DEFAULT_MAX_CREDENTIAL_LEN: usize = 8 * 1024;
+
+/// Longest request body the session routes read (the refresh body).
+pub const MAX_BODY_LEN: usize = 8 * 1024;
+
+/// Read access to request headers, implemented by each adapter over its
+/// framework's header map.
+///
+/// Names are passed in lower case. Values are raw bytes so that size limits
+/// apply before any decoding.
+pub trait HeaderSource {
+    /// The first value of header `name`, if present.
+    fn header(&self, name: &str) -> Option<&[u8]>;
+
+    /// Every value of header `name`, in order.
+    fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a;
+}
+
+/// Whether `method` (upper case) changes state and so needs CSRF protection
+/// when cookies authenticate it.
+pub fn is_state_changing(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}

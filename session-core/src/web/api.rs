@@ -1,0 +1,610 @@
+//! [`SessionApi`]: the session routes and request authentication, written
+//! once for every adapter.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::error::SessionError;
+use crate::ids::{SessionId, UserId};
+use crate::manager::{AuthenticatedSession, LoginOptions, SessionManager, TokenPair};
+use crate::record::{RequestContext, RevokeReason, SessionRecord};
+use crate::secret::RefreshToken;
+use crate::time::Timestamp;
+
+use super::config::{AdapterConfig, ConfigError, TokenTransport};
+use super::cookies::{
+    ACCESS_COOKIE, CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, REFRESH_COOKIE, cookie_value,
+    expire_all, set_cookie,
+};
+use super::error::{ErrorCode, WebError};
+use super::response::WebResponse;
+use super::{
+    CLEAR_SITE_DATA, CSRF_HEADER, HeaderSource, MAX_BODY_LEN, WWW_AUTHENTICATE_INVALID,
+    WWW_AUTHENTICATE_MISSING, is_state_changing,
+};
+
+/// The result of authenticating one request.
+#[derive(Debug, Clone)]
+pub enum AuthOutcome {
+    /// A valid token of an active session.
+    Authenticated(Arc<AuthenticatedSession>),
+    /// No credentials were presented.
+    Anonymous,
+    /// Credentials were presented and refused (or the store is down, or
+    /// the CSRF check failed).
+    Rejected(WebError),
+}
+
+impl AuthOutcome {
+    /// The session, or the error to answer with (`missing_token` when anonymous).
+    ///
+    /// # Errors
+    /// The [`WebError`] for anything but an authenticated request.
+    pub fn required(&self) -> Result<&Arc<AuthenticatedSession>, WebError> {
+        match self {
+            AuthOutcome::Authenticated(s) => Ok(s),
+            AuthOutcome::Anonymous => Err(WebError::new(ErrorCode::MissingToken)),
+            AuthOutcome::Rejected(e) => Err(e.clone()),
+        }
+    }
+
+    /// The session if the request is authenticated.
+    pub fn session(&self) -> Option<&Arc<AuthenticatedSession>> {
+        match self {
+            AuthOutcome::Authenticated(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// The adapters' shared engine: a [`SessionManager`] plus an
+/// [`AdapterConfig`]. Cheap to clone.
+///
+/// Adapters call [`SessionApi::authenticate`] from their middleware, the
+/// route methods from their handlers, and turn each [`WebResponse`] into a
+/// framework response.
+#[derive(Clone, Debug)]
+pub struct SessionApi {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    manager: SessionManager,
+    config: AdapterConfig,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+fn text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
+}
+
+impl SessionApi {
+    /// Combines a manager and a configuration.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the configuration is inconsistent.
+    pub fn new(manager: SessionManager, config: AdapterConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(SessionApi {
+            inner: Arc::new(Inner { manager, config }),
+        })
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &SessionManager {
+        &self.inner.manager
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AdapterConfig {
+        &self.inner.config
+    }
+
+    fn cookie<'a, H: HeaderSource>(&self, headers: &'a H, name: &str) -> Option<&'a str> {
+        cookie_value(headers.header_all("cookie").filter_map(text), name)
+    }
+
+    fn cookies_too_long<H: HeaderSource>(&self, headers: &H) -> bool {
+        let mut total = 0usize;
+        for v in headers.header_all("cookie") {
+            total = total.saturating_add(v.len());
+        }
+        total > self.inner.config.max_credential_len
+    }
+
+    /// The access token presented with the request, per the transport.
+    fn access_token<'a, H: HeaderSource>(
+        &self,
+        headers: &'a H,
+    ) -> Result<Option<&'a str>, WebError> {
+        let invalid = || WebError::new(ErrorCode::InvalidToken);
+        match self.inner.config.transport {
+            TokenTransport::Bearer => {
+                let Some(raw) = headers.header("authorization") else {
+                    return Ok(None);
+                };
+                if raw.len() > self.inner.config.max_credential_len {
+                    return Err(invalid());
+                }
+                let value = text(raw).ok_or_else(invalid)?;
+                let Some((scheme, token)) = value.split_once(' ') else {
+                    return Ok(None);
+                };
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return Ok(None);
+                }
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(invalid());
+                }
+                Ok(Some(token))
+            }
+            TokenTransport::Cookies => {
+                if self.cookies_too_long(headers) {
+                    return Err(invalid());
+                }
+                Ok(self
+                    .cookie(headers, ACCESS_COOKIE)
+                    .filter(|t| !t.is_empty()))
+            }
+        }
+    }
+
+    /// Runs the CSRF check for a state-changing request with cookie transport.
+    ///
+    /// # Errors
+    /// [`ErrorCode::CsrfRejected`].
+    pub fn check_csrf<H: HeaderSource>(&self, method: &str, headers: &H) -> Result<(), WebError> {
+        let config = &self.inner.config;
+        if config.transport != TokenTransport::Cookies || !is_state_changing(method) {
+            return Ok(());
+        }
+        let reject = |why: &'static str| {
+            tracing::warn!(target: "sessionward::web", method, why, "CSRF check failed");
+            WebError::new(ErrorCode::CsrfRejected)
+        };
+        if let Some(allowed) = config.csrf.origins() {
+            let origin = headers.header("origin").and_then(text);
+            let ok = origin.is_some_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o)));
+            if !ok {
+                return Err(reject("origin not allowed"));
+            }
+        }
+        if config.csrf.double_submit() {
+            if self.cookies_too_long(headers) {
+                return Err(reject("cookies too long"));
+            }
+            let cookie = self.cookie(headers, CSRF_COOKIE).unwrap_or("");
+            let header = headers.header(CSRF_HEADER).unwrap_or(b"");
+            let equal: bool = cookie.as_bytes().ct_eq(header).into();
+            if cookie.is_empty() || !equal {
+                return Err(reject("double-submit token missing or different"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Authenticates a request: finds the access token per the transport,
+    /// applies the CSRF check to state-changing cookie requests, and asks
+    /// the manager. Never fails; the outcome says what to do.
+    pub async fn authenticate<H: HeaderSource>(&self, method: &str, headers: &H) -> AuthOutcome {
+        let token = match self.access_token(headers) {
+            Ok(Some(t)) => t,
+            Ok(None) => return AuthOutcome::Anonymous,
+            Err(e) => return AuthOutcome::Rejected(e),
+        };
+        if let Err(e) = self.check_csrf(method, headers) {
+            return AuthOutcome::Rejected(e);
+        }
+        match self.inner.manager.authenticate(token).await {
+            Ok(s) => AuthOutcome::Authenticated(Arc::new(s)),
+            Err(e) => AuthOutcome::Rejected(WebError::from(&e)),
+        }
+    }
+
+    /// The login/refresh request context: client IP through the configured
+    /// [`super::ClientIpResolver`], User-Agent, and the device-id cookie.
+    pub fn request_context<H: HeaderSource>(
+        &self,
+        peer: Option<IpAddr>,
+        headers: &H,
+    ) -> RequestContext {
+        let config = &self.inner.config;
+        let mut ctx = RequestContext::new();
+        let forwarded = headers.header("forwarded").and_then(text);
+        let xff = headers.header("x-forwarded-for").and_then(text);
+        if let Some(ip) = config.resolver.client_ip(peer, forwarded, xff) {
+            ctx = ctx.with_ip(ip);
+        }
+        if let Some(ua) = headers.header("user-agent") {
+            ctx = ctx.with_user_agent(String::from_utf8_lossy(ua));
+        }
+        if config.device_cookie
+            && !self.cookies_too_long(headers)
+            && let Some(id) = self.cookie(headers, DEVICE_COOKIE)
+        {
+            ctx = ctx.with_device_id(id);
+        }
+        ctx
+    }
+
+    /// The response for `err`: fixed JSON body, status, `Cache-Control:
+    /// no-store`, the `WWW-Authenticate` challenge for 401s, and
+    /// `Clear-Site-Data` plus expired cookies when the client must wipe.
+    pub fn error_response(&self, err: &WebError) -> WebResponse {
+        let code = err.code();
+        let body = match (code, err.limit()) {
+            (ErrorCode::SessionLimitReached, Some(l)) => json!({
+                "error": code.as_str(),
+                "limit": l.limit.as_str(),
+                "active": l.active,
+            })
+            .to_string(),
+            _ => match (code, err.step_up()) {
+                (ErrorCode::StepUpRequired, Some(c)) => json!({
+                    "error": code.as_str(),
+                    "step_up_token": c.token.expose_secret(),
+                    "expires_at": c.expires_at,
+                    "risk": c.risk,
+                })
+                .to_string(),
+                _ => format!("{{\"error\":\"{}\"}}", code.as_str()),
+            },
+        };
+        let mut r = WebResponse::json(code.status(), body);
+        match code {
+            ErrorCode::MissingToken => r
+                .headers
+                .push(("www-authenticate", WWW_AUTHENTICATE_MISSING.to_owned())),
+            ErrorCode::InvalidToken => r
+                .headers
+                .push(("www-authenticate", WWW_AUTHENTICATE_INVALID.to_owned())),
+            ErrorCode::ReauthenticationRequired => {
+                let max_age = self
+                    .inner
+                    .config
+                    .recent_auth
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                r.headers.push((
+                    "www-authenticate",
+                    format!(
+                        "Bearer error=\"insufficient_user_authentication\", max_age=\"{max_age}\""
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if err.clears_client() {
+            self.add_wipe(&mut r);
+        }
+        r
+    }
+
+    fn add_wipe(&self, r: &mut WebResponse) {
+        r.headers
+            .push(("clear-site-data", CLEAR_SITE_DATA.to_owned()));
+        if self.inner.config.transport == TokenTransport::Cookies {
+            for c in expire_all(&self.inner.config) {
+                r.headers.push(("set-cookie", c));
+            }
+        }
+    }
+
+    fn json_or_500(&self, status: u16, value: &serde_json::Value) -> WebResponse {
+        match serde_json::to_string(value) {
+            Ok(body) => WebResponse::json(status, body),
+            Err(e) => {
+                tracing::error!(target: "sessionward::web", error = %e, "serializing a response failed");
+                self.error_response(&WebError::new(ErrorCode::InternalError))
+            }
+        }
+    }
+
+    /// The success response carrying fresh tokens: JSON tokens with bearer
+    /// transport; `Set-Cookie` plus expiry times with cookie transport.
+    /// `csrf` is set at login only: it lives as long as the session.
+    fn token_response(
+        &self,
+        session: &SessionRecord,
+        tokens: &TokenPair,
+        now: Timestamp,
+        login: bool,
+        new_device: Option<&str>,
+    ) -> WebResponse {
+        let config = &self.inner.config;
+        // Whole seconds on the JWT's own (second-granular) scale.
+        let secs_until =
+            |t: Timestamp| u64::try_from(t.unix_seconds() - now.unix_seconds()).unwrap_or(0);
+        let access_secs = secs_until(tokens.access_expires_at);
+        let refresh_secs = secs_until(tokens.refresh_expires_at);
+        match config.transport {
+            TokenTransport::Bearer => self.json_or_500(
+                200,
+                &json!({
+                    "token_type": "Bearer",
+                    "access_token": tokens.access_token.expose_secret(),
+                    "expires_in": access_secs,
+                    "access_expires_at": tokens.access_expires_at,
+                    "refresh_token": tokens.refresh_token.expose_secret(),
+                    "refresh_expires_at": tokens.refresh_expires_at,
+                    "session_id": session.id,
+                }),
+            ),
+            TokenTransport::Cookies => {
+                let mut r = self.json_or_500(
+                    200,
+                    &json!({
+                        "expires_in": access_secs,
+                        "access_expires_at": tokens.access_expires_at,
+                        "refresh_expires_at": tokens.refresh_expires_at,
+                        "session_id": session.id,
+                    }),
+                );
+                if r.status != 200 {
+                    return r;
+                }
+                r.headers.push((
+                    "set-cookie",
+                    set_cookie(
+                        config,
+                        ACCESS_COOKIE,
+                        tokens.access_token.expose_secret(),
+                        "/",
+                        access_secs,
+                        true,
+                    ),
+                ));
+                r.headers.push((
+                    "set-cookie",
+                    set_cookie(
+                        config,
+                        REFRESH_COOKIE,
+                        tokens.refresh_token.expose_secret(),
+                        &config.refresh_cookie_path(),
+                        refresh_secs,
+                        true,
+                    ),
+                ));
+                if login {
+                    let csrf = SessionId::generate();
+                    r.headers.push((
+                        "set-cookie",
+                        set_cookie(config, CSRF_COOKIE, csrf.as_str(), "/", refresh_secs, false),
+                    ));
+                }
+                if let Some(device) = new_device {
+                    r.headers.push((
+                        "set-cookie",
+                        set_cookie(
+                            config,
+                            DEVICE_COOKIE,
+                            device,
+                            "/",
+                            DEVICE_COOKIE_MAX_AGE,
+                            true,
+                        ),
+                    ));
+                }
+                r
+            }
+        }
+    }
+
+    /// Login helper: the host has verified `user`'s credentials; this
+    /// creates the session and answers with tokens (JSON or cookies).
+    ///
+    /// A concurrent-session limit answers `409 session_limit_reached`
+    /// listing the user's active sessions; a store outage `503`.
+    pub async fn login(&self, user: &UserId, ctx: &RequestContext) -> WebResponse {
+        self.login_inner(user, ctx, LoginOptions::default()).await
+    }
+
+    /// Re-authentication helper: the host has verified the credentials of
+    /// the user of `current` again; this replaces `current` with a new
+    /// session (new tokens, fresh `auth_time`), as [`SessionManager::reauthenticate`].
+    pub async fn reauthenticate(
+        &self,
+        current: &AuthenticatedSession,
+        ctx: &RequestContext,
+    ) -> WebResponse {
+        let options = LoginOptions {
+            replaces: Some(current.session_id.clone()),
+        };
+        self.login_inner(&current.user, ctx, options).await
+    }
+
+    async fn login_inner(
+        &self,
+        user: &UserId,
+        ctx: &RequestContext,
+        options: LoginOptions,
+    ) -> WebResponse {
+        let config = &self.inner.config;
+        let new_device = (config.device_cookie
+            && config.transport == TokenTransport::Cookies
+            && ctx.device_id().is_none())
+        .then(SessionId::generate);
+        let ctx = match &new_device {
+            Some(d) => ctx.clone().with_device_id(d.as_str()),
+            None => ctx.clone(),
+        };
+        match self.inner.manager.login_with(user, &ctx, options).await {
+            Ok(ok) => {
+                let now = self.inner.manager.now();
+                self.token_response(
+                    &ok.session,
+                    &ok.tokens,
+                    now,
+                    true,
+                    new_device.as_ref().map(SessionId::as_str),
+                )
+            }
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    /// `POST <prefix>/refresh`: rotates the refresh token taken from the
+    /// JSON body (bearer) or the refresh cookie (cookies, CSRF-checked).
+    pub async fn refresh<H: HeaderSource>(
+        &self,
+        method: &str,
+        headers: &H,
+        body: &[u8],
+    ) -> WebResponse {
+        let token = match self.inner.config.transport {
+            TokenTransport::Bearer => {
+                if body.len() > MAX_BODY_LEN {
+                    return self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+                }
+                match serde_json::from_slice::<RefreshBody>(body) {
+                    Ok(b) => b.refresh_token,
+                    Err(_) => {
+                        return self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+                    }
+                }
+            }
+            TokenTransport::Cookies => {
+                if self.cookies_too_long(headers) {
+                    return self.error_response(&WebError::new(ErrorCode::InvalidToken));
+                }
+                if let Err(e) = self.check_csrf(method, headers) {
+                    return self.error_response(&e);
+                }
+                match self.cookie(headers, REFRESH_COOKIE) {
+                    Some(t) if !t.is_empty() => t.to_owned(),
+                    _ => return self.error_response(&WebError::new(ErrorCode::MissingToken)),
+                }
+            }
+        };
+        match self.inner.manager.refresh(&RefreshToken::new(token)).await {
+            Ok(r) => {
+                let now = self.inner.manager.now();
+                self.token_response(&r.session, &r.tokens, now, false, None)
+            }
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    /// `POST <prefix>/logout`: revokes the caller's session and answers
+    /// `204` with `Clear-Site-Data: "cache", "cookies", "storage"`, expired
+    /// cookies (cookie transport) and `Cache-Control: no-store`.
+    ///
+    /// Logout is idempotent: without a token, or with an already-ended
+    /// one, the client is still told to wipe. A store outage answers `503`
+    /// without wiping, so the client retries and the server-side session
+    /// really ends.
+    pub async fn logout(&self, outcome: &AuthOutcome) -> WebResponse {
+        let result = match outcome {
+            AuthOutcome::Authenticated(s) => self.inner.manager.logout(s).await,
+            AuthOutcome::Anonymous => Ok(()),
+            AuthOutcome::Rejected(e) if e.code() == ErrorCode::InvalidToken => Ok(()),
+            AuthOutcome::Rejected(e) => return self.error_response(e),
+        };
+        match result {
+            Ok(()) | Err(SessionError::NotFound) => {
+                let mut r = WebResponse::empty(204);
+                self.add_wipe(&mut r);
+                r
+            }
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    /// `GET <prefix>/sessions`: `{"sessions":[…]}`, the caller's active
+    /// sessions, most recent first, the caller's own marked `"current": true`.
+    pub async fn list(&self, session: &AuthenticatedSession) -> WebResponse {
+        match self
+            .inner
+            .manager
+            .list(&session.user, Some(&session.session_id))
+            .await
+        {
+            Ok(views) => self.json_or_500(200, &json!({ "sessions": views })),
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    fn recent_auth(&self, session: &AuthenticatedSession) -> Result<(), WebError> {
+        match self.inner.config.recent_auth {
+            Some(max_age) => session
+                .require_recent_auth(self.inner.manager.now(), max_age)
+                .map_err(WebError::from),
+            None => Ok(()),
+        }
+    }
+
+    /// `DELETE <prefix>/sessions/{id}`: ends one of the caller's sessions
+    /// (`204`; `404 not_found` for an unknown or another user's id). Ending
+    /// the caller's own session also wipes the client.
+    pub async fn revoke_session(&self, session: &AuthenticatedSession, id: &str) -> WebResponse {
+        if let Err(e) = self.recent_auth(session) {
+            return self.error_response(&e);
+        }
+        let Ok(id) = SessionId::parse(id) else {
+            return self.error_response(&WebError::new(ErrorCode::NotFound));
+        };
+        match self
+            .inner
+            .manager
+            .revoke(&session.user, &id, RevokeReason::User)
+            .await
+        {
+            Ok(()) => {
+                let mut r = WebResponse::empty(204);
+                if id == session.session_id {
+                    self.add_wipe(&mut r);
+                }
+                r
+            }
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    /// `POST <prefix>/sessions/revoke-others`: ends every other session of
+    /// the caller; `{"revoked": n}`.
+    pub async fn revoke_others(&self, session: &AuthenticatedSession) -> WebResponse {
+        if let Err(e) = self.recent_auth(session) {
+            return self.error_response(&e);
+        }
+        match self
+            .inner
+            .manager
+            .revoke_others(&session.user, &session.session_id, RevokeReason::User)
+            .await
+        {
+            Ok(n) => self.json_or_500(200, &json!({ "revoked": n })),
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+
+    /// `POST <prefix>/sessions/revoke-all`: ends every session of the
+    /// caller, this one included; `{"revoked": n}` and the client wipe.
+    pub async fn revoke_all(&self, session: &AuthenticatedSession) -> WebResponse {
+        if let Err(e) = self.recent_auth(session) {
+            return self.error_response(&e);
+        }
+        match self
+            .inner
+            .manager
+            .revoke_all(&session.user, RevokeReason::User)
+            .await
+        {
+            Ok(n) => {
+                let mut r = self.json_or_500(200, &json!({ "revoked": n }));
+                self.add_wipe(&mut r);
+                r
+            }
+            Err(e) => self.error_response(&WebError::from(&e)),
+        }
+    }
+}

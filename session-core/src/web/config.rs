@@ -1,0 +1,337 @@
+//! Adapter configuration.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::DEFAULT_MAX_CREDENTIAL_LEN;
+
+/// How tokens travel between client and server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenTransport {
+    /// `Authorization: Bearer <jwt>`; login and refresh answer with JSON
+    /// tokens, the refresh route reads `{"refresh_token": "…"}`. For SPAs
+    /// that keep tokens themselves and for mobile apps. No CSRF check is
+    /// needed: browsers never attach the header on their own.
+    Bearer,
+    /// `__Host-sw_access` and `__Secure-sw_refresh` cookies (`Secure`,
+    /// `HttpOnly`), so scripts never see a token. The default, recommended
+    /// for browsers. State-changing requests need CSRF protection.
+    #[default]
+    Cookies,
+}
+
+/// The `SameSite` attribute of the session cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their
+    /// sub-requests or cross-site POSTs. The default.
+    #[default]
+    Lax,
+    /// Never sent on requests started by another site.
+    Strict,
+}
+
+impl SameSite {
+    /// The attribute value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+        }
+    }
+}
+
+/// CSRF protection for state-changing requests authenticated by cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CsrfProtection {
+    /// Double submit (the default): the `X-CSRF-Token` header must equal the
+    /// `__Host-sw_csrf` cookie set at login. Client scripts read the cookie
+    /// and copy it into the header.
+    DoubleSubmit,
+    /// The `Origin` header must be present and equal (ASCII
+    /// case-insensitively) one of these origins, e.g.
+    /// `https://app.example.com`. Modern browsers send `Origin` on every
+    /// non-GET request.
+    Origin(Vec<String>),
+    /// Both checks must pass.
+    DoubleSubmitAndOrigin(Vec<String>),
+    /// No CSRF check at all. Only safe when something else already blocks
+    /// cross-site requests (for example a custom-header requirement at a proxy).
+    DangerousDisabled,
+}
+
+impl CsrfProtection {
+    pub(super) fn double_submit(&self) -> bool {
+        matches!(
+            self,
+            CsrfProtection::DoubleSubmit | CsrfProtection::DoubleSubmitAndOrigin(_)
+        )
+    }
+
+    pub(super) fn origins(&self) -> Option<&[String]> {
+        match self {
+            CsrfProtection::Origin(o) | CsrfProtection::DoubleSubmitAndOrigin(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+/// Finds the client's IP address for a request.
+///
+/// The default, [`PeerAddrOnly`], uses the TCP peer address. Behind a
+/// reverse proxy, plug in a resolver that trusts `Forwarded` /
+/// `X-Forwarded-For` only when the peer is a known proxy.
+pub trait ClientIpResolver: Send + Sync + 'static {
+    /// The client address given the TCP peer (if the framework knows it)
+    /// and the raw `Forwarded` and `X-Forwarded-For` headers.
+    fn client_ip(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded: Option<&str>,
+        x_forwarded_for: Option<&str>,
+    ) -> Option<IpAddr>;
+}
+
+/// The default [`ClientIpResolver`]: the TCP peer address, ignoring every
+/// forwarding header (which any client can forge).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PeerAddrOnly;
+
+impl ClientIpResolver for PeerAddrOnly {
+    fn client_ip(&self, peer: Option<IpAddr>, _: Option<&str>, _: Option<&str>) -> Option<IpAddr> {
+        peer
+    }
+}
+
+/// A configuration value was refused by [`crate::web::SessionApi::new`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The route prefix must be empty or start with `/`, not end with `/`,
+    /// and hold only URL path characters.
+    #[error("route prefix must be empty or like `/auth` (no trailing slash, path characters only)")]
+    BadPrefix,
+    /// An allowed origin is not `scheme://host[:port]`.
+    #[error("allowed origin `{0}` must look like `https://app.example.com` (no path)")]
+    BadOrigin(String),
+    /// Origin checking was asked for with no allowed origins.
+    #[error("origin-based CSRF protection needs at least one allowed origin")]
+    NoOrigins,
+    /// A zero re-authentication window would refuse every session change.
+    #[error("the recent-authentication window must be above zero")]
+    ZeroReauthWindow,
+}
+
+/// How an adapter authenticates requests and serves the session routes.
+///
+/// Secure by default: cookie transport with `SameSite=Lax`, double-submit
+/// CSRF, re-authentication within 15 minutes before ending sessions, and
+/// the peer address as client IP.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_core::web::{AdapterConfig, CsrfProtection, SameSite, TokenTransport};
+///
+/// let config = AdapterConfig::new()
+///     .with_transport(TokenTransport::Cookies)
+///     .with_same_site(SameSite::Strict)
+///     .with_route_prefix("/account/auth")
+///     .with_csrf(CsrfProtection::DoubleSubmitAndOrigin(vec!["https://app.example.com".into()]))
+///     .with_recent_auth(Duration::from_secs(300));
+/// assert_eq!(config.refresh_cookie_path(), "/account/auth/refresh");
+/// ```
+#[derive(Clone)]
+pub struct AdapterConfig {
+    pub(super) transport: TokenTransport,
+    pub(super) same_site: SameSite,
+    pub(super) prefix: String,
+    pub(super) csrf: CsrfProtection,
+    pub(super) recent_auth: Option<Duration>,
+    pub(super) device_cookie: bool,
+    pub(super) max_credential_len: usize,
+    pub(super) resolver: Arc<dyn ClientIpResolver>,
+}
+
+impl fmt::Debug for AdapterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdapterConfig")
+            .field("transport", &self.transport)
+            .field("same_site", &self.same_site)
+            .field("prefix", &self.prefix)
+            .field("csrf", &self.csrf)
+            .field("recent_auth", &self.recent_auth)
+            .field("device_cookie", &self.device_cookie)
+            .field("max_credential_len", &self.max_credential_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AdapterConfig {
+    fn default() -> Self {
+        AdapterConfig {
+            transport: TokenTransport::Cookies,
+            same_site: SameSite::Lax,
+            prefix: "/auth".to_owned(),
+            csrf: CsrfProtection::DoubleSubmit,
+            recent_auth: Some(Duration::from_secs(15 * 60)),
+            device_cookie: true,
+            max_credential_len: DEFAULT_MAX_CREDENTIAL_LEN,
+            resolver: Arc::new(PeerAddrOnly),
+        }
+    }
+}
+
+impl AdapterConfig {
+    /// The secure defaults (see the type docs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Token transport (default [`TokenTransport::Cookies`]).
+    pub fn with_transport(mut self, transport: TokenTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// `SameSite` of the session cookies (default [`SameSite::Lax`]).
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// The path the session routes are mounted under (default `/auth`).
+    /// The refresh cookie is scoped to `<prefix>/refresh`, so this must
+    /// match where the host mounts the routes.
+    pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// CSRF protection for cookie transport (default [`CsrfProtection::DoubleSubmit`]).
+    pub fn with_csrf(mut self, csrf: CsrfProtection) -> Self {
+        self.csrf = csrf;
+        self
+    }
+
+    /// Ending sessions (`DELETE /sessions/{id}`, `revoke-others`,
+    /// `revoke-all`) requires the last full authentication to be at most
+    /// `max_age` old (ASVS 7.5.2; default 15 minutes). Older sessions get
+    /// `401 reauthentication_required`; the host then re-authenticates the
+    /// user with [`crate::web::SessionApi::reauthenticate`].
+    pub fn with_recent_auth(mut self, max_age: Duration) -> Self {
+        self.recent_auth = Some(max_age);
+        self
+    }
+
+    /// Lets any authenticated session end sessions without a recent
+    /// authentication. Weakens ASVS 7.5.2: a stolen session can then log the
+    /// real user out everywhere.
+    pub fn dangerous_without_recent_auth(mut self) -> Self {
+        self.recent_auth = None;
+        self
+    }
+
+    /// Whether to read the stable device-id cookie (`__Host-sw_device`) into
+    /// the request context, and set it at login with cookie transport when
+    /// absent (default `true`).
+    pub fn with_device_cookie(mut self, enabled: bool) -> Self {
+        self.device_cookie = enabled;
+        self
+    }
+
+    /// Longest `Authorization` header, or sum of `Cookie` header lengths,
+    /// accepted (default 8 KiB); longer ones are refused as `invalid_token`
+    /// without being parsed.
+    pub fn with_max_credential_len(mut self, len: usize) -> Self {
+        self.max_credential_len = len;
+        self
+    }
+
+    /// How the client IP is found (default [`PeerAddrOnly`]). Behind a
+    /// reverse proxy, pass a resolver that trusts forwarding headers only
+    /// from the proxy's addresses.
+    pub fn with_client_ip_resolver(mut self, resolver: Arc<dyn ClientIpResolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// The token transport.
+    pub fn transport(&self) -> TokenTransport {
+        self.transport
+    }
+
+    /// The `SameSite` attribute.
+    pub fn same_site(&self) -> SameSite {
+        self.same_site
+    }
+
+    /// The route prefix.
+    pub fn route_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The CSRF protection.
+    pub fn csrf(&self) -> &CsrfProtection {
+        &self.csrf
+    }
+
+    /// The recent-authentication window for ending sessions, if any.
+    pub fn recent_auth(&self) -> Option<Duration> {
+        self.recent_auth
+    }
+
+    /// Whether the device-id cookie is used.
+    pub fn device_cookie(&self) -> bool {
+        self.device_cookie
+    }
+
+    /// The credential size limit.
+    pub fn max_credential_len(&self) -> usize {
+        self.max_credential_len
+    }
+
+    /// The client-IP resolver.
+    pub fn client_ip_resolver(&self) -> &Arc<dyn ClientIpResolver> {
+        &self.resolver
+    }
+
+    /// `Path` of the refresh cookie: `<prefix>/refresh`.
+    pub fn refresh_cookie_path(&self) -> String {
+        format!("{}/refresh", self.prefix)
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.prefix;
+        let path_char = |b: u8| b.is_ascii_alphanumeric() || b"/-._~%".contains(&b);
+        if !p.is_empty() && (!p.starts_with('/') || p.ends_with('/') || !p.bytes().all(path_char)) {
+            return Err(ConfigError::BadPrefix);
+        }
+        if let Some(origins) = self.csrf.origins() {
+            if origins.is_empty() {
+                return Err(ConfigError::NoOrigins);
+            }
+            for o in origins {
+                let rest = o
+                    .strip_prefix("https://")
+                    .or_else(|| o.strip_prefix("http://"));
+                let ok = rest.is_some_and(|r| {
+                    !r.is_empty()
+                        && r.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+                });
+                if !ok {
+                    return Err(ConfigError::BadOrigin(o.clone()));
+                }
+            }
+        }
+        if self.recent_auth.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::ZeroReauthWindow);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! The fixed error table of the adapters.
+
+use crate::StepUpChallenge;
+use crate::error::{LimitReached, SessionError};
+
+/// The short, documented error codes clients see. Bodies carry nothing
+/// else (except the active sessions on [`ErrorCode::SessionLimitReached`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 401: no credentials were presented.
+    MissingToken,
+    /// 401: the token is bad, expired, revoked, or its session ended.
+    InvalidToken,
+    /// 401: the operation needs a more recent full authentication.
+    ReauthenticationRequired,
+    /// 403: CSRF check failed.
+    CsrfRejected,
+    /// 404: no such session for this user.
+    NotFound,
+    /// 400: malformed request.
+    InvalidRequest,
+    /// 409: a concurrent-session limit refused the login.
+    SessionLimitReached,
+    /// 403: the risk policy wants a second factor first; the body carries
+    /// the single-use `step_up_token` for [`crate::web::SessionApi::complete_step_up`].
+    StepUpRequired,
+    /// 403: the risk policy denied the login.
+    LoginDenied,
+    /// 503: the session store is unreachable (fail closed).
+    Unavailable,
+    /// 500: anything else.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `{"error":"<code>"}`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::ReauthenticationRequired => "reauthentication_required",
+            ErrorCode::CsrfRejected => "csrf_rejected",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::SessionLimitReached => "session_limit_reached",
+            ErrorCode::StepUpRequired => "step_up_required",
+            ErrorCode::LoginDenied => "login_denied",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::MissingToken
+            | ErrorCode::InvalidToken
+            | ErrorCode::ReauthenticationRequired => 401,
+            ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::SessionLimitReached => 409,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::InternalError => 500,
+        }
+    }
+}
+
+/// An error on its way to becoming a response: a code, whether the client
+/// must wipe its stored tokens, and the limit details for 409.
+#[derive(Debug, Clone)]
+pub struct WebError {
+    code: ErrorCode,
+    clear_client: bool,
+    limit: Option<Box<LimitReached>>,
+    step_up: Option<Box<StepUpChallenge>>,
+}
+
+impl WebError {
+    /// An error with `code` that does not wipe the client.
+    pub fn new(code: ErrorCode) -> Self {
+        WebError {
+            code,
+            clear_client: false,
+            limit: None,
+            step_up: None,
+        }
+    }
+
+    /// Also tell the client to wipe its tokens.
+    pub fn clearing_client(mut self) -> Self {
+        self.clear_client = true;
+        self
+    }
+
+    /// The code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// Whether the response tells the client to drop its tokens.
+    pub fn clears_client(&self) -> bool {
+        self.clear_client
+    }
+
+    /// The limit details, for [`ErrorCode::SessionLimitReached`].
+    pub fn limit(&self) -> Option<&LimitReached> {
+        self.limit.as_deref()
+    }
+
+    /// The challenge, for [`ErrorCode::StepUpRequired`].
+    pub fn step_up(&self) -> Option<&StepUpChallenge> {
+        self.step_up.as_deref()
+    }
+}
+
+impl From<&SessionError> for WebError {
+    fn from(e: &SessionError) -> Self {
+        let code = match e {
+            SessionError::InvalidToken(_)
+            | SessionError::SessionEnded(_)
+            | SessionError::RefreshTokenReuse => ErrorCode::InvalidToken,
+            SessionError::LimitReached(l) => {
+                return WebError {
+                    code: ErrorCode::SessionLimitReached,
+                    clear_client: false,
+                    limit: Some(l.clone()),
+                    step_up: None,
+                };
+            }
+            SessionError::StepUpRequired(c) => {
+                return WebError {
+                    code: ErrorCode::StepUpRequired,
+                    clear_client: false,
+                    limit: None,
+                    step_up: Some(c.clone()),
+                };
+            }
+            SessionError::LoginDenied(_) => ErrorCode::LoginDenied,
+            SessionError::NotFound => ErrorCode::NotFound,
+            SessionError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            SessionError::InvalidInput(_) => ErrorCode::InvalidRequest,
+            SessionError::Store(s) if s.is_unavailable() => {
+                tracing::warn!(target: "sessionward::web", error = %e, "session store unavailable; failing closed");
+                ErrorCode::Unavailable
+            }
+            SessionError::Signing(_) | SessionError::Store(_) => {
+                tracing::error!(target: "sessionward::web", error = %e, "session operation failed");
+                ErrorCode::InternalError
+            }
+        };
+        WebError {
+            code,
+            clear_client: e.should_clear_client(),
+            limit: None,
+            step_up: None,
+        }
+    }
+}
+
+impl From<SessionError> for WebError {
+    fn from(e: SessionError) -> Self {
+        WebError::from(&e)
+    }
+}

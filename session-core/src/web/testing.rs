@@ -1,0 +1,1074 @@
+//! One table of behavioural cases that every web adapter runs (feature
+//! `testing`), so the adapters cannot drift apart.
+//!
+//! An adapter implements [`AdapterHarness`] over an in-process test app and
+//! expands [`crate::web_adapter_tests!`] in an integration test:
+//!
+//! ```ignore
+//! struct MyHarness { /* in-process app */ }
+//! impl sessionward_core::web::testing::AdapterHarness for MyHarness { /* … */ }
+//! sessionward_core::web_adapter_tests!(MyHarness, tokio::test);
+//! ```
+//!
+//! # The test app contract
+//! Built by [`AdapterHarness::start`] around the given [`SessionApi`], with
+//! the adapter's authentication layer/middleware in front of everything:
+//! - `GET` and `POST /hello`: requires the adapter's session extractor;
+//!   answers `200` with the text `hello <user id>`;
+//! - `GET /maybe`: the optional extractor; `user <user id>` or `anonymous`;
+//! - `POST /login`: logs in the user named by the `x-test-user` header with
+//!   the adapter's login helper and request context (peer address,
+//!   User-Agent, device cookie);
+//! - the adapter's ready-made session routes mounted at the configured
+//!   prefix (`/auth` in every case).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    async_fn_in_trait
+)]
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::events::MemorySink;
+use crate::ids::{SessionId, UserId};
+use crate::manager::RevocationMode;
+use crate::memory::MemoryStore;
+use crate::policy::{OnLimit, SessionPolicy};
+use crate::record::{RevokeReason, SessionRecord};
+use crate::store::{
+    CreateOutcome, CreateRequest, RevocationFeed, RotateOutcome, RotateRequest, SessionStore,
+    StoreError,
+};
+use crate::testing::Harness;
+use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
+
+use super::{AdapterConfig, CsrfProtection, SessionApi, TokenTransport};
+
+/// A request as the cases send it.
+#[derive(Debug, Clone)]
+pub struct TestRequest {
+    /// Upper-case method.
+    pub method: &'static str,
+    /// Path (and query).
+    pub path: String,
+    /// Headers; names lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// TCP peer address the adapter should see.
+    pub peer: IpAddr,
+}
+
+impl TestRequest {
+    /// A request without headers or body from `203.0.113.1`.
+    pub fn new(method: &'static str, path: impl Into<String>) -> Self {
+        TestRequest {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            peer: IpAddr::from([203, 0, 113, 1]),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = body.to_string().into_bytes();
+        self.header("content-type", "application/json")
+    }
+}
+
+/// A response as the cases inspect it.
+#[derive(Debug, Clone)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers; names lower case, repeated headers kept in order.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub body: String,
+}
+
+impl TestResponse {
+    /// Every value of header `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The only value of header `name` (panics if repeated).
+    pub fn one(&self, name: &str) -> Option<&str> {
+        let all = self.all(name);
+        assert!(all.len() <= 1, "header {name} repeated: {all:?}");
+        all.first().copied()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// An in-process test app of one adapter (see the module docs).
+pub trait AdapterHarness: Sized {
+    /// Builds the test app around `api`.
+    async fn start(api: SessionApi) -> Self;
+    /// Sends one request through the app.
+    async fn send(&self, request: TestRequest) -> TestResponse;
+}
+
+/// A store that can be switched off: every call then fails with
+/// [`StoreError::Unavailable`].
+#[derive(Debug, Clone, Default)]
+pub struct FlakyStore {
+    inner: MemoryStore,
+    down: Arc<AtomicBool>,
+}
+
+impl FlakyStore {
+    /// Makes every call fail (`true`) or work (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable(Box::new(std::io::Error::other(
+                "test store switched off",
+            ))))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for FlakyStore {
+    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        self.check()?;
+        self.inner.create(request).await
+    }
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.get(user, id).await
+    }
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.touch(user, id, at).await
+    }
+    async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        self.check()?;
+        self.inner.rotate_refresh(request).await
+    }
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.revoke(user, id, reason, at).await
+    }
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.revoke_all(user, except, reason, at).await
+    }
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        self.check()?;
+        self.inner.list(user).await
+    }
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.purge_expired(before).await
+    }
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        None
+    }
+}
+
+/// One case's world: the app, its API, clock, store and events.
+pub struct Fixture<H> {
+    pub app: H,
+    pub api: SessionApi,
+    pub clock: ManualClock,
+    pub store: FlakyStore,
+    pub events: Arc<MemorySink>,
+}
+
+/// A fixture with `config` and `policy` (strict mode, manual clock).
+pub async fn fixture<H: AdapterHarness>(
+    config: AdapterConfig,
+    policy: SessionPolicy,
+) -> Fixture<H> {
+    let store = FlakyStore::default();
+    let h = Harness::with_mode(
+        Arc::new(store.clone()),
+        policy,
+        RevocationMode::Strict,
+        ManualClock::new(SystemClock.now()),
+    );
+    let api = SessionApi::new(h.manager, config).expect("valid adapter config");
+    Fixture {
+        app: H::start(api.clone()).await,
+        api,
+        clock: h.clock,
+        store,
+        events: h.events,
+    }
+}
+
+/// Bearer transport, default policy.
+pub fn bearer() -> AdapterConfig {
+    AdapterConfig::new().with_transport(TokenTransport::Bearer)
+}
+
+/// Cookie transport, default policy.
+pub fn cookies() -> AdapterConfig {
+    AdapterConfig::new().with_transport(TokenTransport::Cookies)
+}
+
+/// A simulated client: keeps its tokens (bearer) or a cookie jar that
+/// honours `Path` and `Max-Age=0` (cookies).
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub user_agent: String,
+    pub peer: IpAddr,
+    pub bearer: bool,
+    /// Send the CSRF header copied from the CSRF cookie.
+    pub send_csrf: bool,
+    /// name → (value, path)
+    pub jar: BTreeMap<String, (String, String)>,
+    pub access: Option<String>,
+    pub refresh: Option<String>,
+    pub session_id: Option<String>,
+}
+
+impl Device {
+    pub fn new(bearer: bool, user_agent: &str, peer: [u8; 4]) -> Self {
+        Device {
+            user_agent: user_agent.to_owned(),
+            peer: IpAddr::from(peer),
+            bearer,
+            send_csrf: true,
+            jar: BTreeMap::new(),
+            access: None,
+            refresh: None,
+            session_id: None,
+        }
+    }
+
+    /// A request carrying this device's credentials.
+    pub fn request(&self, method: &'static str, path: &str) -> TestRequest {
+        let mut r = TestRequest::new(method, path).header("user-agent", self.user_agent.clone());
+        r.peer = self.peer;
+        if self.bearer
+            && let Some(a) = &self.access
+        {
+            r = r.header("authorization", format!("Bearer {a}"));
+        }
+        let cookies: Vec<String> = self
+            .jar
+            .iter()
+            .filter(|(_, (_, p))| p == "/" || path == p || path.starts_with(&format!("{p}/")))
+            .map(|(n, (v, _))| format!("{n}={v}"))
+            .collect();
+        if !cookies.is_empty() {
+            r = r.header("cookie", cookies.join("; "));
+        }
+        if self.send_csrf
+            && let Some((v, _)) = self.jar.get(super::CSRF_COOKIE)
+        {
+            r = r.header("x-csrf-token", v.clone());
+        }
+        r
+    }
+
+    /// Takes tokens and cookies from a response.
+    pub fn absorb(&mut self, resp: &TestResponse) {
+        for c in resp.all("set-cookie") {
+            let mut parts = c.split("; ");
+            let (name, value) = parts.next().unwrap().split_once('=').unwrap();
+            let mut path = "/".to_owned();
+            let mut gone = false;
+            for p in parts {
+                if let Some(v) = p.strip_prefix("Path=") {
+                    path = v.to_owned();
+                }
+                if p == "Max-Age=0" {
+                    gone = true;
+                }
+            }
+            if gone {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), (value.to_owned(), path));
+            }
+        }
+        if resp.status == 200
+            && let Ok(v) = serde_json::from_str::<Value>(&resp.body)
+        {
+            if let Some(a) = v["access_token"].as_str() {
+                self.access = Some(a.to_owned());
+            }
+            if let Some(r) = v["refresh_token"].as_str() {
+                self.refresh = Some(r.to_owned());
+            }
+            if let Some(s) = v["session_id"].as_str() {
+                self.session_id = Some(s.to_owned());
+            }
+        }
+    }
+
+    /// Sends a request with this device's credentials and absorbs the answer.
+    pub async fn send<H: AdapterHarness>(&mut self, app: &H, req: TestRequest) -> TestResponse {
+        let resp = app.send(req).await;
+        self.absorb(&resp);
+        resp
+    }
+
+    /// `POST /login` as `user`.
+    pub async fn login<H: AdapterHarness>(&mut self, app: &H, user: &str) -> TestResponse {
+        let req = self.request("POST", "/login").header("x-test-user", user);
+        self.send(app, req).await
+    }
+
+    /// `POST /auth/refresh`.
+    pub async fn refresh<H: AdapterHarness>(&mut self, app: &H) -> TestResponse {
+        let mut req = self.request("POST", "/auth/refresh");
+        if self.bearer {
+            let token = self.refresh.clone().unwrap_or_default();
+            req = req.json(&serde_json::json!({ "refresh_token": token }));
+        }
+        self.send(app, req).await
+    }
+
+    /// `GET /hello`.
+    pub async fn hello<H: AdapterHarness>(&mut self, app: &H) -> TestResponse {
+        let req = self.request("GET", "/hello");
+        self.send(app, req).await
+    }
+}
+
+const WIPE: &str = "\"cache\", \"cookies\", \"storage\"";
+
+fn assert_error(resp: &TestResponse, status: u16, code: &str) {
+    assert_eq!(resp.status, status, "status; body {}", resp.body);
+    assert_eq!(resp.body, format!("{{\"error\":\"{code}\"}}"));
+    assert_eq!(resp.one("cache-control"), Some("no-store"));
+    assert_eq!(resp.one("content-type"), Some("application/json"));
+}
+
+fn assert_invalid_token(resp: &TestResponse, wiped: bool) {
+    assert_error(resp, 401, "invalid_token");
+    assert_eq!(
+        resp.one("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    if wiped {
+        assert_eq!(resp.one("clear-site-data"), Some(WIPE));
+    } else {
+        assert_eq!(resp.one("clear-site-data"), None);
+    }
+}
+
+fn expired_cookies() -> Vec<&'static str> {
+    vec![
+        "__Host-sw_access=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        "__Secure-sw_refresh=; Path=/auth/refresh; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        "__Host-sw_csrf=; Path=/; Max-Age=0; Secure; SameSite=Lax",
+    ]
+}
+
+fn chrome() -> Device {
+    Device::new(
+        true,
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0",
+        [81, 2, 69, 142],
+    )
+}
+
+fn phone() -> Device {
+    Device::new(
+        true,
+        "Mozilla/5.0 (iPhone) Mobile Safari/604.1",
+        [81, 2, 69, 160],
+    )
+}
+
+fn as_cookies(mut d: Device) -> Device {
+    d.bearer = false;
+    d
+}
+
+async fn logged_in<H: AdapterHarness>(fx: &Fixture<H>, mut d: Device, user: &str) -> Device {
+    let r = d.login(&fx.app, user).await;
+    assert_eq!(r.status, 200, "login: {}", r.body);
+    d
+}
+
+// ---------------------------------------------------------------- cases
+
+pub async fn protected_route_without_token<H: AdapterHarness>() {
+    for config in [bearer(), cookies()] {
+        let fx = fixture::<H>(config, SessionPolicy::default()).await;
+        let r = fx.app.send(TestRequest::new("GET", "/hello")).await;
+        assert_error(&r, 401, "missing_token");
+        assert_eq!(r.one("www-authenticate"), Some("Bearer"));
+        assert_eq!(r.one("clear-site-data"), None);
+        let r = fx.app.send(TestRequest::new("GET", "/auth/sessions")).await;
+        assert_error(&r, 401, "missing_token");
+    }
+}
+
+pub async fn protected_route_with_valid_token<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    let r = d.hello(&fx.app).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello alice"));
+    let post = d.request("POST", "/hello");
+    let r = fx.app.send(post).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello alice"));
+
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    let r = d.hello(&fx.app).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello alice"));
+}
+
+pub async fn protected_route_with_expired_token<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    fx.clock.advance(Duration::from_secs(5 * 60 + 1));
+    let r = d.hello(&fx.app).await;
+    assert_invalid_token(&r, false);
+    // The session itself is alive: refreshing gives a working token.
+    let r = d.refresh(&fx.app).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(d.hello(&fx.app).await.status, 200);
+}
+
+pub async fn protected_route_with_revoked_token<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    let alice = UserId::new("alice").unwrap();
+    fx.api
+        .manager()
+        .revoke_all(&alice, RevokeReason::Admin)
+        .await
+        .unwrap();
+    let r = d.hello(&fx.app).await;
+    assert_invalid_token(&r, true);
+    assert!(r.all("set-cookie").is_empty());
+
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    fx.api
+        .manager()
+        .revoke_all(&alice, RevokeReason::Admin)
+        .await
+        .unwrap();
+    let r = d.hello(&fx.app).await;
+    assert_invalid_token(&r, true);
+    assert_eq!(r.all("set-cookie"), expired_cookies());
+    assert!(!d.jar.contains_key(super::ACCESS_COOKIE));
+}
+
+pub async fn garbage_and_wrong_type_tokens<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let d = logged_in(&fx, chrome(), "alice").await;
+    for bad in ["garbage", "a.b.c", d.refresh.as_deref().unwrap()] {
+        let r = fx
+            .app
+            .send(
+                TestRequest::new("GET", "/hello").header("authorization", format!("Bearer {bad}")),
+            )
+            .await;
+        assert_invalid_token(&r, false);
+    }
+    // Another scheme is no bearer token at all.
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/hello").header("authorization", "Basic YTpi"))
+        .await;
+    assert_error(&r, 401, "missing_token");
+}
+
+pub async fn oversized_credentials<H: AdapterHarness>() {
+    let big = "a".repeat(9000);
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/hello").header("authorization", format!("Bearer {big}")))
+        .await;
+    assert_invalid_token(&r, false);
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/hello").header("cookie", format!("__Host-sw_access={big}")))
+        .await;
+    assert_invalid_token(&r, false);
+}
+
+pub async fn optional_extractor<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let r = fx.app.send(TestRequest::new("GET", "/maybe")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "anonymous"));
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    let req = d.request("GET", "/maybe");
+    let r = d.send(&fx.app, req).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "user alice"));
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/maybe").header("authorization", "Bearer nope"))
+        .await;
+    assert_eq!((r.status, r.body.as_str()), (200, "anonymous"));
+}
+
+pub async fn login_bearer_returns_json_tokens<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = chrome();
+    let r = d.login(&fx.app, "alice").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert!(r.all("set-cookie").is_empty());
+    let v = r.json();
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["expires_in"], 300);
+    assert!(v["access_token"].as_str().unwrap().starts_with("ey"));
+    assert!(v["refresh_token"].as_str().unwrap().starts_with("swrt1."));
+    assert!(v["session_id"].is_string());
+}
+
+pub async fn login_cookies_exact<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut d = as_cookies(chrome());
+    let r = d.login(&fx.app, "alice").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    let v = r.json();
+    assert!(v.get("access_token").is_none() && v.get("refresh_token").is_none());
+    assert_eq!(v["expires_in"], 300);
+    let value = |name: &str| d.jar.get(name).unwrap().0.clone();
+    assert_eq!(
+        r.all("set-cookie"),
+        vec![
+            format!(
+                "__Host-sw_access={}; Path=/; Max-Age=300; Secure; HttpOnly; SameSite=Lax",
+                value("__Host-sw_access")
+            ),
+            format!(
+                "__Secure-sw_refresh={}; Path=/auth/refresh; Max-Age=43200; Secure; HttpOnly; SameSite=Lax",
+                value("__Secure-sw_refresh")
+            ),
+            format!(
+                "__Host-sw_csrf={}; Path=/; Max-Age=43200; Secure; SameSite=Lax",
+                value("__Host-sw_csrf")
+            ),
+            format!(
+                "__Host-sw_device={}; Path=/; Max-Age=34560000; Secure; HttpOnly; SameSite=Lax",
+                value("__Host-sw_device")
+            ),
+        ]
+    );
+    assert!(value("__Host-sw_access").starts_with("ey"));
+    assert!(value("__Secure-sw_refresh").starts_with("swrt1."));
+    // A known device keeps its id: no new device cookie.
+    let r = d.login(&fx.app, "alice").await;
+    assert_eq!(r.all("set-cookie").len(), 3);
+
+    // Strict is configurable.
+    let fx = fixture::<H>(
+        cookies().with_same_site(super::SameSite::Strict),
+        SessionPolicy::default(),
+    )
+    .await;
+    let r = as_cookies(chrome()).login(&fx.app, "alice").await;
+    assert!(
+        r.all("set-cookie")
+            .iter()
+            .all(|c| c.ends_with("; Secure; HttpOnly; SameSite=Strict")
+                || c.ends_with("; Secure; SameSite=Strict"))
+    );
+}
+
+pub async fn refresh_rotation_and_reuse_bearer<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    let (old_access, old_refresh) = (d.access.clone().unwrap(), d.refresh.clone().unwrap());
+    fx.clock.advance(Duration::from_secs(60));
+    let r = d.refresh(&fx.app).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert_ne!(d.refresh.as_deref(), Some(old_refresh.as_str()));
+    assert_ne!(d.access.as_deref(), Some(old_access.as_str()));
+    assert_eq!(d.hello(&fx.app).await.status, 200);
+    // Reusing the rotated token after the grace window revokes the session.
+    fx.clock.advance(Duration::from_secs(6));
+    let mut thief = d.clone();
+    thief.refresh = Some(old_refresh);
+    let r = thief.refresh(&fx.app).await;
+    assert_invalid_token(&r, true);
+    let r = d.hello(&fx.app).await;
+    assert_invalid_token(&r, true);
+    assert!(fx.events.names().contains(&"authn_token_reuse"));
+}
+
+pub async fn refresh_bad_requests<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let r = fx
+        .app
+        .send(TestRequest::new("POST", "/auth/refresh").json(&serde_json::json!({})))
+        .await;
+    assert_error(&r, 400, "invalid_request");
+    let r = fx
+        .app
+        .send(
+            TestRequest::new("POST", "/auth/refresh")
+                .json(&serde_json::json!({ "refresh_token": "swrt1.nope" })),
+        )
+        .await;
+    assert_invalid_token(&r, false);
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let r = fx.app.send(TestRequest::new("POST", "/auth/refresh")).await;
+    assert_error(&r, 403, "csrf_rejected");
+}
+
+pub async fn refresh_rotation_and_reuse_cookies<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    // The refresh cookie only travels to the refresh route.
+    assert!(
+        !d.request("GET", "/hello")
+            .headers
+            .iter()
+            .any(|(_, v)| v.contains("sw_refresh"))
+    );
+    let old = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
+    let csrf = d.jar.get(super::CSRF_COOKIE).unwrap().0.clone();
+    fx.clock.advance(Duration::from_secs(60));
+    let r = d.refresh(&fx.app).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let set = r.all("set-cookie");
+    assert_eq!(set.len(), 2, "{set:?}");
+    let new = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
+    assert_ne!(new, old);
+    assert_eq!(
+        set[1],
+        format!(
+            "__Secure-sw_refresh={new}; Path=/auth/refresh; Max-Age=43140; Secure; HttpOnly; SameSite=Lax"
+        )
+    );
+    assert!(set[0].ends_with("; Path=/; Max-Age=300; Secure; HttpOnly; SameSite=Lax"));
+    assert_eq!(d.jar.get(super::CSRF_COOKIE).unwrap().0, csrf);
+    assert_eq!(d.hello(&fx.app).await.status, 200);
+    fx.clock.advance(Duration::from_secs(6));
+    let mut thief = d.clone();
+    thief.jar.get_mut(super::REFRESH_COOKIE).unwrap().0 = old;
+    let r = thief.refresh(&fx.app).await;
+    assert_invalid_token(&r, true);
+    assert_eq!(r.all("set-cookie"), expired_cookies());
+    assert_invalid_token(&d.hello(&fx.app).await, true);
+}
+
+pub async fn logout_headers_exact<H: AdapterHarness>() {
+    for config in [bearer(), cookies()] {
+        let is_bearer = config.transport() == TokenTransport::Bearer;
+        let fx = fixture::<H>(config, SessionPolicy::default()).await;
+        let d = chrome();
+        let mut d = logged_in(&fx, if is_bearer { d } else { as_cookies(d) }, "alice").await;
+        let before = d.clone();
+        let req = d.request("POST", "/auth/logout");
+        let r = d.send(&fx.app, req).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert_eq!(r.body, "");
+        assert_eq!(r.all("clear-site-data"), vec![WIPE]);
+        assert_eq!(r.all("cache-control"), vec!["no-store"]);
+        if is_bearer {
+            assert!(r.all("set-cookie").is_empty());
+        } else {
+            assert_eq!(r.all("set-cookie"), expired_cookies());
+            assert!(d.jar.keys().all(|k| k == super::DEVICE_COOKIE));
+        }
+        // The old tokens are dead server-side.
+        let mut old = before;
+        assert_invalid_token(&old.hello(&fx.app).await, true);
+    }
+}
+
+pub async fn logout_kills_refresh_token<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    let req = d.request("POST", "/auth/logout");
+    assert_eq!(d.send(&fx.app, req).await.status, 204);
+    let r = d.refresh(&fx.app).await;
+    assert_invalid_token(&r, true);
+}
+
+pub async fn csrf_double_submit<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    d.send_csrf = false;
+    let r = fx.app.send(d.request("POST", "/hello")).await;
+    assert_error(&r, 403, "csrf_rejected");
+    let r = fx
+        .app
+        .send(d.request("POST", "/hello").header("x-csrf-token", "wrong"))
+        .await;
+    assert_error(&r, 403, "csrf_rejected");
+    let r = fx.app.send(d.request("POST", "/auth/logout")).await;
+    assert_error(&r, 403, "csrf_rejected");
+    let r = fx
+        .app
+        .send(d.request("POST", "/auth/sessions/revoke-all"))
+        .await;
+    assert_error(&r, 403, "csrf_rejected");
+    // Safe methods need no token; the session survived the refused logout.
+    assert_eq!(fx.app.send(d.request("GET", "/hello")).await.status, 200);
+    d.send_csrf = true;
+    let r = fx.app.send(d.request("POST", "/hello")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello alice"));
+}
+
+pub async fn csrf_origin_check<H: AdapterHarness>() {
+    let config = cookies().with_csrf(CsrfProtection::Origin(vec!["https://app.example".into()]));
+    let fx = fixture::<H>(config, SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    d.send_csrf = false;
+    let r = fx
+        .app
+        .send(
+            d.request("POST", "/hello")
+                .header("origin", "https://evil.example"),
+        )
+        .await;
+    assert_error(&r, 403, "csrf_rejected");
+    let r = fx.app.send(d.request("POST", "/hello")).await;
+    assert_error(&r, 403, "csrf_rejected");
+    let r = fx
+        .app
+        .send(
+            d.request("POST", "/hello")
+                .header("origin", "https://app.example"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    let config = cookies().with_csrf(CsrfProtection::DoubleSubmitAndOrigin(vec![
+        "https://app.example".into(),
+    ]));
+    let fx = fixture::<H>(config, SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    let r = fx.app.send(d.request("POST", "/hello")).await;
+    assert_error(&r, 403, "csrf_rejected");
+    d.send_csrf = false;
+    let r = fx
+        .app
+        .send(
+            d.request("POST", "/hello")
+                .header("origin", "https://app.example"),
+        )
+        .await;
+    assert_error(&r, 403, "csrf_rejected");
+    d.send_csrf = true;
+    let r = fx
+        .app
+        .send(
+            d.request("POST", "/hello")
+                .header("origin", "https://app.example"),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+pub async fn store_down_is_503<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut d = logged_in(&fx, chrome(), "alice").await;
+    fx.store.set_down(true);
+    assert_error(&d.hello(&fx.app).await, 503, "unavailable");
+    assert_error(&d.refresh(&fx.app).await, 503, "unavailable");
+    assert_error(
+        &fx.app.send(d.request("GET", "/auth/sessions")).await,
+        503,
+        "unavailable",
+    );
+    assert_error(
+        &fx.app.send(d.request("POST", "/auth/logout")).await,
+        503,
+        "unavailable",
+    );
+    assert_error(&chrome().login(&fx.app, "alice").await, 503, "unavailable");
+    fx.store.set_down(false);
+    assert_eq!(d.hello(&fx.app).await.status, 200);
+}
+
+pub async fn revoke_others_ends_other_device<H: AdapterHarness>() {
+    for config in [bearer(), cookies()] {
+        let is_bearer = config.transport() == TokenTransport::Bearer;
+        let fx = fixture::<H>(config, SessionPolicy::default()).await;
+        let pick = |d: Device| if is_bearer { d } else { as_cookies(d) };
+        let mut a = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut b = logged_in(&fx, pick(phone()), "alice").await;
+        let mut bob = logged_in(&fx, pick(chrome()), "bob").await;
+        let req = a.request("POST", "/auth/sessions/revoke-others");
+        let r = a.send(&fx.app, req).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body, "{\"revoked\":1}");
+        assert_eq!(r.one("cache-control"), Some("no-store"));
+        assert_eq!(r.one("clear-site-data"), None);
+        let r = b.hello(&fx.app).await;
+        assert_invalid_token(&r, true);
+        if !is_bearer {
+            assert_eq!(r.all("set-cookie"), expired_cookies());
+        }
+        assert_eq!(a.hello(&fx.app).await.status, 200);
+        assert_eq!(bob.hello(&fx.app).await.status, 200);
+    }
+}
+
+pub async fn revoke_one_session<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut a = logged_in(&fx, chrome(), "alice").await;
+    let mut b = logged_in(&fx, phone(), "alice").await;
+    let bob = logged_in(&fx, chrome(), "bob").await;
+    let b_id = b.session_id.clone().unwrap();
+    let r = fx
+        .app
+        .send(a.request("DELETE", &format!("/auth/sessions/{b_id}")))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert_eq!(r.one("clear-site-data"), None);
+    assert_invalid_token(&b.hello(&fx.app).await, true);
+    assert_eq!(a.hello(&fx.app).await.status, 200);
+    // Already ended, another user's, or not an id at all: 404.
+    for id in [
+        b_id.as_str(),
+        bob.session_id.as_deref().unwrap(),
+        "not-an-id",
+    ] {
+        let r = fx
+            .app
+            .send(a.request("DELETE", &format!("/auth/sessions/{id}")))
+            .await;
+        assert_error(&r, 404, "not_found");
+    }
+    // Ending one's own session wipes the client.
+    let a_id = a.session_id.clone().unwrap();
+    let r = fx
+        .app
+        .send(a.request("DELETE", &format!("/auth/sessions/{a_id}")))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(r.one("clear-site-data"), Some(WIPE));
+    assert_invalid_token(&a.hello(&fx.app).await, true);
+}
+
+pub async fn revoke_all_wipes_caller<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let mut a = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    let mut b = logged_in(&fx, as_cookies(phone()), "alice").await;
+    let req = a.request("POST", "/auth/sessions/revoke-all");
+    let r = a.send(&fx.app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, "{\"revoked\":2}");
+    assert_eq!(r.one("clear-site-data"), Some(WIPE));
+    assert_eq!(r.all("set-cookie"), expired_cookies());
+    assert_error(&a.hello(&fx.app).await, 401, "missing_token");
+    assert_invalid_token(&b.hello(&fx.app).await, true);
+}
+
+pub async fn listing_has_no_secrets<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let a = logged_in(&fx, chrome(), "alice").await;
+    let b = logged_in(&fx, phone(), "alice").await;
+    let _bob = logged_in(&fx, chrome(), "bob").await;
+    fx.clock.advance(Duration::from_secs(1));
+    let r = fx.app.send(a.request("GET", "/auth/sessions")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert_eq!(r.one("content-type"), Some("application/json"));
+    let v = r.json();
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"].as_str(), a.session_id.as_deref());
+    assert_eq!(current[0]["ip"], "81.2.69.142");
+    assert_eq!(
+        current[0]["user_agent"].as_str(),
+        Some(a.user_agent.as_str())
+    );
+    for s in sessions {
+        for key in [
+            "created_at",
+            "last_seen_at",
+            "expires_at",
+            "device_class",
+            "device",
+            "location",
+            "risk",
+        ] {
+            assert!(s.get(key).is_some(), "missing {key}");
+        }
+    }
+    for secret in [&a.access, &a.refresh, &b.access, &b.refresh] {
+        let secret = secret.as_deref().unwrap();
+        assert!(!r.body.contains(secret));
+        // Not even the random part of the refresh token.
+        if let Some(tail) = secret.rsplit('.').next() {
+            assert!(!r.body.contains(tail));
+        }
+    }
+    assert!(!r.body.contains("hash") && !r.body.contains("refresh"));
+    assert!(!r.body.contains("bob"));
+}
+
+pub async fn reauthentication_required<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let mut a = logged_in(&fx, chrome(), "alice").await;
+    let b = logged_in(&fx, phone(), "alice").await;
+    // Stay active for 16 minutes (refreshing keeps the original auth_time).
+    for _ in 0..4 {
+        fx.clock.advance(Duration::from_secs(4 * 60));
+        assert_eq!(a.refresh(&fx.app).await.status, 200);
+    }
+    let b_id = b.session_id.clone().unwrap();
+    for (method, path) in [
+        ("DELETE", format!("/auth/sessions/{b_id}")),
+        ("POST", "/auth/sessions/revoke-others".to_owned()),
+        ("POST", "/auth/sessions/revoke-all".to_owned()),
+    ] {
+        let r = fx.app.send(a.request(method, &path)).await;
+        assert_error(&r, 401, "reauthentication_required");
+        assert_eq!(
+            r.one("www-authenticate"),
+            Some("Bearer error=\"insufficient_user_authentication\", max_age=\"900\"")
+        );
+        assert_eq!(r.one("clear-site-data"), None);
+    }
+    // Listing and logout never need it.
+    assert_eq!(
+        fx.app.send(a.request("GET", "/auth/sessions")).await.status,
+        200
+    );
+    // A fresh login may end sessions.
+    let c = logged_in(&fx, chrome(), "alice").await;
+    let r = fx
+        .app
+        .send(c.request("DELETE", &format!("/auth/sessions/{b_id}")))
+        .await;
+    assert_eq!(r.status, 204);
+    // And the window can be turned off.
+    let fx = fixture::<H>(
+        bearer().dangerous_without_recent_auth(),
+        SessionPolicy::default(),
+    )
+    .await;
+    let mut a = logged_in(&fx, chrome(), "alice").await;
+    for _ in 0..4 {
+        fx.clock.advance(Duration::from_secs(4 * 60));
+        assert_eq!(a.refresh(&fx.app).await.status, 200);
+    }
+    let r = fx
+        .app
+        .send(a.request("POST", "/auth/sessions/revoke-others"))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+pub async fn limit_reached_is_409<H: AdapterHarness>() {
+    let policy = SessionPolicy::builder()
+        .max_sessions_per_user(1)
+        .on_limit(OnLimit::RejectNew)
+        .build()
+        .unwrap();
+    let fx = fixture::<H>(cookies(), policy).await;
+    let a = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    let mut b = as_cookies(phone());
+    let r = b.login(&fx.app, "alice").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert!(r.all("set-cookie").is_empty());
+    let v = r.json();
+    assert_eq!(v["error"], "session_limit_reached");
+    assert_eq!(v["limit"], "per_user");
+    let active = v["active"].as_array().unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["id"].as_str(), a.session_id.as_deref());
+    for (value, _) in a.jar.values() {
+        assert!(!r.body.contains(value.as_str()));
+    }
+    assert!(fx.events.names().contains(&"session_limit_reached"));
+}
+
+/// Expands to one test per behavioural case for the adapter harness
+/// `$harness`, each marked with the test attribute `$attr` (for example
+/// `tokio::test` or `actix_web::test`).
+#[macro_export]
+macro_rules! web_adapter_tests {
+    ($harness:ty, $attr:meta) => {
+        $crate::web_adapter_tests!(@cases $harness, $attr;
+            protected_route_without_token,
+            protected_route_with_valid_token,
+            protected_route_with_expired_token,
+            protected_route_with_revoked_token,
+            garbage_and_wrong_type_tokens,
+            oversized_credentials,
+            optional_extractor,
+            login_bearer_returns_json_tokens,
+            login_cookies_exact,
+            refresh_rotation_and_reuse_bearer,
+            refresh_rotation_and_reuse_cookies,
+            refresh_bad_requests,
+            logout_headers_exact,
+            logout_kills_refresh_token,
+            csrf_double_submit,
+            csrf_origin_check,
+            store_down_is_503,
+            revoke_others_ends_other_device,
+            revoke_one_session,
+            revoke_all_wipes_caller,
+            listing_has_no_secrets,
+            reauthentication_required,
+            limit_reached_is_409,
+        );
+    };
+    (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {
+        $(
+            #[$attr]
+            async fn $case() {
+                $crate::web::testing::$case::<$harness>().await;
+            }
+        )+
+    };
+}
