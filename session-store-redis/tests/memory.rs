@@ -96,7 +96,9 @@ async fn memory_per_session() {
     let Some(store) = common::store().await else {
         return;
     };
-    let now = Timestamp::from_unix_millis(1_767_225_600_000);
+    // Real time: the purge test in this process uses fixed 2026-01-01 times
+    // and purges everything that ended by 2026-01-02.
+    let now = sessionward_core::Clock::now(&sessionward_core::SystemClock);
     for rich in [false, true] {
         let user = fresh_user();
         let mut usage = Vec::new();
