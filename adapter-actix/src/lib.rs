@@ -409,6 +409,8 @@ pub async fn reauthenticate_response(
 /// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
 /// | `POST /sessions/revoke-others` | `{"revoked": n}` |
 /// | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
+/// | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
+/// | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
 ///
 /// The scope works with or without an outer [`SessionMiddleware`].
 pub fn scope(api: SessionApi) -> Scope {
@@ -419,7 +421,19 @@ pub fn scope(api: SessionApi) -> Scope {
         .route("/sessions", web::get().to(list))
         .route("/sessions/revoke-others", web::post().to(revoke_others))
         .route("/sessions/revoke-all", web::post().to(revoke_all))
+        .route("/sessions/not-me", web::get().to(not_me_page))
+        .route("/sessions/not-me", web::post().to(not_me))
         .route("/sessions/{id}", web::delete().to(revoke_one))
+}
+
+async fn not_me_page(req: HttpRequest) -> Result<HttpResponse, SessionRejection> {
+    let query = Some(req.query_string()).filter(|q| !q.is_empty());
+    Ok(to_http_response(api_or_500(&req)?.not_me_page(query)))
+}
+
+async fn not_me(req: HttpRequest) -> Result<HttpResponse, SessionRejection> {
+    let query = Some(req.query_string()).filter(|q| !q.is_empty());
+    Ok(to_http_response(api_or_500(&req)?.not_me(query).await))
 }
 
 /// [`scope`] as a `configure` function: `App::new().configure(sessionward_actix::configure(api))`.

@@ -347,6 +347,8 @@ pub async fn reauthenticate_response(
 /// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
 /// | `POST /sessions/revoke-others` | `{"revoked": n}` |
 /// | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
+/// | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
+/// | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
 ///
 /// The router carries its own [`SessionLayer`].
 pub fn routes<S>(api: SessionApi) -> Router<S>
@@ -360,6 +362,7 @@ where
         .route("/sessions/{id}", delete(revoke_one))
         .route("/sessions/revoke-others", post(revoke_others))
         .route("/sessions/revoke-all", post(revoke_all))
+        .route("/sessions/not-me", get(not_me_page).post(not_me))
         .layer(SessionLayer::new(api.clone()))
         .with_state(api)
 }
@@ -407,4 +410,12 @@ async fn revoke_others(State(api): State<SessionApi>, session: AuthSession) -> A
 
 async fn revoke_all(State(api): State<SessionApi>, session: AuthSession) -> ApiResponse {
     ApiResponse(api.revoke_all(&session).await)
+}
+
+async fn not_me_page(State(api): State<SessionApi>, uri: axum::http::Uri) -> ApiResponse {
+    ApiResponse(api.not_me_page(uri.query()))
+}
+
+async fn not_me(State(api): State<SessionApi>, uri: axum::http::Uri) -> ApiResponse {
+    ApiResponse(api.not_me(uri.query()).await)
 }

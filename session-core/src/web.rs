@@ -50,6 +50,7 @@
 //! `POST /sessions/revoke-all`, and the login helper
 //! [`SessionApi::login`].
 
+mod actions;
 mod api;
 mod config;
 mod cookies;
@@ -60,6 +61,7 @@ mod response;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use actions::token_from_query;
 pub use api::{AuthOutcome, SessionApi};
 pub use config::{
     AdapterConfig, ClientIpResolver, ConfigError, CsrfProtection, PeerAddrOnly, SameSite,

@@ -453,6 +453,12 @@ impl SessionApi {
         }
     }
 
+    /// The login answer (tokens or cookies) for a session created elsewhere.
+    pub(super) fn login_response_for(&self, ok: &crate::LoginSuccess) -> WebResponse {
+        let now = self.inner.manager.now();
+        self.token_response(&ok.session, &ok.tokens, now, true, None)
+    }
+
     /// `POST <prefix>/refresh`: rotates the refresh token taken from the
     /// JSON body (bearer) or the refresh cookie (cookies, CSRF-checked).
     pub async fn refresh<H: HeaderSource>(

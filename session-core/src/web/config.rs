@@ -335,3 +335,29 @@ impl AdapterConfig {
         Ok(())
     }
 }
+
+/// Trusted-proxy-aware client IP: forwarding headers count only when the
+/// TCP peer is one of the configured proxies (see [`crate::enrich::client_ip`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use sessionward_core::enrich::TrustedProxies;
+/// use sessionward_core::web::{AdapterConfig, ClientIpResolver};
+///
+/// let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+/// let peer = "10.1.2.3".parse().ok();
+/// assert_eq!(proxies.client_ip(peer, None, Some("203.0.113.9")), "203.0.113.9".parse().ok());
+/// assert_eq!(proxies.client_ip("198.51.100.7".parse().ok(), None, Some("203.0.113.9")), "198.51.100.7".parse().ok());
+/// let config = AdapterConfig::new().with_client_ip_resolver(Arc::new(proxies));
+/// # let _ = config;
+/// ```
+impl ClientIpResolver for crate::enrich::TrustedProxies {
+    fn client_ip(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded: Option<&str>,
+        x_forwarded_for: Option<&str>,
+    ) -> Option<IpAddr> {
+        peer.map(|p| crate::enrich::client_ip(p, forwarded, x_forwarded_for, self))
+    }
+}
