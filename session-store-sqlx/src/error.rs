@@ -81,29 +81,6 @@ fn classify_code(code: &str) -> Class {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn categories() {
-        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert!(map_err(io).is_unavailable());
-        assert!(map_err(sqlx::Error::PoolTimedOut).is_unavailable());
-        assert!(matches!(
-            map_err(sqlx::Error::ColumnNotFound("x".into())),
-            StoreError::Corrupt(_)
-        ));
-        assert!(matches!(
-            map_err(sqlx::Error::RowNotFound),
-            StoreError::Backend(_)
-        ));
-        assert_eq!(classify_code("40P01"), Class::Conflict);
-        assert_eq!(classify_code("08006"), Class::Unavailable);
-        assert_eq!(classify_code("23505"), Class::Other);
-    }
-}
-
 /// Carries a [`StoreError`] (for example a corrupt row found mid-transaction)
 /// through code that returns `sqlx::Error`; [`unwrap_store_err`] recovers it.
 pub(crate) fn carry(e: StoreError) -> sqlx::Error {
@@ -148,3 +125,26 @@ macro_rules! retry_tx {
     allow(unused_imports)
 )]
 pub(crate) use retry_tx;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(map_err(io).is_unavailable());
+        assert!(map_err(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(matches!(
+            map_err(sqlx::Error::ColumnNotFound("x".into())),
+            StoreError::Corrupt(_)
+        ));
+        assert!(matches!(
+            map_err(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
+        assert_eq!(classify_code("40P01"), Class::Conflict);
+        assert_eq!(classify_code("08006"), Class::Unavailable);
+        assert_eq!(classify_code("23505"), Class::Other);
+    }
+}

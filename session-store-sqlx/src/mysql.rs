@@ -229,21 +229,21 @@ impl MySqlStore {
             }
         }
         let mut replaced = None;
-        if let Some(id) = &req.replaces {
-            if let Some(rec) = existing
+        let replacing = req.replaces.as_ref().and_then(|id| {
+            existing
                 .iter()
                 .find(|s| &s.id == id && s.is_active(req.now, req.idle_cutoff))
-            {
-                mark_revoked(
-                    &mut tx,
-                    user,
-                    id.as_str(),
-                    RevokeReason::Reauthenticated,
-                    req.now,
-                )
-                .await?;
-                replaced = Some(rec.clone());
-            }
+        });
+        if let Some(rec) = replacing {
+            mark_revoked(
+                &mut tx,
+                user,
+                rec.id.as_str(),
+                RevokeReason::Reauthenticated,
+                req.now,
+            )
+            .await?;
+            replaced = Some(rec.clone());
         }
         let encoded = Encoded::new(&req.session).map_err(carry)?;
         bind_record!(

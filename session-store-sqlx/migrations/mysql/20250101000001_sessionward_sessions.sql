@@ -26,7 +26,7 @@ CREATE TABLE sessionward_sessions (
     revoke_reason      VARCHAR(64)  CHARACTER SET ascii NULL,
     ip                 VARCHAR(64)  CHARACTER SET ascii NULL,
     device_class       VARCHAR(16)  CHARACTER SET ascii NOT NULL,
-    country            VARCHAR(16)  CHARACTER SET utf8mb4 NULL,
+    country            TEXT         CHARACTER SET utf8mb4 NULL,
     meta               TEXT         CHARACTER SET utf8mb4 NOT NULL,
     -- Serves lookups by (user, session) and, as its leading column, by user.
     PRIMARY KEY (user_id, session_id),
