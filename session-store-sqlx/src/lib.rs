@@ -6,7 +6,7 @@
 //!
 //! | decision | PostgreSQL | SQLite | MySQL / MariaDB |
 //! |---|---|---|---|
-//! | login within limits (+ evictions) | transaction, per-user row `FOR UPDATE` | `BEGIN IMMEDIATE` transaction | `READ COMMITTED` transaction, per-user row locked by `INSERT … ON DUPLICATE KEY UPDATE` |
+//! | login within limits (+ evictions) | transaction, per-user row locked by `INSERT … ON CONFLICT DO UPDATE` | `BEGIN IMMEDIATE` transaction | `READ COMMITTED` transaction, per-user row locked by `INSERT … ON DUPLICATE KEY UPDATE` |
 //! | refresh rotation | one conditional `UPDATE … RETURNING` on hash + generation | same | conditional `UPDATE`, read back in the transaction |
 //! | revoke one / all | one `UPDATE … RETURNING` + `pg_notify` | one `UPDATE … RETURNING` | row locks + `UPDATE` in one transaction |
 //! | revocation push (cached mode) | `LISTEN/NOTIFY` on [`postgres::NOTIFY_CHANNEL`] | none | none |

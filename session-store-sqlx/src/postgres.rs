@@ -1,8 +1,9 @@
 //! The PostgreSQL store (feature `postgres`).
 //!
-//! - `create` locks the user's row in `sessionward_users` (`SELECT … FOR
-//!   UPDATE`, inserted on first login), reads the user's sessions, runs
-//!   [`plan_admission`], revokes the victims and inserts, in one transaction.
+//! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
+//!   CONFLICT DO UPDATE` inserts it on first login and row-locks it), reads
+//!   the user's sessions, runs [`plan_admission`], revokes the victims and
+//!   inserts, in one transaction: five round trips and one commit.
 //! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
 //!   conditional `UPDATE` (compare-and-swap on hash and generation for rotation).
 //! - Every revocation runs `pg_notify` on [`NOTIFY_CHANNEL`] inside the same
@@ -221,27 +222,18 @@ impl PostgresStore {
     }
 }
 
-/// Locks the user's lock row, creating it on first use.
+/// Locks the user's lock row, creating it on first use, in one round trip:
+/// the upsert takes the row lock whether it inserts or conflicts (a
+/// concurrent first login waits for the inserting transaction, then locks).
 async fn lock_user(conn: &mut PgConnection, user: &str) -> Result<(), sqlx::Error> {
-    const LOCK: &str = "SELECT 1 FROM sessionward_users WHERE user_id = $1 FOR UPDATE";
-    // A concurrent purge may delete the row between the insert and the lock;
-    // loop until a live row is locked.
-    loop {
-        if sqlx::query(LOCK)
-            .bind(user)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some()
-        {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO sessionward_users (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING",
-        )
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
-    }
+    sqlx::query(
+        "INSERT INTO sessionward_users (user_id) VALUES ($1) \
+         ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Revokes the given unrevoked sessions of `user` and announces each on

@@ -2,9 +2,9 @@
 -- Times are Unix milliseconds (BIGINT). The refresh token is stored only as
 -- its SHA-256 digest. `meta` is a JSON document (device, location, risk).
 
--- One row per user that ever logged in. `create` locks it (SELECT ... FOR
--- UPDATE) so limit checks and evictions for one user never interleave, even
--- when the user has no session rows yet.
+-- One row per user that ever logged in. `create` locks it (INSERT ... ON
+-- CONFLICT DO UPDATE) so limit checks and evictions for one user never
+-- interleave, even when the user has no session rows yet.
 CREATE TABLE sessionward_users (
     user_id TEXT PRIMARY KEY
 );
