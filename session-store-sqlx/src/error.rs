@@ -1,4 +1,9 @@
 //! Mapping of sqlx errors onto [`StoreError`] categories.
+// The retry helpers serve only the backends with multi-statement transactions.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_macros)
+)]
 
 use sessionward_core::StoreError;
 use sqlx::migrate::MigrateError;
@@ -120,10 +125,7 @@ macro_rules! retry_tx {
         }
     }};
 }
-#[cfg_attr(
-    not(any(feature = "postgres", feature = "mysql")),
-    allow(unused_imports)
-)]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use retry_tx;
 
 #[cfg(test)]

@@ -90,6 +90,7 @@
 //! periodically.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod error;
 mod options;
 mod purge;

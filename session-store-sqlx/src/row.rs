@@ -88,6 +88,7 @@ impl SessionRow {
     }
 }
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 /// Decodes rows returned by an UPDATE that just revoked them, as they were
 /// before (the revocation cleared).
 pub(crate) fn before_revocation(rows: Vec<SessionRow>) -> Result<Vec<SessionRecord>, StoreError> {
