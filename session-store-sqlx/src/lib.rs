@@ -1,1 +1,121 @@
-//! sessionward-sqlx: placeholder until its issue lands.
+//! SQL session stores for [sessionward](sessionward_core): PostgreSQL,
+//! SQLite and MySQL / MariaDB, on [sqlx] 0.9, with embedded migrations.
+//!
+//! Each store implements [`SessionStore`](sessionward_core::SessionStore):
+//! every security decision is one atomic database step.
+//!
+//! | decision | PostgreSQL | SQLite | MySQL / MariaDB |
+//! |---|---|---|---|
+//! | login within limits (+ evictions) | transaction, per-user row locked by `INSERT … ON CONFLICT DO UPDATE` | `BEGIN IMMEDIATE` transaction | `READ COMMITTED` transaction, per-user row locked by `INSERT … ON DUPLICATE KEY UPDATE` |
+//! | refresh rotation | one conditional `UPDATE … RETURNING` on hash + generation | same | conditional `UPDATE`, read back in the transaction |
+//! | revoke one / all | one `UPDATE … RETURNING` + `pg_notify` | one `UPDATE … RETURNING` | row locks + `UPDATE` in one transaction |
+//! | revocation push (cached mode) | `LISTEN/NOTIFY` on [`postgres::NOTIFY_CHANNEL`] | none | none |
+//!
+//! Without a push feed (SQLite, MySQL), the manager's
+//! [cached mode](sessionward_core::RevocationMode::Cached) checks the store
+//! on every request, exactly like strict mode: never stale, never faster.
+//!
+//! Revocations are durable: revoked sessions stay as tombstones until their
+//! absolute end and are then purged, so a restarted app never accepts a
+//! revoked token.
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `sqlite` | yes | [`SqliteStore`] (bundled libsqlite3, no system library needed) |
+//! | `postgres` | no | [`PostgresStore`] with its LISTEN/NOTIFY revocation feed |
+//! | `mysql` | no | [`MySqlStore`] (MySQL 8, MariaDB 10.5+) |
+//!
+//! No TLS backend is enabled. For TLS connections to a remote server, add
+//! `sqlx` to your own dependencies with the TLS feature of your choice
+//! (for example `tls-rustls`); Cargo unifies the features.
+//!
+//! # Quick start
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use sessionward_core::tokens::{SigningKey, TokenConfig};
+//! use sessionward_core::{RequestContext, SessionManager, SessionPolicy, UserId};
+//! use sessionward_sqlx::SqliteStore;
+//!
+//! // `sqlite://sessions.db` for a file; memory here so the example leaves nothing behind.
+//! let store = SqliteStore::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//!
+//! let policy = SessionPolicy::builder().max_sessions_per_user(3).build()?;
+//! let tokens = TokenConfig::builder("https://app.example", "app")
+//!     .signing_key(SigningKey::hs256("k1", &[7; 32])?)
+//!     .refresh_key([9; 32])
+//!     .build()?;
+//! let manager = SessionManager::builder(policy, tokens, Arc::new(store)).build()?;
+//!
+//! let alice = UserId::new("alice")?;
+//! let login = manager.login(&alice, &RequestContext::new()).await?;
+//! let session = manager
+//!     .authenticate(login.tokens.access_token.expose_secret())
+//!     .await?;
+//! assert_eq!(session.user, alice);
+//! # Ok(()) }
+//! ```
+//!
+//! # Migrations
+//!
+//! Each backend embeds its versioned migrations
+//! (`migrations/{postgres,sqlite,mysql}/`) in a `MIGRATOR` static
+//! ([`postgres::MIGRATOR`], [`sqlite::MIGRATOR`], [`mysql::MIGRATOR`]) and
+//! runs them with `migrate()`. They are recorded in the
+//! `sessionward_migrations` table ([`MIGRATIONS_TABLE`]), so they never
+//! collide with the host app's own sqlx migrations in `_sqlx_migrations`.
+//! All tables are prefixed `sessionward_`.
+//!
+//! # Failures
+//!
+//! A refused or lost connection, a pool timeout (3 s by default, see
+//! [`StoreOptions`]) or a server shutting down surfaces as
+//! [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable),
+//! which the manager and the adapters turn into a fail-closed 503. Rows that
+//! do not decode are
+//! [`StoreError::Corrupt`](sessionward_core::StoreError::Corrupt); other
+//! database errors are
+//! [`StoreError::Backend`](sessionward_core::StoreError::Backend). The pool
+//! reconnects on its own: the first call after the database is back works.
+//!
+//! # Purging
+//!
+//! [`SessionStore::purge_expired`](sessionward_core::SessionStore::purge_expired)
+//! deletes sessions past their absolute end; [`spawn_purge_task`] runs it
+//! periodically.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod error;
+mod options;
+mod purge;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod row;
+
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
+
+#[cfg(feature = "mysql")]
+pub use mysql::MySqlStore;
+pub use options::StoreOptions;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+pub use purge::{PurgeTask, spawn_purge_task};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// The table sessionward's migrations are recorded in, instead of sqlx's
+/// default `_sqlx_migrations` (which belongs to the host app).
+pub const MIGRATIONS_TABLE: &str = "sessionward_migrations";

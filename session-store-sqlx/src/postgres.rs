@@ -1,0 +1,513 @@
+//! The PostgreSQL store (feature `postgres`).
+//!
+//! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
+//!   CONFLICT DO UPDATE` inserts it on first login and row-locks it), reads
+//!   the user's sessions, runs [`plan_admission`], revokes the victims and
+//!   inserts, in one transaction: five round trips and one commit.
+//! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
+//!   conditional `UPDATE` (compare-and-swap on hash and generation for rotation).
+//! - Every revocation runs `pg_notify` on [`NOTIFY_CHANNEL`] inside the same
+//!   statement, so the message is sent exactly when the revocation commits.
+//!   [`PostgresStore::revocation_feed`](sessionward_core::SessionStore::revocation_feed)
+//!   listens to it (`LISTEN`) for the manager's cached mode.
+
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sessionward_core::admission::{Admission, plan_admission};
+use sessionward_core::{
+    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason, RotateOutcome,
+    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Postgres};
+use tokio::sync::mpsc;
+
+use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
+use crate::{MIGRATIONS_TABLE, StoreOptions};
+
+/// The channel revocations are announced on (`pg_notify`), with a JSON
+/// payload `{"user": "<user id>", "id": "<session id>"}`.
+pub const NOTIFY_CHANNEL: &str = "sessionward_revoked";
+
+/// The embedded PostgreSQL migrations, recorded in the
+/// `sessionward_migrations` table (never the host's `_sqlx_migrations`).
+/// [`PostgresStore::migrate`] runs them.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut m = sqlx::migrate!("migrations/postgres");
+    m.dangerous_set_table_name(MIGRATIONS_TABLE);
+    m
+});
+
+/// The `pg_notify` call selected next to each revoked row (cast so the
+/// result column has a decodable type).
+macro_rules! notify {
+    () => {
+        "pg_notify('sessionward_revoked', json_build_object('user', user_id, 'id', session_id)::text)::text AS notified"
+    };
+}
+
+/// Capacity of a feed subscriber's queue; a subscriber this far behind is
+/// disconnected and resubscribes.
+const FEED_QUEUE: usize = 4096;
+
+/// A session store on PostgreSQL, with a LISTEN/NOTIFY revocation feed.
+///
+/// Cheap to clone (it shares the pool).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sessionward_core::StoreError> {
+/// use sessionward_sqlx::PostgresStore;
+/// let store = PostgresStore::connect("postgres://app@localhost/app").await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    feed: Option<Arc<PgFeed>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("feed", &self.feed.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects a new pool with the default [`StoreOptions`].
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the server cannot be reached;
+    /// [`StoreError::Backend`] for an invalid URL or refused login.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Connects a new pool with the given options.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let connect: PgConnectOptions = url.parse().map_err(map_err)?;
+        let pool = options
+            .pool::<Postgres>()
+            .connect_with(connect)
+            .await
+            .map_err(map_err)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Uses an existing pool (for example the host app's). Set an
+    /// `acquire_timeout` on it so outages surface quickly as
+    /// [`StoreError::Unavailable`].
+    ///
+    /// The revocation feed opens its own connection per subscription with
+    /// the pool's connect options.
+    pub fn from_pool(pool: PgPool) -> Self {
+        let feed = Arc::new(PgFeed {
+            options: pool.connect_options(),
+            acquire_timeout: pool.options().get_acquire_timeout(),
+        });
+        PostgresStore {
+            pool,
+            feed: Some(feed),
+        }
+    }
+
+    /// Turns the LISTEN/NOTIFY feed off (for example behind a transaction-
+    /// pooling proxy such as PgBouncer, where `LISTEN` does not work). The
+    /// manager's cached mode then checks the store on every request.
+    /// Revocations still call `pg_notify` for other instances.
+    pub fn without_revocation_feed(mut self) -> Self {
+        self.feed = None;
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations from [`MIGRATOR`]. Safe to run from
+    /// several instances at once (sqlx takes an advisory lock) and a no-op
+    /// when up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the server cannot be reached;
+    /// [`StoreError::Backend`] when a migration fails or an applied one
+    /// was changed.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
+    }
+
+    async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let user = req.session.user.as_str();
+        lock_user(&mut tx, user).await?;
+        let existing: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = $1"
+        ))
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await?;
+        let existing = records(existing).map_err(carry)?;
+        let plan = plan_admission(
+            &existing,
+            &req.session,
+            &req.limits,
+            req.now,
+            req.idle_cutoff,
+            req.replaces.as_ref(),
+        );
+        let (evict, limit) = match plan {
+            Admission::Reject { limit } => {
+                tx.rollback().await?;
+                let active = existing
+                    .into_iter()
+                    .filter(|s| s.is_active(req.now, req.idle_cutoff))
+                    .collect();
+                return Ok(CreateOutcome::LimitReached { limit, active });
+            }
+            Admission::Admit { evict, limit } => (evict, limit),
+        };
+        let evicted = if evict.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<&str> = evict.iter().map(SessionId::as_str).collect();
+            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?
+        };
+        let replaced = match &req.replaces {
+            Some(id)
+                if existing
+                    .iter()
+                    .any(|s| &s.id == id && s.is_active(req.now, req.idle_cutoff)) =>
+            {
+                revoke_ids(
+                    &mut tx,
+                    user,
+                    &[id.as_str()],
+                    RevokeReason::Reauthenticated,
+                    req.now,
+                )
+                .await?
+                .pop()
+            }
+            _ => None,
+        };
+        let encoded = Encoded::new(&req.session).map_err(carry)?;
+        bind_record!(
+            sqlx::query(concat!(
+                "INSERT INTO sessionward_sessions (",
+                cols!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            )),
+            &encoded
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CreateOutcome::Created {
+            limit,
+            evicted,
+            replaced,
+        })
+    }
+}
+
+/// Locks the user's lock row, creating it on first use, in one round trip:
+/// the upsert takes the row lock whether it inserts or conflicts (a
+/// concurrent first login waits for the inserting transaction, then locks).
+async fn lock_user(conn: &mut PgConnection, user: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessionward_users (user_id) VALUES ($1) \
+         ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes the given unrevoked sessions of `user` and announces each on
+/// [`NOTIFY_CHANNEL`]; returns them as they were before.
+async fn revoke_ids(
+    conn: &mut PgConnection,
+    user: &str,
+    ids: &[&str],
+    reason: RevokeReason,
+    at: Timestamp,
+) -> Result<Vec<SessionRecord>, sqlx::Error> {
+    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+         WHERE user_id = $1 AND session_id = ANY($2) AND revoked_at IS NULL RETURNING ",
+        cols!(),
+        ") SELECT ",
+        cols!(),
+        ", ",
+        notify!(),
+        " FROM r"
+    ))
+    .bind(user)
+    .bind(ids)
+    .bind(at.unix_millis())
+    .bind(reason.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    before_revocation(rows).map_err(carry)
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        retry_tx!(self.try_create(&request))
+    }
+
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
+        ))
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(SessionRow::into_record).transpose()
+    }
+
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessionward_sessions SET last_seen_at = $3 \
+             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL AND last_seen_at < $3",
+        )
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .bind(at.unix_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessionward_sessions SET refresh_hash = $5, \
+             refresh_generation = refresh_generation + 1, rotated_at = $6, \
+             last_seen_at = GREATEST(last_seen_at, $6) \
+             WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
+             AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
+             AND last_seen_at > $7 RETURNING ",
+            cols!()
+        ))
+        .bind(req.user.as_str())
+        .bind(req.id.as_str())
+        .bind(generation(req.expected_generation)?)
+        .bind(req.expected_hash.as_bytes().as_slice())
+        .bind(req.new_hash.as_bytes().as_slice())
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+            None => Ok(RotateOutcome::Unchanged(
+                self.get(&req.user, &req.id).await?,
+            )),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
+            cols!(),
+            ") SELECT ",
+            cols!(),
+            ", ",
+            notify!(),
+            " FROM r"
+        ))
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .bind(at.unix_millis())
+        .bind(reason.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(before_revocation(row.into_iter().collect())?.pop())
+    }
+
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+            "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+             WHERE user_id = $1 AND revoked_at IS NULL \
+             AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
+            cols!(),
+            ") SELECT ",
+            cols!(),
+            ", ",
+            notify!(),
+            " FROM r"
+        ))
+        .bind(user.as_str())
+        .bind(except.map(SessionId::as_str))
+        .bind(at.unix_millis())
+        .bind(reason.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        before_revocation(rows)
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = $1"
+        ))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        records(rows)
+    }
+
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= $1")
+            .bind(before.unix_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+        self.feed.clone().map(|f| f as Arc<dyn RevocationFeed>)
+    }
+}
+
+/// The LISTEN side of [`NOTIFY_CHANNEL`].
+struct PgFeed {
+    options: Arc<PgConnectOptions>,
+    acquire_timeout: Duration,
+}
+
+#[derive(serde::Deserialize)]
+struct Payload {
+    user: String,
+    id: String,
+}
+
+fn parse_payload(text: &str) -> Option<FeedEvent> {
+    let p: Payload = serde_json::from_str(text).ok()?;
+    Some(FeedEvent::Revoked {
+        user: UserId::new(p.user).ok()?,
+        id: SessionId::parse(&p.id).ok()?,
+    })
+}
+
+#[async_trait]
+impl RevocationFeed for PgFeed {
+    /// Opens a dedicated connection, runs `LISTEN sessionward_revoked`, and
+    /// forwards each notification. The channel closes (after a
+    /// `Disconnected` message) when the connection is lost; the manager
+    /// then resubscribes.
+    async fn subscribe(&self) -> Result<mpsc::Receiver<FeedEvent>, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(self.acquire_timeout)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with((*self.options).clone())
+            .await
+            .map_err(map_err)?;
+        let mut listener = PgListener::connect_with(&pool).await.map_err(map_err)?;
+        listener.eager_reconnect(false);
+        listener.listen(NOTIFY_CHANNEL).await.map_err(map_err)?;
+        let (tx, rx) = mpsc::channel(FEED_QUEUE);
+        // Cannot fail: the queue is new and empty.
+        let _ = tx.try_send(FeedEvent::Connected);
+        tokio::spawn(forward(listener, pool, tx));
+        Ok(rx)
+    }
+
+    /// One NOTIFY round trip on a healthy server: typically a few milliseconds.
+    fn expected_latency(&self) -> Duration {
+        Duration::from_millis(50)
+    }
+}
+
+async fn forward(mut listener: PgListener, pool: PgPool, tx: mpsc::Sender<FeedEvent>) {
+    loop {
+        tokio::select! {
+            () = tx.closed() => break,
+            next = listener.try_recv() => match next {
+                Ok(Some(n)) => {
+                    let Some(event) = parse_payload(n.payload()) else {
+                        tracing::warn!(target: "sessionward::feed", "ignoring malformed revocation notification");
+                        continue;
+                    };
+                    // A full queue means the subscriber fell behind: close the
+                    // channel so it resets and resubscribes.
+                    if tx.try_send(event).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    tracing::warn!(target: "sessionward::feed", "revocation feed connection lost");
+                    let _ = tx.try_send(FeedEvent::Disconnected);
+                    break;
+                }
+            },
+        }
+    }
+    drop(listener);
+    pool.close().await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads() {
+        let id = SessionId::generate();
+        let ok = format!(r#"{{"user":"alice","id":"{id}"}}"#);
+        assert_eq!(
+            parse_payload(&ok),
+            Some(FeedEvent::Revoked {
+                user: UserId::new("alice").unwrap(),
+                id
+            })
+        );
+        assert_eq!(parse_payload("not json"), None);
+        assert_eq!(parse_payload(r#"{"user":"a","id":"short"}"#), None);
+    }
+}

@@ -1,0 +1,391 @@
+//! The SQLite store (feature `sqlite`, the default).
+//!
+//! - `create` runs in a `BEGIN IMMEDIATE` transaction: SQLite takes its
+//!   write lock at the start, so the read of the user's sessions, the
+//!   admission plan, the evictions and the insert cannot interleave with
+//!   any other writer, in this process or another one.
+//! - Writers in this process also queue on an in-process lock first, so they
+//!   wait without SQLite's busy-polling; other processes are held back by
+//!   `busy_timeout` (5 s).
+//! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
+//!   conditional `UPDATE … RETURNING`.
+//! - File databases use WAL journaling (readers never block the writer) and
+//!   `synchronous = FULL`, so a committed revocation survives a power loss.
+//! - There is no revocation feed: the manager's cached mode checks the store
+//!   on every request (as strict mode does). A single process sees its own
+//!   revocations at once either way.
+
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sessionward_core::admission::{Admission, plan_admission};
+use sessionward_core::{
+    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
+    SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection};
+use tokio::sync::Mutex;
+
+use crate::error::{map_err, map_migrate_err};
+use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
+use crate::{MIGRATIONS_TABLE, StoreOptions};
+
+/// The embedded SQLite migrations, recorded in the `sessionward_migrations`
+/// table (never the host's `_sqlx_migrations`). [`SqliteStore::migrate`]
+/// runs them.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut m = sqlx::migrate!("migrations/sqlite");
+    m.dangerous_set_table_name(MIGRATIONS_TABLE);
+    m
+});
+
+/// How long a writer waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A session store on SQLite: a file, or memory for tests and demos.
+///
+/// Cheap to clone (it shares the pool).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sessionward_core::StoreError> {
+/// use sessionward_sqlx::SqliteStore;
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// store.migrate().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens a database with the default [`StoreOptions`].
+    ///
+    /// `url` is a sqlx SQLite URL: `sqlite://path/to/sessions.db` (created if
+    /// missing) or `sqlite::memory:` (a private in-memory database, kept for
+    /// as long as the store lives; its pool holds exactly one connection).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] for an invalid URL; [`StoreError::Unavailable`]
+    /// when the file cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Opens a database with the given options.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::connect`].
+    pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(map_err)?
+            .create_if_missing(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = if in_memory {
+            // An in-memory database lives as long as its last connection:
+            // keep exactly one, forever.
+            options
+                .pool::<Sqlite>()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(connect)
+                .await
+        } else {
+            options
+                .pool::<Sqlite>()
+                .connect_with(connect.journal_mode(SqliteJournalMode::Wal))
+                .await
+        }
+        .map_err(map_err)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Uses an existing pool. Configure it with a `busy_timeout` (and WAL for
+    /// files) so concurrent writers wait instead of failing.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        SqliteStore {
+            pool,
+            write: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies pending migrations from [`MIGRATOR`]; a no-op when up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database is locked past the busy
+    /// timeout; [`StoreError::Backend`] when a migration fails or an
+    /// applied one was changed.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let _write = self.write.lock().await;
+        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
+    }
+
+    async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, StoreError> {
+        let _write = self.write.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let user = req.session.user.as_str();
+        let existing: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = ?1"
+        ))
+        .bind(user)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let existing = records(existing)?;
+        let plan = plan_admission(
+            &existing,
+            &req.session,
+            &req.limits,
+            req.now,
+            req.idle_cutoff,
+            req.replaces.as_ref(),
+        );
+        let (evict, limit) = match plan {
+            Admission::Reject { limit } => {
+                tx.rollback().await.map_err(map_err)?;
+                let active = existing
+                    .into_iter()
+                    .filter(|s| s.is_active(req.now, req.idle_cutoff))
+                    .collect();
+                return Ok(CreateOutcome::LimitReached { limit, active });
+            }
+            Admission::Admit { evict, limit } => (evict, limit),
+        };
+        let evicted = if evict.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<&str> = evict.iter().map(SessionId::as_str).collect();
+            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?
+        };
+        let replaced = match &req.replaces {
+            Some(id)
+                if existing
+                    .iter()
+                    .any(|s| &s.id == id && s.is_active(req.now, req.idle_cutoff)) =>
+            {
+                revoke_ids(
+                    &mut tx,
+                    user,
+                    &[id.as_str()],
+                    RevokeReason::Reauthenticated,
+                    req.now,
+                )
+                .await?
+                .pop()
+            }
+            _ => None,
+        };
+        let encoded = Encoded::new(&req.session)?;
+        bind_record!(
+            sqlx::query(concat!(
+                "INSERT INTO sessionward_sessions (",
+                cols!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            )),
+            &encoded
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(CreateOutcome::Created {
+            limit,
+            evicted,
+            replaced,
+        })
+    }
+}
+
+/// Revokes the given unrevoked sessions of `user`; returns them as they were
+/// before.
+async fn revoke_ids(
+    conn: &mut SqliteConnection,
+    user: &str,
+    ids: &[&str],
+    reason: RevokeReason,
+    at: Timestamp,
+) -> Result<Vec<SessionRecord>, StoreError> {
+    let ids = serde_json::to_string(ids).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+         WHERE user_id = ?1 AND session_id IN (SELECT value FROM json_each(?2)) \
+         AND revoked_at IS NULL RETURNING ",
+        cols!()
+    ))
+    .bind(user)
+    .bind(ids)
+    .bind(at.unix_millis())
+    .bind(reason.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    before_revocation(rows)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        self.try_create(&request).await
+    }
+
+    async fn get(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = ?1 AND session_id = ?2"
+        ))
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(SessionRow::into_record).transpose()
+    }
+
+    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+        let _write = self.write.lock().await;
+        sqlx::query(
+            "UPDATE sessionward_sessions SET last_seen_at = ?3 \
+             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL AND last_seen_at < ?3",
+        )
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .bind(at.unix_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
+        let row: Option<SessionRow> = {
+            let _write = self.write.lock().await;
+            sqlx::query_as(concat!(
+                "UPDATE sessionward_sessions SET refresh_hash = ?5, \
+                 refresh_generation = refresh_generation + 1, rotated_at = ?6, \
+                 last_seen_at = max(last_seen_at, ?6) \
+                 WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
+                 AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
+                 AND last_seen_at > ?7 RETURNING ",
+                cols!()
+            ))
+            .bind(req.user.as_str())
+            .bind(req.id.as_str())
+            .bind(generation(req.expected_generation)?)
+            .bind(req.expected_hash.as_bytes().as_slice())
+            .bind(req.new_hash.as_bytes().as_slice())
+            .bind(req.now.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+        };
+        match row {
+            Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+            None => Ok(RotateOutcome::Unchanged(
+                self.get(&req.user, &req.id).await?,
+            )),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        user: &UserId,
+        id: &SessionId,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let _write = self.write.lock().await;
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL RETURNING ",
+            cols!()
+        ))
+        .bind(user.as_str())
+        .bind(id.as_str())
+        .bind(at.unix_millis())
+        .bind(reason.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(before_revocation(row.into_iter().collect())?.pop())
+    }
+
+    async fn revoke_all(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let _write = self.write.lock().await;
+        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+             WHERE user_id = ?1 AND revoked_at IS NULL \
+             AND (?2 IS NULL OR session_id <> ?2) RETURNING ",
+            cols!()
+        ))
+        .bind(user.as_str())
+        .bind(except.map(SessionId::as_str))
+        .bind(at.unix_millis())
+        .bind(reason.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        before_revocation(rows)
+    }
+
+    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = ?1"
+        ))
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        records(rows)
+    }
+
+    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let _write = self.write.lock().await;
+        let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?1")
+            .bind(before.unix_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,219 @@
+//! MySQL / MariaDB: conformance suite, migrations, restart, outages.
+//!
+//! URL from `SESSIONWARD_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`).
+//! Tables go to a dedicated database; unreachable servers skip (or fail with
+//! `SESSIONWARD_REQUIRE_SERVICES=1`).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Proxy, SETUP, mysql_url, socket_of, unique_name, url_via};
+use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
+use sessionward_core::{RequestContext, SessionPolicy, SessionStore};
+use sessionward_sqlx::{MySqlStore, StoreOptions};
+use sqlx::Connection;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
+
+const CONFORMANCE_DB: &str = "sessionward_conformance";
+
+fn options_in(url: &str, db: &str) -> MySqlConnectOptions {
+    url.parse::<MySqlConnectOptions>().unwrap().database(db)
+}
+
+async fn store_in(db: &str, migrate: bool) -> Option<MySqlStore> {
+    let _setup = SETUP.lock().await;
+    let mut admin = match MySqlConnection::connect(&mysql_url()).await {
+        Ok(c) => c,
+        Err(e) => return service_unavailable("MySQL/MariaDB", &mysql_url(), e),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE IF NOT EXISTS {db}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let pool = MySqlPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options_in(&mysql_url(), db))
+        .await
+        .unwrap();
+    let store = MySqlStore::from_pool(pool);
+    if migrate {
+        store.migrate().await.unwrap();
+    }
+    Some(store)
+}
+
+async fn drop_db(db: &str) {
+    let mut admin = MySqlConnection::connect(&mysql_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+async fn conformance_store() -> Option<Arc<dyn SessionStore>> {
+    Some(Arc::new(store_in(CONFORMANCE_DB, true).await?))
+}
+
+mod conformance {
+    sessionward_core::store_conformance_tests!(super::conformance_store);
+}
+
+async fn tables(store: &MySqlStore, db: &str) -> Vec<String> {
+    let mut names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+    )
+    .bind(db)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn migrations_fresh_rerun_and_coexist() {
+    let db = unique_name("sw_mig");
+    let Some(store) = store_in(&db, false).await else {
+        return;
+    };
+    store.migrate().await.unwrap();
+    assert_eq!(
+        tables(&store, &db).await,
+        [
+            "sessionward_migrations",
+            "sessionward_sessions",
+            "sessionward_users"
+        ]
+    );
+    store.migrate().await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    sqlx::migrate!("tests/app_migrations/mysql")
+        .run(store.pool())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    sqlx::migrate!("tests/app_migrations/mysql")
+        .run(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        tables(&store, &db).await,
+        [
+            "_sqlx_migrations",
+            "app_users",
+            "sessionward_migrations",
+            "sessionward_sessions",
+            "sessionward_users"
+        ]
+    );
+    sessionward_core::testing::login_then_authenticate(Arc::new(store.clone())).await;
+    store.pool().close().await;
+    drop_db(&db).await;
+}
+
+#[tokio::test]
+async fn restart_keeps_revocations() {
+    let Some(first) = store_in(CONFORMANCE_DB, true).await else {
+        return;
+    };
+    let pool = first.pool().clone();
+    common::restart_keeps_revocations(
+        Arc::new(first),
+        async || pool.close().await,
+        async || -> Arc<dyn SessionStore> {
+            let store: Arc<dyn SessionStore> =
+                Arc::new(store_in(CONFORMANCE_DB, true).await.unwrap());
+            store
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn user_ids_are_case_sensitive() {
+    let Some(store) = store_in(CONFORMANCE_DB, true).await else {
+        return;
+    };
+    let h = Harness::new(Arc::new(store.clone()), SessionPolicy::default());
+    let suffix = unique_name("u");
+    let lower = sessionward_core::UserId::new(format!("alice-{suffix}")).unwrap();
+    let upper = sessionward_core::UserId::new(format!("ALICE-{suffix}")).unwrap();
+    let l = h
+        .manager
+        .login(&lower, &RequestContext::new())
+        .await
+        .unwrap();
+    assert!(store.get(&upper, &l.session.id).await.unwrap().is_none());
+    assert!(store.list(&upper).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn closed_port_is_unavailable_quickly() {
+    if store_in(CONFORMANCE_DB, false).await.is_none() {
+        return;
+    }
+    let started = Instant::now();
+    let err = MySqlStore::connect_with(
+        "mysql://root@127.0.0.1:9/test",
+        StoreOptions::new().with_acquire_timeout(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    let pool = MySqlPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy("mysql://root@127.0.0.1:9/test")
+        .unwrap();
+    let err = MySqlStore::from_pool(pool)
+        .list(&fresh_user())
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_then_recovery() {
+    if store_in(CONFORMANCE_DB, true).await.is_none() {
+        return;
+    }
+    let url = mysql_url();
+    let mut proxy = Proxy::start(socket_of(&url, 3306)).await;
+    let via = url_via(&url, proxy.addr, 3306);
+    let pool = MySqlPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_millis(800))
+        .connect_with(options_in(&via, CONFORMANCE_DB))
+        .await
+        .unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(MySqlStore::from_pool(pool));
+    let h = Harness::new(store.clone(), SessionPolicy::default());
+    let user = fresh_user();
+    let l = h
+        .manager
+        .login(&user, &RequestContext::new())
+        .await
+        .unwrap();
+    let token = l.tokens.access_token.expose_secret().to_owned();
+    h.manager.authenticate(&token).await.unwrap();
+    proxy.down();
+    let err = store.get(&user, &l.session.id).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(h.manager.authenticate(&token).await.is_err());
+    proxy.up().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = h.manager.authenticate(&token).await {
+        assert!(Instant::now() < deadline, "never recovered: {e:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,318 @@
+//! PostgreSQL: conformance suite, migrations, restart, LISTEN/NOTIFY, outages.
+//!
+//! URL from `SESSIONWARD_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). Every run works in its own
+//! schemas; unreachable servers skip (or fail with `SESSIONWARD_REQUIRE_SERVICES=1`).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Proxy, SETUP, postgres_url, socket_of, unique_name, url_via};
+use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
+use sessionward_core::{
+    Clock, ManualClock, RequestContext, RevocationMode, RevokeReason, SessionPolicy, SessionStore,
+    StoreError, SystemClock,
+};
+use sessionward_sqlx::{PostgresStore, StoreOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+
+const CONFORMANCE_SCHEMA: &str = "sessionward_conformance";
+
+fn options_in(schema: &str) -> PgConnectOptions {
+    postgres_url()
+        .parse::<PgConnectOptions>()
+        .unwrap()
+        .options([("search_path", schema)])
+}
+
+/// A store whose tables live in `schema` (created if missing), or `None`
+/// when Postgres is unreachable.
+async fn store_in(schema: &str, migrate: bool) -> Option<PostgresStore> {
+    let _setup = SETUP.lock().await;
+    let mut admin = match PgConnection::connect(&postgres_url()).await {
+        Ok(c) => c,
+        Err(e) => return service_unavailable("PostgreSQL", &postgres_url(), e),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options_in(schema))
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool);
+    if migrate {
+        store.migrate().await.unwrap();
+    }
+    Some(store)
+}
+
+async fn drop_schema(schema: &str) {
+    let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
+
+async fn conformance_store() -> Option<Arc<dyn SessionStore>> {
+    Some(Arc::new(store_in(CONFORMANCE_SCHEMA, true).await?))
+}
+
+mod conformance {
+    sessionward_core::store_conformance_tests!(super::conformance_store);
+}
+
+async fn tables(store: &PostgresStore, schema: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn migrations_fresh_rerun_and_coexist() {
+    let schema = unique_name("sw_mig");
+    let Some(store) = store_in(&schema, false).await else {
+        return;
+    };
+    // Fresh database.
+    store.migrate().await.unwrap();
+    assert_eq!(
+        tables(&store, &schema).await,
+        [
+            "sessionward_migrations",
+            "sessionward_sessions",
+            "sessionward_users"
+        ]
+    );
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    // Re-run is a no-op.
+    store.migrate().await.unwrap();
+    let again: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(again, applied);
+    // The app's own migrations (same version number) go to _sqlx_migrations.
+    sqlx::migrate!("tests/app_migrations/postgres")
+        .run(store.pool())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    sqlx::migrate!("tests/app_migrations/postgres")
+        .run(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        tables(&store, &schema).await,
+        [
+            "_sqlx_migrations",
+            "app_users",
+            "sessionward_migrations",
+            "sessionward_sessions",
+            "sessionward_users"
+        ]
+    );
+    // The store works next to the app's tables.
+    sessionward_core::testing::login_then_authenticate(Arc::new(store.clone())).await;
+    store.pool().close().await;
+    drop_schema(&schema).await;
+}
+
+#[tokio::test]
+async fn restart_keeps_revocations() {
+    let Some(first) = store_in(CONFORMANCE_SCHEMA, true).await else {
+        return;
+    };
+    let pool = first.pool().clone();
+    common::restart_keeps_revocations(
+        Arc::new(first),
+        async || pool.close().await,
+        async || -> Arc<dyn SessionStore> {
+            let store: Arc<dyn SessionStore> =
+                Arc::new(store_in(CONFORMANCE_SCHEMA, true).await.unwrap());
+            store
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_notify_across_two_pools() {
+    let Some(a_store) = store_in(CONFORMANCE_SCHEMA, true).await else {
+        return;
+    };
+    let b_store = store_in(CONFORMANCE_SCHEMA, false).await.unwrap();
+    let clock = ManualClock::new(SystemClock.now());
+    let a = Harness::with_mode(
+        Arc::new(a_store),
+        SessionPolicy::default(),
+        RevocationMode::cached(),
+        clock.clone(),
+    );
+    let b = Harness::with_mode(
+        Arc::new(b_store),
+        SessionPolicy::default(),
+        RevocationMode::cached(),
+        clock,
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !b.manager.is_cache_live() {
+        assert!(Instant::now() < deadline, "feed never connected");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let user = fresh_user();
+    let ctx = RequestContext::new().with_user_agent("test/desktop/GB");
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let l = a.manager.login(&user, &ctx).await.unwrap();
+        let token = l.tokens.access_token.expose_secret().to_owned();
+        // Warm B's cache so it would answer without the store.
+        b.manager.authenticate(&token).await.unwrap();
+        b.manager.authenticate(&token).await.unwrap();
+        let started = Instant::now();
+        a.manager
+            .revoke(&user, &l.session.id, RevokeReason::User)
+            .await
+            .unwrap();
+        let revoked_at = Instant::now();
+        loop {
+            if b.manager.authenticate(&token).await.is_err() {
+                break;
+            }
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(2),
+                "instance B never saw the revocation"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        samples.push((revoked_at.elapsed(), started.elapsed()));
+    }
+    let after_commit: Vec<f64> = samples
+        .iter()
+        .map(|(p, _)| p.as_secs_f64() * 1000.0)
+        .collect();
+    println!(
+        "LISTEN/NOTIFY propagation (revoke committed on A -> B refuses), ms: {:.2?}",
+        after_commit
+    );
+}
+
+#[tokio::test]
+async fn closed_port_is_unavailable_quickly() {
+    if store_in(CONFORMANCE_SCHEMA, false).await.is_none() {
+        return;
+    }
+    let started = Instant::now();
+    let err = PostgresStore::connect_with(
+        "postgres://postgres@127.0.0.1:9/postgres",
+        StoreOptions::new().with_acquire_timeout(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    // A lazily connected pool fails per call, also as Unavailable.
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:9/postgres")
+        .unwrap();
+    let store = PostgresStore::from_pool(pool);
+    let err = store.list(&fresh_user()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_then_recovery() {
+    if store_in(CONFORMANCE_SCHEMA, true).await.is_none() {
+        return;
+    }
+    let url = postgres_url();
+    let mut proxy = Proxy::start(socket_of(&url, 5432)).await;
+    let via = url_via(&url, proxy.addr, 5432);
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_millis(800))
+        .connect_with(
+            via.parse::<PgConnectOptions>()
+                .unwrap()
+                .options([("search_path", CONFORMANCE_SCHEMA)]),
+        )
+        .await
+        .unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(PostgresStore::from_pool(pool));
+    let h = Harness::new(store.clone(), SessionPolicy::default());
+    let user = fresh_user();
+    let ctx = RequestContext::new().with_user_agent("test/desktop/GB");
+    let l = h.manager.login(&user, &ctx).await.unwrap();
+    let token = l.tokens.access_token.expose_secret().to_owned();
+    h.manager.authenticate(&token).await.unwrap();
+
+    proxy.down();
+    let started = Instant::now();
+    let err = store.get(&user, &l.session.id).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        h.manager.authenticate(&token).await.is_err(),
+        "fails closed while the database is down"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    proxy.up().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match h.manager.authenticate(&token).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never recovered: {e:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_reported_not_panicked() {
+    let Some(store) = store_in(CONFORMANCE_SCHEMA, true).await else {
+        return;
+    };
+    let h = Harness::new(Arc::new(store.clone()), SessionPolicy::default());
+    let user = fresh_user();
+    let l = h
+        .manager
+        .login(&user, &RequestContext::new())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sessionward_sessions SET meta = 'not json' WHERE user_id = $1")
+        .bind(user.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.get(&user, &l.session.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let err = store.list(&user).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}
