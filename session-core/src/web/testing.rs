@@ -1031,6 +1031,76 @@ pub async fn limit_reached_is_409<H: AdapterHarness>() {
     assert!(fx.events.names().contains(&"session_limit_reached"));
 }
 
+/// The "this wasn't me" link over HTTP: GET only shows a page, POST ends
+/// every session once, a second POST is refused.
+pub async fn not_me_link_over_http<H: AdapterHarness>() {
+    use crate::manager::{NoticeLinks, RiskEngine, SessionManager};
+    use crate::notify::OutboxNotifier;
+    use crate::risk::RiskConfig;
+    use crate::testing::{TestEnricher, test_tokens};
+
+    let store = MemoryStore::new();
+    let outbox = Arc::new(OutboxNotifier::new(10));
+    let links = NoticeLinks {
+        sessions_url: "https://app.test/sessions".into(),
+        not_me_url: "https://app.test/auth/sessions/not-me".into(),
+    };
+    let manager = SessionManager::builder(
+        SessionPolicy::default(),
+        test_tokens(),
+        Arc::new(store.clone()),
+    )
+    .clock(Arc::new(ManualClock::new(SystemClock.now())))
+    .enricher(Arc::new(TestEnricher))
+    .risk(
+        RiskEngine::new(RiskConfig::default(), Arc::new(store))
+            .with_notifier(outbox.clone(), links),
+    )
+    .build()
+    .unwrap();
+    let api = SessionApi::new(manager, bearer()).unwrap();
+    let app = H::start(api).await;
+    let mut laptop = Device::new(true, "test/desktop/GB", [81, 2, 69, 142]);
+    let mut phone = Device::new(true, "test/mobile/GB", [81, 2, 69, 142]);
+    assert_eq!(laptop.login(&app, "alice").await.status, 200);
+    assert_eq!(phone.login(&app, "alice").await.status, 200);
+    let url = outbox
+        .all()
+        .first()
+        .expect("a new-device notice")
+        .not_me_url
+        .clone();
+    let query = url.split_once('?').unwrap().1.to_owned();
+    let path = format!("/auth/sessions/not-me?{query}");
+
+    let page = laptop
+        .send(&app, TestRequest::new("GET", path.clone()))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<form method=\"post\""));
+    assert_eq!(page.one("cache-control"), Some("no-store"));
+    assert_eq!(laptop.hello(&app).await.status, 200, "GET changes nothing");
+
+    let done = laptop
+        .send(&app, TestRequest::new("POST", path.clone()))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.one("clear-site-data"), Some(WIPE));
+    assert_eq!(laptop.hello(&app).await.status, 401);
+    assert_eq!(phone.hello(&app).await.status, 401);
+
+    let again = laptop.send(&app, TestRequest::new("POST", path)).await;
+    assert_eq!(again.status, 400, "single use");
+    let bad = laptop
+        .send(
+            &app,
+            TestRequest::new("POST", "/auth/sessions/not-me?token=%3Cscript%3E"),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(!bad.body.contains("<script>"));
+}
+
 /// Expands to one test per behavioural case for the adapter harness
 /// `$harness`, each marked with the test attribute `$attr` (for example
 /// `tokio::test` or `actix_web::test`).
@@ -1061,6 +1131,7 @@ macro_rules! web_adapter_tests {
             listing_has_no_secrets,
             reauthentication_required,
             limit_reached_is_409,
+            not_me_link_over_http,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {
