@@ -77,7 +77,6 @@ pub struct CreateRequest {
 // Returned once per login; boxing the record would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
-#[allow(clippy::large_enum_variant)] // built once per login; boxing would change the store contract
 pub enum CreateOutcome {
     /// The session was inserted.
     Created {
