@@ -24,8 +24,10 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `sqlite` | yes | [`SqliteStore`] (bundled libsqlite3, no system library needed) |
-//! | `postgres` | no | [`PostgresStore`] with its LISTEN/NOTIFY revocation feed |
-//! | `mysql` | no | [`MySqlStore`] (MySQL 8, MariaDB 10.5+) |
+//! | `postgres` | yes | [`PostgresStore`] with its LISTEN/NOTIFY revocation feed |
+//! | `mysql` | yes | [`MySqlStore`] (MySQL 8, MariaDB 10.5+) |
+//!
+//! Keep only what you use with `default-features = false, features = ["postgres"]`.
 //!
 //! No TLS backend is enabled. For TLS connections to a remote server, add
 //! `sqlx` to your own dependencies with the TLS feature of your choice
