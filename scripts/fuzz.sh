@@ -6,8 +6,8 @@
 #
 # Environment:
 #   FUZZ_SECONDS    seconds per target (libFuzzer -max_total_time), default 60
-#   FUZZ_SANITIZER  address (default) or none; `none` also works where the
-#                   ASan runtime is unavailable and runs about 2x faster
+#   FUZZ_SANITIZER  address (default) or none (fallback where the ASan
+#                   runtime is unavailable; faster, but finds no memory errors)
 #   FUZZ_MAX_LEN    longest generated input in bytes, default 4096
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). cargo-fuzz passes -Z flags
