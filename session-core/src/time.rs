@@ -79,14 +79,25 @@ impl Timestamp {
     /// Parses RFC 3339 text (any offset) into a timestamp.
     ///
     /// # Errors
-    /// Returns `None` when the text is not RFC 3339.
+    /// Returns `None` when the text is not RFC 3339, or when its instant
+    /// falls outside the years 0000–9999 in UTC (a non-UTC offset can move
+    /// `0000-01-01` or `9999-12-31` out of them): [`Timestamp::to_rfc3339`]
+    /// could not write such an instant back as RFC 3339, so a value that
+    /// deserialized would no longer serialize to something that parses.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
             .ok()?;
-        let millis = t.unix_timestamp_nanos() / 1_000_000;
-        i64::try_from(millis).ok().map(Timestamp)
+        let millis = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
+        (RFC3339_MIN_MILLIS..=RFC3339_MAX_MILLIS)
+            .contains(&millis)
+            .then_some(Timestamp(millis))
     }
 }
+
+/// `0000-01-01T00:00:00.000Z`: the earliest instant RFC 3339 can write in UTC.
+const RFC3339_MIN_MILLIS: i64 = -62_167_219_200_000;
+/// `9999-12-31T23:59:59.999Z`: the latest instant RFC 3339 can write in UTC.
+const RFC3339_MAX_MILLIS: i64 = 253_402_300_799_999;
 
 /// Milliseconds in a duration, saturating at `i64::MAX`.
 pub(crate) fn duration_millis(d: Duration) -> i64 {
@@ -174,5 +185,45 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (found by the `policy_ids` fuzz target): an offset that
+    /// moves the instant out of years 0000–9999 UTC used to be accepted,
+    /// and `to_rfc3339` then wrote `-001-12-31T23:00:00.000Z` (or a
+    /// `@…ms` fallback past 9999), which does not parse back.
+    #[test]
+    fn parse_rejects_instants_that_cannot_round_trip() {
+        // The minimised fuzz input, verbatim.
+        assert_eq!(Timestamp::parse_rfc3339("0000-01-01T00:00:00+01:00"), None);
+        assert_eq!(
+            Timestamp::parse_rfc3339("9999-12-31T23:59:59.999999999-01:00"),
+            None
+        );
+    }
+
+    #[test]
+    fn rfc3339_range_ends_round_trip() {
+        for text in [
+            "0000-01-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+            "0000-01-01T00:59:00+00:59",
+            "2023-11-14T22:13:20.123Z",
+        ] {
+            let t = Timestamp::parse_rfc3339(text).expect("parses");
+            assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t), "{text}");
+        }
+        assert_eq!(
+            Timestamp::parse_rfc3339("0000-01-01T00:00:00Z").map(Timestamp::unix_millis),
+            Some(RFC3339_MIN_MILLIS)
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("9999-12-31T23:59:59.999Z").map(Timestamp::unix_millis),
+            Some(RFC3339_MAX_MILLIS)
+        );
     }
 }

@@ -1,0 +1,74 @@
+//! Access-token verification: `SessionManager::authenticate(&str)`.
+//!
+//! The first input byte picks a mode, the rest is the payload:
+//!
+//! - `0`: the payload itself, as (lossy UTF-8) token text.
+//! - `1`: the genuine start-up access token, edited by the payload
+//!   (see `sessionward_fuzz::mutate`).
+//! - `2`: the payload as a JSON claims document (placeholders `$SUB`/`$SID`
+//!   filled in), **correctly signed** with header `typ` `at+jwt`: explores
+//!   claim validation behind a valid signature.
+//! - `3`: like `2`, but the first payload line is the header `typ`.
+//!
+//! Properties checked besides "never panics":
+//! - an accepted token always has our `iss`/`aud`, is inside `nbf`..`exp`,
+//!   and names the session that was returned;
+//! - in mode `1` only the unedited genuine token is accepted (no signature
+//!   or encoding malleability).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sessionward_core::ACTION_TOKEN_TYP;
+use sessionward_core::tokens::ACCESS_TOKEN_TYP;
+use sessionward_fuzz::{AUDIENCE, ISSUER, fill_placeholders, fixture, mutate};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, payload)) = data.split_first() else {
+        return;
+    };
+    let fx = fixture();
+    let genuine = fx.login.tokens.access_token.expose_secret();
+    let token = match mode % 4 {
+        0 => String::from_utf8_lossy(payload).into_owned(),
+        1 => mutate(genuine, payload),
+        2 => match sign(ACCESS_TOKEN_TYP, &String::from_utf8_lossy(payload)) {
+            Some(t) => t,
+            None => return,
+        },
+        _ => {
+            let text = String::from_utf8_lossy(payload);
+            let (typ, claims) = text.split_once('\n').unwrap_or((ACTION_TOKEN_TYP, &text));
+            match sign(typ, claims) {
+                Some(t) => t,
+                None => return,
+            }
+        }
+    };
+
+    let Ok(session) = fx.block_on(fx.manager.authenticate(&token)) else {
+        return;
+    };
+    let now = fx.manager.now().unix_seconds();
+    let c = &session.claims;
+    assert_eq!(c.iss, ISSUER, "accepted a foreign issuer");
+    assert_eq!(c.aud, AUDIENCE, "accepted a foreign audience");
+    assert!(now < c.exp, "accepted an expired token");
+    assert!(c.nbf <= now, "accepted a token before nbf");
+    assert_eq!(c.sub, session.user.as_str());
+    assert_eq!(c.sid, session.session_id.as_str());
+    assert_eq!(
+        session.session.user, session.user,
+        "session of another user"
+    );
+    assert_eq!(session.session.id, session.session_id);
+    if mode % 4 == 1 {
+        assert_eq!(token, genuine, "an edited access token was accepted");
+    }
+});
+
+/// Signs `claims` (JSON text with placeholders) as a JWT with header `typ`.
+fn sign(typ: &str, claims: &str) -> Option<String> {
+    let fx = fixture();
+    let value: serde_json::Value = serde_json::from_str(&fill_placeholders(claims, fx)).ok()?;
+    fx.manager.tokens().sign_jwt(typ, &value).ok()
+}
