@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target in fuzz/ for a bounded time and summarises.
+# Runs every cargo-fuzz target in session-core/fuzz/ for a bounded time and summarises.
 #
-#   scripts/fuzz.sh                 # all targets, 60 s each
-#   FUZZ_SECONDS=300 scripts/fuzz.sh access_token refresh_token
+#   .ci/fuzz.sh                 # all targets, 60 s each
+#   FUZZ_SECONDS=300 .ci/fuzz.sh access_token refresh_token
 #
 # Environment:
 #   FUZZ_SECONDS    seconds per target (libFuzzer -max_total_time), default 60
@@ -14,9 +14,9 @@
 # to rustc, which only nightly accepts; RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain take them, so no nightly toolchain is required.
 #
-# Corpora grow in fuzz/corpus/<target>/ (seeds are read from
-# fuzz/seeds/<target>/), crash inputs are kept in fuzz/artifacts/<target>/,
-# full logs in fuzz/logs/<target>.log. Prints a Markdown table of total
+# Corpora grow in session-core/fuzz/corpus/<target>/ (seeds are read from
+# session-core/fuzz/seeds/<target>/), crash inputs are kept in session-core/fuzz/artifacts/<target>/,
+# full logs in session-core/fuzz/logs/<target>.log. Prints a Markdown table of total
 # executions, executions per second and crashes per target. Exits non-zero
 # if any target crashed (or failed to build or run).
 set -uo pipefail
@@ -26,7 +26,7 @@ FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-4096}"
 ALL_TARGETS=(access_token refresh_token action_token user_agent forwarded_for policy_ids)
 
-cd "$(dirname "$0")/../fuzz" || exit 2
+cd "$(dirname "$0")/../session-core/fuzz" || exit 2
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -78,7 +78,7 @@ for t in "${targets[@]}"; do
         status=1
     elif [ "$crashes" -ne 0 ]; then
         status=1
-        echo "!! $t crashed; inputs kept in fuzz/artifacts/$t/" >&2
+        echo "!! $t crashed; inputs kept in session-core/fuzz/artifacts/$t/" >&2
         grep -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)' "$log" | head -n3 >&2
     fi
     rows+=("| \`$t\` | ${FUZZ_SECONDS} s | ${execs:-?} | ${rate:-?} | ${cov:-?} | $corpus | $crashes |")
