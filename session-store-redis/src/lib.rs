@@ -117,6 +117,7 @@ mod codec;
 mod error;
 mod feed;
 mod keys;
+mod risk;
 mod scripts;
 
 use std::sync::Arc;
@@ -160,6 +161,7 @@ pub struct RedisStoreConfig {
     reconnect_retries: usize,
     feed_heartbeat: Duration,
     scan_batch: usize,
+    ip_login_cap: usize,
 }
 
 impl Default for RedisStoreConfig {
@@ -172,6 +174,7 @@ impl Default for RedisStoreConfig {
             reconnect_retries: 2,
             feed_heartbeat: Duration::from_secs(5),
             scan_batch: 500,
+            ip_login_cap: 1000,
         }
     }
 }
@@ -267,6 +270,21 @@ impl RedisStoreConfig {
         self
     }
 
+    /// How many of the most recent logins are kept per IP address for the
+    /// `login_burst` risk signal (default 1000, at least 1). Counts saturate
+    /// at this number, so keep it at or above
+    /// [`RiskConfig::burst_logins`](sessionward_core::risk::RiskConfig);
+    /// it bounds the memory of a busy shared address.
+    ///
+    /// ```
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_ip_login_cap(200);
+    /// ```
+    pub fn with_ip_login_cap(mut self, cap: usize) -> Self {
+        self.ip_login_cap = cap.max(1);
+        self
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.key_prefix
@@ -324,6 +342,7 @@ struct Inner {
     channel: String,
     operation_timeout: Duration,
     scan_batch: usize,
+    ip_login_cap: usize,
     feed: Arc<RedisRevocationFeed>,
 }
 
@@ -449,6 +468,7 @@ impl RedisStore {
                 channel,
                 operation_timeout: config.operation_timeout,
                 scan_batch: config.scan_batch,
+                ip_login_cap: config.ip_login_cap,
                 feed,
             }),
         };
@@ -476,9 +496,9 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// Every Redis key that operations on `user` touch (today exactly one:
-    /// the session hash). All share the user's hash tag, so they map to one
-    /// cluster slot.
+    /// Every per-user Redis key of `user`: the session hash (first) and the
+    /// login-history hash of risk scoring. All share the user's hash tag, so
+    /// they map to one cluster slot.
     pub fn keys_for_user(&self, user: &UserId) -> Vec<String> {
         keys::keys_for_user(&self.inner.prefix, user)
     }
@@ -494,7 +514,11 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError`] when Redis does not answer.
     pub async fn memory_usage(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
-        let key = keys::sessions_key(&self.inner.prefix, user);
+        self.key_memory_usage(keys::sessions_key(&self.inner.prefix, user))
+            .await
+    }
+
+    async fn key_memory_usage(&self, key: String) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn();
         self.run(async move {
             redis::cmd("MEMORY")
