@@ -172,8 +172,10 @@ impl RiskStore for RedisStore {
             let Some(ip) = facts.ip else {
                 return Ok(0u64);
             };
-            // Unique per login, so concurrent logins in one millisecond all count.
-            let member = format!("{}:{}", facts.at.unix_millis(), SessionId::generate());
+            // Unique per login (66 random bits), so concurrent logins in one
+            // millisecond all count.
+            let nonce = SessionId::generate();
+            let member = format!("{}:{}", facts.at.unix_millis(), &nonce.as_str()[..11]);
             let mut inv = scripts.record_ip.key(keys::ip_key(prefix, ip));
             inv.arg(millis(facts.at))
                 .arg(member)
