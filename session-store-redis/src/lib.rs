@@ -128,12 +128,12 @@
 //!   the [`RedisStoreConfig::with_ip_login_cap`] most recent, set the TTL),
 //!   concurrently with the history script. It is a scoring signal, not a
 //!   security decision, so it is not atomic with the user's history.
-//!   About 340 bytes for an address with 5 logins; at most about 7 KB at the
+//!   About 300 bytes for an address with 5 logins; at most about 5 KB at the
 //!   default cap of 128.
 //! - **Single-use token ids**, `<prefix>once:{<SHA-256 of the id>}`:
 //!   `consume_once` is `SET … 1 NX PX <expires_at − now>` (at least 1 ms),
 //!   atomic on its own key; true only for the caller that set it. About
-//!   120 bytes per used id until the token expires.
+//!   140 bytes per used id until the token expires.
 //!
 //! Neither IP addresses, user ids nor token ids appear in key names. The
 //! per-IP and per-token keys have their own hash tags, so on a cluster they
@@ -334,7 +334,7 @@ impl RedisStoreConfig {
     /// [`RiskConfig::burst_logins`](sessionward_core::risk::RiskConfig)
     /// (default 10). It bounds the memory of a busy shared address: up to
     /// 128 entries the set keeps Redis' compact listpack encoding (about
-    /// 7 KB when full); a skiplist costs about 134 bytes per entry.
+    /// 5 KB when full); beyond, a skiplist costs about 120 bytes per entry.
     ///
     /// ```
     /// # use sessionward_redis::RedisStoreConfig;
