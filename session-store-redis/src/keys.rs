@@ -36,11 +36,54 @@ pub(crate) fn sessions_key(prefix: &str, user: &UserId) -> String {
     format!("{prefix}{{{}}}:s", user_tag(user))
 }
 
-/// Every key that operations on `user` touch under `prefix` (today exactly
-/// one: the session hash). All carry the user's hash tag, so they share one
-/// cluster slot.
+/// The hash holding the login history of `user` for risk scoring:
+/// `<prefix>{<user tag>}:h`, in the same slot as the session hash.
+pub(crate) fn history_key(prefix: &str, user: &UserId) -> String {
+    format!("{prefix}{{{}}}:h", user_tag(user))
+}
+
+/// Every key that per-user operations on `user` touch under `prefix`: the
+/// session hash (first) and the login-history hash. All carry the user's
+/// hash tag, so they share one cluster slot. (The cross-user keys of risk
+/// scoring, per IP address and per single-use token id, are not per-user
+/// and live in their own slots.)
 pub fn keys_for_user(prefix: &str, user: &UserId) -> Vec<String> {
-    vec![sessions_key(prefix, user)]
+    vec![sessions_key(prefix, user), history_key(prefix, user)]
+}
+
+/// base64url (no padding) of the first 16 bytes of SHA-256 of `parts`
+/// (22 characters from `[A-Za-z0-9_-]`).
+fn short_digest(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
+}
+
+/// The sorted set of recent logins from `ip` (any user):
+/// `<prefix>ip:{<digest of the IP>}`, its own slot. The address is hashed so
+/// no IP address appears in a key name; IPv4-mapped IPv6 addresses count as
+/// their IPv4 address.
+pub(crate) fn ip_key(prefix: &str, ip: std::net::IpAddr) -> String {
+    let ip = ip.to_canonical().to_string();
+    format!("{prefix}ip:{{{}}}", short_digest(&[b"ip\0", ip.as_bytes()]))
+}
+
+/// The marker of a used single-use token id:
+/// `<prefix>once:{<SHA-256 of the id, base64url>}`, its own slot.
+pub(crate) fn once_key(prefix: &str, token_id: &str) -> String {
+    format!(
+        "{prefix}once:{{{}}}",
+        URL_SAFE_NO_PAD.encode(Sha256::digest(token_id.as_bytes()))
+    )
+}
+
+/// The history-hash field of a device fingerprint: `fp:` and a 128-bit
+/// digest, so fields stay short (the hash keeps its compact listpack
+/// encoding) whatever the fingerprint text is.
+pub(crate) fn fingerprint_field(fingerprint: &str) -> String {
+    format!("fp:{}", short_digest(&[fingerprint.as_bytes()]))
 }
 
 /// `SCAN MATCH` pattern for all per-user session hashes under `prefix`

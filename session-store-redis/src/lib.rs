@@ -43,6 +43,9 @@
 //! | key | type | content |
 //! |---|---|---|
 //! | `<prefix>{<user tag>}:s` | hash | one field per session id; the value is the packed record |
+//! | `<prefix>{<user tag>}:h` | hash | login history for risk scoring (see [below](#risk-scoring-data)) |
+//! | `<prefix>ip:{<ip digest>}` | sorted set | recent logins from one IP address, any user |
+//! | `<prefix>once:{<id digest>}` | string | a used single-use token id |
 //! | `<prefix>revoked` | pub/sub channel | `"<id> <id>…\n<user id>"` per revoking call |
 //!
 //! The user tag is base64url(SHA-256(user id)) (43 characters), so user ids
@@ -75,7 +78,8 @@
 //! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
 //! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
 //!
-//! Scripts touch only `KEYS[1]`, the user's hash. A script's work is linear
+//! Scripts touch only `KEYS[1]`, the user's hash (the risk scripts: the
+//! user's history hash or one IP's set, see [below](#risk-scoring-data)). A script's work is linear
 //! in the number of entries of that one user; entries past their absolute
 //! end are dropped by every `create`, and by `purge_expired`.
 //!
@@ -83,6 +87,60 @@
 //! batches plus O(entries) per user hash; it is housekeeping (run it every
 //! few minutes). Whole users disappear by TTL without it, and it returns only
 //! the entries it deleted itself.
+//!
+//! # Risk scoring data
+//!
+//! [`RedisStore`] also implements
+//! [`RiskStore`](sessionward_core::risk::RiskStore), so one store serves
+//! both the manager and its
+//! [`RiskEngine`](sessionward_core::RiskEngine):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use sessionward_core::risk::RiskConfig;
+//! # use sessionward_core::RiskEngine;
+//! # fn run(store: sessionward_redis::RedisStore) {
+//! let engine = RiskEngine::new(RiskConfig::default(), Arc::new(store.clone()));
+//! # }
+//! ```
+//!
+//! - **Login history**, `<prefix>{<user tag>}:h`, in the user's slot. Fields
+//!   `fp:<128-bit digest of a device fingerprint>`, `c:<country>` and
+//!   `a:<ASN>` map to the unix-millisecond time they were last seen; `last`
+//!   holds the previous login as compact JSON
+//!   (`{"at":…,"c":"GB","la":51.5142,"lo":-0.0931}`). Fingerprints are
+//!   hashed so fields stay short whatever the User-Agent text is, and the
+//!   hash keeps Redis' compact listpack encoding. `login_history` is one
+//!   `HMGET`; `record_login` is one script that stamps the fields (never
+//!   backwards), replaces `last` only by a login at least as recent, drops
+//!   fields last seen before `keep_since`, and sets the key's TTL to the
+//!   retention (newest login − `keep_since`). A user who has not logged in
+//!   for the whole retention ([`RiskConfig::history_retention`], 180 days by
+//!   default) is therefore forgotten and scored like a first login.
+//!   About **460 bytes** per user after 5 logins from 2 devices (each with a
+//!   device-id cookie), 2 countries and 3 networks (`MEMORY USAGE`, test
+//!   `memory_per_history`).
+//! - **Login bursts**, `<prefix>ip:{<digest of the IP>}`, one sorted set per
+//!   address in its own slot (logins of all users from that address): one
+//!   member per login scored by its time. `login_history` counts with
+//!   `ZCOUNT`, concurrently with the `HMGET`; `record_login` runs a second
+//!   small script on this key (add, drop entries before `keep_since`, keep
+//!   the [`RedisStoreConfig::with_ip_login_cap`] most recent, set the TTL),
+//!   concurrently with the history script. It is a scoring signal, not a
+//!   security decision, so it is not atomic with the user's history.
+//!   About 300 bytes for an address with 5 logins; at most about 5 KB at the
+//!   default cap of 128.
+//! - **Single-use token ids**, `<prefix>once:{<SHA-256 of the id>}`:
+//!   `consume_once` is `SET … 1 NX PX <expires_at − now>` (at least 1 ms),
+//!   atomic on its own key; true only for the caller that set it. About
+//!   140 bytes per used id until the token expires.
+//!
+//! Neither IP addresses, user ids nor token ids appear in key names. The
+//! per-IP and per-token keys have their own hash tags, so on a cluster they
+//! spread over the slots like users do; every script still touches exactly
+//! one declared key.
+//!
+//! [`RiskConfig::history_retention`]: sessionward_core::risk::RiskConfig::history_retention
 //!
 //! # Revocation feed and cluster notes
 //!
@@ -117,6 +175,7 @@ mod codec;
 mod error;
 mod feed;
 mod keys;
+mod risk;
 mod scripts;
 
 use std::sync::Arc;
@@ -160,6 +219,7 @@ pub struct RedisStoreConfig {
     reconnect_retries: usize,
     feed_heartbeat: Duration,
     scan_batch: usize,
+    ip_login_cap: usize,
 }
 
 impl Default for RedisStoreConfig {
@@ -172,6 +232,7 @@ impl Default for RedisStoreConfig {
             reconnect_retries: 2,
             feed_heartbeat: Duration::from_secs(5),
             scan_batch: 500,
+            ip_login_cap: 128,
         }
     }
 }
@@ -267,6 +328,23 @@ impl RedisStoreConfig {
         self
     }
 
+    /// How many of the most recent logins are kept per IP address for the
+    /// `login_burst` risk signal (default 128, at least 1). The count a
+    /// login sees saturates at this number, so keep it at or above
+    /// [`RiskConfig::burst_logins`](sessionward_core::risk::RiskConfig)
+    /// (default 10). It bounds the memory of a busy shared address: up to
+    /// 128 entries the set keeps Redis' compact listpack encoding (about
+    /// 5 KB when full); beyond, a skiplist costs about 120 bytes per entry.
+    ///
+    /// ```
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// let config = RedisStoreConfig::default().with_ip_login_cap(200);
+    /// ```
+    pub fn with_ip_login_cap(mut self, cap: usize) -> Self {
+        self.ip_login_cap = cap.max(1);
+        self
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.key_prefix
@@ -324,6 +402,7 @@ struct Inner {
     channel: String,
     operation_timeout: Duration,
     scan_batch: usize,
+    ip_login_cap: usize,
     feed: Arc<RedisRevocationFeed>,
 }
 
@@ -449,6 +528,7 @@ impl RedisStore {
                 channel,
                 operation_timeout: config.operation_timeout,
                 scan_batch: config.scan_batch,
+                ip_login_cap: config.ip_login_cap,
                 feed,
             }),
         };
@@ -476,9 +556,9 @@ impl RedisStore {
         &self.inner.prefix
     }
 
-    /// Every Redis key that operations on `user` touch (today exactly one:
-    /// the session hash). All share the user's hash tag, so they map to one
-    /// cluster slot.
+    /// Every per-user Redis key of `user`: the session hash (first) and the
+    /// login-history hash of risk scoring. All share the user's hash tag, so
+    /// they map to one cluster slot.
     pub fn keys_for_user(&self, user: &UserId) -> Vec<String> {
         keys::keys_for_user(&self.inner.prefix, user)
     }
@@ -494,7 +574,11 @@ impl RedisStore {
     /// # Errors
     /// [`StoreError`] when Redis does not answer.
     pub async fn memory_usage(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
-        let key = keys::sessions_key(&self.inner.prefix, user);
+        self.key_memory_usage(keys::sessions_key(&self.inner.prefix, user))
+            .await
+    }
+
+    async fn key_memory_usage(&self, key: String) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn();
         self.run(async move {
             redis::cmd("MEMORY")

@@ -1,5 +1,6 @@
 //! The Lua scripts. Each one is a single atomic step on one key (the
-//! user's session hash, always `KEYS[1]`); no key name is built inside Lua.
+//! user's session hash, the user's login-history hash or one IP's login set,
+//! always `KEYS[1]`); no key name is built inside Lua.
 //! The channel name passed to `PUBLISH` is an argument, not a key.
 
 use redis::Script;
@@ -258,6 +259,72 @@ if #dead > 0 then hdel_all(KEYS[1], dead) end
 return #dead
 "#;
 
+/// Record a login in the user's history. KEYS[1] history hash. ARGV: at,
+/// keep_since, `last` JSON, then the fields to stamp with `at` (`fp:…`,
+/// `c:…`, `a:…`).
+///
+/// Stamps never move backwards (a late, older login does not shorten an
+/// entry's life), `last` is replaced only by a login at least as recent (its
+/// `at` is read with cjson, never re-encoded), fields stamped before
+/// keep_since are dropped, and the key expires `newest - keep_since` after
+/// this call (the retention), at least 1 s. Reply: fields dropped.
+const RECORD_LOGIN: &str = r#"
+local key = KEYS[1]
+local at, keep = tonumber(ARGV[1]), tonumber(ARGV[2])
+local all = redis.call('HGETALL', key)
+local old, prev_at = {}, nil
+for i = 1, #all, 2 do
+  if all[i] == "last" then
+    local ok, p = pcall(cjson.decode, all[i + 1])
+    if ok and type(p) == "table" then prev_at = tonumber(p.at) end
+  else
+    old[all[i]] = tonumber(all[i + 1])
+  end
+end
+local newest = at
+if prev_at and prev_at > at then
+  newest = prev_at
+else
+  redis.call('HSET', key, "last", ARGV[3])
+end
+for i = 4, #ARGV do
+  local t = old[ARGV[i]]
+  if not t or t < at then
+    redis.call('HSET', key, ARGV[i], ARGV[1])
+    old[ARGV[i]] = at
+  end
+end
+local dead = {}
+for f, t in pairs(old) do
+  if not t or t < keep then dead[#dead + 1] = f end
+end
+local i = 1
+while i <= #dead do
+  local j = math.min(i + 999, #dead)
+  redis.call('HDEL', key, unpack(dead, i, j))
+  i = j + 1
+end
+redis.call('PEXPIRE', key, math.max(newest - keep, 1000))
+return #dead
+"#;
+
+/// Record a login from one IP. KEYS[1] the IP's sorted set. ARGV: at,
+/// member (unique per login), keep_since, cap. Adds the login scored by
+/// `at`, drops logins before keep_since, keeps only the `cap` most recent,
+/// and expires the key `newest - keep_since` after this call (at least 1 s).
+/// Reply: logins kept.
+const RECORD_IP: &str = r#"
+local key = KEYS[1]
+local keep = tonumber(ARGV[3])
+redis.call('ZADD', key, ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
+redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[4]) + 1))
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+if #top == 0 then return 0 end
+redis.call('PEXPIRE', key, math.max(tonumber(top[2]) - keep, 1000))
+return redis.call('ZCARD', key)
+"#;
+
 /// The compiled scripts (SHA-1 computed once).
 pub(crate) struct Scripts {
     pub(crate) create: Script,
@@ -266,6 +333,8 @@ pub(crate) struct Scripts {
     pub(crate) revoke: Script,
     pub(crate) revoke_all: Script,
     pub(crate) purge: Script,
+    pub(crate) record_login: Script,
+    pub(crate) record_ip: Script,
 }
 
 impl Scripts {
@@ -278,11 +347,13 @@ impl Scripts {
             revoke: with_prelude(REVOKE),
             revoke_all: with_prelude(REVOKE_ALL),
             purge: with_prelude(PURGE),
+            record_login: Script::new(RECORD_LOGIN),
+            record_ip: Script::new(RECORD_IP),
         }
     }
 
     /// Every script, for preloading with `SCRIPT LOAD`.
-    pub(crate) fn all(&self) -> [&Script; 6] {
+    pub(crate) fn all(&self) -> [&Script; 8] {
         [
             &self.create,
             &self.rotate,
@@ -290,6 +361,8 @@ impl Scripts {
             &self.revoke,
             &self.revoke_all,
             &self.purge,
+            &self.record_login,
+            &self.record_ip,
         ]
     }
 }

@@ -2,7 +2,7 @@
 //! cluster (`--cluster-enabled yes`, all 16384 slots on one node) per case,
 //! reached through [`RedisStore::connect_cluster`]. Proves the scripts only
 //! touch declared keys and that cluster routing, pub/sub and the per-primary
-//! purge scan work. Multi-node slot placement is covered by `cluster_keys.rs`.
+//! purge scan work; the `RiskStore` cases run here too. Multi-node slot placement is covered by `cluster_keys.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, RevocationFeed, RevokeReason, RotateOutcome, RotateRequest,
     SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
@@ -53,15 +54,15 @@ fn start_cluster() -> Option<common::PrivateRedis> {
     Some(server)
 }
 
-async fn cluster_store() -> Option<Arc<dyn SessionStore>> {
+async fn cluster() -> Option<ClusterStore> {
     let server = start_cluster()?;
     let store = RedisStore::connect_cluster([server.url()], RedisStoreConfig::default())
         .await
         .unwrap();
-    Some(Arc::new(ClusterStore {
+    Some(ClusterStore {
         store,
         _server: server,
-    }))
+    })
 }
 
 #[async_trait]
@@ -111,4 +112,41 @@ impl SessionStore for ClusterStore {
     }
 }
 
+#[async_trait]
+impl RiskStore for ClusterStore {
+    async fn login_history(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        burst_since: Timestamp,
+    ) -> Result<PriorHistory, StoreError> {
+        self.store.login_history(user, facts, burst_since).await
+    }
+    async fn record_login(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        keep_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.store.record_login(user, facts, keep_since).await
+    }
+    async fn consume_once(
+        &self,
+        token_id: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.store.consume_once(token_id, expires_at, now).await
+    }
+}
+
+async fn cluster_store() -> Option<Arc<dyn SessionStore>> {
+    Some(Arc::new(cluster().await?))
+}
+
+async fn cluster_risk_store() -> Option<Arc<dyn RiskStore>> {
+    Some(Arc::new(cluster().await?))
+}
+
 sessionward_core::store_conformance_tests!(cluster_store);
+sessionward_core::risk_store_conformance_tests!(cluster_risk_store);
