@@ -337,7 +337,7 @@ impl AdapterConfig {
 }
 
 /// Trusted-proxy-aware client IP: forwarding headers count only when the
-/// TCP peer is one of the configured proxies (see [`crate::enrich::client_ip`]).
+/// TCP peer is one of the configured proxies (see [`crate::enrich::client_ip()`]).
 ///
 /// ```
 /// use std::sync::Arc;
