@@ -1031,6 +1031,143 @@ pub async fn limit_reached_is_409<H: AdapterHarness>() {
     assert!(fx.events.names().contains(&"session_limit_reached"));
 }
 
+/// RFC 8725 attack tokens over HTTP: every one is a plain `401
+/// invalid_token` (no detail in the body) and an `authn_token_rejected`
+/// event carrying the precise reason.
+pub async fn jwt_attack_corpus_over_http<H: AdapterHarness>() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let d = logged_in(&fx, chrome(), "alice").await;
+    let genuine = d.access.clone().unwrap();
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    let key = EncodingKey::from_secret(&[0x5a; 32]).unwrap();
+    let sign = |header: &Value, claims: &Value| {
+        let msg = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig = jsonwebtoken::crypto::sign(msg.as_bytes(), &key, Algorithm::HS256).unwrap();
+        format!("{msg}.{sig}")
+    };
+    let header = |extra: Value| {
+        let mut h = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": "conformance-1"});
+        h.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        h
+    };
+    let mut tampered = claims.clone();
+    tampered["sub"] = "mallory".into();
+    let mut flipped = B64.decode(parts[2]).unwrap();
+    flipped[0] ^= 1;
+    let mut corpus: Vec<(String, &str)> = Vec::new();
+    for alg in ["none", "None", "NONE", "nOnE"] {
+        let h = B64.encode(header(serde_json::json!({"alg": alg})).to_string());
+        corpus.push((format!("{h}.{}.", parts[1]), "malformed"));
+        corpus.push((format!("{h}.{}.AAAA", parts[1]), "algorithm_mismatch"));
+    }
+    corpus.extend([
+        (
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                B64.encode(tampered.to_string()),
+                parts[2]
+            ),
+            "bad_signature",
+        ),
+        (
+            format!("{}.{}.{}", parts[0], parts[1], B64.encode(&flipped)),
+            "bad_signature",
+        ),
+        (
+            format!("{}.{}.{}", parts[0], parts[1], &parts[2][..10]),
+            "bad_signature",
+        ),
+        (
+            sign(&header(serde_json::json!({"alg": "ES256"})), &claims),
+            "algorithm_mismatch",
+        ),
+        (
+            sign(
+                &header(serde_json::json!({"kid": "../../dev/null"})),
+                &claims,
+            ),
+            "unknown_key",
+        ),
+        (
+            sign(&header(serde_json::json!({"kid": "' OR '1'='1"})), &claims),
+            "unknown_key",
+        ),
+        (
+            sign(
+                &header(serde_json::json!({"jku": "http://127.0.0.1/jwks"})),
+                &claims,
+            ),
+            "unsupported_header",
+        ),
+        (
+            sign(&header(serde_json::json!({"jwk": {"kty": "oct"}})), &claims),
+            "unsupported_header",
+        ),
+        (
+            sign(
+                &header(serde_json::json!({"x5u": "http://127.0.0.1/x"})),
+                &claims,
+            ),
+            "unsupported_header",
+        ),
+        (
+            sign(&header(serde_json::json!({"crit": ["b64"]})), &claims),
+            "unsupported_header",
+        ),
+        (
+            sign(&header(serde_json::json!({"typ": "JWT"})), &claims),
+            "wrong_type",
+        ),
+        (
+            sign(
+                &header(serde_json::json!({})),
+                &serde_json::json!({"sub": "alice"}),
+            ),
+            "bad_claims",
+        ),
+        (format!("{genuine}.AAAA.BBBB"), "malformed"),
+        (format!("{genuine}="), "malformed"),
+        (
+            serde_json::json!({"payload": parts[1], "signature": parts[2]}).to_string(),
+            "malformed",
+        ),
+    ]);
+    for (token, why) in corpus {
+        fx.events.clear();
+        let r = fx
+            .app
+            .send(
+                TestRequest::new("GET", "/hello")
+                    .header("authorization", format!("Bearer {token}")),
+            )
+            .await;
+        assert_invalid_token(&r, false);
+        let events: Vec<String> = fx.events.events().iter().map(|e| e.to_json()).collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains(&format!("\"why\":\"{why}\""))),
+            "expected rejection {why} for {token:.60}, events {events:?}"
+        );
+        assert!(
+            !r.body.contains(why) || why == "invalid_token",
+            "the body must not reveal the reason"
+        );
+    }
+}
+
 /// The "this wasn't me" link over HTTP: GET only shows a page, POST ends
 /// every session once, a second POST is refused.
 pub async fn not_me_link_over_http<H: AdapterHarness>() {
@@ -1132,6 +1269,7 @@ macro_rules! web_adapter_tests {
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,
+            jwt_attack_corpus_over_http,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {
