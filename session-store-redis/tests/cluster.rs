@@ -16,7 +16,7 @@ use sessionward_core::{
     CreateOutcome, CreateRequest, RevocationFeed, RevokeReason, RotateOutcome, RotateRequest,
     SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
 };
-use sessionward_redis::{RedisStore, RedisStoreConfig};
+use sessionward_redis::RedisStore;
 
 /// A cluster store that owns its private server.
 struct ClusterStore {
@@ -56,7 +56,7 @@ fn start_cluster() -> Option<common::PrivateRedis> {
 
 async fn cluster() -> Option<ClusterStore> {
     let server = start_cluster()?;
-    let store = RedisStore::connect_cluster([server.url()], RedisStoreConfig::default())
+    let store = RedisStore::connect_cluster([server.url()], common::test_config())
         .await
         .unwrap();
     Some(ClusterStore {
