@@ -409,12 +409,18 @@ impl SessionManager {
     /// # Errors
     /// [`SessionError::InvalidToken`] for a forged, expired or other-kind token.
     pub fn step_up_user(&self, challenge: &ActionToken) -> Result<UserId, SessionError> {
-        self.verify_action(challenge, ACT_STEP_UP, self.now()).map(|(user, _)| user)
+        self.verify_action(challenge, ACT_STEP_UP, self.now())
+            .map(|(user, _)| user)
     }
 
     /// Verifies an action token of kind `act` (signature, `typ`, issuer,
     /// audience, expiry) without using it up.
-    fn verify_action(&self, token: &ActionToken, act: &str, now: Timestamp) -> Result<(UserId, ActionClaims), SessionError> {
+    fn verify_action(
+        &self,
+        token: &ActionToken,
+        act: &str,
+        now: Timestamp,
+    ) -> Result<(UserId, ActionClaims), SessionError> {
         let tokens = &self.inner.tokens;
         let claims: ActionClaims = tokens
             .verify_jwt(ACTION_TOKEN_TYP, token.expose_secret())
@@ -433,12 +439,19 @@ impl SessionManager {
         if let Some(why) = why {
             return Err(self.reject(now, why, None));
         }
-        let user = UserId::new(claims.sub.clone()).map_err(|_| self.reject(now, TokenRejection::BadClaims, None))?;
+        let user = UserId::new(claims.sub.clone())
+            .map_err(|_| self.reject(now, TokenRejection::BadClaims, None))?;
         Ok((user, claims))
     }
 
     /// Verifies an action token of kind `act` and burns its id.
-    async fn redeem_action(&self, risk: &RiskEngine, token: &ActionToken, act: &str, now: Timestamp) -> Result<(UserId, ActionClaims), SessionError> {
+    async fn redeem_action(
+        &self,
+        risk: &RiskEngine,
+        token: &ActionToken,
+        act: &str,
+        now: Timestamp,
+    ) -> Result<(UserId, ActionClaims), SessionError> {
         let (user, claims) = self.verify_action(token, act, now)?;
         let expires = Timestamp::from_unix_millis(claims.exp.saturating_mul(1000));
         if !risk.store.consume_once(&claims.jti, expires, now).await? {

@@ -6,8 +6,8 @@
 //! to the same URL, which redeems the single-use token and ends every
 //! session of the account.
 
-use crate::secret::ActionToken;
 use crate::record::RequestContext;
+use crate::secret::ActionToken;
 
 use super::CLEAR_SITE_DATA;
 use super::api::SessionApi;
@@ -26,7 +26,8 @@ pub fn token_from_query(query: Option<&str>) -> Option<&str> {
         .filter(|t| {
             !t.is_empty()
                 && t.len() <= MAX_ACTION_TOKEN_LEN
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         })
 }
 
@@ -39,9 +40,14 @@ fn page(status: u16, title: &str, body: &str) -> WebResponse {
          </head><body><h1>{title}</h1>{body}</body></html>"
     );
     let mut r = WebResponse::empty(status);
-    r.headers.push(("content-type", "text/html; charset=utf-8".to_owned()));
-    r.headers.push(("referrer-policy", "no-referrer".to_owned()));
-    r.headers.push(("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned()));
+    r.headers
+        .push(("content-type", "text/html; charset=utf-8".to_owned()));
+    r.headers
+        .push(("referrer-policy", "no-referrer".to_owned()));
+    r.headers.push((
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'".to_owned(),
+    ));
     r.body = Some(html);
     r
 }
@@ -60,7 +66,11 @@ impl SessionApi {
                      <form method=\"post\" action=\"?token={token}\"><button type=\"submit\">Sign out everywhere</button></form>"
                 ),
             ),
-            None => page(400, "Invalid link", "<p>This link is incomplete. Open it again from the notification.</p>"),
+            None => page(
+                400,
+                "Invalid link",
+                "<p>This link is incomplete. Open it again from the notification.</p>",
+            ),
         }
     }
 
@@ -69,7 +79,11 @@ impl SessionApi {
     /// A used, expired or forged token changes nothing.
     pub async fn not_me(&self, query: Option<&str>) -> WebResponse {
         let Some(token) = token_from_query(query) else {
-            return page(400, "Invalid link", "<p>This link is incomplete. Open it again from the notification.</p>");
+            return page(
+                400,
+                "Invalid link",
+                "<p>This link is incomplete. Open it again from the notification.</p>",
+            );
         };
         match self.manager().redeem_not_me(&ActionToken::new(token)).await {
             Ok(n) => page(
@@ -79,8 +93,16 @@ impl SessionApi {
             )
             .with_header("clear-site-data", CLEAR_SITE_DATA),
             Err(e) => match WebError::from(&e).code() {
-                ErrorCode::Unavailable => page(503, "Try again shortly", "<p>The service is unavailable. Nothing was changed.</p>"),
-                _ => page(400, "Link not valid", "<p>This link is invalid, expired or was already used. If you still see sessions you do not recognise, end them from your session page.</p>"),
+                ErrorCode::Unavailable => page(
+                    503,
+                    "Try again shortly",
+                    "<p>The service is unavailable. Nothing was changed.</p>",
+                ),
+                _ => page(
+                    400,
+                    "Link not valid",
+                    "<p>This link is invalid, expired or was already used. If you still see sessions you do not recognise, end them from your session page.</p>",
+                ),
             },
         }
     }
@@ -89,7 +111,11 @@ impl SessionApi {
     /// verified the second factor of the challenge's user (see
     /// [`crate::SessionManager::step_up_user`]). Answers like a login.
     pub async fn complete_step_up(&self, token: &str, ctx: &RequestContext) -> WebResponse {
-        match self.manager().complete_step_up(&ActionToken::new(token), ctx).await {
+        match self
+            .manager()
+            .complete_step_up(&ActionToken::new(token), ctx)
+            .await
+        {
             Ok(ok) => self.login_response_for(&ok),
             Err(e) => self.error_response(&WebError::from(&e)),
         }
@@ -102,7 +128,10 @@ mod tests {
 
     #[test]
     fn query_token_is_strict() {
-        assert_eq!(token_from_query(Some("token=abc.def-_1")), Some("abc.def-_1"));
+        assert_eq!(
+            token_from_query(Some("token=abc.def-_1")),
+            Some("abc.def-_1")
+        );
         assert_eq!(token_from_query(Some("x=1&token=abc")), Some("abc"));
         assert_eq!(token_from_query(Some("token=a%22b")), None);
         assert_eq!(token_from_query(Some("token=<script>")), None);
