@@ -144,6 +144,7 @@ const SIGNALS = {
   new_country: ["New country", "bad"],
   impossible_travel: ["Impossible travel", "bad"],
   new_device: ["New device", "warn"],
+  new_asn: ["New network", "info"],
   anonymous_ip: ["Anonymous IP", "bad"],
   many_sessions: ["Many sessions", "warn"],
   login_burst: ["Login burst", "warn"],
