@@ -160,8 +160,22 @@ function deviceText(s) {
   return browser || os || d.device_family || "Unknown device";
 }
 
+// Inline SVG device icons (no emoji font needed).
+const ICONS = {
+  desktop: '<rect x="3" y="4" width="18" height="12" rx="1.5"/><path d="M8 20h8M12 16v4"/>',
+  mobile: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M11 18.5h2"/>',
+  tablet: '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M11 18h2"/>',
+  bot: '<rect x="5" y="8" width="14" height="11" rx="2"/><path d="M12 4v4M9 13h.01M15 13h.01"/>',
+  other: '<circle cx="12" cy="12" r="8.5"/><path d="M3.5 12h17M12 3.5c3 3.5 3 13.5 0 17M12 3.5c-3 3.5-3 13.5 0 17"/>',
+};
+
 function deviceIcon(cls) {
-  return { desktop: "🖥️", mobile: "📱", tablet: "📱", bot: "🤖" }[cls] || "💻";
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "26");
+  svg.setAttribute("height", "26");
+  svg.innerHTML = ICONS[cls] || ICONS.other;
+  return svg;
 }
 
 function locationText(l) {
