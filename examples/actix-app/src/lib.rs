@@ -1,0 +1,73 @@
+//! The sessionward example app on actix-web: the shared pages and demo
+//! routes from `sessionward-example-common`, plus the ready-made session
+//! scope. The binary (`src/main.rs`) serves [`configure`] behind a
+//! [`SessionMiddleware`](sessionward_actix::SessionMiddleware).
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use actix_web::web::{self, Bytes, Data, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use sessionward_actix::{AuthSession, ClientContext, to_http_response};
+use sessionward_example_common::{DemoApp, demo, pages, ui};
+
+/// Registers every route of the app. Wrap the `App` in
+/// `SessionMiddleware::new(app.api.clone())`.
+pub fn configure(app: DemoApp) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        let demo_on = app.demo;
+        cfg.app_data(Data::new(app.clone()))
+            .service(sessionward_actix::scope(app.api.clone()))
+            .route("/", web::get().to(asset))
+            .route("/index.html", web::get().to(asset))
+            .route("/app.js", web::get().to(asset))
+            .route("/style.css", web::get().to(asset))
+            .route("/login", web::post().to(login))
+            .route("/api/config", web::get().to(config))
+            .route("/api/me", web::get().to(me))
+            .route("/api/notifications", web::get().to(notifications))
+            .route("/api/policy", web::get().to(policy));
+        if demo_on {
+            cfg.route("/api/events", web::get().to(events))
+                .route("/demo/simulate-login", web::post().to(simulate));
+        }
+    }
+}
+
+async fn asset(req: HttpRequest) -> HttpResponse {
+    match ui::asset(req.path()) {
+        Some(r) => to_http_response(r),
+        None => to_http_response(pages::error(404, "not_found")),
+    }
+}
+
+async fn login(
+    app: Data<DemoApp>,
+    session: Option<AuthSession>,
+    ClientContext(ctx): ClientContext,
+    body: Bytes,
+) -> HttpResponse {
+    to_http_response(pages::login(&app, &body, session.as_deref(), &ctx).await)
+}
+
+async fn config(app: Data<DemoApp>) -> HttpResponse {
+    to_http_response(pages::client_config(&app))
+}
+
+async fn me(session: AuthSession) -> HttpResponse {
+    to_http_response(pages::me(&session))
+}
+
+async fn notifications(app: Data<DemoApp>, session: AuthSession) -> HttpResponse {
+    to_http_response(pages::notifications(&app, &session))
+}
+
+async fn events(app: Data<DemoApp>, _session: AuthSession) -> HttpResponse {
+    to_http_response(pages::events(&app))
+}
+
+async fn policy(app: Data<DemoApp>) -> HttpResponse {
+    to_http_response(pages::policy(&app))
+}
+
+async fn simulate(app: Data<DemoApp>, session: AuthSession, body: Bytes) -> HttpResponse {
+    to_http_response(demo::simulate_login(&app, &session, &body).await)
+}

@@ -1,0 +1,78 @@
+//! The axum routes: the shared pages and demo routes from
+//! `sessionward-example-common`, plus the ready-made session routes.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sessionward_axum::{ApiResponse, AuthSession, ClientContext, SessionLayer};
+use sessionward_example_common::{DemoApp, demo, pages, ui};
+
+/// The whole app.
+pub(crate) fn router(app: DemoApp) -> Router {
+    let api = app.api.clone();
+    let mut router = Router::new()
+        .route("/", get(asset))
+        .route("/index.html", get(asset))
+        .route("/app.js", get(asset))
+        .route("/style.css", get(asset))
+        .route("/login", post(login))
+        .route("/api/config", get(config))
+        .route("/api/me", get(me))
+        .route("/api/notifications", get(notifications))
+        .route("/api/policy", get(policy));
+    if app.demo {
+        router = router
+            .route("/api/events", get(events))
+            .route("/demo/simulate-login", post(simulate));
+    }
+    router
+        .with_state(app)
+        .nest(
+            api.config().route_prefix(),
+            sessionward_axum::routes(api.clone()),
+        )
+        .layer(SessionLayer::new(api))
+}
+
+async fn asset(uri: Uri) -> Response {
+    match ui::asset(uri.path()) {
+        Some(r) => ApiResponse(r).into_response(),
+        None => ApiResponse(pages::error(404, "not_found")).into_response(),
+    }
+}
+
+async fn login(
+    State(app): State<DemoApp>,
+    session: Option<AuthSession>,
+    ClientContext(ctx): ClientContext,
+    body: Bytes,
+) -> ApiResponse {
+    ApiResponse(pages::login(&app, &body, session.as_deref(), &ctx).await)
+}
+
+async fn config(State(app): State<DemoApp>) -> ApiResponse {
+    ApiResponse(pages::client_config(&app))
+}
+
+async fn me(session: AuthSession) -> ApiResponse {
+    ApiResponse(pages::me(&session))
+}
+
+async fn notifications(State(app): State<DemoApp>, session: AuthSession) -> ApiResponse {
+    ApiResponse(pages::notifications(&app, &session))
+}
+
+async fn events(State(app): State<DemoApp>, _session: AuthSession) -> ApiResponse {
+    ApiResponse(pages::events(&app))
+}
+
+async fn policy(State(app): State<DemoApp>) -> ApiResponse {
+    ApiResponse(pages::policy(&app))
+}
+
+async fn simulate(State(app): State<DemoApp>, session: AuthSession, body: Bytes) -> ApiResponse {
+    ApiResponse(demo::simulate_login(&app, &session, &body).await)
+}

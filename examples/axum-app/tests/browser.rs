@@ -1,0 +1,425 @@
+//! Browser end-to-end test: the real `sessionward-example-axum` binary,
+//! driven through headless Chromium by chromedriver (WebDriver).
+//!
+//! Two isolated browser profiles with different user agents log in as
+//! alice; the first sees both sessions with the right device text, ends
+//! the second, whose next navigation lands on the login page with its
+//! tokens gone; "Log out from all devices" then ends the first. Runs for
+//! both token transports (bearer: tokens in localStorage; cookies).
+//! Screenshots go to `<target>/browser-artifacts/`.
+//!
+//! Skipped with a `SKIPPED:` line when Chromium or chromedriver is not
+//! installed, unless `SESSIONWARD_REQUIRE_SERVICES=1`.
+#![allow(missing_docs)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const UA_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const UA_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/// Kills the child process when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_in_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on port {port}");
+}
+
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "sessionward-browser-{}-{tag}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn browser(driver: &str, chromium: &Path, profile: &Path, ua: &str) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1200,1000",
+                format!("--user-data-dir={}", profile.display()),
+                format!("--user-agent={ua}"),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(driver)
+        .await
+        .expect("chromedriver session")
+}
+
+async fn js(c: &Client, script: &str) -> Value {
+    c.execute(script, vec![]).await.expect(script)
+}
+
+/// Polls `script` (a JS expression) until it is truthy.
+async fn until(c: &Client, what: &str, script: &str) {
+    let start = Instant::now();
+    loop {
+        let v = js(c, &format!("return !!({script});")).await;
+        if v == json!(true) {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let body = js(c, "return document.body.innerText").await;
+            panic!("timed out waiting for {what}; page text:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const LOGIN_VISIBLE: &str = "!document.getElementById('view-login').hidden";
+
+async fn log_in(c: &Client, base: &str) {
+    c.goto(base).await.unwrap();
+    until(c, "login page", LOGIN_VISIBLE).await;
+    c.find(Locator::Id("login-username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-password"))
+        .await
+        .unwrap()
+        .send_keys("alice-password")
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        c,
+        "own session card",
+        "document.querySelector('.session-card[data-current=\"true\"]')",
+    )
+    .await;
+}
+
+/// `(device text, current, id)` of every session card.
+async fn cards(c: &Client) -> Vec<(String, bool, String)> {
+    let v = js(
+        c,
+        "return [...document.querySelectorAll('.session-card')].map(e => [e.querySelector('.device-text').innerText, e.dataset.current === 'true', e.dataset.id]);",
+    )
+    .await;
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r[1].as_bool().unwrap(),
+                r[2].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Names of the session tokens this browser still holds, per transport.
+async fn stored_tokens(c: &Client, transport: &str) -> Vec<String> {
+    if transport == "bearer" {
+        let v = js(
+            c,
+            "return ['sw_access', 'sw_refresh'].filter(k => localStorage.getItem(k) !== null);",
+        )
+        .await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    } else {
+        c.get_all_cookies()
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.name().to_owned())
+            .filter(|n| {
+                n.starts_with("__Host-sw_access")
+                    || n.starts_with("__Host-sw_csrf")
+                    || n.starts_with("__Secure-sw_refresh")
+            })
+            .collect()
+    }
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    let path = artifacts_dir().join(name);
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+}
+
+async fn simulate(c: &Client, device: &str, place: &str) -> String {
+    js(
+        c,
+        &format!("document.getElementById('sim-device').value = '{device}'; document.getElementById('sim-ip').value = '{place}'; document.getElementById('sim-result').hidden = true; return null;"),
+    )
+    .await;
+    c.find(Locator::Id("sim-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        c,
+        "simulation result",
+        "!document.getElementById('sim-result').hidden",
+    )
+    .await;
+    js(c, "return document.getElementById('sim-result').innerText")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn scenario(driver: &str, chromium: &Path, transport: &str) {
+    let dir = temp_dir(transport);
+    let port = free_port();
+    let store = format!("sqlite://{}?mode=rwc", dir.join("demo.sqlite").display());
+    let mut app = Proc(
+        Command::new(env!("CARGO_BIN_EXE_sessionward-example-axum"))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--store",
+                &store,
+                "--transport",
+                transport,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the example app"),
+    );
+    wait_for_port(port, &mut app.0, "example app");
+    let base = format!("http://127.0.0.1:{port}/");
+
+    let first = browser(driver, chromium, &dir.join("profile-1"), UA_WINDOWS).await;
+    let second = browser(driver, chromium, &dir.join("profile-2"), UA_IPHONE).await;
+
+    log_in(&first, &base).await;
+    log_in(&second, &base).await;
+    assert!(
+        !stored_tokens(&second, transport).await.is_empty(),
+        "second browser holds tokens after login"
+    );
+
+    // The first browser sees both sessions with the right device text.
+    first.refresh().await.unwrap();
+    until(
+        &first,
+        "two sessions",
+        "document.querySelectorAll('.session-card').length === 2",
+    )
+    .await;
+    let list = cards(&first).await;
+    println!("[{transport}] sessions seen by the first browser: {list:?}");
+    let mine = list.iter().find(|c| c.1).expect("current session");
+    let other = list.iter().find(|c| !c.1).expect("other session");
+    assert_eq!(mine.0, "Chrome 131 on Windows 10");
+    assert!(
+        other.0.starts_with("Mobile Safari 17 on iOS"),
+        "{}",
+        other.0
+    );
+    let other_id = other.2.clone();
+
+    // A simulated login (demo panel) adds a flagged third session.
+    let mut result = simulate(&first, "firefox-linux", "london").await;
+    println!("[{transport}] simulate Firefox/Linux in London: {result}");
+    if result.contains("Step-up required") {
+        // The demo's second factor: approve it in the panel.
+        first
+            .find(Locator::Css("#sim-result button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &first,
+            "step-up completion",
+            "document.getElementById('sim-result').innerText.includes('Login created')",
+        )
+        .await;
+        result = js(
+            &first,
+            "return document.getElementById('sim-result').innerText",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+        println!("[{transport}] after the demo second factor: {result}");
+    }
+    assert!(result.contains("Login created"), "{result}");
+    until(
+        &first,
+        "three sessions",
+        "document.querySelectorAll('.session-card').length === 3",
+    )
+    .await;
+    screenshot(&first, &format!("sessions-{transport}.png")).await;
+
+    // The first browser ends the second browser's session.
+    first
+        .find(Locator::Css(&format!(
+            ".session-card[data-id=\"{other_id}\"] .revoke-one"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &first,
+        "second session gone",
+        "document.querySelectorAll('.session-card').length === 2",
+    )
+    .await;
+
+    // The second browser's next navigation lands on the login page, tokens gone.
+    second.goto(&base).await.unwrap();
+    second.refresh().await.unwrap();
+    until(&second, "login page in the second browser", LOGIN_VISIBLE).await;
+    let left = stored_tokens(&second, transport).await;
+    assert!(left.is_empty(), "second browser still holds {left:?}");
+    println!("[{transport}] second browser: login page, no stored tokens");
+
+    // A risky simulated login needs step-up; shown in the demo panel.
+    let result = simulate(&first, "chrome-android", "linkoping").await;
+    println!("[{transport}] simulate Chrome/Android in Linköping: {result}");
+    screenshot(&first, &format!("sessions-demo-{transport}.png")).await;
+
+    // "Log out from all devices" ends the first browser too.
+    first
+        .find(Locator::Id("revoke-all"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&first, "login page in the first browser", LOGIN_VISIBLE).await;
+    first.goto(&format!("{base}#/sessions")).await.unwrap();
+    first.refresh().await.unwrap();
+    until(&first, "login page after navigation", LOGIN_VISIBLE).await;
+    let left = stored_tokens(&first, transport).await;
+    assert!(left.is_empty(), "first browser still holds {left:?}");
+    println!("[{transport}] first browser: logged out from all devices, no stored tokens");
+
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_browsers_manage_sessions() {
+    let required = std::env::var("SESSIONWARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    let chromium = std::env::var_os("SESSIONWARD_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| find_in_path(&["chromium", "chromium-browser", "google-chrome"]));
+    let chromedriver = std::env::var_os("SESSIONWARD_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find_in_path(&["chromedriver"]));
+    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
+        if required {
+            panic!(
+                "SESSIONWARD_REQUIRE_SERVICES=1 but chromium/chromedriver are not installed (scripts/ci-extras.sh installs them)"
+            );
+        }
+        println!(
+            "SKIPPED: browser test needs chromium and chromedriver (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let driver_port = free_port();
+    let mut driver = Proc(
+        Command::new(&chromedriver)
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
+    wait_for_port(driver_port, &mut driver.0, "chromedriver");
+    let url = format!("http://127.0.0.1:{driver_port}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for transport in ["bearer", "cookies"] {
+        rt.block_on(scenario(&url, &chromium, transport));
+    }
+}

@@ -1,0 +1,135 @@
+//! The app's own JSON routes, written once for both frameworks. Each
+//! returns a [`WebResponse`] that the app converts.
+//!
+//! | route | function |
+//! |---|---|
+//! | `POST /login` | [`login`] (re-authenticates when the caller already has a session of that user) |
+//! | `GET /api/config` | [`client_config`] |
+//! | `GET /api/me` | [`me`] |
+//! | `GET /api/notifications` | [`notifications`] |
+//! | `GET /api/events` | [`events`] (demo only) |
+//! | `GET /api/policy` | [`policy`] |
+
+use serde::Deserialize;
+use serde_json::json;
+use sessionward_core::web::WebResponse;
+use sessionward_core::{AuthenticatedSession, RequestContext};
+
+use crate::setup::DemoApp;
+use crate::users::check_password;
+
+/// A JSON answer (or a 500 if serialisation failed).
+pub fn json(status: u16, value: &serde_json::Value) -> WebResponse {
+    match serde_json::to_string(value) {
+        Ok(body) => WebResponse::json(status, body),
+        Err(_) => WebResponse::json(500, "{\"error\":\"internal_error\"}".to_owned()),
+    }
+}
+
+/// `{"error": code}` with `status`.
+pub fn error(status: u16, code: &str) -> WebResponse {
+    json(status, &json!({ "error": code }))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// `POST /login` with `{"username", "password"}`. With a valid session of
+/// the same user (the re-authentication prompt before ending sessions)
+/// this replaces that session with a fresh one; otherwise a new login.
+/// Wrong credentials: `401 {"error":"invalid_credentials"}`.
+pub async fn login(
+    app: &DemoApp,
+    body: &[u8],
+    current: Option<&AuthenticatedSession>,
+    ctx: &RequestContext,
+) -> WebResponse {
+    let Ok(body) = serde_json::from_slice::<LoginBody>(body) else {
+        return error(400, "invalid_request");
+    };
+    let Some(user) = check_password(&body.username, &body.password) else {
+        tracing::info!(target: "example", "failed login");
+        return error(401, "invalid_credentials");
+    };
+    match current {
+        Some(s) if s.user == user => app.api.reauthenticate(s, ctx).await,
+        _ => app.api.login(&user, ctx).await,
+    }
+}
+
+/// `GET /api/config`: what the front-end needs before login.
+pub fn client_config(app: &DemoApp) -> WebResponse {
+    json(
+        200,
+        &json!({
+            "transport": app.transport(),
+            "demo": app.demo,
+            "prefix": app.api.config().route_prefix(),
+            "reauth_seconds": app.api.config().recent_auth().map(|d| d.as_secs()),
+            "demo_devices": if app.demo { crate::demo::catalogue() } else { json!(null) },
+        }),
+    )
+}
+
+/// `GET /api/me`: the signed-in user and session.
+pub fn me(session: &AuthenticatedSession) -> WebResponse {
+    json(
+        200,
+        &json!({
+            "user": session.user.as_str(),
+            "session_id": session.session_id.as_str(),
+        }),
+    )
+}
+
+/// `GET /api/notifications`: the user's new-login notices, newest first.
+/// Each carries its headline, the session-page link and the single-use
+/// "this wasn't me" link.
+pub fn notifications(app: &DemoApp, session: &AuthenticatedSession) -> WebResponse {
+    let items: Vec<_> = app
+        .outbox
+        .for_user(&session.user)
+        .into_iter()
+        .map(|n| {
+            json!({
+                "headline": n.headline(),
+                "device": n.device,
+                "location": n.location,
+                "ip": n.ip,
+                "at": n.at,
+                "reasons": n.reasons,
+                "sessions_url": n.sessions_url,
+                "not_me_url": n.not_me_url,
+            })
+        })
+        .collect();
+    json(200, &json!({ "notifications": items }))
+}
+
+/// `GET /api/events` (demo only): the last security events, newest first,
+/// as the JSON lines a SIEM would receive.
+pub fn events(app: &DemoApp) -> WebResponse {
+    if !app.demo {
+        return error(404, "not_found");
+    }
+    let lines: Vec<String> = app
+        .events
+        .events()
+        .iter()
+        .rev()
+        .take(200)
+        .map(|e| e.to_json())
+        .collect();
+    json(200, &json!({ "events": lines }))
+}
+
+/// `GET /api/policy`: the policy document from `SessionPolicy::describe`.
+pub fn policy(app: &DemoApp) -> WebResponse {
+    json(
+        200,
+        &json!({ "text": app.api.manager().policy().describe() }),
+    )
+}
