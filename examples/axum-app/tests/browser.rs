@@ -395,7 +395,7 @@ fn two_browsers_manage_sessions() {
     let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
         if required {
             panic!(
-                "SESSIONWARD_REQUIRE_SERVICES=1 but chromium/chromedriver are not installed (scripts/ci-extras.sh installs them)"
+                "SESSIONWARD_REQUIRE_SERVICES=1 but chromium/chromedriver are not installed (.ci/extras.sh installs them)"
             );
         }
         println!(
