@@ -97,6 +97,8 @@ mod error;
 mod options;
 mod purge;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod risk;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod row;
 
 #[cfg(feature = "mysql")]

@@ -21,15 +21,17 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use sessionward_core::admission::{Admission, plan_admission};
+use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
     SessionRecord, SessionStore, StoreError, Timestamp, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
-use sqlx::{Connection, MySql, MySqlConnection};
+use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
 
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::risk::{self, HistoryRow};
 use crate::row::{Encoded, SessionRow, bind_record, cols, generation, records};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
@@ -434,5 +436,195 @@ impl SessionStore for MySqlStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+impl MySqlStore {
+    async fn try_record_login(
+        &self,
+        user: &str,
+        facts: &LoginFacts,
+        keep_since: i64,
+    ) -> Result<(), sqlx::Error> {
+        let keys = risk::history_keys(facts);
+        let at = facts.at.unix_millis();
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
+        let mut tx = conn.begin().await?;
+        if !keys.is_empty() {
+            // Keys are sorted, so concurrent logins of one user lock rows in
+            // the same order.
+            let mut upsert = QueryBuilder::<MySql>::new(
+                "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) ",
+            );
+            upsert.push_values(&keys, |mut row, (kind, value)| {
+                row.push_bind(user)
+                    .push_bind(*kind)
+                    .push_bind(value.as_str())
+                    .push_bind(at);
+            });
+            upsert.push(
+                " ON DUPLICATE KEY UPDATE \
+                 last_seen_at = GREATEST(last_seen_at, VALUES(last_seen_at))",
+            );
+            upsert.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM sessionward_login_history WHERE user_id = ? AND last_seen_at < ?")
+            .bind(user)
+            .bind(keep_since)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
+             VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE at = VALUES(at), \
+             country = VALUES(country), latitude = VALUES(latitude), \
+             longitude = VALUES(longitude)",
+        )
+        .bind(user)
+        .bind(at)
+        .bind(facts.country.as_deref())
+        .bind(facts.latitude)
+        .bind(facts.longitude)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(ip) = risk::ip_key(facts) {
+            sqlx::query("DELETE FROM sessionward_ip_logins WHERE ip = ? AND at < ?")
+                .bind(&ip)
+                .bind(keep_since)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO sessionward_ip_logins (ip, at) VALUES (?, ?)")
+                .bind(&ip)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    async fn try_consume(&self, token_id: &str, expires_at: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT IGNORE INTO sessionward_used_tokens (token_id, expires_at) VALUES (?, ?)",
+        )
+        .bind(token_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a small batch of expired used-token ids, at `READ COMMITTED`
+    /// so the range scan takes no gap locks that would block inserts.
+    async fn token_gc(&self, now: i64) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
+        sqlx::query(
+            "DELETE FROM sessionward_used_tokens WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+        )
+        .bind(now)
+        .bind(risk::TOKEN_GC_BATCH)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Login history and single-use token ids:
+///
+/// - `login_history` is one read-only `SELECT` (history, last login and the
+///   per-IP count together).
+/// - `record_login` is one `READ COMMITTED` transaction: upsert of every
+///   fingerprint, country and ASN, deletion of the user's rows older than
+///   `keep_since`, upsert of the last login, and insertion of the IP row
+///   with deletion of that IP's old rows. Deadlocks are retried.
+/// - `consume_once` is one `INSERT IGNORE` (ids longer than 255 characters
+///   are stored as their SHA-256, never truncated); after a successful one,
+///   up to 64 expired ids are deleted.
+#[async_trait]
+impl RiskStore for MySqlStore {
+    async fn login_history(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        burst_since: Timestamp,
+    ) -> Result<PriorHistory, StoreError> {
+        let devices = risk::device_keys(facts);
+        let (country, asn) = (risk::country_key(facts), risk::asn_key(facts));
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ",
+        );
+        q.push_bind(user.as_str()).push(")) AS seen, ");
+        if devices.is_empty() {
+            q.push("FALSE AS known_device, ");
+        } else {
+            q.push("EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ")
+                .push_bind(user.as_str())
+                .push(" AND kind = 'device' AND value IN (");
+            let mut list = q.separated(", ");
+            for d in &devices {
+                list.push_bind(d.as_str());
+            }
+            q.push(")) AS known_device, ");
+        }
+        match &country {
+            None => q.push("TRUE AS known_country, "),
+            Some(c) => q
+                .push("EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ")
+                .push_bind(user.as_str())
+                .push(" AND kind = 'country' AND value = ")
+                .push_bind(c.as_str())
+                .push(") AS known_country, "),
+        };
+        match &asn {
+            None => q.push("TRUE AS known_asn, "),
+            Some(a) => q
+                .push("EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ")
+                .push_bind(user.as_str())
+                .push(" AND kind = 'asn' AND value = ")
+                .push_bind(a.as_str())
+                .push(") AS known_asn, "),
+        };
+        q.push("(SELECT COUNT(*) FROM sessionward_ip_logins WHERE ip = ")
+            .push_bind(risk::ip_key(facts))
+            .push(" AND at >= ")
+            .push_bind(burst_since.unix_millis())
+            .push(
+                ") AS recent, l.at, l.country, l.latitude, l.longitude \
+                 FROM (SELECT 1 AS one) AS one LEFT JOIN sessionward_last_login l ON l.user_id = ",
+            )
+            .push_bind(user.as_str());
+        let row: HistoryRow = q
+            .build_query_as()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(row.into_prior())
+    }
+
+    async fn record_login(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        keep_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        retry_tx!(self.try_record_login(user.as_str(), facts, keep_since.unix_millis()))
+    }
+
+    async fn consume_once(
+        &self,
+        token_id: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let key = risk::key(token_id);
+        let first: bool = retry_tx!(self.try_consume(&key, expires_at.unix_millis()))?;
+        if first {
+            // Keep the table bounded: a small batch of expired ids per new
+            // one. Best effort: the id is already recorded.
+            if let Err(e) = self.token_gc(now.unix_millis()).await {
+                tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
+            }
+        }
+        Ok(first)
     }
 }

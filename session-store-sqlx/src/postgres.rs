@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionward_core::admission::{Admission, plan_admission};
+use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason, RotateOutcome,
     RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
@@ -26,6 +27,7 @@ use sqlx::{PgConnection, Postgres};
 use tokio::sync::mpsc;
 
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::risk::{self, HistoryRow};
 use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
@@ -409,6 +411,157 @@ impl SessionStore for PostgresStore {
 
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         self.feed.clone().map(|f| f as Arc<dyn RevocationFeed>)
+    }
+}
+
+impl PostgresStore {
+    async fn try_record_login(
+        &self,
+        user: &str,
+        facts: &LoginFacts,
+        keep_since: i64,
+    ) -> Result<(), sqlx::Error> {
+        let keys = risk::history_keys(facts);
+        let kinds: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
+        let values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
+        let at = facts.at.unix_millis();
+        let mut tx = self.pool.begin().await?;
+        // Keys are sorted, so concurrent logins of one user lock rows in the
+        // same order.
+        sqlx::query(
+            "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
+             SELECT $1, k, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(k, v) \
+             ON CONFLICT (user_id, kind, value) DO UPDATE \
+             SET last_seen_at = GREATEST(sessionward_login_history.last_seen_at, EXCLUDED.last_seen_at)",
+        )
+        .bind(user)
+        .bind(&kinds)
+        .bind(&values)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM sessionward_login_history WHERE user_id = $1 AND last_seen_at < $2",
+        )
+        .bind(user)
+        .bind(keep_since)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE \
+             SET at = EXCLUDED.at, country = EXCLUDED.country, \
+             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude",
+        )
+        .bind(user)
+        .bind(at)
+        .bind(facts.country.as_deref())
+        .bind(facts.latitude)
+        .bind(facts.longitude)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(ip) = risk::ip_key(facts) {
+            sqlx::query(
+                "WITH gone AS (DELETE FROM sessionward_ip_logins WHERE ip = $1 AND at < $3) \
+                 INSERT INTO sessionward_ip_logins (ip, at) VALUES ($1, $2)",
+            )
+            .bind(&ip)
+            .bind(at)
+            .bind(keep_since)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// Login history and single-use token ids, each decision one statement or
+/// one transaction:
+///
+/// - `login_history` is one read-only `SELECT` (history, last login and the
+///   per-IP count together).
+/// - `record_login` is one transaction: upsert of every fingerprint, country
+///   and ASN, deletion of the user's rows older than `keep_since`, upsert of
+///   the last login, and insertion of the IP row with deletion of that IP's
+///   old rows.
+/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; after a
+///   successful one, up to 64 expired ids are deleted.
+#[async_trait]
+impl RiskStore for PostgresStore {
+    async fn login_history(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        burst_since: Timestamp,
+    ) -> Result<PriorHistory, StoreError> {
+        let row: HistoryRow = sqlx::query_as(
+            "SELECT \
+               (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = $1)) AS seen, \
+               EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = $1 AND kind = 'device' AND value = ANY($2::text[])) AS known_device, \
+               ($3::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = $1 AND kind = 'country' AND value = $3)) AS known_country, \
+               ($4::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = $1 AND kind = 'asn' AND value = $4)) AS known_asn, \
+               (SELECT count(*) FROM sessionward_ip_logins WHERE ip = $5 AND at >= $6) AS recent, \
+               l.at, l.country, l.latitude, l.longitude \
+             FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = $1",
+        )
+        .bind(user.as_str())
+        .bind(risk::device_keys(facts))
+        .bind(risk::country_key(facts))
+        .bind(risk::asn_key(facts))
+        .bind(risk::ip_key(facts))
+        .bind(burst_since.unix_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.into_prior())
+    }
+
+    async fn record_login(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        keep_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        retry_tx!(self.try_record_login(user.as_str(), facts, keep_since.unix_millis()))
+    }
+
+    async fn consume_once(
+        &self,
+        token_id: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (token_id) DO NOTHING",
+        )
+        .bind(risk::key(token_id))
+        .bind(expires_at.unix_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let first = done.rows_affected() == 1;
+        if first {
+            // Keep the table bounded: a small batch of expired ids per new
+            // one. Best effort: the id is already recorded.
+            let gc = sqlx::query(
+                "DELETE FROM sessionward_used_tokens WHERE token_id IN \
+                 (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= $1 \
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(now.unix_millis())
+            .bind(risk::TOKEN_GC_BATCH)
+            .execute(&self.pool)
+            .await;
+            if let Err(e) = gc {
+                tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
+            }
+        }
+        Ok(first)
     }
 }
 

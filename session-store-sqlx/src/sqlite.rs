@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionward_core::admission::{Admission, plan_admission};
+use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
     SessionRecord, SessionStore, StoreError, Timestamp, UserId,
@@ -31,6 +32,7 @@ use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
 use crate::error::{map_err, map_migrate_err};
+use crate::risk::{self, HistoryRow};
 use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
@@ -387,5 +389,159 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+/// Login history and single-use token ids:
+///
+/// - `login_history` is one read-only `SELECT` (history, last login and the
+///   per-IP count together).
+/// - `record_login` is one `BEGIN IMMEDIATE` transaction: upsert of every
+///   fingerprint, country and ASN, deletion of the user's rows older than
+///   `keep_since`, upsert of the last login, and insertion of the IP row
+///   with deletion of that IP's old rows.
+/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; after a
+///   successful one, up to 64 expired ids are deleted.
+#[async_trait]
+impl RiskStore for SqliteStore {
+    async fn login_history(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        burst_since: Timestamp,
+    ) -> Result<PriorHistory, StoreError> {
+        let devices = serde_json::to_string(&risk::device_keys(facts))
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let row: HistoryRow = sqlx::query_as(
+            "SELECT \
+               (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = ?1)) AS seen, \
+               EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ?1 \
+                  AND kind = 'device' AND value IN (SELECT value FROM json_each(?2))) AS known_device, \
+               (?3 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = ?1 AND kind = 'country' AND value = ?3)) AS known_country, \
+               (?4 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                  WHERE user_id = ?1 AND kind = 'asn' AND value = ?4)) AS known_asn, \
+               (SELECT count(*) FROM sessionward_ip_logins WHERE ip = ?5 AND at >= ?6) AS recent, \
+               l.at AS at, l.country AS country, l.latitude AS latitude, l.longitude AS longitude \
+             FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = ?1",
+        )
+        .bind(user.as_str())
+        .bind(devices)
+        .bind(risk::country_key(facts))
+        .bind(risk::asn_key(facts))
+        .bind(risk::ip_key(facts))
+        .bind(burst_since.unix_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.into_prior())
+    }
+
+    async fn record_login(
+        &self,
+        user: &UserId,
+        facts: &LoginFacts,
+        keep_since: Timestamp,
+    ) -> Result<(), StoreError> {
+        let keys = serde_json::to_string(&risk::history_keys(facts))
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let (user, at, keep) = (
+            user.as_str(),
+            facts.at.unix_millis(),
+            keep_since.unix_millis(),
+        );
+        let _write = self.write.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        // `WHERE true` resolves the parsing ambiguity of an upsert from a SELECT.
+        sqlx::query(
+            "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
+             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?3 \
+             FROM json_each(?2) WHERE true \
+             ON CONFLICT (user_id, kind, value) DO UPDATE \
+             SET last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+        )
+        .bind(user)
+        .bind(keys)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "DELETE FROM sessionward_login_history WHERE user_id = ?1 AND last_seen_at < ?2",
+        )
+        .bind(user)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE \
+             SET at = excluded.at, country = excluded.country, \
+             latitude = excluded.latitude, longitude = excluded.longitude",
+        )
+        .bind(user)
+        .bind(at)
+        .bind(facts.country.as_deref())
+        .bind(facts.latitude)
+        .bind(facts.longitude)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if let Some(ip) = risk::ip_key(facts) {
+            sqlx::query("DELETE FROM sessionward_ip_logins WHERE ip = ?1 AND at < ?2")
+                .bind(&ip)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query("INSERT INTO sessionward_ip_logins (ip, at) VALUES (?1, ?2)")
+                .bind(&ip)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn consume_once(
+        &self,
+        token_id: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _write = self.write.lock().await;
+        let done = sqlx::query(
+            "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES (?1, ?2) \
+             ON CONFLICT (token_id) DO NOTHING",
+        )
+        .bind(risk::key(token_id))
+        .bind(expires_at.unix_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let first = done.rows_affected() == 1;
+        if first {
+            // Keep the table bounded: a small batch of expired ids per new
+            // one. Best effort: the id is already recorded.
+            let gc = sqlx::query(
+                "DELETE FROM sessionward_used_tokens WHERE token_id IN \
+                 (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+            )
+            .bind(now.unix_millis())
+            .bind(risk::TOKEN_GC_BATCH)
+            .execute(&self.pool)
+            .await;
+            if let Err(e) = gc {
+                tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
+            }
+        }
+        Ok(first)
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Proxy, SETUP, mysql_url, socket_of, unique_name, url_via};
+use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
 use sessionward_core::{RequestContext, SessionPolicy, SessionStore};
 use sessionward_sqlx::{MySqlStore, StoreOptions};
@@ -64,6 +65,14 @@ mod conformance {
     sessionward_core::store_conformance_tests!(super::conformance_store);
 }
 
+async fn risk_store() -> Option<Arc<dyn RiskStore>> {
+    Some(Arc::new(store_in(CONFORMANCE_DB, true).await?))
+}
+
+mod risk_conformance {
+    sessionward_core::risk_store_conformance_tests!(super::risk_store);
+}
+
 async fn tables(store: &MySqlStore, db: &str) -> Vec<String> {
     let mut names: Vec<String> = sqlx::query_scalar(
         "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
@@ -86,8 +95,12 @@ async fn migrations_fresh_rerun_and_coexist() {
     assert_eq!(
         tables(&store, &db).await,
         [
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_used_tokens",
             "sessionward_users"
         ]
     );
@@ -96,7 +109,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await
@@ -111,8 +124,12 @@ async fn migrations_fresh_rerun_and_coexist() {
         [
             "_sqlx_migrations",
             "app_users",
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_used_tokens",
             "sessionward_users"
         ]
     );

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Proxy, SETUP, postgres_url, socket_of, unique_name, url_via};
+use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
 use sessionward_core::{
     Clock, ManualClock, RequestContext, RevocationMode, RevokeReason, SessionPolicy, SessionStore,
@@ -74,6 +75,14 @@ mod conformance {
     sessionward_core::store_conformance_tests!(super::conformance_store);
 }
 
+async fn risk_store() -> Option<Arc<dyn RiskStore>> {
+    Some(Arc::new(store_in(CONFORMANCE_SCHEMA, true).await?))
+}
+
+mod risk_conformance {
+    sessionward_core::risk_store_conformance_tests!(super::risk_store);
+}
+
 async fn tables(store: &PostgresStore, schema: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
@@ -95,8 +104,12 @@ async fn migrations_fresh_rerun_and_coexist() {
     assert_eq!(
         tables(&store, &schema).await,
         [
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_used_tokens",
             "sessionward_users"
         ]
     );
@@ -104,7 +117,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     // Re-run is a no-op.
     store.migrate().await.unwrap();
     let again: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
@@ -127,8 +140,12 @@ async fn migrations_fresh_rerun_and_coexist() {
         [
             "_sqlx_migrations",
             "app_users",
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_used_tokens",
             "sessionward_users"
         ]
     );

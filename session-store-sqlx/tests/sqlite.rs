@@ -8,6 +8,7 @@ use std::sync::{Arc, LazyLock};
 
 use common::unique_name;
 use sessionward_core::SessionStore;
+use sessionward_core::risk::RiskStore;
 use sessionward_sqlx::SqliteStore;
 
 /// One database file per test binary run, shared by every file-backed case
@@ -41,6 +42,27 @@ mod memory {
     sessionward_core::store_conformance_tests!(super::memory_store);
 }
 
+async fn file_risk_store() -> Option<Arc<dyn RiskStore>> {
+    let _setup = common::SETUP.lock().await;
+    let store = SqliteStore::connect(&url_of(&FILE)).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Arc::new(store))
+}
+
+async fn memory_risk_store() -> Option<Arc<dyn RiskStore>> {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Arc::new(store))
+}
+
+mod file_risk {
+    sessionward_core::risk_store_conformance_tests!(super::file_risk_store);
+}
+
+mod memory_risk {
+    sessionward_core::risk_store_conformance_tests!(super::memory_risk_store);
+}
+
 async fn tables(store: &SqliteStore) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
@@ -58,14 +80,21 @@ async fn migrations_fresh_rerun_and_coexist() {
     store.migrate().await.unwrap();
     assert_eq!(
         tables(&store).await,
-        ["sessionward_migrations", "sessionward_sessions"]
+        [
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
+            "sessionward_migrations",
+            "sessionward_sessions",
+            "sessionward_used_tokens"
+        ]
     );
     store.migrate().await.unwrap();
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
@@ -80,8 +109,12 @@ async fn migrations_fresh_rerun_and_coexist() {
         [
             "_sqlx_migrations",
             "app_users",
+            "sessionward_ip_logins",
+            "sessionward_last_login",
+            "sessionward_login_history",
             "sessionward_migrations",
-            "sessionward_sessions"
+            "sessionward_sessions",
+            "sessionward_used_tokens"
         ]
     );
     sessionward_core::testing::login_then_authenticate(Arc::new(store.clone())).await;
@@ -115,7 +148,7 @@ async fn memory_databases_are_private() {
     let a = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let b = SqliteStore::connect("sqlite::memory:").await.unwrap();
     a.migrate().await.unwrap();
-    assert_eq!(tables(&a).await.len(), 2);
+    assert_eq!(tables(&a).await.len(), 6);
     assert!(tables(&b).await.is_empty());
 }
 
@@ -138,4 +171,151 @@ async fn corrupt_rows_are_reported_not_panicked() {
         matches!(err, sessionward_core::StoreError::Corrupt(_)),
         "{err:?}"
     );
+}
+
+/// Maps two test user agents to distinct devices.
+struct TwoDevices;
+
+impl sessionward_core::LoginEnricher for TwoDevices {
+    fn enrich(&self, ctx: &sessionward_core::RequestContext) -> sessionward_core::Enrichment {
+        use sessionward_core::{DeviceClass, DeviceInfo, Enrichment};
+        let (browser, os, class) = match ctx.user_agent().unwrap_or("") {
+            "chrome-windows" => ("Chrome", "Windows", DeviceClass::Desktop),
+            _ => ("Mobile Safari", "iOS", DeviceClass::Mobile),
+        };
+        Enrichment {
+            class: Some(class),
+            device: DeviceInfo {
+                browser: Some(browser.into()),
+                os: Some(os.into()),
+                ..DeviceInfo::default()
+            },
+            ..Enrichment::default()
+        }
+    }
+}
+
+fn risk_manager(store: SqliteStore) -> sessionward_core::SessionManager {
+    use sessionward_core::risk::RiskConfig;
+    use sessionward_core::{RiskEngine, SessionManager, SessionPolicy};
+    let store = Arc::new(store);
+    let engine = RiskEngine::new(RiskConfig::default(), store.clone());
+    SessionManager::builder(
+        SessionPolicy::default(),
+        sessionward_core::testing::test_tokens(),
+        store,
+    )
+    .enricher(Arc::new(TwoDevices))
+    .risk(engine)
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn risk_engine_flags_new_device_and_remembers_across_restart() {
+    use sessionward_core::RequestContext;
+    let path =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.db", unique_name("sw_risk")));
+    let url = url_of(&path);
+    let store = SqliteStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let pool = store.pool().clone();
+    let manager = risk_manager(store);
+    let user = sessionward_core::testing::fresh_user();
+    let ctx = |ua: &str| {
+        RequestContext::new()
+            .with_user_agent(ua)
+            .with_ip("192.0.2.77".parse().unwrap())
+    };
+    let signals = |l: &sessionward_core::LoginSuccess| -> Vec<String> {
+        l.session
+            .meta
+            .risk
+            .signals
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    };
+
+    let first = manager.login(&user, &ctx("chrome-windows")).await.unwrap();
+    assert!(
+        signals(&first).is_empty(),
+        "first login: nothing to compare"
+    );
+    let phone = manager.login(&user, &ctx("safari-ios")).await.unwrap();
+    assert_eq!(signals(&phone), ["new_device"]);
+    assert_eq!(phone.session.meta.risk.score, 20);
+    let laptop = manager.login(&user, &ctx("chrome-windows")).await.unwrap();
+    assert!(signals(&laptop).is_empty(), "known device");
+
+    // The history is in the file: a restarted app still knows the phone.
+    drop(manager);
+    pool.close().await;
+    let reopened = SqliteStore::connect(&url).await.unwrap();
+    let manager = risk_manager(reopened.clone());
+    let again = manager.login(&user, &ctx("safari-ios")).await.unwrap();
+    assert!(signals(&again).is_empty(), "{:?}", signals(&again));
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessionward_ip_logins WHERE ip = '192.0.2.77'")
+            .fetch_one(reopened.pool())
+            .await
+            .unwrap();
+    assert_eq!(count, 4);
+    reopened.pool().close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test]
+async fn risk_history_respects_retention_and_long_values() {
+    use sessionward_core::Timestamp;
+    use sessionward_core::risk::LoginFacts;
+    use std::time::Duration;
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let user = sessionward_core::testing::fresh_user();
+    let t0 = Timestamp::from_unix_millis(1_700_000_000_000);
+    let long_fp = format!("id:{}", "f".repeat(400));
+    let facts = |fp: &str, at: Timestamp| LoginFacts {
+        fingerprints: vec![fp.to_owned()],
+        country: Some("GB".into()),
+        asn: Some(64_500),
+        ip: Some("192.0.2.1".parse().unwrap()),
+        latitude: None,
+        longitude: None,
+        at,
+    };
+    store
+        .record_login(&user, &facts(&long_fp, t0), t0)
+        .await
+        .unwrap();
+    let prior = store
+        .login_history(&user, &facts(&long_fp, t0), t0)
+        .await
+        .unwrap();
+    assert!(prior.known_device, "long fingerprints are matched by hash");
+    // A year later with a 30-day retention: the old device is forgotten.
+    let later = t0.plus(Duration::from_secs(365 * 86_400));
+    let keep = later.minus(Duration::from_secs(30 * 86_400));
+    store
+        .record_login(&user, &facts("ua:new", later), keep)
+        .await
+        .unwrap();
+    let prior = store
+        .login_history(&user, &facts(&long_fp, later), keep)
+        .await
+        .unwrap();
+    assert!(!prior.first_login && !prior.known_device);
+    assert_eq!(prior.recent_logins_from_ip, 1, "old IP rows were dropped");
+    // consume_once drops expired ids after a successful insert.
+    assert!(store.consume_once("a", t0, t0).await.unwrap());
+    let tomorrow = later.plus(Duration::from_secs(86_400));
+    assert!(store.consume_once("b", tomorrow, later).await.unwrap());
+    assert!(!store.consume_once("b", tomorrow, later).await.unwrap());
+    let left: Vec<String> = sqlx::query_scalar("SELECT token_id FROM sessionward_used_tokens")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["b"]);
 }
