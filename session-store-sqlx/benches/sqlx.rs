@@ -7,7 +7,9 @@
 //! Postgres from `SESSIONWARD_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, schema `sessionward_bench`);
 //! SQLite is a WAL file in the system temp directory. Unreachable Postgres
-//! is skipped with a line on stderr.
+//! is skipped with a line on stderr. Pools use the [`StoreOptions`] default
+//! (no ping before acquire); `SESSIONWARD_BENCH_PING=1` turns sqlx's
+//! `test_before_acquire` ping on for comparison.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use sessionward_core::testing::{fresh_user, test_tokens};
 use sessionward_core::{
     RefreshToken, RequestContext, RevokeReason, SessionManager, SessionPolicy, SessionStore,
 };
-use sessionward_sqlx::{PostgresStore, SqliteStore};
+use sessionward_sqlx::{PostgresStore, SqliteStore, StoreOptions};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use tokio::runtime::Runtime;
@@ -28,6 +30,17 @@ fn ctx() -> RequestContext {
     RequestContext::new()
         .with_ip("81.2.69.142".parse().unwrap())
         .with_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+}
+
+/// The pool options under test: the library default, or with the ping on.
+fn store_options() -> StoreOptions {
+    let ping = std::env::var("SESSIONWARD_BENCH_PING").is_ok_and(|v| v == "1");
+    let options = StoreOptions::new();
+    if ping {
+        options.with_test_before_acquire(true)
+    } else {
+        options
+    }
 }
 
 fn manager(store: Arc<dyn SessionStore>) -> SessionManager {
@@ -60,6 +73,7 @@ async fn postgres() -> Option<(PostgresStore, sqlx::PgPool)> {
         .options([("search_path", "sessionward_bench")]);
     let pool = PgPoolOptions::new()
         .max_connections(4)
+        .test_before_acquire(store_options().test_before_acquire())
         .connect_with(options)
         .await
         .unwrap();
@@ -74,7 +88,7 @@ async fn postgres() -> Option<(PostgresStore, sqlx::PgPool)> {
 
 async fn sqlite() -> (SqliteStore, sqlx::SqlitePool) {
     let path = std::env::temp_dir().join(format!("sessionward-bench-{}.db", std::process::id()));
-    let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+    let store = SqliteStore::connect_with(&format!("sqlite://{}", path.display()), store_options())
         .await
         .unwrap();
     store.migrate().await.unwrap();
@@ -99,8 +113,8 @@ fn suite<DB>(
     let m = Arc::new(manager(store));
     let mut g = c.benchmark_group(name);
 
-    // The floor: one `SELECT 1` through the pool (acquire, sqlx's
-    // test-before-acquire ping, query), as every store call pays it.
+    // The floor: one `SELECT 1` through the pool (acquire, the
+    // test-before-acquire ping when on, query), as every store call pays it.
     g.bench_function("select_1", |b| {
         b.to_async(rt).iter(|| async {
             let one: i32 = sqlx::query_scalar("SELECT 1")

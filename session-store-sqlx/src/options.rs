@@ -4,10 +4,11 @@ use std::time::Duration;
 
 /// Pool settings used by the `connect*` constructors.
 ///
-/// The defaults suit a web app: up to 10 connections, and a 3-second limit
+/// The defaults suit a web app: up to 10 connections, a 3-second limit
 /// on waiting for one, after which the call fails with
 /// [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable)
-/// instead of hanging the request.
+/// instead of hanging the request, and no ping before handing out an idle
+/// connection (see [`StoreOptions::with_test_before_acquire`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -21,6 +22,7 @@ use std::time::Duration;
 pub struct StoreOptions {
     max_connections: u32,
     acquire_timeout: Duration,
+    test_before_acquire: bool,
 }
 
 impl Default for StoreOptions {
@@ -28,12 +30,14 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            test_before_acquire: false,
         }
     }
 }
 
 impl StoreOptions {
-    /// The defaults: 10 connections, 3-second acquire timeout.
+    /// The defaults: 10 connections, 3-second acquire timeout, no ping
+    /// before acquire.
     pub fn new() -> Self {
         Self::default()
     }
@@ -51,6 +55,38 @@ impl StoreOptions {
         self
     }
 
+    /// Whether the pool pings an idle connection (one extra round trip)
+    /// before every call uses it. Off by default.
+    ///
+    /// With the ping **off** (the default), each store call saves one round
+    /// trip — on PostgreSQL about a fifth of an `authenticate`, see
+    /// `docs/benchmarks-sqlx.md`. sqlx still checks every connection when it
+    /// goes back to the pool (in the background, off the request path), so
+    /// only a connection that dies while idle — the database restarted, a
+    /// proxy or firewall dropped it — is handed out broken. The call that
+    /// gets it fails closed with
+    /// [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable)
+    /// (a 503, never an accepted token), the broken connection is discarded,
+    /// and later calls get fresh ones. After a database restart expect up to
+    /// one such failure per idle pooled connection.
+    ///
+    /// With the ping **on**, such a connection is detected and replaced
+    /// before use, so a restart is invisible to callers, at the price of the
+    /// extra round trip on every call. Turn it on when connections are
+    /// often cut while idle and a rare 503 is worse than the latency.
+    ///
+    /// Applies to the pools the `connect*` constructors build; a pool passed
+    /// to `from_pool` keeps its own setting (sqlx's default is on).
+    pub fn with_test_before_acquire(mut self, test: bool) -> Self {
+        self.test_before_acquire = test;
+        self
+    }
+
+    /// Whether idle connections are pinged before use.
+    pub fn test_before_acquire(&self) -> bool {
+        self.test_before_acquire
+    }
+
     /// The most connections the pool opens.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
@@ -66,5 +102,6 @@ impl StoreOptions {
         sqlx::pool::PoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
+            .test_before_acquire(self.test_before_acquire)
     }
 }
