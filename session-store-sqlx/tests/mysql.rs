@@ -234,3 +234,40 @@ async fn outage_then_recovery() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A store built by `connect_with` through a proxy, with the given ping setting.
+async fn proxied_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
+    store_in(CONFORMANCE_DB, true).await?;
+    let url = mysql_url();
+    let proxy = Proxy::start(socket_of(&url, 3306)).await;
+    let via = url_via(&url, proxy.addr, 3306);
+    let (base, query) = via.split_once('?').unwrap_or((&via, ""));
+    let (server, _db) = base.rsplit_once('/').unwrap();
+    let sep = if query.is_empty() { "" } else { "?" };
+    let store = MySqlStore::connect_with(
+        &format!("{server}/{CONFORMANCE_DB}{sep}{query}"),
+        StoreOptions::new()
+            .with_max_connections(4)
+            .with_acquire_timeout(Duration::from_millis(800))
+            .with_test_before_acquire(ping),
+    )
+    .await
+    .unwrap();
+    Some((Arc::new(store), proxy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_default_options_fails_closed_then_recovers() {
+    let Some((store, mut proxy)) = proxied_store(false).await else {
+        return;
+    };
+    common::stale_connections_fail_closed_then_recover(store, &mut proxy, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_ping_is_invisible() {
+    let Some((store, mut proxy)) = proxied_store(true).await else {
+        return;
+    };
+    common::stale_connections_fail_closed_then_recover(store, &mut proxy, true).await;
+}

@@ -311,6 +311,42 @@ async fn outage_then_recovery() {
     }
 }
 
+/// A store built by `connect_with` through a proxy, with the given ping setting.
+async fn proxied_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
+    store_in(CONFORMANCE_SCHEMA, true).await?;
+    let url = postgres_url();
+    let proxy = Proxy::start(socket_of(&url, 5432)).await;
+    let via = url_via(&url, proxy.addr, 5432);
+    let sep = if via.contains('?') { '&' } else { '?' };
+    let store = PostgresStore::connect_with(
+        &format!("{via}{sep}options[search_path]={CONFORMANCE_SCHEMA}"),
+        StoreOptions::new()
+            .with_max_connections(4)
+            .with_acquire_timeout(Duration::from_millis(800))
+            .with_test_before_acquire(ping),
+    )
+    .await
+    .unwrap();
+    Some((Arc::new(store), proxy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_default_options_fails_closed_then_recovers() {
+    assert!(!StoreOptions::default().test_before_acquire());
+    let Some((store, mut proxy)) = proxied_store(false).await else {
+        return;
+    };
+    common::stale_connections_fail_closed_then_recover(store, &mut proxy, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_with_ping_is_invisible() {
+    let Some((store, mut proxy)) = proxied_store(true).await else {
+        return;
+    };
+    common::stale_connections_fail_closed_then_recover(store, &mut proxy, true).await;
+}
+
 #[tokio::test]
 async fn corrupt_rows_are_reported_not_panicked() {
     let Some(store) = store_in(CONFORMANCE_SCHEMA, true).await else {

@@ -184,3 +184,53 @@ pub fn url_via(url: &str, addr: SocketAddr, default_port: u16) -> String {
     let _ = from;
     url.replacen(hostport, &addr.to_string(), 1)
 }
+
+/// A database "restart" while the pool's connections sit idle: the proxy
+/// cuts every connection and comes straight back, with no call in between.
+///
+/// With `test_before_acquire` off (the [`sessionward_sqlx::StoreOptions`]
+/// default) a call may get a dead pooled connection: it must fail closed
+/// (`Unavailable`, never an accepted token) and the store must recover
+/// within a few calls. With the ping on, the first call already succeeds.
+pub async fn stale_connections_fail_closed_then_recover(
+    store: Arc<dyn SessionStore>,
+    proxy: &mut Proxy,
+    ping: bool,
+) {
+    let h = Harness::new(store.clone(), SessionPolicy::default());
+    let user = fresh_user();
+    let ctx = RequestContext::new().with_user_agent("test/desktop/GB");
+    let l = h.manager.login(&user, &ctx).await.unwrap();
+    let token = l.tokens.access_token.expose_secret().to_owned();
+    h.manager.authenticate(&token).await.unwrap();
+    // Let sqlx's release check finish so the connections are idle in the pool.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    proxy.up().await;
+
+    let mut failures = 0;
+    loop {
+        match store.get(&user, &l.session.id).await {
+            Ok(found) => {
+                assert!(found.is_some());
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    e.is_unavailable(),
+                    "a stale connection must fail closed: {e:?}"
+                );
+                failures += 1;
+                assert!(failures <= 4, "never recovered after {failures} failures");
+            }
+        }
+    }
+    if ping {
+        assert_eq!(failures, 0, "the ping replaces dead connections before use");
+    }
+    println!("test_before_acquire={ping}: {failures} failed call(s) after the restart");
+    h.manager
+        .authenticate(&token)
+        .await
+        .expect("recovered after the restart");
+}
