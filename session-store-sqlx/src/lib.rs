@@ -11,6 +11,19 @@
 //! | revoke one / all | one `UPDATE … RETURNING` + `pg_notify` | one `UPDATE … RETURNING` | row locks + `UPDATE` in one transaction |
 //! | revocation push (cached mode) | `LISTEN/NOTIFY` on [`postgres::NOTIFY_CHANNEL`] | none | none |
 //!
+//! Each store also implements [`RiskStore`](sessionward_core::risk::RiskStore)
+//! for [`RiskEngine`](sessionward_core::RiskEngine) (pass the same store
+//! to both):
+//!
+//! | decision | how (every backend) |
+//! |---|---|
+//! | login history (known device / country / ASN, previous login, logins per IP) | one read-only `SELECT` |
+//! | record a login (+ drop entries older than the retention) | one transaction |
+//! | single-use token id | one `INSERT … ON CONFLICT DO NOTHING` (MySQL: `INSERT IGNORE`); a small batch of expired ids is deleted after each new one |
+//!
+//! Login rows per IP are deleted when that IP logs in again after the
+//! retention period, not otherwise.
+//!
 //! Without a push feed (SQLite, MySQL), the manager's
 //! [cached mode](sessionward_core::RevocationMode::Cached) checks the store
 //! on every request, exactly like strict mode: never stale, never faster.
@@ -83,7 +96,12 @@
 //! [`StoreError::Corrupt`](sessionward_core::StoreError::Corrupt); other
 //! database errors are
 //! [`StoreError::Backend`](sessionward_core::StoreError::Backend). The pool
-//! reconnects on its own: the first call after the database is back works.
+//! reconnects on its own. By default idle connections are not pinged before
+//! use (one round trip saved per call), so after a database restart a call
+//! that picks up a connection from before the restart fails closed with
+//! `Unavailable` once, and the following calls work;
+//! [`StoreOptions::with_test_before_acquire`] trades that round trip for
+//! invisible restarts.
 //!
 //! # Purging
 //!

@@ -59,8 +59,8 @@ impl StoreOptions {
     /// before every call uses it. Off by default.
     ///
     /// With the ping **off** (the default), each store call saves one round
-    /// trip — on PostgreSQL about a fifth of an `authenticate`, see
-    /// `docs/benchmarks-sqlx.md`. sqlx still checks every connection when it
+    /// trip — on PostgreSQL about a quarter of a strict `authenticate` in
+    /// our runs, see `docs/benchmarks-sqlx.md`. sqlx still checks every connection when it
     /// goes back to the pool (in the background, off the request path), so
     /// only a connection that dies while idle — the database restarted, a
     /// proxy or firewall dropped it — is handed out broken. The call that
