@@ -10,8 +10,7 @@ use sessionward_core::notify::OutboxNotifier;
 use sessionward_core::risk::RiskConfig;
 use sessionward_core::web::{AdapterConfig, SessionApi, TokenTransport};
 use sessionward_core::{
-    DeviceClass, Enricher, MemoryStore, NoticeLinks, OnLimit, RiskEngine, SessionManager,
-    SessionPolicy,
+    DeviceClass, Enricher, NoticeLinks, OnLimit, RiskEngine, SessionManager, SessionPolicy,
 };
 
 use crate::config::{Config, transport_name};
@@ -100,7 +99,7 @@ impl DemoApp {
                 "random token keys: restarts log everybody out; multi-instance deployments must set SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY"
             );
         }
-        let store = crate::store::open(&config.store).await?;
+        let stores = crate::store::open(&config.store).await?;
         let events = Arc::new(MemorySink::new(2_000));
         let outbox = Arc::new(OutboxNotifier::new(500));
         let base = config.base_url();
@@ -108,12 +107,11 @@ impl DemoApp {
             sessions_url: format!("{base}/#/sessions"),
             not_me_url: format!("{base}/auth/sessions/not-me"),
         };
-        // Login history for risk scoring lives in memory in the demo; it
-        // is lost on restart (only the memory store implements RiskStore).
-        let engine = RiskEngine::new(RiskConfig::default(), Arc::new(MemoryStore::new()))
+        // Login history for risk scoring lives in the same store as the sessions.
+        let engine = RiskEngine::new(RiskConfig::default(), stores.risk)
             .with_notifier(outbox.clone(), links);
         let sink = FanoutSink::new(vec![Arc::new(TracingSink), events.clone()]);
-        let manager = SessionManager::builder(demo_policy()?, tokens, store)
+        let manager = SessionManager::builder(demo_policy()?, tokens, stores.sessions)
             .events(Arc::new(sink))
             .enricher(Arc::new(demo_enricher()?))
             .risk(engine)
