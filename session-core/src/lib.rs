@@ -42,8 +42,8 @@ pub use record::{
 };
 pub use secret::{AccessToken, ActionToken, RefreshToken, TokenHash};
 pub use store::{
-    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
-    SessionStore, StoreError,
+    CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,
+    RotateRequest, SessionStore, StoreError,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use view::SessionView;

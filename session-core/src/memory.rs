@@ -7,13 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::admission::{Admission, plan_admission};
 use crate::ids::{SessionId, UserId};
 use crate::record::{RefreshState, Revocation, RevokeReason, SessionRecord};
 use crate::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
 use crate::store::{
-    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
-    SessionStore, StoreError,
+    CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,
+    RotateRequest, SessionStore, StoreError,
 };
 use crate::time::Timestamp;
 
@@ -120,44 +119,31 @@ impl SessionStore for MemoryStore {
             let mut all = self.lock();
             let sessions = all.entry(req.session.user.clone()).or_default();
             let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
-            let plan = plan_admission(
-                &existing,
-                &req.session,
-                &req.limits,
-                req.now,
-                req.idle_cutoff,
-                req.replaces.as_ref(),
-            );
-            match plan {
-                Admission::Reject { limit } => {
-                    let active = existing
-                        .into_iter()
-                        .filter(|s| s.is_active(req.now, req.idle_cutoff))
-                        .collect();
-                    (CreateOutcome::LimitReached { limit, active }, Vec::new())
-                }
-                Admission::Admit { evict, limit } => {
-                    let mut evicted = Vec::with_capacity(evict.len());
-                    for id in &evict {
-                        if let Some(r) = sessions.get_mut(id) {
-                            evicted.extend(revoke_in_place(r, RevokeReason::Evicted, req.now));
+            match req.decide(existing) {
+                CreateDecision::Refuse(outcome) => (outcome, Vec::new()),
+                CreateDecision::Admit {
+                    limit,
+                    evict,
+                    replace,
+                } => {
+                    for (victim, reason) in evict
+                        .iter()
+                        .map(|r| (r, RevokeReason::Evicted))
+                        .chain(replace.iter().map(|r| (r, RevokeReason::Reauthenticated)))
+                    {
+                        if let Some(r) = sessions.get_mut(&victim.id) {
+                            revoke_in_place(r, reason, req.now);
                         }
                     }
-                    let replaced = req.replaces.as_ref().and_then(|id| {
-                        let r = sessions.get_mut(id)?;
-                        if !r.is_active(req.now, req.idle_cutoff) {
-                            return None;
-                        }
-                        revoke_in_place(r, RevokeReason::Reauthenticated, req.now)
-                    });
-                    sessions.insert(req.session.id.clone(), req.session);
-                    let mut revoked = evicted.clone();
-                    revoked.extend(replaced.clone());
+                    let session = req.session;
+                    sessions.insert(session.id.clone(), session);
+                    let revoked: Vec<SessionRecord> =
+                        evict.iter().chain(&replace).cloned().collect();
                     (
                         CreateOutcome::Created {
                             limit,
-                            evicted,
-                            replaced,
+                            evicted: evict,
+                            replaced: replace,
                         },
                         revoked,
                     )

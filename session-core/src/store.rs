@@ -10,8 +10,10 @@
 //! - Key everything by `(user, session id)`: a session id that belongs to
 //!   another user must behave as absent.
 //! - In [`SessionStore::create`], load the user's sessions under a lock,
-//!   call [`crate::admission::plan_admission`], revoke the planned victims
-//!   with [`RevokeReason::Evicted`], insert, and commit, all in one step.
+//!   call [`CreateRequest::decide`] (which runs
+//!   [`crate::admission::plan_admission`]), revoke the victims with
+//!   [`RevokeReason::Evicted`] and the replaced session with
+//!   [`RevokeReason::Reauthenticated`], insert, and commit, all in one step.
 //! - Persist revocations durably and keep revoked records (tombstones) until
 //!   [`SessionStore::purge_expired`] removes them after their absolute end.
 //! - Map connection failures and timeouts to [`StoreError::Unavailable`].
@@ -94,6 +96,65 @@ pub enum CreateOutcome {
         /// The user's active sessions at the time of the decision.
         active: Vec<SessionRecord>,
     },
+}
+
+/// What a store must do for a [`CreateRequest`], decided by
+/// [`CreateRequest::decide`] from the user's stored sessions.
+#[derive(Debug, Clone)]
+pub enum CreateDecision {
+    /// Refuse the session: roll back and return this
+    /// ([`CreateOutcome::LimitReached`] with the active sessions).
+    Refuse(CreateOutcome),
+    /// Revoke `evict` (reason [`RevokeReason::Evicted`]) and `replace`
+    /// (reason [`RevokeReason::Reauthenticated`]), insert the new session,
+    /// and return [`CreateOutcome::Created`] with them.
+    Admit {
+        /// The first limit that forced evictions, if any.
+        limit: Option<LimitKind>,
+        /// Sessions to evict, as stored now (all active), in eviction order.
+        evict: Vec<SessionRecord>,
+        /// The active session this login replaces, as stored now.
+        replace: Option<SessionRecord>,
+    },
+}
+
+impl CreateRequest {
+    /// Runs [`crate::admission::plan_admission`] over `existing` (the user's
+    /// stored sessions, read under the user's lock) and resolves the plan to
+    /// the records a store revokes. Every store's `create` is: lock, read,
+    /// `decide`, apply, commit.
+    pub fn decide(&self, existing: Vec<SessionRecord>) -> CreateDecision {
+        let plan = crate::admission::plan_admission(
+            &existing,
+            &self.session,
+            &self.limits,
+            self.now,
+            self.idle_cutoff,
+            self.replaces.as_ref(),
+        );
+        match plan {
+            crate::admission::Admission::Reject { limit } => {
+                let active = existing
+                    .into_iter()
+                    .filter(|s| s.is_active(self.now, self.idle_cutoff))
+                    .collect();
+                CreateDecision::Refuse(CreateOutcome::LimitReached { limit, active })
+            }
+            crate::admission::Admission::Admit { evict, limit } => {
+                let find = |id: &SessionId| existing.iter().find(|s| &s.id == id).cloned();
+                let replace = self
+                    .replaces
+                    .as_ref()
+                    .and_then(find)
+                    .filter(|s| s.is_active(self.now, self.idle_cutoff));
+                CreateDecision::Admit {
+                    limit,
+                    evict: evict.iter().filter_map(find).collect(),
+                    replace,
+                }
+            }
+        }
+    }
 }
 
 /// A compare-and-swap of a session's refresh token.

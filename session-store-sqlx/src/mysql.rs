@@ -7,7 +7,7 @@
 //!   [`StoreError::Conflict`].
 //! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
 //!   DUPLICATE KEY UPDATE` takes an exclusive lock, inserting it on first
-//!   login), locks and reads the user's sessions, runs [`plan_admission`],
+//!   login), locks and reads the user's sessions, runs [`CreateRequest::decide`],
 //!   revokes the victims and inserts, in one transaction.
 //! - `rotate_refresh` is one conditional `UPDATE` (compare-and-swap on hash
 //!   and generation) read back in the same transaction; `revoke` and
@@ -20,11 +20,10 @@
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use sessionward_core::admission::{Admission, plan_admission};
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
-    SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    CreateDecision, CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest,
+    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
@@ -204,49 +203,25 @@ impl MySqlStore {
         let user = req.session.user.as_str();
         lock_user(&mut tx, user).await?;
         let existing = locked_sessions(&mut tx, user, None, false).await?;
-        let plan = plan_admission(
-            &existing,
-            &req.session,
-            &req.limits,
-            req.now,
-            req.idle_cutoff,
-            req.replaces.as_ref(),
-        );
-        let (evict, limit) = match plan {
-            Admission::Reject { limit } => {
+        let (limit, evict, replace) = match req.decide(existing) {
+            CreateDecision::Refuse(outcome) => {
                 tx.rollback().await?;
-                let active = existing
-                    .into_iter()
-                    .filter(|s| s.is_active(req.now, req.idle_cutoff))
-                    .collect();
-                return Ok(CreateOutcome::LimitReached { limit, active });
+                return Ok(outcome);
             }
-            Admission::Admit { evict, limit } => (evict, limit),
+            CreateDecision::Admit {
+                limit,
+                evict,
+                replace,
+            } => (limit, evict, replace),
         };
-        let mut evicted = Vec::with_capacity(evict.len());
-        for id in &evict {
-            if let Some(rec) = existing.iter().find(|s| &s.id == id && s.revoked.is_none()) {
-                mark_revoked(&mut tx, user, id.as_str(), RevokeReason::Evicted, req.now).await?;
-                evicted.push(rec.clone());
-            }
+        for (victim, reason) in evict
+            .iter()
+            .map(|r| (r, RevokeReason::Evicted))
+            .chain(replace.iter().map(|r| (r, RevokeReason::Reauthenticated)))
+        {
+            mark_revoked(&mut tx, user, victim.id.as_str(), reason, req.now).await?;
         }
-        let mut replaced = None;
-        let replacing = req.replaces.as_ref().and_then(|id| {
-            existing
-                .iter()
-                .find(|s| &s.id == id && s.is_active(req.now, req.idle_cutoff))
-        });
-        if let Some(rec) = replacing {
-            mark_revoked(
-                &mut tx,
-                user,
-                rec.id.as_str(),
-                RevokeReason::Reauthenticated,
-                req.now,
-            )
-            .await?;
-            replaced = Some(rec.clone());
-        }
+        let (evicted, replaced) = (evict, replace);
         let encoded = Encoded::new(&req.session).map_err(carry)?;
         bind_record!(
             sqlx::query(concat!(

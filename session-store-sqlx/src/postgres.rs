@@ -2,7 +2,7 @@
 //!
 //! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
 //!   CONFLICT DO UPDATE` inserts it on first login and row-locks it), reads
-//!   the user's sessions, runs [`plan_admission`], revokes the victims and
+//!   the user's sessions, runs [`CreateRequest::decide`], revokes the victims and
 //!   inserts, in one transaction: five round trips and one commit.
 //! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
 //!   conditional `UPDATE` (compare-and-swap on hash and generation for rotation).
@@ -15,11 +15,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sessionward_core::admission::{Admission, plan_admission};
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason, RotateOutcome,
-    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason,
+    RotateOutcome, RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp,
+    UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -161,49 +161,32 @@ impl PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         let existing = records(existing).map_err(carry)?;
-        let plan = plan_admission(
-            &existing,
-            &req.session,
-            &req.limits,
-            req.now,
-            req.idle_cutoff,
-            req.replaces.as_ref(),
-        );
-        let (evict, limit) = match plan {
-            Admission::Reject { limit } => {
+        let (limit, evict, replace) = match req.decide(existing) {
+            CreateDecision::Refuse(outcome) => {
                 tx.rollback().await?;
-                let active = existing
-                    .into_iter()
-                    .filter(|s| s.is_active(req.now, req.idle_cutoff))
-                    .collect();
-                return Ok(CreateOutcome::LimitReached { limit, active });
+                return Ok(outcome);
             }
-            Admission::Admit { evict, limit } => (evict, limit),
+            CreateDecision::Admit {
+                limit,
+                evict,
+                replace,
+            } => (limit, evict, replace),
         };
-        let evicted = if evict.is_empty() {
-            Vec::new()
-        } else {
-            let ids: Vec<&str> = evict.iter().map(SessionId::as_str).collect();
-            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?
-        };
-        let replaced = match &req.replaces {
-            Some(id)
-                if existing
-                    .iter()
-                    .any(|s| &s.id == id && s.is_active(req.now, req.idle_cutoff)) =>
-            {
-                revoke_ids(
-                    &mut tx,
-                    user,
-                    &[id.as_str()],
-                    RevokeReason::Reauthenticated,
-                    req.now,
-                )
-                .await?
-                .pop()
-            }
-            _ => None,
-        };
+        if !evict.is_empty() {
+            let ids: Vec<&str> = evict.iter().map(|s| s.id.as_str()).collect();
+            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?;
+        }
+        if let Some(r) = &replace {
+            revoke_ids(
+                &mut tx,
+                user,
+                &[r.id.as_str()],
+                RevokeReason::Reauthenticated,
+                req.now,
+            )
+            .await?;
+        }
+        let (evicted, replaced) = (evict, replace);
         let encoded = Encoded::new(&req.session).map_err(carry)?;
         bind_record!(
             sqlx::query(concat!(
