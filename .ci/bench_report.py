@@ -162,7 +162,7 @@ table("revoke_all(5)", [
 w("## login with enrichment (UA parse + GeoIP + risk) vs without")
 w("")
 w("`Enricher::bundled()` (ua-parser with cache, bundled test GeoIP databases) and "
-  "`RiskEngine::new(RiskConfig::default(), store)`; fresh user per login.")
+  "`RiskEngine::new(RiskConfig { shadow: true, ..default }, store)` (every signal scored, none enforced: the run logs thousands of users in from one IP); fresh user per login.")
 w("")
 w("| store | plain | enriched + risk | extra | enriched / plain |")
 w("|---|---|---|---|---|")

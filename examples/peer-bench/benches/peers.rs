@@ -45,6 +45,7 @@ fn sw_suite(
     store: Arc<dyn SessionStore>,
     cached: bool,
 ) {
+    let _rt_guard = rt.enter();
     let seed = seed_count();
     let strict = Arc::new(sw_manager(store.clone(), RevocationMode::Strict));
     let t0 = Instant::now();

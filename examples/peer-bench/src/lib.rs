@@ -69,11 +69,11 @@ pub fn sg_ctx() -> ClientContext {
 /// Drops and recreates `db` (the benchmark's own database only).
 pub async fn fresh_database(db: &str) {
     let mut admin = PgConnection::connect(&pg_url("postgres")).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
         .execute(&mut admin)
         .await
         .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
         .execute(&mut admin)
         .await
         .unwrap();
@@ -186,14 +186,22 @@ pub fn sw_manager(store: Arc<dyn SessionStore>, mode: RevocationMode) -> Session
 }
 
 /// A manager with the bundled enricher (UA parser + test GeoIP) and the
-/// risk engine with default config on `risk`.
+/// risk engine with the default config in shadow mode on `risk`.
 pub fn sw_manager_enriched(
     store: Arc<dyn SessionStore>,
     risk: Arc<dyn sessionward_core::risk::RiskStore>,
 ) -> SessionManager {
     SessionManager::builder(unlimited(), test_tokens(), store)
         .enricher(Arc::new(Enricher::bundled().unwrap()))
-        .risk(RiskEngine::new(RiskConfig::default(), risk))
+        .risk(RiskEngine::new(
+            RiskConfig {
+                // Score every signal but never block: the benchmark logs in
+                // thousands of fresh users from one IP (a "login burst").
+                shadow: true,
+                ..RiskConfig::default()
+            },
+            risk,
+        ))
         .build()
         .unwrap()
 }
