@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks (issue 9): sessionward vs session-guard 0.3.2 and
+# the floors (raw Redis GET, raw Postgres SELECT 1, raw jsonwebtoken verify),
+# all in one run on the local Redis and Postgres. Writes docs/benchmarks.md.
+#
+# Bounded: criterion 1 s warm-up + 2 s measurement per benchmark (~45
+# benchmarks), throughput BENCH_THROUGHPUT_SECS per case (default 3).
+# Env: BENCH_SEED (sessions pre-seeded per library/store, default 10000),
+# BENCH_MEM_SESSIONS (default 10000), CARGO_TARGET_DIR (default
+# examples/peer-bench/target). Data: Postgres databases sessionward_bench /
+# sessionguard_bench (dropped and recreated), Redis prefixes swbench:,
+# sgbench:, swmem:, sgmem: (SCAN + UNLINK; the server is never flushed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+crate=examples/peer-bench
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/$crate/target}
+out=$CARGO_TARGET_DIR/bench-out
+mkdir -p "$out"
+
+echo "== services"
+.ci/services.sh || true
+
+echo "== build"
+(cd $crate && cargo build --release --bins --benches --quiet)
+
+echo "== criterion (latency)"
+rm -rf "$CARGO_TARGET_DIR/criterion"
+(cd $crate && timeout 1800 cargo bench --quiet --bench peers -- \
+  --warm-up-time 1 --measurement-time 2 --noplot) 2>&1 | tee "$out/criterion.log"
+
+echo "== throughput, Redis memory, scaling"
+(cd $crate && timeout 900 cargo run --release --quiet --bin load -- "$out/load.json") \
+  2>"$out/load.err" >/dev/null || { cat "$out/load.err"; exit 1; }
+
+echo "== heap per session (memory stores)"
+(cd $crate && timeout 300 cargo run --release --quiet --bin heap) > "$out/heap.json"
+
+echo "== report"
+python3 .ci/bench_report.py "$CARGO_TARGET_DIR/criterion" "$out/load.json" "$out/heap.json" \
+  "${BENCH_SEED:-10000}" "$0" > docs/benchmarks.md
+echo "wrote docs/benchmarks.md"
