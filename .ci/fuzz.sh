@@ -24,7 +24,7 @@ set -uo pipefail
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-4096}"
-ALL_TARGETS=(access_token refresh_token action_token user_agent forwarded_for policy_ids)
+ALL_TARGETS=(access_token refresh_token action_token user_agent forwarded_for policy_ids web_extraction)
 
 cd "$(dirname "$0")/../session-core/fuzz" || exit 2
 export RUSTC_BOOTSTRAP=1
