@@ -71,4 +71,8 @@ wrk -t2 -c8 -d"${SECONDS_TO_RUN}s" -s "$work/mix.lua" "$base" | grep -E '^(wrk:|
 wait $churn
 rss_after=$(rss)
 echo "server RSS: ${rss_before} kB before, ${rss_after} kB after"
+# Flat memory: allow warm-up (allocator arenas, caches) but not growth with load.
+if [ "$rss_after" -gt $(( rss_before * 3 / 2 + 16384 )) ]; then
+  echo "memory grew from ${rss_before} kB to ${rss_after} kB" >&2; exit 1
+fi
 if grep -qiE 'panicked|thread .* panicked' "$work/server.log"; then echo "server log shows a panic" >&2; exit 1; fi
