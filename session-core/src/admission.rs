@@ -42,8 +42,58 @@ pub enum Admission {
     },
 }
 
+/// Whether any limit in `limits` applies to `new`: a per-user limit, a
+/// per-IP limit when `new` has an IP address, a limit for its device class,
+/// or a country limit when it has a country.
+///
+/// When none does, [`plan_admission`] admits `new` without evicting anything
+/// whatever else the user has stored, so a store may skip reading the user's
+/// sessions (only a `replaces` session still matters).
+///
+/// ```
+/// use sessionward_core::admission::limits_apply;
+/// use sessionward_core::{
+///     DeviceClass, OnLimit, RefreshState, SessionId, SessionLimits, SessionMeta, SessionRecord,
+///     Timestamp, TokenHash, UserId,
+/// };
+///
+/// let now = Timestamp::from_unix_millis(1_767_225_600_000);
+/// let new = SessionRecord {
+///     user: UserId::new("alice").unwrap(),
+///     id: SessionId::generate(),
+///     created_at: now,
+///     last_seen_at: now,
+///     expires_at: now.plus(std::time::Duration::from_secs(3600)),
+///     auth_time: now,
+///     refresh: RefreshState { hash: TokenHash::of(b"r"), generation: 0, rotated_at: now },
+///     revoked: None,
+///     ip: None,
+///     device_class: DeviceClass::Desktop,
+///     country: None,
+///     meta: SessionMeta::default(),
+/// };
+/// let mut limits = SessionLimits {
+///     per_user: None,
+///     per_ip: Some(2),
+///     per_device_class: vec![(DeviceClass::Mobile, 1)],
+///     max_countries: Some(2),
+///     on_limit: OnLimit::RejectNew,
+/// };
+/// // No IP, no country, and no limit for desktops: nothing to count.
+/// assert!(!limits_apply(&new, &limits));
+/// limits.per_user = Some(5);
+/// assert!(limits_apply(&new, &limits));
+/// ```
+pub fn limits_apply(new: &SessionRecord, limits: &SessionLimits) -> bool {
+    limits.per_user.is_some()
+        || (limits.per_ip.is_some() && new.ip.is_some())
+        || limits.for_class(new.device_class).is_some()
+        || (limits.max_countries.is_some() && new.country.is_some())
+}
+
 /// Decides whether `new` fits next to `existing` (the user's stored
-/// sessions, in any order, active or not).
+/// sessions, in any order, active or not; only the active ones count, so a
+/// store may pass just those).
 ///
 /// The plan is deterministic: the same inputs always give the same answer.
 pub fn plan_admission(
@@ -146,5 +196,129 @@ fn in_scope(s: &SessionRecord, new: &SessionRecord, limit: LimitKind) -> bool {
         LimitKind::PerIp => s.ip.is_some() && s.ip == new.ip,
         LimitKind::PerDeviceClass { class } => s.device_class == class,
         LimitKind::Countries => s.country.is_some() && s.country != new.country,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::UserId;
+    use crate::record::{DeviceClass, RefreshState, Revocation, RevokeReason, SessionMeta};
+    use crate::secret::TokenHash;
+
+    /// A small deterministic generator (xorshift), so failures replay.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+        fn maybe(&mut self, n: u32) -> Option<u32> {
+            (self.below(2) == 0).then(|| 1 + self.below(u64::from(n)) as u32)
+        }
+    }
+
+    const NOW: i64 = 1_767_225_600_000;
+    const CLASSES: [DeviceClass; 3] = [
+        DeviceClass::Desktop,
+        DeviceClass::Mobile,
+        DeviceClass::Tablet,
+    ];
+
+    fn record(rng: &mut Rng, user: &UserId) -> SessionRecord {
+        let at = |ms: u64| Timestamp::from_unix_millis(NOW - 3_600_000 + ms as i64);
+        let created = at(rng.below(3_000_000));
+        let ip: IpAddr = ["10.0.0.1", "10.0.0.2"][rng.below(2) as usize]
+            .parse()
+            .unwrap();
+        SessionRecord {
+            user: user.clone(),
+            id: SessionId::generate(),
+            created_at: created,
+            last_seen_at: at(rng.below(3_600_000)),
+            // Some already ended.
+            expires_at: at(3_000_000 + rng.below(1_200_000)),
+            auth_time: created,
+            refresh: RefreshState {
+                hash: TokenHash::of(b"r"),
+                generation: 0,
+                rotated_at: created,
+            },
+            revoked: (rng.below(3) == 0).then_some(Revocation {
+                at: created,
+                reason: RevokeReason::User,
+            }),
+            ip: (rng.below(4) != 0).then_some(ip),
+            device_class: CLASSES[rng.below(3) as usize],
+            country: ["GB", "FR"]
+                .get(rng.below(3) as usize)
+                .map(|c| (*c).to_owned()),
+            meta: SessionMeta::default(),
+        }
+    }
+
+    fn limits(rng: &mut Rng) -> SessionLimits {
+        SessionLimits {
+            per_user: rng.maybe(4),
+            per_ip: rng.maybe(3),
+            per_device_class: CLASSES
+                .iter()
+                .filter_map(|c| rng.maybe(2).map(|n| (*c, n)))
+                .collect(),
+            max_countries: rng.maybe(2),
+            on_limit: [
+                OnLimit::RejectNew,
+                OnLimit::EvictOldest,
+                OnLimit::EvictLeastRecentlyUsed,
+            ][rng.below(3) as usize],
+        }
+    }
+
+    /// The two shortcuts stores take: with no limit applying, the plan is a
+    /// plain admit whatever is stored; with limits, reading only the active
+    /// sessions gives the same plan as reading everything.
+    #[test]
+    fn stores_may_read_only_what_the_plan_uses() {
+        let user = UserId::new("alice").unwrap();
+        let now = Timestamp::from_unix_millis(NOW);
+        let cutoff = now.minus(Duration::from_secs(1800));
+        let (mut unlimited_seen, mut limited_seen) = (0, 0);
+        for seed in 1..=2_000u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let existing: Vec<_> = (0..rng.below(8)).map(|_| record(&mut rng, &user)).collect();
+            let new = record(&mut rng, &user);
+            let limits = limits(&mut rng);
+            let replaces = existing.get(rng.below(10) as usize).map(|s| s.id.clone());
+            let full = plan_admission(&existing, &new, &limits, now, cutoff, replaces.as_ref());
+            if limits_apply(&new, &limits) {
+                limited_seen += 1;
+                let active: Vec<_> = existing
+                    .iter()
+                    .filter(|s| s.is_active(now, cutoff))
+                    .cloned()
+                    .collect();
+                let pruned = plan_admission(&active, &new, &limits, now, cutoff, replaces.as_ref());
+                assert_eq!(full, pruned, "seed {seed}");
+            } else {
+                unlimited_seen += 1;
+                let admit = Admission::Admit {
+                    evict: Vec::new(),
+                    limit: None,
+                };
+                assert_eq!(full, admit, "seed {seed}");
+            }
+        }
+        // Both branches were exercised, not just one.
+        assert!(
+            unlimited_seen > 50 && limited_seen > 500,
+            "{unlimited_seen} {limited_seen}"
+        );
     }
 }

@@ -98,6 +98,28 @@ pub enum CreateOutcome {
     },
 }
 
+impl CreateOutcome {
+    /// Created, with no limit reached and nothing revoked: the outcome of a
+    /// login no limit applies to ([`CreateRequest::limits_apply`]) and that
+    /// replaces no session.
+    ///
+    /// ```
+    /// use sessionward_core::CreateOutcome;
+    ///
+    /// let CreateOutcome::Created { limit, evicted, replaced } = CreateOutcome::admitted() else {
+    ///     unreachable!()
+    /// };
+    /// assert!(limit.is_none() && evicted.is_empty() && replaced.is_none());
+    /// ```
+    pub fn admitted() -> Self {
+        CreateOutcome::Created {
+            limit: None,
+            evicted: Vec::new(),
+            replaced: None,
+        }
+    }
+}
+
 /// What a store must do for a [`CreateRequest`], decided by
 /// [`CreateRequest::decide`] from the user's stored sessions.
 #[derive(Debug, Clone)]
@@ -119,10 +141,22 @@ pub enum CreateDecision {
 }
 
 impl CreateRequest {
+    /// Whether a limit applies to this login
+    /// ([`crate::admission::limits_apply`]): only then must a store read the
+    /// user's active sessions (under the user's lock) to decide it.
+    pub fn limits_apply(&self) -> bool {
+        crate::admission::limits_apply(&self.session, &self.limits)
+    }
+
     /// Runs [`crate::admission::plan_admission`] over `existing` (the user's
     /// stored sessions, read under the user's lock) and resolves the plan to
     /// the records a store revokes. Every store's `create` is: lock, read,
     /// `decide`, apply, commit.
+    ///
+    /// `existing` must hold at least the user's active sessions and the
+    /// `replaces` session; other stored sessions are ignored. When
+    /// [`CreateRequest::limits_apply`] is false, the `replaces` session
+    /// alone is enough.
     pub fn decide(&self, existing: Vec<SessionRecord>) -> CreateDecision {
         let plan = crate::admission::plan_admission(
             &existing,

@@ -7,8 +7,11 @@
 //!   [`StoreError::Conflict`].
 //! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
 //!   DUPLICATE KEY UPDATE` takes an exclusive lock, inserting it on first
-//!   login), locks and reads the user's sessions, runs [`CreateRequest::decide`],
-//!   revokes the victims and inserts, in one transaction.
+//!   login), locks and reads the user's active sessions and the replaced
+//!   one, runs [`CreateRequest::decide`], revokes the victims and inserts,
+//!   in one transaction. With no limit applying
+//!   ([`CreateRequest::limits_apply`]) and nothing to replace it is one
+//!   `INSERT`.
 //! - `rotate_refresh` is one conditional `UPDATE` (compare-and-swap on hash
 //!   and generation) read back in the same transaction; `revoke` and
 //!   `revoke_all` lock the rows (`SELECT … FOR UPDATE`) and update them in
@@ -79,36 +82,65 @@ async fn lock_user(conn: &mut MySqlConnection, user: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// Reads the user's sessions matching `filter`, locking them.
-async fn locked_sessions(
+/// Reads and locks the user's unrevoked sessions, except `except`.
+async fn locked_unrevoked(
     conn: &mut MySqlConnection,
     user: &str,
     except: Option<&str>,
-    unrevoked_only: bool,
 ) -> Result<Vec<SessionRecord>, sqlx::Error> {
-    let rows: Vec<SessionRow> = if unrevoked_only {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
-             AND (? IS NULL OR session_id <> ?) FOR UPDATE"
-        ))
-        .bind(user)
-        .bind(except)
-        .bind(except)
-        .fetch_all(conn)
-        .await?
-    } else {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ? FOR UPDATE"
-        ))
-        .bind(user)
-        .fetch_all(conn)
-        .await?
-    };
+    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
+         AND (? IS NULL OR session_id <> ?) FOR UPDATE"
+    ))
+    .bind(user)
+    .bind(except)
+    .bind(except)
+    .fetch_all(conn)
+    .await?;
     records(rows).map_err(carry)
+}
+
+/// Reads and locks what [`CreateRequest::decide`] uses: the user's active
+/// sessions when a limit applies, and the replaced one. Tombstones and
+/// ended rows are never read.
+async fn locked_for_admission(
+    conn: &mut MySqlConnection,
+    req: &CreateRequest,
+) -> Result<Vec<SessionRecord>, sqlx::Error> {
+    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND (session_id = ? \
+         OR (? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at > ?)) FOR UPDATE"
+    ))
+    .bind(req.session.user.as_str())
+    .bind(req.replaces.as_ref().map(SessionId::as_str))
+    .bind(req.limits_apply())
+    .bind(req.now.unix_millis())
+    .bind(req.idle_cutoff.unix_millis())
+    .fetch_all(conn)
+    .await?;
+    records(rows).map_err(carry)
+}
+
+/// Inserts one session row.
+async fn insert<'c>(
+    conn: impl sqlx::MySqlExecutor<'c>,
+    encoded: &Encoded<'_>,
+) -> Result<(), sqlx::Error> {
+    bind_record!(
+        sqlx::query(concat!(
+            "INSERT INTO sessionward_sessions (",
+            cols!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )),
+        encoded
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Marks one session revoked (the caller holds its row lock).
@@ -197,12 +229,18 @@ impl MySqlStore {
     }
 
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
+        let encoded = Encoded::new(&req.session).map_err(carry)?;
+        if !req.limits_apply() && req.replaces.is_none() {
+            // Nothing to decide: one INSERT, no lock, no read.
+            insert(&self.pool, &encoded).await?;
+            return Ok(CreateOutcome::admitted());
+        }
         let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         let user = req.session.user.as_str();
         lock_user(&mut tx, user).await?;
-        let existing = locked_sessions(&mut tx, user, None, false).await?;
+        let existing = locked_for_admission(&mut tx, req).await?;
         let (limit, evict, replace) = match req.decide(existing) {
             CreateDecision::Refuse(outcome) => {
                 tx.rollback().await?;
@@ -221,23 +259,12 @@ impl MySqlStore {
         {
             mark_revoked(&mut tx, user, victim.id.as_str(), reason, req.now).await?;
         }
-        let (evicted, replaced) = (evict, replace);
-        let encoded = Encoded::new(&req.session).map_err(carry)?;
-        bind_record!(
-            sqlx::query(concat!(
-                "INSERT INTO sessionward_sessions (",
-                cols!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            )),
-            &encoded
-        )
-        .execute(&mut *tx)
-        .await?;
+        insert(&mut *tx, &encoded).await?;
         tx.commit().await?;
         Ok(CreateOutcome::Created {
             limit,
-            evicted,
-            replaced,
+            evicted: evict,
+            replaced: replace,
         })
     }
 
@@ -315,7 +342,7 @@ impl MySqlStore {
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         lock_user(&mut tx, user).await?;
-        let before = locked_sessions(&mut tx, user, except, true).await?;
+        let before = locked_unrevoked(&mut tx, user, except).await?;
         if !before.is_empty() {
             sqlx::query(
                 "UPDATE sessionward_sessions SET revoked_at = ?, revoke_reason = ? \

@@ -1,9 +1,13 @@
 //! The PostgreSQL store (feature `postgres`).
 //!
-//! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
-//!   CONFLICT DO UPDATE` inserts it on first login and row-locks it), reads
-//!   the user's sessions, runs [`CreateRequest::decide`], revokes the victims and
-//!   inserts, in one transaction: five round trips and one commit.
+//! - `create` with a limit in force (or a session to replace) locks the
+//!   user's row in `sessionward_users` (`INSERT … ON CONFLICT DO UPDATE`
+//!   inserts it on first login and row-locks it), reads the user's *active*
+//!   sessions and the replaced one, runs [`CreateRequest::decide`], revokes
+//!   the victims and inserts, in one transaction: five round trips and one
+//!   commit, whatever number of revoked or ended rows the user has. With no
+//!   limit applying ([`CreateRequest::limits_apply`]) there is nothing to
+//!   decide: it is one `INSERT`.
 //! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
 //!   conditional `UPDATE` (compare-and-swap on hash and generation for rotation).
 //! - Every revocation runs `pg_notify` on [`NOTIFY_CHANNEL`] inside the same
@@ -149,15 +153,28 @@ impl PostgresStore {
     }
 
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
+        let encoded = Encoded::new(&req.session).map_err(carry)?;
+        if !req.limits_apply() && req.replaces.is_none() {
+            // Nothing to decide: one INSERT, no lock, no read.
+            insert(&self.pool, &encoded).await?;
+            return Ok(CreateOutcome::admitted());
+        }
         let mut tx = self.pool.begin().await?;
         let user = req.session.user.as_str();
         lock_user(&mut tx, user).await?;
+        // Only what `decide` uses: the active sessions when a limit applies,
+        // and the replaced one. Tombstones and ended rows are never read.
         let existing: Vec<SessionRow> = sqlx::query_as(concat!(
             "SELECT ",
             cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1"
+            " FROM sessionward_sessions WHERE user_id = $1 AND (session_id = $2 \
+             OR ($3 AND revoked_at IS NULL AND expires_at > $4 AND last_seen_at > $5))"
         ))
         .bind(user)
+        .bind(req.replaces.as_ref().map(SessionId::as_str))
+        .bind(req.limits_apply())
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
         .fetch_all(&mut *tx)
         .await?;
         let existing = records(existing).map_err(carry)?;
@@ -186,25 +203,32 @@ impl PostgresStore {
             )
             .await?;
         }
-        let (evicted, replaced) = (evict, replace);
-        let encoded = Encoded::new(&req.session).map_err(carry)?;
-        bind_record!(
-            sqlx::query(concat!(
-                "INSERT INTO sessionward_sessions (",
-                cols!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-            )),
-            &encoded
-        )
-        .execute(&mut *tx)
-        .await?;
+        insert(&mut *tx, &encoded).await?;
         tx.commit().await?;
         Ok(CreateOutcome::Created {
             limit,
-            evicted,
-            replaced,
+            evicted: evict,
+            replaced: replace,
         })
     }
+}
+
+/// Inserts one session row.
+async fn insert<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    encoded: &Encoded<'_>,
+) -> Result<(), sqlx::Error> {
+    bind_record!(
+        sqlx::query(concat!(
+            "INSERT INTO sessionward_sessions (",
+            cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        )),
+        encoded
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Locks the user's lock row, creating it on first use, in one round trip:

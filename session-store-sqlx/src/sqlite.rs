@@ -1,9 +1,12 @@
 //! The SQLite store (feature `sqlite`, the default).
 //!
 //! - `create` runs in a `BEGIN IMMEDIATE` transaction: SQLite takes its
-//!   write lock at the start, so the read of the user's sessions, the
-//!   admission plan, the evictions and the insert cannot interleave with
-//!   any other writer, in this process or another one.
+//!   write lock at the start, so the read of the user's sessions (only the
+//!   active ones and the replaced one), the admission plan, the evictions
+//!   and the insert cannot interleave with any other writer, in this
+//!   process or another one. With no limit applying
+//!   ([`CreateRequest::limits_apply`]) and nothing to replace it is one
+//!   `INSERT`.
 //! - Writers in this process also queue on an in-process lock first, so they
 //!   wait without SQLite's busy-polling; other processes are held back by
 //!   `busy_timeout` (5 s).
@@ -143,19 +146,32 @@ impl SqliteStore {
     }
 
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, StoreError> {
+        let encoded = Encoded::new(&req.session)?;
         let _write = self.write.lock().await;
+        if !req.limits_apply() && req.replaces.is_none() {
+            // Nothing to decide: one INSERT, no read.
+            insert(&self.pool, &encoded).await?;
+            return Ok(CreateOutcome::admitted());
+        }
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)?;
         let user = req.session.user.as_str();
+        // Only what `decide` uses: the active sessions when a limit applies,
+        // and the replaced one. Tombstones and ended rows are never read.
         let existing: Vec<SessionRow> = sqlx::query_as(concat!(
             "SELECT ",
             cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?1"
+            " FROM sessionward_sessions WHERE user_id = ?1 AND (session_id = ?2 \
+             OR (?3 AND revoked_at IS NULL AND expires_at > ?4 AND last_seen_at > ?5))"
         ))
         .bind(user)
+        .bind(req.replaces.as_ref().map(SessionId::as_str))
+        .bind(req.limits_apply())
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -185,26 +201,33 @@ impl SqliteStore {
             )
             .await?;
         }
-        let (evicted, replaced) = (evict, replace);
-        let encoded = Encoded::new(&req.session)?;
-        bind_record!(
-            sqlx::query(concat!(
-                "INSERT INTO sessionward_sessions (",
-                cols!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-            )),
-            &encoded
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        insert(&mut *tx, &encoded).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(CreateOutcome::Created {
             limit,
-            evicted,
-            replaced,
+            evicted: evict,
+            replaced: replace,
         })
     }
+}
+
+/// Inserts one session row.
+async fn insert<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    encoded: &Encoded<'_>,
+) -> Result<(), StoreError> {
+    bind_record!(
+        sqlx::query(concat!(
+            "INSERT INTO sessionward_sessions (",
+            cols!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        )),
+        encoded
+    )
+    .execute(conn)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 /// Revokes the given unrevoked sessions of `user`; returns them as they were
