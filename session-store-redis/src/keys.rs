@@ -42,13 +42,37 @@ pub(crate) fn history_key(prefix: &str, user: &UserId) -> String {
     format!("{prefix}{{{}}}:h", user_tag(user))
 }
 
+/// The three keys of a user's sessions, from their common stem
+/// `<prefix>{<user tag>}`: the hash (`…:s`), then the sorted sets indexing
+/// its unrevoked (`…:a`) and revoked (`…:r`) entries by absolute end.
+fn session_keys_from_stem(stem: &str) -> [String; 3] {
+    [
+        format!("{stem}:s"),
+        format!("{stem}:a"),
+        format!("{stem}:r"),
+    ]
+}
+
+/// [`session_keys_from_stem`] of `user`.
+pub(crate) fn session_keys(prefix: &str, user: &UserId) -> [String; 3] {
+    session_keys_from_stem(&format!("{prefix}{{{}}}", user_tag(user)))
+}
+
+/// The session keys of the hash `hash_key` (a `SCAN` hit of
+/// [`sessions_pattern`]); `None` for a key that is not a session hash.
+pub(crate) fn session_keys_of(hash_key: &str) -> Option<[String; 3]> {
+    hash_key.strip_suffix(":s").map(session_keys_from_stem)
+}
+
 /// Every key that per-user operations on `user` touch under `prefix`: the
-/// session hash (first) and the login-history hash. All carry the user's
-/// hash tag, so they share one cluster slot. (The cross-user keys of risk
-/// scoring, per IP address and per single-use token id, are not per-user
-/// and live in their own slots.)
+/// session hash (first), the login-history hash, then the two indexes of the
+/// session hash (unrevoked, revoked). All carry the user's hash tag, so they
+/// share one cluster slot. (The cross-user keys of risk scoring, per IP
+/// address and per single-use token id, are not per-user and live in their
+/// own slots.)
 pub fn keys_for_user(prefix: &str, user: &UserId) -> Vec<String> {
-    vec![sessions_key(prefix, user), history_key(prefix, user)]
+    let [hash, active, revoked] = session_keys(prefix, user);
+    vec![hash, history_key(prefix, user), active, revoked]
 }
 
 /// base64url (no padding) of the first 16 bytes of SHA-256 of `parts`
@@ -138,6 +162,18 @@ mod tests {
         assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
         assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
         assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+
+    #[test]
+    fn session_keys_share_the_hash_and_its_slot() {
+        let user = UserId::new("alice").unwrap();
+        let keys = session_keys("sw:", &user);
+        assert_eq!(keys[0], sessions_key("sw:", &user));
+        assert_eq!(session_keys_of(&keys[0]), Some(keys.clone()));
+        assert!(keys[1].ends_with(":a") && keys[2].ends_with(":r"));
+        let slot = key_slot(keys[0].as_bytes());
+        assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot));
+        assert_eq!(session_keys_of("sw:{x}:h"), None);
     }
 
     #[test]

@@ -43,6 +43,8 @@
 //! | key | type | content |
 //! |---|---|---|
 //! | `<prefix>{<user tag>}:s` | hash | one field per session id; the value is the packed record |
+//! | `<prefix>{<user tag>}:a` | sorted set | the unrevoked entries of the hash, scored by absolute end |
+//! | `<prefix>{<user tag>}:r` | sorted set | the revoked entries (tombstones), scored by absolute end |
 //! | `<prefix>{<user tag>}:h` | hash | login history for risk scoring (see [below](#risk-scoring-data)) |
 //! | `<prefix>ip:{<ip digest>}` | sorted set | recent logins from one IP address, any user |
 //! | `<prefix>once:{<id digest>}` | string | a used single-use token id |
@@ -51,26 +53,38 @@
 //! The user tag is base64url(SHA-256(user id)) (43 characters), so user ids
 //! with `{`/`}` cannot move the hash tag, and no user id appears in a key
 //! name. The key prefix may not contain braces, whitespace or glob
-//! characters. A user's hash expires (`PEXPIRE`, relative to the `now` the
-//! core passed in; the store never reads a clock) when the latest absolute
-//! session end among its entries passes, so revoked tombstones live exactly
-//! as long as the tokens they kill could.
+//! characters. A user's hash and its indexes expire (`PEXPIRE`, relative to
+//! the `now` the core passed in; the store never reads a clock) when the
+//! latest absolute session end among its entries passes, so revoked
+//! tombstones live exactly as long as the tokens they kill could.
+//!
+//! Every entry of the hash is in exactly one of the two indexes. They keep a
+//! login's cost independent of how many sessions and tombstones the user has
+//! stored: entries past their end are found by score, admission reads only
+//! the unrevoked entries, and with no limit in force a login reads no other
+//! session at all. Each script that writes checks that the indexes still
+//! cover the hash (`HLEN` against the two `ZCARD`s) and rebuilds them from
+//! the hash when they do not, before any limit is counted: data written by
+//! an earlier version, or an index key lost to an eviction policy, can
+//! never let a login past a limit. (Run Redis with
+//! `maxmemory-policy noeviction` all the same: an evicted session hash ends
+//! that user's sessions.)
 //!
 //! A record is a `|`-separated header the scripts read and rewrite
 //! (timestamps in unix milliseconds, refresh hash, generation, revocation, IP,
 //! device class, country) plus the descriptive metadata as compact JSON that
 //! Lua never parses. Measured with `MEMORY USAGE` on Redis 7.0 (test
 //! `memory_per_session`, numbers in `docs/benchmarks-redis.md`): a bare
-//! session costs about **270 bytes**, a session with a 120-byte User-Agent,
-//! parsed device, city-level location and one risk signal about **590
-//! bytes**; a user with 5 such sessions uses about 3.1 KB in total, key and
-//! hash overhead included.
+//! session costs about **305 bytes**, a session with a 120-byte User-Agent,
+//! parsed device, city-level location and one risk signal about **625
+//! bytes** (index entry included); a user with 5 such sessions uses about
+//! 3.5 KB in total, key, hash and index overhead included.
 //!
 //! # One round trip per operation
 //!
 //! | [`SessionStore`] method | Redis |
 //! |---|---|
-//! | `create` | one script: load the user's hash, drop entries past their absolute end, apply the admission rules of [`sessionward_core::admission`] (limits per user, IP, device class and country, eviction order and tie-breaks, `replaces`), revoke victims, insert, extend the key's TTL, publish |
+//! | `create` | one script: when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, IP, device class and country, eviction order and tie-breaks); drop entries past their absolute end; revoke victims and the `replaces` session; insert; extend the keys' TTL; publish |
 //! | `get` | `HGET` |
 //! | `list` | `HGETALL` |
 //! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |
@@ -78,13 +92,17 @@
 //! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
 //! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
 //!
-//! Scripts touch only `KEYS[1]`, the user's hash (the risk scripts: the
-//! user's history hash or one IP's set, see [below](#risk-scoring-data)). A script's work is linear
-//! in the number of entries of that one user; entries past their absolute
-//! end are dropped by every `create`, and by `purge_expired`.
+//! Session scripts touch only the user's hash and its two indexes, all
+//! declared in `KEYS` and in one slot (the risk scripts: the user's history
+//! hash or one IP's set, see [below](#risk-scoring-data)). Their work, for
+//! a user with `n` stored entries of which `u` are unrevoked and `e` have
+//! ended: `create` O(log n + e) without limits, O(u log u + e) with limits;
+//! `revoke` O(log n); `revoke_all` O(u log n); `touch` and `rotate_refresh`
+//! O(1). Entries past their absolute end are dropped by every `create` and
+//! by `purge_expired`.
 //!
 //! `purge_expired` is O(number of keys under the prefix) `SCAN` steps in
-//! batches plus O(entries) per user hash; it is housekeeping (run it every
+//! batches plus O(ended entries) per user; it is housekeeping (run it every
 //! few minutes). Whole users disappear by TTL without it, and it returns only
 //! the entries it deleted itself.
 //!
@@ -184,7 +202,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, Pipeline, RedisFuture, ScriptInvocation, Value};
 use sessionward_core::{
     CreateOutcome, CreateRequest, LimitKind, OnLimit, RevocationFeed, RevokeReason, RotateOutcome,
     RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
@@ -568,14 +586,20 @@ impl RedisStore {
         &self.inner.channel
     }
 
-    /// `MEMORY USAGE` of the user's session hash in bytes (`None` when the
-    /// user has no sessions), for capacity planning.
+    /// `MEMORY USAGE` of the user's sessions in bytes: the session hash and
+    /// its two indexes (`None` when the user has no sessions), for capacity
+    /// planning.
     ///
     /// # Errors
     /// [`StoreError`] when Redis does not answer.
     pub async fn memory_usage(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
-        self.key_memory_usage(keys::sessions_key(&self.inner.prefix, user))
-            .await
+        let mut total = None;
+        for key in keys::session_keys(&self.inner.prefix, user) {
+            if let Some(bytes) = self.key_memory_usage(key).await? {
+                total = Some(total.unwrap_or(0) + bytes);
+            }
+        }
+        Ok(total)
     }
 
     async fn key_memory_usage(&self, key: String) -> Result<Option<u64>, StoreError> {
@@ -598,6 +622,21 @@ impl RedisStore {
 
     fn key(&self, user: &UserId) -> String {
         keys::sessions_key(&self.inner.prefix, user)
+    }
+
+    /// An invocation of `script` on the session keys `keys` (the hash and
+    /// its two indexes).
+    fn on_session_keys<'s>(script: &'s redis::Script, keys: [String; 3]) -> ScriptInvocation<'s> {
+        let mut inv = script.prepare_invoke();
+        for key in keys {
+            inv.key(key);
+        }
+        inv
+    }
+
+    /// [`Self::on_session_keys`] of `user`.
+    fn on_user<'s>(&self, script: &'s redis::Script, user: &UserId) -> ScriptInvocation<'s> {
+        Self::on_session_keys(script, keys::session_keys(&self.inner.prefix, user))
     }
 
     /// Runs one Redis exchange under the operation timeout.
@@ -746,7 +785,7 @@ impl SessionStore for RedisStore {
         let limits = &req.limits;
         let class_limit = limits.for_class(s.device_class);
         let mut conn = self.conn();
-        let mut inv = self.inner.scripts.create.key(self.key(user));
+        let mut inv = self.on_user(&self.inner.scripts.create, user);
         inv.arg(millis(req.now))
             .arg(millis(req.idle_cutoff))
             .arg(s.id.as_str())
@@ -851,7 +890,7 @@ impl SessionStore for RedisStore {
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
         let mut conn = self.conn();
-        let mut inv = self.inner.scripts.revoke.key(self.key(user));
+        let mut inv = self.on_user(&self.inner.scripts.revoke, user);
         inv.arg(id.as_str())
             .arg(reason.as_str())
             .arg(millis(at))
@@ -870,7 +909,7 @@ impl SessionStore for RedisStore {
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let mut conn = self.conn();
-        let mut inv = self.inner.scripts.revoke_all.key(self.key(user));
+        let mut inv = self.on_user(&self.inner.scripts.revoke_all, user);
         inv.arg(except.map(SessionId::as_str).unwrap_or(""))
             .arg(reason.as_str())
             .arg(millis(at))
@@ -890,8 +929,11 @@ impl SessionStore for RedisStore {
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         let mut purged = 0u64;
         for key in self.scan_keys().await? {
+            let Some(keys) = keys::session_keys_of(&key) else {
+                continue;
+            };
             let mut conn = self.conn();
-            let mut inv = self.inner.scripts.purge.key(key);
+            let mut inv = Self::on_session_keys(&self.inner.scripts.purge, keys);
             inv.arg(millis(before));
             let n: u64 = self.run(inv.invoke_async(&mut conn)).await?;
             purged += n;

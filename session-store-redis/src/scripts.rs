@@ -1,13 +1,24 @@
-//! The Lua scripts. Each one is a single atomic step on one key (the
-//! user's session hash, the user's login-history hash or one IP's login set,
-//! always `KEYS[1]`); no key name is built inside Lua.
-//! The channel name passed to `PUBLISH` is an argument, not a key.
+//! The Lua scripts. Each one is a single atomic step on the keys of one
+//! user (the session hash with its two indexes, or the login-history hash)
+//! or of one IP address; every key is passed in `KEYS`, no key name is built
+//! inside Lua. The channel name passed to `PUBLISH` is an argument, not a key.
+//!
+//! # Session keys
+//!
+//! `KEYS[1]` is the user's session hash (id → packed record, tombstones
+//! included until their absolute end). `KEYS[2]` indexes the unrevoked
+//! entries and `KEYS[3]` the revoked ones, both sorted sets scored by the
+//! entry's absolute end. Every entry of the hash is in exactly one index, so
+//! admission reads only unrevoked entries, and entries past their end are
+//! found by score instead of by reading the whole hash: a login costs the
+//! same whether the user has 1 or 1,000 tombstones, and with no limit in
+//! force it reads no other session at all.
 
 use redis::Script;
 
-/// Helpers shared by every script: parse and re-pack the record header
-/// (see `codec.rs`), the activity test, and a byte-wise id comparison (Lua's
-/// `<` on strings follows the server locale; Rust compares bytes).
+/// Helpers shared by every session script: parse and re-pack the record
+/// header (see `codec.rs`), the activity test, the index upkeep, and bulk
+/// deletes in chunks (Lua's `unpack` has a stack limit).
 const PRELUDE: &str = r#"
 local function parse(v)
   local nl = string.find(v, "\n", 1, true)
@@ -29,27 +40,101 @@ end
 local function is_active(f, now, cutoff)
   return f[9] == "" and now < tonumber(f[4]) and tonumber(f[3]) > cutoff
 end
-local function hdel_all(key, ids)
+local function in_chunks(cmd, key, items)
+  local i = 1
+  while i <= #items do
+    local j = math.min(i + 999, #items)
+    redis.call(cmd, key, unpack(items, i, j))
+    i = j + 1
+  end
+end
+local hash, active_ix, revoked_ix = KEYS[1], KEYS[2], KEYS[3]
+-- The indexes must cover the hash exactly. They are rebuilt from the hash
+-- when they do not (data written before the indexes existed, or an index key
+-- lost to an eviction policy), so a limit is never checked against a partial
+-- index: an entry missing from it would not count.
+local function ensure_index()
+  local n = redis.call('HLEN', hash)
+  if n == redis.call('ZCARD', active_ix) + redis.call('ZCARD', revoked_ix) then return end
+  redis.call('DEL', active_ix, revoked_ix)
+  local all = redis.call('HGETALL', hash)
+  for i = 1, #all, 2 do
+    local f = parse(all[i + 1])
+    local ix = revoked_ix
+    if f[9] == "" then ix = active_ix end
+    redis.call('ZADD', ix, tonumber(f[4]), all[i])
+  end
+  local ttl = redis.call('PTTL', hash)
+  if ttl > 0 then
+    redis.call('PEXPIRE', active_ix, ttl)
+    redis.call('PEXPIRE', revoked_ix, ttl)
+  end
+end
+-- Marks an entry revoked in the hash and moves it to the revoked index
+-- (whose key may be new: it gets the hash's TTL).
+local function mark_revoked(id, f, at, reason)
+  f[9], f[10] = at, reason
+  redis.call('HSET', hash, id, pack(f))
+  redis.call('ZREM', active_ix, id)
+  redis.call('ZADD', revoked_ix, tonumber(f[4]), id)
+end
+local function sync_revoked_ttl()
+  local ttl = redis.call('PTTL', hash)
+  if ttl > 0 then redis.call('PEXPIRE', revoked_ix, ttl) end
+end
+-- Deletes every entry whose absolute end is at or before `t`; returns how many.
+local function drop_ended(t)
+  local n = 0
+  for _, ix in ipairs({active_ix, revoked_ix}) do
+    local ids = redis.call('ZRANGEBYSCORE', ix, '-inf', t)
+    if #ids > 0 then
+      in_chunks('HDEL', hash, ids)
+      redis.call('ZREMRANGEBYSCORE', ix, '-inf', t)
+      n = n + #ids
+    end
+  end
+  return n
+end
+-- The unrevoked entries ending after `now`, parsed, with `id` and `raw` set.
+local function unrevoked(now)
+  local ids = redis.call('ZRANGEBYSCORE', active_ix, '(' .. now, '+inf')
+  local out = {}
   local i = 1
   while i <= #ids do
     local j = math.min(i + 999, #ids)
-    redis.call('HDEL', key, unpack(ids, i, j))
+    local vals = redis.call('HMGET', hash, unpack(ids, i, j))
+    for k = 1, #vals do
+      if vals[k] then
+        local f = parse(vals[k])
+        f.id, f.raw = ids[i + k - 1], vals[k]
+        out[#out + 1] = f
+      end
+    end
     i = j + 1
   end
+  return out
+end
+local function last_end()
+  local m = 0
+  for _, ix in ipairs({active_ix, revoked_ix}) do
+    local top = redis.call('ZRANGE', ix, -1, -1, 'WITHSCORES')
+    if #top == 2 and tonumber(top[2]) > m then m = tonumber(top[2]) end
+  end
+  return m
 end
 "#;
 
 /// Create within limits. Mirrors `sessionward_core::admission::plan_admission`.
 ///
-/// KEYS[1] user hash. ARGV: now, idle_cutoff, new id, new packed value, new
-/// ip, new class, new country (escaped), replaces id, mode
-/// (`oldest`/`lru`/`reject`), max per user, max per ip, max for the new
-/// class, max countries (limits empty when unset), user id, channel.
+/// KEYS: session hash, unrevoked index, revoked index. ARGV: now,
+/// idle_cutoff, new id, new packed value, new ip, new class, new country
+/// (escaped), replaces id, mode (`oldest`/`lru`/`reject`), max per user, max
+/// per ip, max for the new class, max countries (limits empty when unset),
+/// user id, channel.
 ///
 /// Reply: `{"reject", limit, id, value, ...active}` or
 /// `{"created", first limit, replaced id, replaced value, id, value, ...evicted}`.
 const CREATE: &str = r#"
-local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local cutoff = tonumber(ARGV[2])
 local new_id, new_value = ARGV[3], ARGV[4]
@@ -58,19 +143,15 @@ local replaces, mode = ARGV[8], ARGV[9]
 local max_user, max_ip = tonumber(ARGV[10]), tonumber(ARGV[11])
 local max_class, max_countries = tonumber(ARGV[12]), tonumber(ARGV[13])
 local user, channel = ARGV[14], ARGV[15]
+local new_end = tonumber(parse(new_value)[4])
 
-local max_exp = tonumber(parse(new_value)[4])
-local all = redis.call('HGETALL', key)
-local dead, by_id, live, cands = {}, {}, {}, {}
-for i = 1, #all, 2 do
-  local f = parse(all[i + 1])
-  f.id, f.raw = all[i], all[i + 1]
-  local exp = tonumber(f[4])
-  if exp <= now then
-    dead[#dead + 1] = f.id
-  else
-    by_id[f.id] = f
-    if exp > max_exp then max_exp = exp end
+ensure_index()
+
+-- Without a limit nothing is counted, so no other session is read.
+local limited = max_user or max_ip or max_class or max_countries
+local live, cands = {}, {}
+if limited then
+  for _, f in ipairs(unrevoked(now)) do
     if is_active(f, now, cutoff) then
       live[#live + 1] = f
       if f.id ~= replaces and f.id ~= new_id then cands[#cands + 1] = f end
@@ -149,30 +230,33 @@ while true do
   gone[victim] = true
 end
 
-if #dead > 0 then hdel_all(key, dead) end
+drop_ended(now)
 local revoked = {}
 local reply = {"created", first or "", "", ""}
-local function revoke(s, reason)
-  s[9], s[10] = ARGV[1], reason
-  redis.call('HSET', key, s.id, pack(s))
-  revoked[#revoked + 1] = s.id
-end
 for i, s in ipairs(cands) do
   if gone[i] then
     reply[#reply + 1] = s.id
     reply[#reply + 1] = s.raw
-    revoke(s, "evicted")
+    mark_revoked(s.id, s, ARGV[1], "evicted")
+    revoked[#revoked + 1] = s.id
   end
 end
 if replaces ~= "" then
-  local r = by_id[replaces]
-  if r and is_active(r, now, cutoff) then
-    reply[3], reply[4] = r.id, r.raw
-    revoke(r, "reauthenticated")
+  local raw = redis.call('HGET', hash, replaces)
+  if raw then
+    local r = parse(raw)
+    if is_active(r, now, cutoff) then
+      reply[3], reply[4] = replaces, raw
+      mark_revoked(replaces, r, ARGV[1], "reauthenticated")
+      revoked[#revoked + 1] = replaces
+    end
   end
 end
-redis.call('HSET', key, new_id, new_value)
-redis.call('PEXPIRE', key, math.max(max_exp - now, 1000))
+redis.call('HSET', hash, new_id, new_value)
+redis.call('ZREM', revoked_ix, new_id)
+redis.call('ZADD', active_ix, new_end, new_id)
+local ttl = math.max(math.max(last_end(), new_end) - now, 1000)
+for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
 if #revoked > 0 then
   redis.call('PUBLISH', channel, table.concat(revoked, " ") .. "\n" .. user)
 end
@@ -209,54 +293,53 @@ redis.call('HSET', KEYS[1], ARGV[1], pack(f))
 return 1
 "#;
 
-/// Revoke one. KEYS[1] user hash. ARGV: id, reason, at, user id, channel.
-/// Reply: the value before, or nil when absent or already revoked.
+/// Revoke one. KEYS: session hash, unrevoked index, revoked index. ARGV:
+/// id, reason, at, user id, channel. Reply: the value before, or nil when
+/// absent or already revoked.
 const REVOKE: &str = r#"
-local v = redis.call('HGET', KEYS[1], ARGV[1])
+local v = redis.call('HGET', hash, ARGV[1])
 if not v then return false end
 local f = parse(v)
 if f[9] ~= "" then return false end
-f[9], f[10] = ARGV[3], ARGV[2]
-redis.call('HSET', KEYS[1], ARGV[1], pack(f))
+ensure_index()
+mark_revoked(ARGV[1], f, ARGV[3], ARGV[2])
+sync_revoked_ttl()
 redis.call('PUBLISH', ARGV[5], ARGV[1] .. "\n" .. ARGV[4])
 return v
 "#;
 
-/// Revoke all (but one). KEYS[1] user hash. ARGV: except id (or empty),
-/// reason, at, user id, channel. Reply: `{id, value before, ...}`.
+/// Revoke all (but one). KEYS: session hash, unrevoked index, revoked
+/// index. ARGV: except id (or empty), reason, at, user id, channel. Reply:
+/// `{id, value before, ...}`. Reads only the unrevoked entries (including
+/// those past their end that no call has dropped yet).
 const REVOKE_ALL: &str = r#"
-local all = redis.call('HGETALL', KEYS[1])
+ensure_index()
+local unrevoked_ids = redis.call('ZRANGE', active_ix, 0, -1)
 local reply, ids = {}, {}
-for i = 1, #all, 2 do
-  local id, v = all[i], all[i + 1]
+for _, id in ipairs(unrevoked_ids) do
   if id ~= ARGV[1] then
+    local v = redis.call('HGET', hash, id)
+    if not v then return redis.error_reply("session index out of step with the hash") end
     local f = parse(v)
-    if f[9] == "" then
-      f[9], f[10] = ARGV[3], ARGV[2]
-      redis.call('HSET', KEYS[1], id, pack(f))
-      reply[#reply + 1] = id
-      reply[#reply + 1] = v
-      ids[#ids + 1] = id
-    end
+    reply[#reply + 1] = id
+    reply[#reply + 1] = v
+    ids[#ids + 1] = id
+    mark_revoked(id, f, ARGV[3], ARGV[2])
   end
 end
 if #ids > 0 then
+  sync_revoked_ttl()
   redis.call('PUBLISH', ARGV[5], table.concat(ids, " ") .. "\n" .. ARGV[4])
 end
 return reply
 "#;
 
-/// Purge one user. KEYS[1] user hash. ARGV: before. Deletes entries whose
-/// absolute end is at or before `before`; returns how many.
+/// Purge one user. KEYS: session hash, unrevoked index, revoked index.
+/// ARGV: before. Deletes entries whose absolute end is at or before
+/// `before`; returns how many.
 const PURGE: &str = r#"
-local before = tonumber(ARGV[1])
-local all = redis.call('HGETALL', KEYS[1])
-local dead = {}
-for i = 1, #all, 2 do
-  if tonumber(parse(all[i + 1])[4]) <= before then dead[#dead + 1] = all[i] end
-end
-if #dead > 0 then hdel_all(KEYS[1], dead) end
-return #dead
+ensure_index()
+return drop_ended(tonumber(ARGV[1]))
 "#;
 
 /// Record a login in the user's history. KEYS[1] history hash. ARGV: at,

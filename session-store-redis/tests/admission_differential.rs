@@ -95,16 +95,6 @@ fn random_limits(rng: &mut Rng) -> SessionLimits {
     }
 }
 
-fn unlimited() -> SessionLimits {
-    SessionLimits {
-        per_user: None,
-        per_ip: None,
-        per_device_class: Vec::new(),
-        max_countries: None,
-        on_limit: OnLimit::RejectNew,
-    }
-}
-
 /// The comparable part of an outcome.
 fn summary(outcome: &CreateOutcome) -> String {
     match outcome {
@@ -159,7 +149,7 @@ async fn create_script_matches_plan_admission() {
                 let out = store
                     .create(CreateRequest {
                         session: r.clone(),
-                        limits: unlimited(),
+                        limits: common::unlimited(),
                         now: Timestamp::from_unix_millis(0),
                         idle_cutoff: Timestamp::from_unix_millis(-1),
                         replaces: None,

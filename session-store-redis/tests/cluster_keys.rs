@@ -62,14 +62,16 @@ fn tag_is_independent_of_prefix_and_distinct_per_user() {
 }
 
 #[test]
-fn login_history_shares_the_session_slot() {
+fn login_history_and_indexes_share_the_session_slot() {
     for prefix in [DEFAULT_KEY_PREFIX, "", "app:sw:"] {
         for user in users() {
             let keys = keys_for_user(prefix, &user);
-            assert_eq!(keys.len(), 2, "session hash and login history");
+            assert_eq!(keys.len(), 4, "session hash, login history, two indexes");
             let tag = user_tag(&user);
             assert_eq!(keys[0], format!("{prefix}{{{tag}}}:s"));
             assert_eq!(keys[1], format!("{prefix}{{{tag}}}:h"));
+            assert_eq!(keys[2], format!("{prefix}{{{tag}}}:a"));
+            assert_eq!(keys[3], format!("{prefix}{{{tag}}}:r"));
             assert_eq!(
                 key_slot(keys[1].as_bytes()),
                 key_slot(keys[0].as_bytes()),

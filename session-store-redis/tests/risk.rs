@@ -13,7 +13,7 @@ use sessionward_core::testing::{TestEnricher, fresh_user, test_tokens};
 use sessionward_core::{
     Clock, ManualClock, RequestContext, RiskEngine, SessionManager, SessionPolicy, SystemClock,
 };
-use sessionward_redis::RedisStore;
+use sessionward_redis::{RedisStore, key_slot};
 
 async fn redis_risk_store() -> Option<Arc<dyn RiskStore>> {
     Some(Arc::new(common::store().await?))
@@ -84,8 +84,10 @@ async fn second_login_from_new_device_raises_new_device() {
 
     // The history lives next to the sessions, in the user's slot.
     let keys = store.keys_for_user(&user);
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 4);
     assert!(keys[1].ends_with(":h"));
+    let slot = key_slot(keys[0].as_bytes());
+    assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot));
     assert!(store.history_memory_usage(&user).await.unwrap().is_some());
 }
 

@@ -2,9 +2,14 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use sessionward_core::SessionId;
 use sessionward_core::testing::service_unavailable;
+use sessionward_core::{
+    CreateOutcome, CreateRequest, DeviceClass, DeviceInfo, Location, OnLimit, RefreshState,
+    RiskSignal, RiskSummary, SessionId, SessionLimits, SessionMeta, SessionRecord, SessionStore,
+    Timestamp, TokenHash, UserId,
+};
 use sessionward_redis::{RedisStore, RedisStoreConfig};
 
 /// `SESSIONWARD_REDIS_URL`, default `redis://127.0.0.1:6379`.
@@ -126,4 +131,87 @@ impl Drop for PrivateRedis {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A session of `user` created at `now`, ending 12 h later; `rich` fills
+/// the metadata (User-Agent, parsed device, city-level location, one risk
+/// signal).
+pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
+    let meta = if rich {
+        SessionMeta {
+            user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".into()),
+            device: DeviceInfo {
+                browser: Some("Chrome".into()),
+                browser_version: Some("131.0".into()),
+                os: Some("Windows".into()),
+                os_version: Some("10".into()),
+                device_family: Some("Other".into()),
+                ..DeviceInfo::default()
+            },
+            location: Location {
+                country_code: Some("GB".into()),
+                country_name: Some("United Kingdom".into()),
+                city: Some("London".into()),
+                latitude: Some(51.5142),
+                longitude: Some(-0.0931),
+                accuracy_radius_km: Some(10),
+                ..Location::default()
+            },
+            risk: RiskSummary {
+                score: 20,
+                level: "low".into(),
+                signals: vec![RiskSignal {
+                    name: "new_device".into(),
+                    weight: 20,
+                    reason: "first login from this device".into(),
+                }],
+            },
+        }
+    } else {
+        SessionMeta::default()
+    };
+    SessionRecord {
+        user: user.clone(),
+        id: SessionId::generate(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus(Duration::from_secs(12 * 3600)),
+        auth_time: now,
+        refresh: RefreshState {
+            hash: TokenHash::of(SessionId::generate().as_str().as_bytes()),
+            generation: 0,
+            rotated_at: now,
+        },
+        revoked: None,
+        ip: Some("81.2.69.142".parse().unwrap()),
+        device_class: DeviceClass::Desktop,
+        country: Some("GB".into()),
+        meta,
+    }
+}
+
+/// No limits.
+pub fn unlimited() -> SessionLimits {
+    SessionLimits {
+        per_user: None,
+        per_ip: None,
+        per_device_class: Vec::new(),
+        max_countries: None,
+        on_limit: OnLimit::RejectNew,
+    }
+}
+
+/// Creates `r` under [`unlimited`] limits, asserting it was created.
+pub async fn create(store: &dyn SessionStore, r: SessionRecord, now: Timestamp) {
+    let out = store
+        .create(CreateRequest {
+            session: r,
+            limits: unlimited(),
+            now,
+            idle_cutoff: now.minus(Duration::from_secs(1800)),
+            replaces: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(out, CreateOutcome::Created { .. }));
 }
