@@ -6,10 +6,15 @@
 # Bounded: criterion 1 s warm-up + 2 s measurement per benchmark (~45
 # benchmarks), throughput BENCH_THROUGHPUT_SECS per case (default 3).
 # Env: BENCH_SEED (sessions pre-seeded per library/store, default 10000),
-# BENCH_MEM_SESSIONS (default 10000), CARGO_TARGET_DIR (default
-# examples/peer-bench/target). Data: Postgres databases sessionward_bench /
-# sessionguard_bench (dropped and recreated), Redis prefixes swbench:,
-# sgbench:, swmem:, sgmem: (SCAN + UNLINK; the server is never flushed).
+# BENCH_MEM_SESSIONS (default 10000), BENCH_TOTAL_MAX (top step of the
+# "total sessions in Redis" scaling phase: 10k, 100k, ... up to it, default
+# 1000000; 0 skips the phase; 1M sessions take ~1 GiB of Redis memory while
+# the phase runs), CARGO_TARGET_DIR (default examples/peer-bench/target).
+# To run the total-sessions phase alone:
+#   (cd examples/peer-bench && BENCH_ONLY=total cargo run --release --bin load -- out.json)
+# Data: Postgres databases sessionward_bench / sessionguard_bench (dropped
+# and recreated), Redis prefixes swbench:, sgbench:, swmem:, sgmem:,
+# swtotal: (SCAN + UNLINK; the server is never flushed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,8 +34,8 @@ rm -rf "$CARGO_TARGET_DIR/criterion"
 (cd $crate && timeout 1800 cargo bench --quiet --bench peers -- \
   --warm-up-time 1 --measurement-time 2 --noplot) 2>&1 | tee "$out/criterion.log"
 
-echo "== throughput, Redis memory, scaling"
-(cd $crate && timeout 900 cargo run --release --quiet --bin load -- "$out/load.json") \
+echo "== throughput, Redis memory, scaling (per user, total sessions)"
+(cd $crate && timeout 1800 cargo run --release --quiet --bin load -- "$out/load.json") \
   2>"$out/load.err" >/dev/null || { cat "$out/load.err"; exit 1; }
 
 echo "== heap per session (memory stores)"

@@ -69,10 +69,12 @@ pub fn sg_ctx() -> ClientContext {
 /// Drops and recreates `db` (the benchmark's own database only).
 pub async fn fresh_database(db: &str) {
     let mut admin = PgConnection::connect(&pg_url("postgres")).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {db} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
         .execute(&mut admin)
         .await
@@ -104,7 +106,11 @@ pub async fn redis_clear_prefix(conn: &mut redis::aio::ConnectionManager, prefix
             .await
             .unwrap();
         if !keys.is_empty() {
-            let n: u64 = redis::cmd("UNLINK").arg(&keys).query_async(conn).await.unwrap();
+            let n: u64 = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(conn)
+                .await
+                .unwrap();
             deleted += n;
         }
         cursor = next;
@@ -272,6 +278,18 @@ pub async fn sg_valkey(prefix: &str) -> ValkeyStore {
 /// Logs in `n` fresh users (one session each) with `conc` concurrent tasks;
 /// returns up to `keep` access tokens for round-robin picks.
 pub async fn seed_sw(m: &Arc<SessionManager>, n: usize, conc: usize, keep: usize) -> Vec<String> {
+    seed_sw_where(m, n, conc, move |i| i < keep).await
+}
+
+/// Logs in `n` fresh users (one session each) with `conc` concurrent tasks;
+/// returns the access tokens of the logins whose index `i` (0..n) passes
+/// `keep` (e.g. `|i| i % 5 == 0` to sample the whole population).
+pub async fn seed_sw_where(
+    m: &Arc<SessionManager>,
+    n: usize,
+    conc: usize,
+    keep: impl Fn(usize) -> bool + Copy + Send + 'static,
+) -> Vec<String> {
     let mut handles = Vec::new();
     for t in 0..conc {
         let m = m.clone();
@@ -280,7 +298,7 @@ pub async fn seed_sw(m: &Arc<SessionManager>, n: usize, conc: usize, keep: usize
             let mut i = t;
             while i < n {
                 let l = m.login(&fresh_user(), &sw_ctx()).await.unwrap();
-                if i < keep {
+                if keep(i) {
                     toks.push(l.tokens.access_token.expose_secret().to_owned());
                 }
                 i += conc;
@@ -306,7 +324,10 @@ where
             let mut toks = Vec::new();
             let mut i = t;
             while i < n {
-                let s = g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None).await.unwrap();
+                let s = g
+                    .login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+                    .await
+                    .unwrap();
                 if i < keep {
                     toks.push(s.token.expose().to_owned());
                 }

@@ -51,10 +51,14 @@ async fn main() {
     let sw = (LIVE.load(Ordering::Relaxed) - before) as f64 / n as f64;
     // session-guard
     let g = session_guard::Guard::new(session_guard::MemoryStore::new());
-    g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None).await.unwrap();
+    g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+        .await
+        .unwrap();
     let before = LIVE.load(Ordering::Relaxed);
     for _ in 0..n {
-        g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None).await.unwrap();
+        g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+            .await
+            .unwrap();
     }
     let sg = (LIVE.load(Ordering::Relaxed) - before) as f64 / n as f64;
     println!(

@@ -1,10 +1,13 @@
 //! Throughput (32 concurrent tasks, HDR histogram), Redis memory per
-//! session, and per-user scaling, for sessionward and session-guard on the
-//! same local Redis and Postgres. Writes one JSON object to the path given
-//! as the first argument (read by `.ci/bench.sh` to render the doc).
+//! session, per-user scaling and total-sessions scaling, for sessionward and
+//! session-guard on the same local Redis and Postgres. Writes one JSON
+//! object to the path given as the first argument (read by `.ci/bench.sh` to
+//! render the doc).
 //!
 //! Env: `BENCH_THROUGHPUT_SECS` (default 3), `BENCH_MEM_SESSIONS` (10 000),
-//! `BENCH_TASKS` (32).
+//! `BENCH_TASKS` (32), `BENCH_TOTAL_MAX` (top step of the total-sessions
+//! phase, default 1 000 000; 0 skips the phase), `BENCH_ONLY=total` (run
+//! only the total-sessions phase).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
@@ -16,7 +19,8 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use session_guard::{Guard, Outcome};
 use sessionward_core::testing::fresh_user;
-use sessionward_core::{RevocationMode, SessionManager, SessionStore};
+use sessionward_core::testing::test_tokens;
+use sessionward_core::{RevocationMode, SessionManager, SessionPolicy, SessionStore};
 use sessionward_peer_bench::*;
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -69,6 +73,43 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e6
 }
 
+/// Runs `op(i)` for `i in 0..n`, each preceded by a raw Redis `GET` of
+/// `floor_key` (the floor), so load from other processes hits both alike.
+/// Returns the timings of the operation and of the floor.
+async fn interleaved(
+    raw: &mut redis::aio::ConnectionManager,
+    floor_key: &str,
+    n: usize,
+    mut op: impl AsyncFnMut(usize),
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut ops, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t = Instant::now();
+        let _: Option<String> = redis::cmd("GET")
+            .arg(floor_key)
+            .query_async(raw)
+            .await
+            .unwrap();
+        floor.push(t.elapsed());
+        let t = Instant::now();
+        op(i).await;
+        ops.push(t.elapsed());
+    }
+    (ops, floor)
+}
+
+/// One scaling row: authenticate and login medians with the floor median
+/// over the GETs interleaved with both.
+fn scaling_row(
+    auth: (Vec<Duration>, Vec<Duration>),
+    login: (Vec<Duration>, Vec<Duration>),
+) -> Value {
+    let (auth, mut floor) = auth;
+    floor.extend(login.1);
+    json!({"authenticate_us": median(auth), "login_us": median(login.0),
+        "floor_get_us": median(floor)})
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let out = std::env::args().nth(1).expect("output path");
@@ -77,20 +118,41 @@ async fn main() {
     let tasks = env_num("BENCH_TASKS", 32) as usize;
     let mem_n = env_num("BENCH_MEM_SESSIONS", 10_000) as usize;
     let mut report = json!({"tasks": tasks, "secs": secs, "mem_sessions": mem_n});
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    assert!(
+        matches!(only.as_str(), "" | "total"),
+        "BENCH_ONLY must be unset or `total`"
+    );
+    let mut raw = redis_conn().await;
+    if only.is_empty() {
+        other_phases(&mut report, &mut raw, tasks, dur, mem_n).await;
+    }
+    let total_max = env_num("BENCH_TOTAL_MAX", 1_000_000) as usize;
+    if total_max > 0 {
+        report["scaling_total"] = scaling_total(&mut raw, total_max).await;
+    }
 
+    redis_clear_prefix(&mut raw, SW_PREFIX).await;
+    redis_clear_prefix(&mut raw, SG_PREFIX).await;
+    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}
+
+/// Throughput, Redis memory per session, per-user scaling.
+async fn other_phases(
+    report: &mut Value,
+    raw: &mut redis::aio::ConnectionManager,
+    tasks: usize,
+    dur: Duration,
+    mem_n: usize,
+) {
     // ---------------- throughput ----------------
     let sw_pg = sw_postgres(16).await;
     let sw_rd = sw_redis(SW_PREFIX).await;
     let sg_pg = sg_postgres(16).await;
     let sg_vk = sg_valkey(SG_PREFIX).await;
     let mut tp = serde_json::Map::new();
-    let mut raw = redis_conn().await;
-    redis::cmd("SET")
-        .arg(format!("{SW_PREFIX}floor"))
-        .arg("x".repeat(200))
-        .exec_async(&mut raw)
-        .await
-        .unwrap();
+    set_floor(raw).await;
     {
         let raw = raw.clone();
         tp.insert(
@@ -99,7 +161,7 @@ async fn main() {
                 let mut raw = raw.clone();
                 async move {
                     let _: Option<String> = redis::cmd("GET")
-                        .arg(format!("{SW_PREFIX}floor"))
+                        .arg(FLOOR_KEY)
                         .query_async(&mut raw)
                         .await
                         .unwrap();
@@ -113,7 +175,10 @@ async fn main() {
             drive(tasks, dur, move |_| {
                 let pool = pool.clone();
                 async move {
-                    let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.unwrap();
+                    let _: i32 = sqlx::query_scalar("SELECT 1")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
                 }
             })
             .await,
@@ -168,7 +233,9 @@ async fn main() {
         let login = drive(tasks, dur, move |_| {
             let g = g2.clone();
             async move {
-                g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None).await.unwrap();
+                g.login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+                    .await
+                    .unwrap();
             }
         })
         .await;
@@ -186,28 +253,28 @@ async fn main() {
         let prefix = "swmem:";
         let store = sw_redis(prefix).await;
         let m = Arc::new(sw_manager(Arc::new(store), RevocationMode::Strict));
-        let before = redis_used_memory(&mut raw).await;
+        let before = redis_used_memory(raw).await;
         seed_sw(&m, mem_n, 8, 0).await;
-        let after = redis_used_memory(&mut raw).await;
-        let (bytes, keys) = redis_prefix_memory(&mut raw, prefix).await;
+        let after = redis_used_memory(raw).await;
+        let (bytes, keys) = redis_prefix_memory(raw, prefix).await;
         mem.insert(
             "sessionward".into(),
             json!({"info_delta": after as i64 - before as i64, "memory_usage_sum": bytes, "keys": keys}),
         );
-        redis_clear_prefix(&mut raw, prefix).await;
+        redis_clear_prefix(raw, prefix).await;
     }
     {
         let prefix = "sgmem:";
         let g = Guard::new(sg_valkey(prefix).await);
-        let before = redis_used_memory(&mut raw).await;
+        let before = redis_used_memory(raw).await;
         seed_sg(&g, mem_n, 8, 0).await;
-        let after = redis_used_memory(&mut raw).await;
-        let (bytes, keys) = redis_prefix_memory(&mut raw, prefix).await;
+        let after = redis_used_memory(raw).await;
+        let (bytes, keys) = redis_prefix_memory(raw, prefix).await;
         mem.insert(
             "session_guard".into(),
             json!({"info_delta": after as i64 - before as i64, "memory_usage_sum": bytes, "keys": keys}),
         );
-        redis_clear_prefix(&mut raw, prefix).await;
+        redis_clear_prefix(raw, prefix).await;
     }
     report["redis_memory"] = Value::Object(mem);
 
@@ -217,7 +284,6 @@ async fn main() {
         ("redis", Arc::new(sw_rd.clone())),
         ("postgres", Arc::new(sw_pg.clone())),
     ];
-    let floor_key = format!("{SW_PREFIX}floor");
     for (name, store) in stores {
         let m: SessionManager = sw_manager(store, RevocationMode::Strict);
         for n in [1usize, 10, 100, 1000] {
@@ -227,38 +293,132 @@ async fn main() {
                 let l = m.login(&u, &sw_ctx()).await.unwrap();
                 toks.push(l.tokens.access_token.expose_secret().to_owned());
             }
-            // Interleave a floor sample with each measured op so load from
-            // other processes hits both alike.
-            let (mut auth, mut floor) = (Vec::new(), Vec::new());
-            for i in 0..400 {
-                let t = Instant::now();
-                let _: Option<String> = redis::cmd("GET")
-                    .arg(&floor_key)
-                    .query_async(&mut raw)
-                    .await
-                    .unwrap();
-                floor.push(t.elapsed());
-                let t = Instant::now();
+            let auth = interleaved(raw, FLOOR_KEY, 400, async |i| {
                 m.authenticate(&toks[i % toks.len()]).await.unwrap();
-                auth.push(t.elapsed());
-            }
+            })
+            .await;
             // Login for this user (adds 20 sessions to the n while measured).
-            let mut login = Vec::new();
-            for _ in 0..20 {
-                let t = Instant::now();
+            let login = interleaved(raw, FLOOR_KEY, 20, async |_| {
                 m.login(&u, &sw_ctx()).await.unwrap();
-                login.push(t.elapsed());
-            }
-            let row = json!({"store": name, "sessions": n, "authenticate_us": median(auth),
-                "login_us": median(login), "floor_get_us": median(floor)});
+            })
+            .await;
+            let mut row = scaling_row(auth, login);
+            row["store"] = json!(name);
+            row["sessions"] = json!(n);
             eprintln!("scaling {row}");
             scaling.push(row);
         }
     }
     report["scaling"] = Value::Array(scaling);
+}
 
-    redis_clear_prefix(&mut raw, SW_PREFIX).await;
-    redis_clear_prefix(&mut raw, SG_PREFIX).await;
-    std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap()).unwrap();
-    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+/// The floor key (under `SW_PREFIX`): a 200-byte string read by every
+/// floor `GET`.
+const FLOOR_KEY: &str = "swbench:floor";
+
+async fn set_floor(raw: &mut redis::aio::ConnectionManager) {
+    redis::cmd("SET")
+        .arg(FLOOR_KEY)
+        .arg("x".repeat(200))
+        .exec_async(raw)
+        .await
+        .unwrap();
+}
+
+const TOTAL_PREFIX: &str = "swtotal:";
+/// Concurrent login tasks seeding the total-sessions phase.
+const TOTAL_SEED_TASKS: usize = 64;
+/// Tokens authenticate round-robins over at each step, sampled evenly from
+/// every session seeded so far.
+const TOTAL_SAMPLE: usize = 2000;
+/// Keep one token in this many while seeding (≥ TOTAL_SAMPLE at 10k).
+const TOTAL_KEEP_EVERY: usize = 5;
+
+/// Steps of the total-sessions phase: 10k, 100k, 1M, … below `max`, then `max`.
+fn total_steps(max: usize) -> Vec<usize> {
+    let mut steps: Vec<usize> = std::iter::successors(Some(10_000usize), |s| s.checked_mul(10))
+        .take_while(|&s| s < max)
+        .collect();
+    steps.push(max);
+    steps
+}
+
+/// Authenticate and login cost as the total number of sessions in Redis
+/// grows (fresh users, one session each), under its own prefix.
+///
+/// Policy: unlimited, access-token TTL and touch interval 1 h (idle timeout
+/// 2 h) so no token expires and no step pays last-seen writes the others do
+/// not: a strict authenticate is one `HGET` plus the JWT verify at every step.
+async fn scaling_total(raw: &mut redis::aio::ConnectionManager, max: usize) -> Value {
+    set_floor(raw).await;
+    let store = sw_redis(TOTAL_PREFIX).await;
+    let policy = SessionPolicy::builder()
+        .unlimited_sessions_per_user()
+        .access_token_ttl(Duration::from_secs(3600))
+        .idle_timeout(Duration::from_secs(7200))
+        .touch_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let m = Arc::new(
+        SessionManager::builder(policy, test_tokens(), Arc::new(store))
+            .revocation_mode(RevocationMode::Strict)
+            .build()
+            .unwrap(),
+    );
+    let base_mem = redis_used_memory(raw).await;
+    let (mut seeded, mut pool, mut seed_secs) = (0usize, Vec::new(), 0.0f64);
+    let mut rows = Vec::new();
+    for step in total_steps(max) {
+        let t = Instant::now();
+        pool.extend(
+            seed_sw_where(&m, step - seeded, TOTAL_SEED_TASKS, |i| {
+                i % TOTAL_KEEP_EVERY == 0
+            })
+            .await,
+        );
+        let secs = t.elapsed().as_secs_f64();
+        seed_secs += secs;
+        let seeded_now = step - seeded;
+        seeded = step;
+        let stride = (pool.len() / TOTAL_SAMPLE).max(1);
+        let toks: Vec<&str> = pool
+            .iter()
+            .step_by(stride)
+            .take(TOTAL_SAMPLE)
+            .map(String::as_str)
+            .collect();
+        let auth = interleaved(raw, FLOOR_KEY, 2 * toks.len(), async |i| {
+            m.authenticate(toks[i % toks.len()]).await.unwrap();
+        })
+        .await;
+        let login = interleaved(raw, FLOOR_KEY, 400, async |_| {
+            m.login(&fresh_user(), &sw_ctx()).await.unwrap();
+        })
+        .await;
+        seeded += 400;
+        let mut row = scaling_row(auth, login);
+        let used = redis_used_memory(raw).await;
+        let t = Instant::now();
+        let (bytes, keys) = redis_prefix_memory(raw, TOTAL_PREFIX).await;
+        let dbsize: u64 = redis::cmd("DBSIZE").query_async(raw).await.unwrap();
+        row["sessions"] = json!(step);
+        row["seed_secs"] = json!(secs);
+        row["seed_per_s"] = json!(seeded_now as f64 / secs);
+        row["used_memory"] = json!(used);
+        row["used_memory_delta"] = json!(used as i64 - base_mem as i64);
+        row["prefix_memory_usage_sum"] = json!(bytes);
+        row["prefix_keys"] = json!(keys);
+        row["dbsize"] = json!(dbsize);
+        row["memory_scan_secs"] = json!(t.elapsed().as_secs_f64());
+        eprintln!("scaling_total {row}");
+        rows.push(row);
+    }
+    let t = Instant::now();
+    let cleared = redis_clear_prefix(raw, TOTAL_PREFIX).await;
+    eprintln!(
+        "scaling_total: cleared {cleared} keys in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    json!({"prefix": TOTAL_PREFIX, "seed_tasks": TOTAL_SEED_TASKS, "sample_tokens": TOTAL_SAMPLE,
+        "seed_secs": seed_secs, "steps": rows})
 }

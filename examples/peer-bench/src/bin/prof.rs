@@ -18,12 +18,21 @@ async fn main() {
     let store = Arc::new(MemoryStore::new());
     let m = sw_manager(
         store,
-        if mode == "cached" { RevocationMode::cached() } else { RevocationMode::Strict },
+        if mode == "cached" {
+            RevocationMode::cached()
+        } else {
+            RevocationMode::Strict
+        },
     );
     if mode == "cached" {
         assert!(wait_cache_live(&m).await);
     }
-    let token = m.login(&user(), &sw_ctx()).await.unwrap().tokens.access_token;
+    let token = m
+        .login(&user(), &sw_ctx())
+        .await
+        .unwrap()
+        .tokens
+        .access_token;
     let token = token.expose_secret().to_owned();
     m.authenticate(&token).await.unwrap();
     let key = DecodingKey::from_secret(&[0x5a; 32]).unwrap();
@@ -34,7 +43,9 @@ async fn main() {
     for _ in 0..n {
         match mode.as_str() {
             "jwt" => {
-                std::hint::black_box(jsonwebtoken::decode::<AccessClaims>(&token, &key, &v).unwrap());
+                std::hint::black_box(
+                    jsonwebtoken::decode::<AccessClaims>(&token, &key, &v).unwrap(),
+                );
             }
             _ => {
                 std::hint::black_box(m.authenticate(&token).await.unwrap());
