@@ -73,29 +73,41 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e6
 }
 
-/// Runs `op(i)` for `i in 0..n`, each preceded by a raw Redis `GET` of
-/// `floor_key` (the floor), so load from other processes hits both alike.
-/// Returns the timings of the operation and of the floor.
-async fn interleaved(
-    raw: &mut redis::aio::ConnectionManager,
-    floor_key: &str,
+/// Runs `op(i)` for `i in 0..n`, each preceded by one call of `floor`, so
+/// load from other processes hits both alike. Returns the timings of the
+/// operation and of the floor.
+async fn interleaved_with(
     n: usize,
+    mut floor: impl AsyncFnMut(),
     mut op: impl AsyncFnMut(usize),
 ) -> (Vec<Duration>, Vec<Duration>) {
-    let (mut ops, mut floor) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut ops, mut floors) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
         let t = Instant::now();
-        let _: Option<String> = redis::cmd("GET")
-            .arg(floor_key)
-            .query_async(raw)
-            .await
-            .unwrap();
-        floor.push(t.elapsed());
+        floor().await;
+        floors.push(t.elapsed());
         let t = Instant::now();
         op(i).await;
         ops.push(t.elapsed());
     }
-    (ops, floor)
+    (ops, floors)
+}
+
+/// [`interleaved_with`] a raw Redis `GET` of `floor_key` as the floor.
+async fn interleaved(
+    raw: &mut redis::aio::ConnectionManager,
+    floor_key: &str,
+    n: usize,
+    op: impl AsyncFnMut(usize),
+) -> (Vec<Duration>, Vec<Duration>) {
+    let get = async || {
+        let _: Option<String> = redis::cmd("GET")
+            .arg(floor_key)
+            .query_async(&mut *raw)
+            .await
+            .unwrap();
+    };
+    interleaved_with(n, get, op).await
 }
 
 /// One scaling row: authenticate and login medians with the floor median
@@ -279,34 +291,68 @@ async fn other_phases(
     report["redis_memory"] = Value::Object(mem);
 
     // ---------------- scaling: sessions per user ----------------
+    // Each store against its own floor (Redis GET, Postgres SELECT 1), under
+    // two policies: unlimited (every login stays active) and the default
+    // (5 per user, evict least recently used: n logins leave 5 active
+    // sessions and n - 5 revoked tombstones, which a login must not read).
     let mut scaling = Vec::new();
+    let pg_floor_pool = sw_pg.pool().clone();
     let stores: Vec<(&str, Arc<dyn SessionStore>)> = vec![
         ("redis", Arc::new(sw_rd.clone())),
         ("postgres", Arc::new(sw_pg.clone())),
     ];
+    let policies = [("unlimited", unlimited()), ("default", SessionPolicy::default())];
     for (name, store) in stores {
-        let m: SessionManager = sw_manager(store, RevocationMode::Strict);
-        for n in [1usize, 10, 100, 1000] {
-            let u = fresh_user();
-            let mut toks = Vec::new();
-            for _ in 0..n {
-                let l = m.login(&u, &sw_ctx()).await.unwrap();
-                toks.push(l.tokens.access_token.expose_secret().to_owned());
+        for (policy_name, policy) in &policies {
+            let m = SessionManager::builder(policy.clone(), test_tokens(), store.clone())
+                .build()
+                .unwrap();
+            for n in [1usize, 10, 100, 1000] {
+                let u = fresh_user();
+                let mut toks = Vec::new();
+                for _ in 0..n {
+                    let l = m.login(&u, &sw_ctx()).await.unwrap();
+                    toks.push(l.tokens.access_token.expose_secret().to_owned());
+                }
+                // Only sessions still active can authenticate.
+                let live = policy.limits().per_user.map_or(n, |k| (k as usize).min(n));
+                let toks = toks.split_off(n - live);
+                let (auth, login) = if name == "redis" {
+                    let auth = interleaved(raw, FLOOR_KEY, 400, async |i| {
+                        m.authenticate(&toks[i % toks.len()]).await.unwrap();
+                    })
+                    .await;
+                    // Login for this user (n grows to n + 100 meanwhile).
+                    let login = interleaved(raw, FLOOR_KEY, 100, async |_| {
+                        m.login(&u, &sw_ctx()).await.unwrap();
+                    })
+                    .await;
+                    (auth, login)
+                } else {
+                    let select_1 = async || {
+                        let _: i32 = sqlx::query_scalar("SELECT 1")
+                            .fetch_one(&pg_floor_pool)
+                            .await
+                            .unwrap();
+                    };
+                    let auth = interleaved_with(400, select_1, async |i| {
+                        m.authenticate(&toks[i % toks.len()]).await.unwrap();
+                    })
+                    .await;
+                    let login = interleaved_with(100, select_1, async |_| {
+                        m.login(&u, &sw_ctx()).await.unwrap();
+                    })
+                    .await;
+                    (auth, login)
+                };
+                let mut row = scaling_row(auth, login);
+                row["store"] = json!(name);
+                row["floor"] = json!(if name == "redis" { "GET" } else { "SELECT 1" });
+                row["policy"] = json!(policy_name);
+                row["sessions"] = json!(n);
+                eprintln!("scaling {row}");
+                scaling.push(row);
             }
-            let auth = interleaved(raw, FLOOR_KEY, 400, async |i| {
-                m.authenticate(&toks[i % toks.len()]).await.unwrap();
-            })
-            .await;
-            // Login for this user (adds 20 sessions to the n while measured).
-            let login = interleaved(raw, FLOOR_KEY, 20, async |_| {
-                m.login(&u, &sw_ctx()).await.unwrap();
-            })
-            .await;
-            let mut row = scaling_row(auth, login);
-            row["store"] = json!(name);
-            row["sessions"] = json!(n);
-            eprintln!("scaling {row}");
-            scaling.push(row);
         }
     }
     report["scaling"] = Value::Array(scaling);
