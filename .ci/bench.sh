@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks (issue 9): sessionward vs session-guard 0.3.2 and
-# the floors (raw Redis GET, raw Postgres SELECT 1, raw jsonwebtoken verify),
-# all in one run on the local Redis and Postgres. Writes docs/benchmarks.md.
+# Side-by-side benchmarks (issue 9): sessionward vs session-guard 0.3.2,
+# tower-sessions 0.14 (bare store load/save/create) and the floors (raw
+# Redis GET, raw Postgres SELECT 1, raw jsonwebtoken verify), all in one run
+# on the local Redis and Postgres. Writes docs/benchmarks.md.
 #
-# Bounded: criterion 1 s warm-up + 2 s measurement per benchmark (~45
+# Bounded: criterion 1 s warm-up + 2 s measurement per benchmark (~51
 # benchmarks), throughput BENCH_THROUGHPUT_SECS per case (default 3).
 # Env: BENCH_SEED (sessions pre-seeded per library/store, default 10000),
 # BENCH_MEM_SESSIONS (default 10000), BENCH_TOTAL_MAX (top step of the
@@ -14,7 +15,11 @@
 #   (cd examples/peer-bench && BENCH_ONLY=total cargo run --release --bin load -- out.json)
 # Data: Postgres databases sessionward_bench / sessionguard_bench (dropped
 # and recreated), Redis prefixes swbench:, sgbench:, swmem:, sgmem:,
-# swtotal: (SCAN + UNLINK; the server is never flushed).
+# swtotal: (SCAN + UNLINK; database 0 is never flushed).
+# tower-sessions: Postgres database towersessions_bench (dropped and
+# recreated) and Redis database index 3, because its Redis store has no key
+# prefix: FLUSHDB on index 3 only, at setup and at the end (nothing else in
+# this repository selects index 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

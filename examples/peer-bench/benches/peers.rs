@@ -1,6 +1,7 @@
-//! One criterion run with the floors, sessionward on four stores, and
-//! session-guard 0.3.2 on its Postgres and Valkey stores, against the same
-//! local Postgres and Redis. Run through `.ci/bench.sh`, or:
+//! One criterion run with the floors, sessionward on four stores,
+//! session-guard 0.3.2 on its Postgres and Valkey stores, and tower-sessions
+//! 0.14's Redis and Postgres stores (bare store load/save/create), against the
+//! same local Postgres and Redis. Run through `.ci/bench.sh`, or:
 //! `cargo bench --bench peers -- --warm-up-time 1 --measurement-time 2`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,19 +20,19 @@ use tokio::runtime::Runtime;
 
 const KEEP: usize = 1000;
 
-struct Rr {
-    toks: Vec<String>,
+struct Rr<T = String> {
+    toks: Vec<T>,
     i: AtomicUsize,
 }
-impl Rr {
-    fn new(toks: Vec<String>) -> Self {
+impl<T> Rr<T> {
+    fn new(toks: Vec<T>) -> Self {
         assert!(!toks.is_empty());
         Self {
             toks,
             i: AtomicUsize::new(0),
         }
     }
-    fn next(&self) -> &str {
+    fn next(&self) -> &T {
         &self.toks[self.i.fetch_add(1, Ordering::Relaxed) % self.toks.len()]
     }
 }
@@ -223,6 +224,46 @@ where
     g.finish();
 }
 
+/// load (the per-request store read) / save (update of an existing record) /
+/// create for one tower-sessions store: the bare `SessionStore` calls, no
+/// middleware, no cookie handling.
+fn ts_suite<S>(c: &mut Criterion, rt: &Runtime, name: &str, store: S)
+where
+    S: tower_sessions::SessionStore + Clone,
+{
+    let seed = seed_count();
+    let t0 = Instant::now();
+    let recs = rt.block_on(seed_ts(&store, seed, 8, KEEP));
+    eprintln!("seeded {name}: {seed} records in {:?}", t0.elapsed());
+    let rr = Rr::new(recs);
+
+    let mut g = c.benchmark_group(name);
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function("load", |b| {
+        b.to_async(rt).iter(|| async {
+            let r = store.load(&rr.next().id).await.unwrap();
+            assert!(r.is_some());
+        })
+    });
+    g.bench_function("save", |b| {
+        b.to_async(rt).iter(|| async {
+            let mut r = rr.next().clone();
+            let now = time::OffsetDateTime::now_utc();
+            r.data
+                .insert("seen_at".to_owned(), now.unix_timestamp().into());
+            r.expiry_date = now + time::Duration::days(1);
+            store.save(&r).await.unwrap();
+        })
+    });
+    g.bench_function("create", |b| {
+        b.to_async(rt).iter(|| async {
+            let mut r = ts_record();
+            store.create(&mut r).await.unwrap();
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -249,7 +290,10 @@ fn benches(c: &mut Criterion) {
         )
         .unwrap();
         let pool = sw_pg.pool().clone();
-        let m = sw_manager(Arc::new(sessionward_core::MemoryStore::new()), RevocationMode::Strict);
+        let m = sw_manager(
+            Arc::new(sessionward_core::MemoryStore::new()),
+            RevocationMode::Strict,
+        );
         let token = rt
             .block_on(m.login(&fresh_user(), &sw_ctx()))
             .unwrap()
@@ -266,7 +310,8 @@ fn benches(c: &mut Criterion) {
             .claims;
         let ed_enc = EncodingKey::from_ed_pem(ED_PRIVATE_PEM.as_bytes()).unwrap();
         let ed_dec = DecodingKey::from_ed_pem(ED_PUBLIC_PEM.as_bytes()).unwrap();
-        let ed_token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &ed_enc).unwrap();
+        let ed_token =
+            jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &ed_enc).unwrap();
         let mut ed_val = Validation::new(Algorithm::EdDSA);
         ed_val.set_audience(&["conformance"]);
         ed_val.set_issuer(&["https://conformance.sessionward.test"]);
@@ -277,15 +322,21 @@ fn benches(c: &mut Criterion) {
                 let mut raw = raw.clone();
                 let k = floor_key.clone();
                 async move {
-                    let v: Option<String> =
-                        redis::cmd("GET").arg(k).query_async(&mut raw).await.unwrap();
+                    let v: Option<String> = redis::cmd("GET")
+                        .arg(k)
+                        .query_async(&mut raw)
+                        .await
+                        .unwrap();
                     v
                 }
             })
         });
         g.bench_function("pg_select_1", |b| {
             b.to_async(&rt).iter(|| async {
-                let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.unwrap();
+                let one: i32 = sqlx::query_scalar("SELECT 1")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
                 assert_eq!(one, 1);
             })
         });
@@ -299,8 +350,20 @@ fn benches(c: &mut Criterion) {
     }
 
     // ---- sessionward ----
-    sw_suite(c, &rt, "sw_memory", Arc::new(sessionward_core::MemoryStore::new()), true);
-    sw_suite(c, &rt, "sw_sqlite", Arc::new(rt.block_on(sw_sqlite(&dir))), false);
+    sw_suite(
+        c,
+        &rt,
+        "sw_memory",
+        Arc::new(sessionward_core::MemoryStore::new()),
+        true,
+    );
+    sw_suite(
+        c,
+        &rt,
+        "sw_sqlite",
+        Arc::new(rt.block_on(sw_sqlite(&dir))),
+        false,
+    );
     sw_suite(c, &rt, "sw_postgres", Arc::new(sw_pg.clone()), true);
     sw_suite(c, &rt, "sw_redis", Arc::new(sw_rd.clone()), true);
 
@@ -333,12 +396,22 @@ fn benches(c: &mut Criterion) {
     sg_suite(c, &rt, "sg_postgres", sg_pg);
     sg_suite(c, &rt, "sg_valkey", sg_vk);
 
+    // ---- tower-sessions 0.14 (own Redis db index / Postgres database) ----
+    ts_suite(c, &rt, "towersessions_redis", rt.block_on(ts_redis(4)));
+    ts_suite(
+        c,
+        &rt,
+        "towersessions_postgres",
+        rt.block_on(ts_postgres(16)),
+    );
+
     // Clean up our Redis prefixes (the databases stay for inspection and are
     // dropped at the start of the next run).
     rt.block_on(async {
         let mut c = redis_conn().await;
         redis_clear_prefix(&mut c, SW_PREFIX).await;
         redis_clear_prefix(&mut c, SG_PREFIX).await;
+        ts_redis_flush().await;
     });
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,15 @@
 //! `sessionguard_bench` (dropped and recreated at the start of each run);
 //! Redis key prefixes `swbench:` and `sgbench:` (deleted with SCAN + DEL,
 //! never FLUSHDB: the Redis server is shared).
+//!
+//! tower-sessions 0.14: Postgres database `towersessions_bench` (dropped and
+//! recreated, the store's default `tower_sessions.session` table inside);
+//! its Redis store writes bare session ids with no key prefix, so it gets
+//! its own Redis database index [`TS_REDIS_DB`] (3), which nothing else in
+//! this repository selects, and only that index is cleared with `FLUSHDB`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +29,17 @@ use sessionward_redis::{RedisStore, RedisStoreConfig};
 use sessionward_sqlx::{PostgresStore, SqliteStore};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use tower_sessions::session::{Id, Record};
+use tower_sessions_redis_store::fred::prelude::{
+    ClientLike, Config as FredConfig, Pool as FredPool,
+};
 
 pub const SW_PREFIX: &str = "swbench:";
 pub const SG_PREFIX: &str = "sgbench:";
+/// Redis database index of tower-sessions' store (no key prefix support).
+pub const TS_REDIS_DB: u8 = 3;
+/// Postgres database of tower-sessions' store.
+pub const TS_PG_DB: &str = "towersessions_bench";
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 pub const IP: &str = "81.2.69.142";
 
@@ -275,6 +290,44 @@ pub async fn sg_valkey(prefix: &str) -> ValkeyStore {
         .key_prefix(prefix.to_owned())
 }
 
+/// Runs `make()` `n` times on `conc` concurrent tasks (task `t` takes calls
+/// `t`, `t + conc`, …) and returns the results of the calls whose index
+/// passes `keep` (e.g. `|i| i < 1000`, or `|i| i % 5 == 0` to sample the
+/// whole population).
+pub async fn seed_with<T, F, Fut>(
+    n: usize,
+    conc: usize,
+    keep: impl Fn(usize) -> bool + Copy + Send + 'static,
+    make: F,
+) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = T> + Send,
+{
+    let mut handles = Vec::new();
+    for t in 0..conc {
+        let make = make.clone();
+        handles.push(tokio::spawn(async move {
+            let mut kept = Vec::new();
+            let mut i = t;
+            while i < n {
+                let v = make().await;
+                if keep(i) {
+                    kept.push(v);
+                }
+                i += conc;
+            }
+            kept
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
+}
+
 /// Logs in `n` fresh users (one session each) with `conc` concurrent tasks;
 /// returns up to `keep` access tokens for round-robin picks.
 pub async fn seed_sw(m: &Arc<SessionManager>, n: usize, conc: usize, keep: usize) -> Vec<String> {
@@ -282,65 +335,122 @@ pub async fn seed_sw(m: &Arc<SessionManager>, n: usize, conc: usize, keep: usize
 }
 
 /// Logs in `n` fresh users (one session each) with `conc` concurrent tasks;
-/// returns the access tokens of the logins whose index `i` (0..n) passes
-/// `keep` (e.g. `|i| i % 5 == 0` to sample the whole population).
+/// returns the access tokens of the logins whose index (0..n) passes `keep`.
 pub async fn seed_sw_where(
     m: &Arc<SessionManager>,
     n: usize,
     conc: usize,
     keep: impl Fn(usize) -> bool + Copy + Send + 'static,
 ) -> Vec<String> {
-    let mut handles = Vec::new();
-    for t in 0..conc {
+    let m = m.clone();
+    seed_with(n, conc, keep, move || {
         let m = m.clone();
-        handles.push(tokio::spawn(async move {
-            let mut toks = Vec::new();
-            let mut i = t;
-            while i < n {
-                let l = m.login(&fresh_user(), &sw_ctx()).await.unwrap();
-                if keep(i) {
-                    toks.push(l.tokens.access_token.expose_secret().to_owned());
-                }
-                i += conc;
-            }
-            toks
-        }));
-    }
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(h.await.unwrap());
-    }
-    all
+        async move {
+            let l = m.login(&fresh_user(), &sw_ctx()).await.unwrap();
+            l.tokens.access_token.expose_secret().to_owned()
+        }
+    })
+    .await
 }
 
 pub async fn seed_sg<St>(g: &Guard<St>, n: usize, conc: usize, keep: usize) -> Vec<String>
 where
     St: session_guard::SessionStore + Send + Sync + 'static,
 {
-    let mut handles = Vec::new();
-    for t in 0..conc {
+    let g = g.clone();
+    seed_with(n, conc, move |i| i < keep, move || {
         let g = g.clone();
-        handles.push(tokio::spawn(async move {
-            let mut toks = Vec::new();
-            let mut i = t;
-            while i < n {
-                let s = g
-                    .login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
-                    .await
-                    .unwrap();
-                if i < keep {
-                    toks.push(s.token.expose().to_owned());
-                }
-                i += conc;
-            }
-            toks
-        }));
+        async move {
+            let s = g
+                .login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+                .await
+                .unwrap();
+            s.token.expose().to_owned()
+        }
+    })
+    .await
+}
+
+pub type TsRedis = tower_sessions_redis_store::RedisStore<FredPool>;
+pub type TsPostgres = tower_sessions_sqlx_store::PostgresStore;
+
+/// `redis_url()` with tower-sessions' own database index as the path.
+pub fn ts_redis_url() -> String {
+    format!("{}/{TS_REDIS_DB}", redis_url().trim_end_matches('/'))
+}
+
+/// tower-sessions' Redis store (a `fred` pool of `size` clients) on database
+/// [`TS_REDIS_DB`], emptied first with `FLUSHDB` on that index only.
+pub async fn ts_redis(size: usize) -> TsRedis {
+    ts_redis_flush().await;
+    let config = FredConfig::from_url(&ts_redis_url()).unwrap();
+    assert_eq!(config.database, Some(TS_REDIS_DB));
+    let pool = FredPool::new(config, None, None, None, size).unwrap();
+    pool.init().await.unwrap();
+    tower_sessions_redis_store::RedisStore::new(pool)
+}
+
+/// `FLUSHDB` on [`TS_REDIS_DB`] only (tower-sessions' keys have no prefix).
+pub async fn ts_redis_flush() {
+    let mut c = redis::Client::open(ts_redis_url().as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("FLUSHDB").exec_async(&mut c).await.unwrap();
+}
+
+/// tower-sessions' Postgres store (sqlx 0.8 pool) on its own fresh database,
+/// default schema/table `tower_sessions.session`.
+pub async fn ts_postgres(max_conn: u32) -> TsPostgres {
+    use tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions as PgPoolOptions08;
+    fresh_database(TS_PG_DB).await;
+    let pool = PgPoolOptions08::new()
+        .max_connections(max_conn)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(&pg_url(TS_PG_DB))
+        .await
+        .unwrap();
+    let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    store.migrate().await.unwrap();
+    store
+}
+
+/// A small realistic tower-sessions record (user id + login timestamp in the
+/// data map), expiring a day ahead; the id is random (the store re-rolls it
+/// on a collision in `create`).
+pub fn ts_record() -> Record {
+    let now = time::OffsetDateTime::now_utc();
+    let data = HashMap::from([
+        (
+            "user_id".to_owned(),
+            uuid::Uuid::new_v4().to_string().into(),
+        ),
+        ("login_at".to_owned(), now.unix_timestamp().into()),
+    ]);
+    Record {
+        id: Id::default(),
+        data,
+        expiry_date: now + time::Duration::days(1),
     }
-    let mut all = Vec::new();
-    for h in handles {
-        all.extend(h.await.unwrap());
-    }
-    all
+}
+
+/// Creates `n` records with `conc` concurrent tasks; returns up to `keep` of
+/// them (with their final ids) for round-robin picks.
+pub async fn seed_ts<S>(store: &S, n: usize, conc: usize, keep: usize) -> Vec<Record>
+where
+    S: tower_sessions::SessionStore + Clone,
+{
+    let store = store.clone();
+    seed_with(n, conc, move |i| i < keep, move || {
+        let store = store.clone();
+        async move {
+            let mut rec = ts_record();
+            store.create(&mut rec).await.unwrap();
+            rec
+        }
+    })
+    .await
 }
 
 pub fn expose(t: &AccessToken) -> String {
