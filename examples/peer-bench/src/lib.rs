@@ -358,16 +358,21 @@ where
     St: session_guard::SessionStore + Send + Sync + 'static,
 {
     let g = g.clone();
-    seed_with(n, conc, move |i| i < keep, move || {
-        let g = g.clone();
-        async move {
-            let s = g
-                .login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
-                .await
-                .unwrap();
-            s.token.expose().to_owned()
-        }
-    })
+    seed_with(
+        n,
+        conc,
+        move |i| i < keep,
+        move || {
+            let g = g.clone();
+            async move {
+                let s = g
+                    .login(&uuid::Uuid::new_v4(), &sg_ctx(), None)
+                    .await
+                    .unwrap();
+                s.token.expose().to_owned()
+            }
+        },
+    )
     .await
 }
 
@@ -442,14 +447,19 @@ where
     S: tower_sessions::SessionStore + Clone,
 {
     let store = store.clone();
-    seed_with(n, conc, move |i| i < keep, move || {
-        let store = store.clone();
-        async move {
-            let mut rec = ts_record();
-            store.create(&mut rec).await.unwrap();
-            rec
-        }
-    })
+    seed_with(
+        n,
+        conc,
+        move |i| i < keep,
+        move || {
+            let store = store.clone();
+            async move {
+                let mut rec = ts_record();
+                store.create(&mut rec).await.unwrap();
+                rec
+            }
+        },
+    )
     .await
 }
 

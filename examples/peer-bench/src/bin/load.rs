@@ -301,7 +301,10 @@ async fn other_phases(
         ("redis", Arc::new(sw_rd.clone())),
         ("postgres", Arc::new(sw_pg.clone())),
     ];
-    let policies = [("unlimited", unlimited()), ("default", SessionPolicy::default())];
+    let policies = [
+        ("unlimited", unlimited()),
+        ("default", SessionPolicy::default()),
+    ];
     for (name, store) in stores {
         for (policy_name, policy) in &policies {
             let m = SessionManager::builder(policy.clone(), test_tokens(), store.clone())
