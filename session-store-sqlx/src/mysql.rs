@@ -102,26 +102,36 @@ async fn locked_unrevoked(
     records(rows).map_err(carry)
 }
 
-/// Reads and locks what [`CreateRequest::decide`] uses: the user's active
-/// sessions when a limit applies, and the replaced one. Tombstones and
-/// ended rows are never read.
+/// Reads and locks what [`CreateRequest::decide`] uses: with a limit
+/// applying, the user's active sessions (the replaced one matters only if
+/// active, so it is among them), read through the `(user_id, revoked_at)`
+/// index; otherwise just the replaced session. Revoked tombstones are never
+/// read.
 async fn locked_for_admission(
     conn: &mut MySqlConnection,
     req: &CreateRequest,
 ) -> Result<Vec<SessionRecord>, sqlx::Error> {
-    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        cols!(),
-        " FROM sessionward_sessions WHERE user_id = ? AND (session_id = ? \
-         OR (? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at > ?)) FOR UPDATE"
-    ))
-    .bind(req.session.user.as_str())
-    .bind(req.replaces.as_ref().map(SessionId::as_str))
-    .bind(req.limits_apply())
-    .bind(req.now.unix_millis())
-    .bind(req.idle_cutoff.unix_millis())
-    .fetch_all(conn)
-    .await?;
+    let user = req.session.user.as_str();
+    let query = if req.limits_apply() {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
+             AND expires_at > ? AND last_seen_at > ? FOR UPDATE"
+        ))
+        .bind(user)
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
+    } else {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = ? AND session_id = ? FOR UPDATE"
+        ))
+        .bind(user)
+        .bind(req.replaces.as_ref().map(SessionId::as_str))
+    };
+    let rows: Vec<SessionRow> = query.fetch_all(conn).await?;
     records(rows).map_err(carry)
 }
 

@@ -162,22 +162,7 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let user = req.session.user.as_str();
         lock_user(&mut tx, user).await?;
-        // Only what `decide` uses: the active sessions when a limit applies,
-        // and the replaced one. Tombstones and ended rows are never read.
-        let existing: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1 AND (session_id = $2 \
-             OR ($3 AND revoked_at IS NULL AND expires_at > $4 AND last_seen_at > $5))"
-        ))
-        .bind(user)
-        .bind(req.replaces.as_ref().map(SessionId::as_str))
-        .bind(req.limits_apply())
-        .bind(req.now.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
-        .fetch_all(&mut *tx)
-        .await?;
-        let existing = records(existing).map_err(carry)?;
+        let existing = admission_rows(&mut tx, req).await?;
         let (limit, evict, replace) = match req.decide(existing) {
             CreateDecision::Refuse(outcome) => {
                 tx.rollback().await?;
@@ -211,6 +196,38 @@ impl PostgresStore {
             replaced: replace,
         })
     }
+}
+
+/// What [`CreateRequest::decide`] uses: with a limit applying, the user's
+/// active sessions (the replaced one matters only if active, so it is among
+/// them), read through the partial index of unrevoked rows; otherwise just
+/// the replaced session. Revoked tombstones are never read.
+async fn admission_rows(
+    conn: &mut PgConnection,
+    req: &CreateRequest,
+) -> Result<Vec<SessionRecord>, sqlx::Error> {
+    let user = req.session.user.as_str();
+    let query = if req.limits_apply() {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND last_seen_at > $3"
+        ))
+        .bind(user)
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
+    } else {
+        sqlx::query_as(concat!(
+            "SELECT ",
+            cols!(),
+            " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
+        ))
+        .bind(user)
+        .bind(req.replaces.as_ref().map(SessionId::as_str))
+    };
+    let rows: Vec<SessionRow> = query.fetch_all(conn).await?;
+    records(rows).map_err(carry)
 }
 
 /// Inserts one session row.

@@ -94,7 +94,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
