@@ -7,7 +7,8 @@
 //! Env: `BENCH_THROUGHPUT_SECS` (default 3), `BENCH_MEM_SESSIONS` (10 000),
 //! `BENCH_TASKS` (32), `BENCH_TOTAL_MAX` (top step of the total-sessions
 //! phase, default 1 000 000; 0 skips the phase), `BENCH_ONLY=total` (run
-//! only the total-sessions phase).
+//! only the total-sessions phase) or `BENCH_ONLY=per_user` (only the
+//! sessions-per-user phase).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
@@ -132,15 +133,20 @@ async fn main() {
     let mut report = json!({"tasks": tasks, "secs": secs, "mem_sessions": mem_n});
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     assert!(
-        matches!(only.as_str(), "" | "total"),
-        "BENCH_ONLY must be unset or `total`"
+        matches!(only.as_str(), "" | "total" | "per_user"),
+        "BENCH_ONLY must be unset, `total` or `per_user`"
     );
     let mut raw = redis_conn().await;
     if only.is_empty() {
         other_phases(&mut report, &mut raw, tasks, dur, mem_n).await;
     }
+    if only == "per_user" {
+        set_floor(&mut raw).await;
+        let (sw_pg, sw_rd) = (sw_postgres(16).await, sw_redis(SW_PREFIX).await);
+        report["scaling"] = scaling_per_user(&mut raw, &sw_rd, &sw_pg).await;
+    }
     let total_max = env_num("BENCH_TOTAL_MAX", 1_000_000) as usize;
-    if total_max > 0 {
+    if total_max > 0 && only != "per_user" {
         report["scaling_total"] = scaling_total(&mut raw, total_max).await;
     }
 
@@ -290,7 +296,15 @@ async fn other_phases(
     }
     report["redis_memory"] = Value::Object(mem);
 
-    // ---------------- scaling: sessions per user ----------------
+    report["scaling"] = scaling_per_user(raw, &sw_rd, &sw_pg).await;
+}
+
+/// Scaling in the sessions of one user, on Redis and Postgres.
+async fn scaling_per_user(
+    raw: &mut redis::aio::ConnectionManager,
+    sw_rd: &sessionward_redis::RedisStore,
+    sw_pg: &sessionward_sqlx::PostgresStore,
+) -> Value {
     // Each store against its own floor (Redis GET, Postgres SELECT 1), under
     // two policies: unlimited (every login stays active) and the default
     // (5 per user, evict least recently used: n logins leave 5 active
@@ -317,9 +331,17 @@ async fn other_phases(
                     let l = m.login(&u, &sw_ctx()).await.unwrap();
                     toks.push(l.tokens.access_token.expose_secret().to_owned());
                 }
-                // Only sessions still active can authenticate.
-                let live = policy.limits().per_user.map_or(n, |k| (k as usize).min(n));
-                let toks = toks.split_off(n - live);
+                // Only sessions still active can authenticate (which ones a
+                // limit evicted depends on tie-breaks between equal times).
+                let mut live = Vec::new();
+                for t in toks {
+                    if m.authenticate(&t).await.is_ok() {
+                        live.push(t);
+                    }
+                }
+                let expected = policy.limits().per_user.map_or(n, |k| (k as usize).min(n));
+                assert_eq!(live.len(), expected, "{name} {policy_name} n={n}");
+                let toks = live;
                 let (auth, login) = if name == "redis" {
                     let auth = interleaved(raw, FLOOR_KEY, 400, async |i| {
                         m.authenticate(&toks[i % toks.len()]).await.unwrap();
@@ -358,7 +380,7 @@ async fn other_phases(
             }
         }
     }
-    report["scaling"] = Value::Array(scaling);
+    Value::Array(scaling)
 }
 
 /// The floor key (under `SW_PREFIX`): a 200-byte string read by every
