@@ -58,7 +58,9 @@
 //! latest absolute session end among its entries passes, so revoked
 //! tombstones live exactly as long as the tokens they kill could.
 //!
-//! Every entry of the hash is in exactly one of the two indexes. They keep a
+//! Every entry of the hash is in exactly one of the two indexes, except a
+//! user's only entry: a user with one session costs one key, and the next
+//! write builds the index from that one entry. The indexes keep a
 //! login's cost independent of how many sessions and tombstones the user has
 //! stored: entries past their end are found by score, admission reads only
 //! the unrevoked entries, and with no limit in force a login reads no other
@@ -77,8 +79,9 @@
 //! `memory_per_session`, numbers in `docs/benchmarks-redis.md`): a bare
 //! session costs about **305 bytes**, a session with a 120-byte User-Agent,
 //! parsed device, city-level location and one risk signal about **625
-//! bytes** (index entry included); a user with 5 such sessions uses about
-//! 3.5 KB in total, key, hash and index overhead included.
+//! bytes** (index entry included); a user with one such session uses about
+//! 790 bytes (one key), with 5 about 3.5 KB in total, key, hash and index
+//! overhead included.
 //!
 //! # One round trip per operation
 //!

@@ -8,7 +8,8 @@
 //! `KEYS[1]` is the user's session hash (id → packed record, tombstones
 //! included until their absolute end). `KEYS[2]` indexes the unrevoked
 //! entries and `KEYS[3]` the revoked ones, both sorted sets scored by the
-//! entry's absolute end. Every entry of the hash is in exactly one index, so
+//! entry's absolute end. Every entry of the hash is in exactly one index
+//! (except a user's only entry, left out until a second one arrives), so
 //! admission reads only unrevoked entries, and entries past their end are
 //! found by score instead of by reading the whole hash: a login costs the
 //! same whether the user has 1 or 1,000 tombstones, and with no limit in
@@ -50,9 +51,10 @@ local function in_chunks(cmd, key, items)
 end
 local hash, active_ix, revoked_ix = KEYS[1], KEYS[2], KEYS[3]
 -- The indexes must cover the hash exactly. They are rebuilt from the hash
--- when they do not (data written before the indexes existed, or an index key
--- lost to an eviction policy), so a limit is never checked against a partial
--- index: an entry missing from it would not count.
+-- when they do not (a user's only entry, which `create` leaves out; data
+-- written before the indexes existed; an index key lost to an eviction
+-- policy), so a limit is never checked against a partial index: an entry
+-- missing from it would not count.
 local function ensure_index()
   local n = redis.call('HLEN', hash)
   if n == redis.call('ZCARD', active_ix) + redis.call('ZCARD', revoked_ix) then return end
@@ -254,7 +256,12 @@ if replaces ~= "" then
 end
 redis.call('HSET', hash, new_id, new_value)
 redis.call('ZREM', revoked_ix, new_id)
-redis.call('ZADD', active_ix, new_end, new_id)
+-- A user's only entry is left out of the index, so a user with one
+-- session costs one key; the next write finds the index short of the hash
+-- and builds it (one entry to parse).
+if redis.call('HLEN', hash) > 1 then
+  redis.call('ZADD', active_ix, new_end, new_id)
+end
 local ttl = math.max(math.max(last_end(), new_end) - now, 1000)
 for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
 if #revoked > 0 then

@@ -41,7 +41,8 @@ async fn index(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> BTree
 }
 
 /// Every stored entry is in the index matching its state, scored by its
-/// absolute end, and the indexes hold nothing else.
+/// absolute end, and the indexes hold nothing else (a user's only entry may
+/// be in no index).
 async fn assert_indexes_cover_hash(store: &RedisStore, user: &UserId) {
     let keys = store.keys_for_user(user);
     let mut conn = raw().await;
@@ -58,6 +59,10 @@ async fn assert_indexes_cover_hash(store: &RedisStore, user: &UserId) {
             &mut want_active
         };
         want.insert(r.id.as_str().to_owned(), r.expires_at.unix_millis());
+    }
+    if want_active.len() + want_revoked.len() == 1 && active.is_empty() && revoked.is_empty() {
+        // A user's only entry is left out until a second one arrives.
+        return;
     }
     assert_eq!(active, want_active, "unrevoked index");
     assert_eq!(revoked, want_revoked, "revoked index");
@@ -251,4 +256,35 @@ async fn the_indexes_expire_with_the_hash() {
     for ttl in &ttls[1..] {
         assert!((hash_ttl - ttl).abs() < 5_000, "{ttls:?}");
     }
+}
+
+#[tokio::test]
+async fn a_single_session_costs_one_key_until_a_second_arrives() {
+    let Some(store) = common::store().await else {
+        return;
+    };
+    let user = fresh_user();
+    let now = sessionward_core::Clock::now(&sessionward_core::SystemClock);
+    let keys = store.keys_for_user(&user);
+    let mut conn = raw().await;
+    let exists = async |conn: &mut redis::aio::MultiplexedConnection, key: &str| -> bool {
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async::<i64>(conn)
+            .await
+            .unwrap()
+            == 1
+    };
+    create(&store, record(&user, now, false), now).await;
+    assert!(exists(&mut conn, &keys[0]).await);
+    assert!(
+        !exists(&mut conn, &keys[2]).await,
+        "no index for one session"
+    );
+    // A limit of 1 still sees that session.
+    let out = login(&store, &user, now, limit_of(1, OnLimit::RejectNew)).await;
+    assert!(matches!(out, CreateOutcome::LimitReached { ref active, .. } if active.len() == 1));
+    create(&store, record(&user, now, false), now).await;
+    assert_eq!(index(&mut conn, &keys[2]).await.len(), 2);
+    assert_indexes_cover_hash(&store, &user).await;
 }
