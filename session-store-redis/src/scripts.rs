@@ -57,7 +57,8 @@ local hash, active_ix, revoked_ix = KEYS[1], KEYS[2], KEYS[3]
 -- missing from it would not count.
 local function ensure_index()
   local n = redis.call('HLEN', hash)
-  if n == redis.call('ZCARD', active_ix) + redis.call('ZCARD', revoked_ix) then return end
+  if n == 0 then return 0 end
+  if n == redis.call('ZCARD', active_ix) + redis.call('ZCARD', revoked_ix) then return n end
   redis.call('DEL', active_ix, revoked_ix)
   local all = redis.call('HGETALL', hash)
   for i = 1, #all, 2 do
@@ -71,6 +72,7 @@ local function ensure_index()
     redis.call('PEXPIRE', active_ix, ttl)
     redis.call('PEXPIRE', revoked_ix, ttl)
   end
+  return n
 end
 -- Marks an entry revoked in the hash and moves it to the revoked index
 -- (whose key may be new: it gets the hash's TTL).
@@ -147,7 +149,14 @@ local max_class, max_countries = tonumber(ARGV[12]), tonumber(ARGV[13])
 local user, channel = ARGV[14], ARGV[15]
 local new_end = tonumber(parse(new_value)[4])
 
-ensure_index()
+-- A user's first session: no limit of at least 1 can refuse it, and there
+-- is nothing to replace, evict or drop.
+local stored = ensure_index()
+if stored == 0 and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 then
+  redis.call('HSET', hash, new_id, new_value)
+  redis.call('PEXPIRE', hash, math.max(new_end - now, 1000))
+  return {"created", "", "", ""}
+end
 
 -- Without a limit nothing is counted, so no other session is read.
 local limited = max_user or max_ip or max_class or max_countries
