@@ -383,6 +383,26 @@ async fn scaling_per_user(
     Value::Array(scaling)
 }
 
+/// `(calls, usec)` of `EVALSHA` from `INFO commandstats` (server-wide: the
+/// other phases are idle while it is read).
+async fn script_stats(raw: &mut redis::aio::ConnectionManager) -> (u64, u64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(raw)
+        .await
+        .unwrap();
+    let Some(line) = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")) else {
+        return (0, 0);
+    };
+    let field = |name: &str| -> u64 {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("calls="), field("usec="))
+}
+
 /// The floor key (under `SW_PREFIX`): a 200-byte string read by every
 /// floor `GET`.
 const FLOOR_KEY: &str = "swbench:floor";
@@ -462,10 +482,17 @@ async fn scaling_total(raw: &mut redis::aio::ConnectionManager, max: usize) -> V
             m.authenticate(toks[i % toks.len()]).await.unwrap();
         })
         .await;
+        // Server-side profile of the login: Redis' own accounting of the
+        // scripts it ran (EVALSHA calls and microseconds) during the 400
+        // logins, separating time inside Redis from the round trip.
+        let before = script_stats(raw).await;
         let login = interleaved(raw, FLOOR_KEY, 400, async |_| {
             m.login(&fresh_user(), &sw_ctx()).await.unwrap();
         })
         .await;
+        let after = script_stats(raw).await;
+        let script_us_per_login = (after.1 - before.1) as f64 / 400.0;
+        let scripts_per_login = (after.0 - before.0) as f64 / 400.0;
         seeded += 400;
         let mut row = scaling_row(auth, login);
         let used = redis_used_memory(raw).await;
@@ -473,6 +500,8 @@ async fn scaling_total(raw: &mut redis::aio::ConnectionManager, max: usize) -> V
         let (bytes, keys) = redis_prefix_memory(raw, TOTAL_PREFIX).await;
         let dbsize: u64 = redis::cmd("DBSIZE").query_async(raw).await.unwrap();
         row["sessions"] = json!(step);
+        row["redis_script_us_per_login"] = json!(script_us_per_login);
+        row["redis_scripts_per_login"] = json!(scripts_per_login);
         row["seed_secs"] = json!(secs);
         row["seed_per_s"] = json!(seeded_now as f64 / secs);
         row["used_memory"] = json!(used);
