@@ -403,7 +403,6 @@ if a and p:
         "call, sequential)", p / a >= 2, f"{p / a:.1f}× ({us(a)} vs {us(p)})")
 for label, ours_key, peer_key in (
         ("Redis strict authenticate", "sw_redis_authenticate", "sg_valkey_authenticate"),
-        ("Postgres strict authenticate", "sw_postgres_authenticate", "sg_postgres_authenticate"),
         ("Redis login", "sw_redis_login", "sg_valkey_login"),
         ("Postgres login", "sw_postgres_login", "sg_postgres_login")):
     o, q = load["throughput"].get(ours_key), load["throughput"].get(peer_key)
