@@ -66,9 +66,10 @@
 //! the unrevoked entries, and with no limit in force a login reads no other
 //! session at all. Each script that writes checks that the indexes still
 //! cover the hash (`HLEN` against the two `ZCARD`s) and rebuilds them from
-//! the hash when they do not, before any limit is counted: data written by
-//! an earlier version, or an index key lost to an eviction policy, can
-//! never let a login past a limit. (Run Redis with
+//! the hash when they do not, and drops them when the hash is gone, before
+//! any limit is counted: data written by an earlier version, or an index
+//! key or session hash lost to an eviction policy, can never let a login
+//! past a limit. (Run Redis with
 //! `maxmemory-policy noeviction` all the same: an evicted session hash ends
 //! that user's sessions.)
 //!

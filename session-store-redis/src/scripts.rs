@@ -57,7 +57,12 @@ local hash, active_ix, revoked_ix = KEYS[1], KEYS[2], KEYS[3]
 -- missing from it would not count.
 local function ensure_index()
   local n = redis.call('HLEN', hash)
-  if n == 0 then return 0 end
+  if n == 0 then
+    -- No hash, no index: entries left behind by a lost hash would make
+    -- the counts below match while the index misses live entries.
+    redis.call('DEL', active_ix, revoked_ix)
+    return 0
+  end
   if n == redis.call('ZCARD', active_ix) + redis.call('ZCARD', revoked_ix) then return n end
   redis.call('DEL', active_ix, revoked_ix)
   local all = redis.call('HGETALL', hash)

@@ -288,3 +288,39 @@ async fn a_single_session_costs_one_key_until_a_second_arrives() {
     assert_eq!(index(&mut conn, &keys[2]).await.len(), 2);
     assert_indexes_cover_hash(&store, &user).await;
 }
+
+#[tokio::test]
+async fn an_index_left_behind_by_a_lost_hash_is_dropped() {
+    let Some(store) = common::store().await else {
+        return;
+    };
+    let user = fresh_user();
+    let now = sessionward_core::Clock::now(&sessionward_core::SystemClock);
+    let first = record(&user, now, false);
+    let first_id = first.id.clone();
+    create(&store, first, now).await;
+    create(&store, record(&user, now, false), now).await;
+    // The hash is lost (as an eviction policy could do) while one index
+    // entry survives: the counts of a later one-entry hash would match it.
+    let keys = store.keys_for_user(&user);
+    let mut conn = raw().await;
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("ZREM")
+        .arg(&keys[2])
+        .arg(first_id.as_str())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let out = login(&store, &user, now, limit_of(1, OnLimit::RejectNew)).await;
+    assert!(matches!(out, CreateOutcome::Created { .. }), "{out:?}");
+    let out = login(&store, &user, now, limit_of(1, OnLimit::RejectNew)).await;
+    assert!(
+        matches!(out, CreateOutcome::LimitReached { ref active, .. } if active.len() == 1),
+        "a limit of 1 let a 2nd session in: {out:?}"
+    );
+    assert_indexes_cover_hash(&store, &user).await;
+}
