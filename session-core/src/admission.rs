@@ -14,11 +14,27 @@
 //!    countries; the first one the new session would exceed is the one reported.
 //! 3. With [`OnLimit::RejectNew`] that limit is returned and nothing changes.
 //! 4. Otherwise the first session in eviction order (oldest login for
-//!    `EvictOldest`, oldest activity for `EvictLeastRecentlyUsed`, ties broken
-//!    by session id) that falls in the exceeded limit's scope is evicted,
-//!    and the checks repeat until the new session fits.
+//!    `EvictOldest`, least recent use for `EvictLeastRecentlyUsed`, ties
+//!    broken by recorded activity, then session id) that falls in the
+//!    exceeded limit's scope is evicted, and the checks repeat until the new
+//!    session fits.
+//!
+//! # What "least recently used" means
+//! Activity is written throttled: a login and every refresh record their
+//! exact time; an access-token use records its time when the last record
+//! is at least the policy's touch interval old, or when it is the first
+//! use at least [`FIRST_USE_RESOLUTION`] after a login or refresh. So a
+//! session's true last use lies within one bound of what the store has:
+//! within [`FIRST_USE_RESOLUTION`] of a login or refresh that no use
+//! followed, within the touch interval of a later recorded use.
+//! [`latest_possible_use`] is that bound, and LRU eviction ends the session
+//! whose latest possible use is earliest: a session used since its login is
+//! never evicted ahead of one left unused since a later login, and two used
+//! sessions are told apart when their last uses differ by more than the
+//! touch interval.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use crate::ids::SessionId;
 use crate::policy::{LimitKind, OnLimit, SessionLimits};
@@ -91,6 +107,45 @@ pub fn limits_apply(new: &SessionRecord, limits: &SessionLimits) -> bool {
         || (limits.max_countries.is_some() && new.country.is_some())
 }
 
+/// How long after a login or refresh a first use may go unrecorded: the
+/// manager writes activity on the first access-token use at least this long
+/// after the last login or refresh, so "never used since" is known to this
+/// resolution.
+pub const FIRST_USE_RESOLUTION: Duration = Duration::from_secs(1);
+
+/// The latest time `s` may have been used, from what the store records
+/// (see the module docs): its recorded activity plus
+/// [`FIRST_USE_RESOLUTION`] when that is its last login or refresh, plus
+/// `touch_interval` when it is a throttled use.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionward_core::admission::{FIRST_USE_RESOLUTION, latest_possible_use};
+/// # use sessionward_core::{DeviceClass, RefreshState, SessionId, SessionMeta, SessionRecord, Timestamp, TokenHash, UserId};
+/// # let t0 = Timestamp::from_unix_millis(1_767_225_600_000);
+/// # let mut s = SessionRecord {
+/// #     user: UserId::new("alice").unwrap(), id: SessionId::generate(), created_at: t0,
+/// #     last_seen_at: t0, expires_at: t0.plus(Duration::from_secs(3600)), auth_time: t0,
+/// #     refresh: RefreshState { hash: TokenHash::of(b"r"), generation: 0, rotated_at: t0 },
+/// #     revoked: None, ip: None, device_class: DeviceClass::Desktop, country: None,
+/// #     meta: SessionMeta::default(),
+/// # };
+/// let minute = Duration::from_secs(60);
+/// // Never used since login: known to the first-use resolution.
+/// assert_eq!(latest_possible_use(&s, minute), t0.plus(FIRST_USE_RESOLUTION));
+/// // A throttled use 10 s after login: it may have been used up to a minute later.
+/// s.last_seen_at = t0.plus(Duration::from_secs(10));
+/// assert_eq!(latest_possible_use(&s, minute), t0.plus(Duration::from_secs(70)));
+/// ```
+pub fn latest_possible_use(s: &SessionRecord, touch_interval: Duration) -> Timestamp {
+    let unrecorded = if s.last_seen_at == s.refresh.rotated_at {
+        FIRST_USE_RESOLUTION
+    } else {
+        touch_interval.max(FIRST_USE_RESOLUTION)
+    };
+    s.last_seen_at.plus(unrecorded)
+}
+
 /// Decides whether `new` fits next to `existing` (the user's stored
 /// sessions, in any order, active or not; only the active ones count, so a
 /// store may pass just those).
@@ -102,6 +157,7 @@ pub fn plan_admission(
     limits: &SessionLimits,
     now: Timestamp,
     idle_cutoff: Timestamp,
+    touch_interval: Duration,
     replaces: Option<&SessionId>,
 ) -> Admission {
     let mut active: Vec<&SessionRecord> = existing
@@ -112,9 +168,13 @@ pub fn plan_admission(
         OnLimit::EvictOldest => {
             active.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
         }
-        OnLimit::EvictLeastRecentlyUsed | OnLimit::RejectNew => {
-            active.sort_by(|a, b| (a.last_seen_at, &a.id).cmp(&(b.last_seen_at, &b.id)))
-        }
+        OnLimit::EvictLeastRecentlyUsed | OnLimit::RejectNew => active.sort_by_cached_key(|s| {
+            (
+                latest_possible_use(s, touch_interval),
+                s.last_seen_at,
+                s.id.clone(),
+            )
+        }),
     }
     let mut evicted = vec![false; active.len()];
     let mut first_limit = None;
@@ -226,6 +286,7 @@ mod tests {
     }
 
     const NOW: i64 = 1_767_225_600_000;
+    const MINUTE: Duration = Duration::from_secs(60);
     const CLASSES: [DeviceClass; 3] = [
         DeviceClass::Desktop,
         DeviceClass::Mobile,
@@ -296,7 +357,15 @@ mod tests {
             let new = record(&mut rng, &user);
             let limits = limits(&mut rng);
             let replaces = existing.get(rng.below(10) as usize).map(|s| s.id.clone());
-            let full = plan_admission(&existing, &new, &limits, now, cutoff, replaces.as_ref());
+            let full = plan_admission(
+                &existing,
+                &new,
+                &limits,
+                now,
+                cutoff,
+                MINUTE,
+                replaces.as_ref(),
+            );
             if limits_apply(&new, &limits) {
                 limited_seen += 1;
                 let active: Vec<_> = existing
@@ -304,7 +373,15 @@ mod tests {
                     .filter(|s| s.is_active(now, cutoff))
                     .cloned()
                     .collect();
-                let pruned = plan_admission(&active, &new, &limits, now, cutoff, replaces.as_ref());
+                let pruned = plan_admission(
+                    &active,
+                    &new,
+                    &limits,
+                    now,
+                    cutoff,
+                    MINUTE,
+                    replaces.as_ref(),
+                );
                 assert_eq!(full, pruned, "seed {seed}");
             } else {
                 unlimited_seen += 1;

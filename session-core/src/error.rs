@@ -38,6 +38,11 @@ pub enum SessionError {
     /// A concurrent-session limit refused the login.
     #[error("session limit reached ({})", .0.limit.as_str())]
     LimitReached(Box<LimitReached>),
+    /// The credential behind this login was verified before the user's
+    /// "not before" mark (the password changed or the account was disabled
+    /// since): verify it again. Nothing was created.
+    #[error("credential verified before the account's not-before mark")]
+    CredentialsRevoked,
     /// No active session with that id for that user.
     #[error("session not found")]
     NotFound,

@@ -43,7 +43,7 @@ pub use record::{
 pub use secret::{AccessToken, ActionToken, RefreshToken, TokenHash};
 pub use store::{
     CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,
-    RotateRequest, SessionStore, StoreError,
+    RotateRequest, SessionStore, StoreError, TouchRequest,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use view::SessionView;

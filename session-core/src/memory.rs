@@ -11,8 +11,8 @@ use crate::ids::{SessionId, UserId};
 use crate::record::{RefreshState, Revocation, RevokeReason, SessionRecord};
 use crate::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
 use crate::store::{
-    CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,
-    RotateRequest, SessionStore, StoreError,
+    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
+    SessionStore, StoreError, TouchRequest,
 };
 use crate::time::Timestamp;
 
@@ -43,6 +43,8 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     sessions: Mutex<Sessions>,
+    // Guarded by the `sessions` lock's critical sections (taken inside them).
+    not_before: Mutex<HashMap<UserId, Timestamp>>,
     subscribers: Mutex<Vec<mpsc::Sender<FeedEvent>>>,
     risk: Mutex<RiskData>,
 }
@@ -76,6 +78,17 @@ impl MemoryStore {
             .sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn marks(&self) -> MutexGuard<'_, HashMap<UserId, Timestamp>> {
+        self.inner
+            .not_before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mark(&self, user: &UserId) -> Option<Timestamp> {
+        self.marks().get(user).copied()
     }
 
     fn publish(&self, revoked: &[SessionRecord]) {
@@ -117,38 +130,26 @@ impl SessionStore for MemoryStore {
     async fn create(&self, req: CreateRequest) -> Result<CreateOutcome, StoreError> {
         let (outcome, revoked) = {
             let mut all = self.lock();
+            // The mark is read under the sessions lock, which `revoke_all`
+            // also holds while it raises the mark.
+            let not_before = self.mark(&req.session.user);
             let sessions = all.entry(req.session.user.clone()).or_default();
             let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
-            match req.decide(existing) {
-                CreateDecision::Refuse(outcome) => (outcome, Vec::new()),
-                CreateDecision::Admit {
-                    limit,
-                    evict,
-                    replace,
-                } => {
-                    for (victim, reason) in evict
-                        .iter()
-                        .map(|r| (r, RevokeReason::Evicted))
-                        .chain(replace.iter().map(|r| (r, RevokeReason::Reauthenticated)))
-                    {
-                        if let Some(r) = sessions.get_mut(&victim.id) {
-                            revoke_in_place(r, reason, req.now);
-                        }
-                    }
-                    let session = req.session;
-                    sessions.insert(session.id.clone(), session);
-                    let revoked: Vec<SessionRecord> =
-                        evict.iter().chain(&replace).cloned().collect();
-                    (
-                        CreateOutcome::Created {
-                            limit,
-                            evicted: evict,
-                            replaced: replace,
-                        },
-                        revoked,
-                    )
+            let decision = req.decide(existing, not_before);
+            let mut revoked = Vec::new();
+            for (victim, reason) in decision.revocations() {
+                if let Some(before) = sessions
+                    .get_mut(&victim.id)
+                    .and_then(|r| revoke_in_place(r, reason, req.now))
+                {
+                    revoked.push(before);
                 }
             }
+            if decision.admits() {
+                let session = req.session;
+                sessions.insert(session.id.clone(), session);
+            }
+            (decision.into_outcome(), revoked)
         };
         self.publish(&revoked);
         Ok(outcome)
@@ -162,14 +163,16 @@ impl SessionStore for MemoryStore {
         Ok(self.lock().get(user).and_then(|s| s.get(id)).cloned())
     }
 
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        if let Some(r) = self.lock().get_mut(user).and_then(|s| s.get_mut(id))
-            && r.revoked.is_none()
-            && at > r.last_seen_at
-        {
-            r.last_seen_at = at;
+    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
+        let mut all = self.lock();
+        let Some(r) = all.get_mut(&req.user).and_then(|s| s.get_mut(&req.id)) else {
+            return Ok(false);
+        };
+        if r.is_active(req.at, req.idle_cutoff) && req.at > r.last_seen_at {
+            r.last_seen_at = req.at;
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -219,6 +222,11 @@ impl SessionStore for MemoryStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let revoked: Vec<SessionRecord> = {
             let mut all = self.lock();
+            if reason.raises_not_before() {
+                let mut marks = self.marks();
+                let mark = marks.entry(user.clone()).or_insert(at);
+                *mark = (*mark).max(at);
+            }
             match all.get_mut(user) {
                 Some(sessions) => sessions
                     .values_mut()
@@ -230,6 +238,10 @@ impl SessionStore for MemoryStore {
         };
         self.publish(&revoked);
         Ok(revoked)
+    }
+
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.mark(user))
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {

@@ -19,7 +19,9 @@ pub enum OnLimit {
     RejectNew,
     /// Revoke the session(s) with the oldest login time.
     EvictOldest,
-    /// Revoke the session(s) with the oldest last activity.
+    /// Revoke the least recently used session(s): the earliest latest
+    /// possible use given the recorded activity
+    /// ([`crate::admission::latest_possible_use`]).
     EvictLeastRecentlyUsed,
 }
 
@@ -252,10 +254,17 @@ impl SessionPolicy {
                 "the sessions with the oldest login time are ended (reason `evicted`) until the new one fits; their tokens are refused on their next request.\n"
             }
             OnLimit::EvictLeastRecentlyUsed => {
-                "the sessions with the oldest last activity are ended (reason `evicted`) until the new one fits; their tokens are refused on their next request.\n"
+                "the least recently used sessions are ended (reason `evicted`) until the new one fits; their tokens are refused on their next request.\n"
             }
         });
-        out.push_str("The check and any eviction happen in one atomic store operation.\n");
+        if l.on_limit == OnLimit::EvictLeastRecentlyUsed {
+            out.push_str(&format!(
+                "\"Recently used\" counts logins, refreshes and requests. Logins and refreshes are recorded exactly; a request is recorded when it is the first one a second or more after a login or refresh, and otherwise at most every {}. A session used since its login is never ended ahead of one left unused since a later login; two used sessions are told apart when their last uses are more than {} apart.\n",
+                human(self.touch_interval),
+                human(self.touch_interval)
+            ));
+        }
+        out.push_str("The check and any eviction happen in one atomic store operation. Sessions that the check finds idle are ended in the same operation, so activity recorded later cannot bring them back.\n");
         out.push_str("\n## Timeouts\n\n");
         out.push_str(&format!(
             "- Idle timeout: {}. Any authenticated request resets it (activity is recorded at most every {}).\n",

@@ -80,6 +80,10 @@ pub enum RevokeReason {
     NotMe,
     /// A risk decision ended it.
     Risk,
+    /// A login found it idle past the idle timeout and ended it in the same
+    /// atomic step, so a late activity write cannot revive it (the idle
+    /// judgement is durable; see [`SessionRecord::inactive_reason`]).
+    IdleTimeout,
 }
 
 impl RevokeReason {
@@ -96,6 +100,7 @@ impl RevokeReason {
             RevokeReason::Reauthenticated => "reauthenticated",
             RevokeReason::NotMe => "not_me",
             RevokeReason::Risk => "risk",
+            RevokeReason::IdleTimeout => "idle_timeout",
         }
     }
 
@@ -112,8 +117,29 @@ impl RevokeReason {
             "reauthenticated" => RevokeReason::Reauthenticated,
             "not_me" => RevokeReason::NotMe,
             "risk" => RevokeReason::Risk,
+            "idle_timeout" => RevokeReason::IdleTimeout,
             _ => return None,
         })
+    }
+}
+
+impl RevokeReason {
+    /// Whether revoking every session for this reason also raises the
+    /// user's "not before" mark: a password change or a disabled account
+    /// must also refuse any later session whose credential was checked
+    /// before the revocation (see [`crate::CreateRequest::credential_verified_at`]).
+    ///
+    /// ```
+    /// use sessionward_core::RevokeReason;
+    /// assert!(RevokeReason::PasswordChange.raises_not_before());
+    /// assert!(RevokeReason::AccountDisabled.raises_not_before());
+    /// assert!(!RevokeReason::User.raises_not_before());
+    /// ```
+    pub fn raises_not_before(self) -> bool {
+        matches!(
+            self,
+            RevokeReason::PasswordChange | RevokeReason::AccountDisabled
+        )
     }
 }
 
@@ -279,7 +305,11 @@ impl SessionRecord {
     /// Why the session is not usable at `now`, or `None` if it is.
     pub fn inactive_reason(&self, now: Timestamp, idle_cutoff: Timestamp) -> Option<Inactive> {
         if let Some(r) = self.revoked {
-            return Some(Inactive::Revoked(r.reason));
+            // A durable idle judgement reads as the timeout it records.
+            return Some(match r.reason {
+                RevokeReason::IdleTimeout => Inactive::IdleTimeout,
+                reason => Inactive::Revoked(reason),
+            });
         }
         if now >= self.expires_at {
             return Some(Inactive::AbsoluteTimeout);

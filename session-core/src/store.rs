@@ -9,11 +9,19 @@
 //! # Implementing a store
 //! - Key everything by `(user, session id)`: a session id that belongs to
 //!   another user must behave as absent.
-//! - In [`SessionStore::create`], load the user's sessions under a lock,
-//!   call [`CreateRequest::decide`] (which runs
-//!   [`crate::admission::plan_admission`]), revoke the victims with
-//!   [`RevokeReason::Evicted`] and the replaced session with
-//!   [`RevokeReason::Reauthenticated`], insert, and commit, all in one step.
+//! - In [`SessionStore::create`], take the user's lock, read the user's
+//!   "not before" mark and unrevoked sessions, call [`CreateRequest::decide`]
+//!   (which runs [`crate::admission::plan_admission`]), apply every
+//!   revocation of [`CreateDecision::revocations`] (evicted, replaced, and
+//!   sessions found idle), insert when admitted, and commit, all in one step.
+//! - Every write that follows a read of the manager's is conditional on what
+//!   that read judged: [`SessionStore::touch`] and
+//!   [`SessionStore::rotate_refresh`] apply only to a session that is still
+//!   active by the request's own cutoffs, so a late write is a no-op and
+//!   never revives a session another decision ended.
+//! - [`SessionStore::revoke_all`] with a reason that
+//!   [`RevokeReason::raises_not_before`] raises the user's mark under the
+//!   same lock `create` takes, so no racing login survives it.
 //! - Persist revocations durably and keep revoked records (tombstones) until
 //!   [`SessionStore::purge_expired`] removes them after their absolute end.
 //! - Map connection failures and timeouts to [`StoreError::Unavailable`].
@@ -73,6 +81,15 @@ pub struct CreateRequest {
     /// [`RevokeReason::Reauthenticated`] in the same step and does not count
     /// towards limits.
     pub replaces: Option<SessionId>,
+    /// When the host verified the credential behind this login. The store
+    /// refuses the session ([`CreateOutcome::CredentialsRevoked`]) when the
+    /// user's "not before" mark is later: the password changed or the account
+    /// was disabled after the check.
+    pub credential_verified_at: Timestamp,
+    /// The policy's touch interval: how stale recorded activity may be,
+    /// which least-recently-used eviction accounts for
+    /// ([`crate::admission::latest_possible_use`]).
+    pub touch_interval: Duration,
 }
 
 /// Result of [`SessionStore::create`].
@@ -89,12 +106,18 @@ pub enum CreateOutcome {
         /// The replaced session, if one was given and it was active.
         replaced: Option<SessionRecord>,
     },
-    /// A limit refused the session; nothing changed.
+    /// A limit refused the session; nothing was inserted or evicted.
     LimitReached {
         /// Which limit.
         limit: LimitKind,
         /// The user's active sessions at the time of the decision.
         active: Vec<SessionRecord>,
+    },
+    /// The credential was verified before the user's "not before" mark (a
+    /// password change or a disabled account since); nothing was inserted.
+    CredentialsRevoked {
+        /// The user's mark.
+        not_before: Timestamp,
     },
 }
 
@@ -122,14 +145,24 @@ impl CreateOutcome {
 
 /// What a store must do for a [`CreateRequest`], decided by
 /// [`CreateRequest::decide`] from the user's stored sessions.
+///
+/// Both verdicts may carry sessions to end: the unrevoked sessions the
+/// decision found idle ([`RevokeReason::IdleTimeout`]). The store ends them
+/// in the same step even when it refuses the new session, so a late
+/// activity write cannot bring one back after it was left uncounted.
 #[derive(Debug, Clone)]
 pub enum CreateDecision {
-    /// Refuse the session: roll back and return this
-    /// ([`CreateOutcome::LimitReached`] with the active sessions).
-    Refuse(CreateOutcome),
-    /// Revoke `evict` (reason [`RevokeReason::Evicted`]) and `replace`
-    /// (reason [`RevokeReason::Reauthenticated`]), insert the new session,
-    /// and return [`CreateOutcome::Created`] with them.
+    /// Refuse the session: end `expire`, insert nothing, and return `outcome`.
+    Refuse {
+        /// [`CreateOutcome::LimitReached`] or [`CreateOutcome::CredentialsRevoked`].
+        outcome: CreateOutcome,
+        /// Unrevoked sessions found idle, as stored now.
+        expire: Vec<SessionRecord>,
+    },
+    /// Revoke `evict` (reason [`RevokeReason::Evicted`]), `replace`
+    /// (reason [`RevokeReason::Reauthenticated`]) and `expire` (reason
+    /// [`RevokeReason::IdleTimeout`]), insert the new session, and return
+    /// [`CreateOutcome::Created`] with `evict` and `replace`.
     Admit {
         /// The first limit that forced evictions, if any.
         limit: Option<LimitKind>,
@@ -137,33 +170,105 @@ pub enum CreateDecision {
         evict: Vec<SessionRecord>,
         /// The active session this login replaces, as stored now.
         replace: Option<SessionRecord>,
+        /// Unrevoked sessions found idle, as stored now.
+        expire: Vec<SessionRecord>,
     },
+}
+
+impl CreateDecision {
+    /// Every revocation the store applies in its atomic step, with its
+    /// reason: evictions, the replaced session, and idle sessions.
+    pub fn revocations(&self) -> Vec<(&SessionRecord, RevokeReason)> {
+        let (evict, replace, expire): (&[SessionRecord], Option<&SessionRecord>, _) = match self {
+            CreateDecision::Refuse { expire, .. } => (&[], None, expire),
+            CreateDecision::Admit {
+                evict,
+                replace,
+                expire,
+                ..
+            } => (evict, replace.as_ref(), expire),
+        };
+        evict
+            .iter()
+            .map(|r| (r, RevokeReason::Evicted))
+            .chain(replace.map(|r| (r, RevokeReason::Reauthenticated)))
+            .chain(expire.iter().map(|r| (r, RevokeReason::IdleTimeout)))
+            .collect()
+    }
+
+    /// The outcome to return once the decision is applied.
+    pub fn into_outcome(self) -> CreateOutcome {
+        match self {
+            CreateDecision::Refuse { outcome, .. } => outcome,
+            CreateDecision::Admit {
+                limit,
+                evict,
+                replace,
+                ..
+            } => CreateOutcome::Created {
+                limit,
+                evicted: evict,
+                replaced: replace,
+            },
+        }
+    }
+
+    /// Whether the new session is inserted.
+    pub fn admits(&self) -> bool {
+        matches!(self, CreateDecision::Admit { .. })
+    }
 }
 
 impl CreateRequest {
     /// Whether a limit applies to this login
     /// ([`crate::admission::limits_apply`]): only then must a store read the
-    /// user's active sessions (under the user's lock) to decide it.
+    /// user's unrevoked sessions (under the user's lock) to decide it.
     pub fn limits_apply(&self) -> bool {
         crate::admission::limits_apply(&self.session, &self.limits)
     }
 
+    /// Whether a credential verified at
+    /// [`CreateRequest::credential_verified_at`] predates `not_before`, the
+    /// user's mark as the store holds it: the session must be refused.
+    pub fn predates(&self, not_before: Option<Timestamp>) -> bool {
+        not_before.is_some_and(|mark| self.credential_verified_at < mark)
+    }
+
     /// Runs [`crate::admission::plan_admission`] over `existing` (the user's
     /// stored sessions, read under the user's lock) and resolves the plan to
-    /// the records a store revokes. Every store's `create` is: lock, read,
-    /// `decide`, apply, commit.
+    /// the records a store revokes. Every store's `create` is: lock, read
+    /// the mark and the sessions, `decide`, apply, commit.
     ///
-    /// `existing` must hold at least the user's active sessions and the
-    /// `replaces` session; other stored sessions are ignored. When
-    /// [`CreateRequest::limits_apply`] is false, the `replaces` session
-    /// alone is enough.
-    pub fn decide(&self, existing: Vec<SessionRecord>) -> CreateDecision {
+    /// `not_before` is the user's "not before" mark, read under the same
+    /// lock. `existing` must hold at least the user's unrevoked sessions
+    /// (idle ones included: they are ended) and the `replaces` session;
+    /// revoked ones are ignored. When [`CreateRequest::limits_apply`] is
+    /// false, the `replaces` session alone is enough.
+    pub fn decide(
+        &self,
+        existing: Vec<SessionRecord>,
+        not_before: Option<Timestamp>,
+    ) -> CreateDecision {
+        let expire: Vec<SessionRecord> = existing
+            .iter()
+            .filter(|s| {
+                s.revoked.is_none() && self.now < s.expires_at && s.last_seen_at <= self.idle_cutoff
+            })
+            .cloned()
+            .collect();
+        if let Some(not_before) = not_before.filter(|_| self.predates(not_before)) {
+            return CreateDecision::Refuse {
+                outcome: CreateOutcome::CredentialsRevoked { not_before },
+                expire,
+            };
+        }
         let plan = crate::admission::plan_admission(
             &existing,
             &self.session,
             &self.limits,
             self.now,
             self.idle_cutoff,
+            self.touch_interval,
             self.replaces.as_ref(),
         );
         match plan {
@@ -172,7 +277,10 @@ impl CreateRequest {
                     .into_iter()
                     .filter(|s| s.is_active(self.now, self.idle_cutoff))
                     .collect();
-                CreateDecision::Refuse(CreateOutcome::LimitReached { limit, active })
+                CreateDecision::Refuse {
+                    outcome: CreateOutcome::LimitReached { limit, active },
+                    expire,
+                }
             }
             crate::admission::Admission::Admit { evict, limit } => {
                 let find = |id: &SessionId| existing.iter().find(|s| &s.id == id).cloned();
@@ -185,6 +293,7 @@ impl CreateRequest {
                     limit,
                     evict: evict.iter().filter_map(find).collect(),
                     replace,
+                    expire,
                 }
             }
         }
@@ -207,6 +316,27 @@ pub struct RotateRequest {
     /// The current time (becomes `rotated_at` and `last_seen_at`).
     pub now: Timestamp,
     /// Sessions last seen at or before this are idle and are not rotated.
+    pub idle_cutoff: Timestamp,
+}
+
+/// A conditional write of a session's last activity.
+///
+/// It applies only while the session is still active as the request's own
+/// read judged it: not revoked, before its absolute end at `at`, and last
+/// seen after `idle_cutoff`; and only when `at` is later than the stored
+/// activity. Anything else is a no-op, so a touch that arrives after a
+/// revocation, an eviction or a login's idle judgement never revives the
+/// session.
+#[derive(Debug, Clone)]
+pub struct TouchRequest {
+    /// Owner.
+    pub user: UserId,
+    /// Session.
+    pub id: SessionId,
+    /// The activity time to record.
+    pub at: Timestamp,
+    /// `at - idle_timeout`: a session last seen at or before this is idle
+    /// and is not touched.
     pub idle_cutoff: Timestamp,
 }
 
@@ -239,12 +369,15 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn get(&self, user: &UserId, id: &SessionId)
     -> Result<Option<SessionRecord>, StoreError>;
 
-    /// Records activity: sets `last_seen_at` to `at` if that is later and the
-    /// session is not revoked. Absent sessions are ignored.
+    /// Records activity, conditionally (see [`TouchRequest`]): sets
+    /// `last_seen_at` to `request.at` only if the session is unrevoked,
+    /// before its absolute end, last seen after `request.idle_cutoff` and
+    /// before `request.at`. Returns whether it wrote. Absent sessions are
+    /// ignored (`false`).
     ///
     /// # Errors
     /// [`StoreError`] on backend failure.
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError>;
+    async fn touch(&self, request: TouchRequest) -> Result<bool, StoreError>;
 
     /// Replaces the refresh hash and increments the generation only if the
     /// session is active and its generation and hash equal the expected ones.
@@ -269,6 +402,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Revokes every unrevoked session of `user` except `except`, in one
     /// atomic step. Returns the records revoked, as they were before.
     ///
+    /// When `reason` [raises the mark](RevokeReason::raises_not_before),
+    /// the same step raises the user's "not before" mark to `at` (never
+    /// lowers it), under the lock [`SessionStore::create`] takes: a login
+    /// racing this call is either revoked by it or refused by the mark.
+    ///
     /// # Errors
     /// [`StoreError`] on backend failure; nothing is revoked then.
     async fn revoke_all(
@@ -278,6 +416,12 @@ pub trait SessionStore: Send + Sync + 'static {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// The user's "not before" mark, if one was ever raised.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError>;
 
     /// All stored sessions of `user` (revoked tombstones included), in any order.
     ///

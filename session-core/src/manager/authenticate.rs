@@ -3,10 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::admission::FIRST_USE_RESOLUTION;
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
 use crate::record::{Inactive, SessionRecord};
+use crate::store::TouchRequest;
 use crate::time::Timestamp;
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, TokenRejection};
 
@@ -162,27 +164,35 @@ impl SessionManager {
         Ok(record)
     }
 
+    /// Writes activity once per touch interval, conditionally on the
+    /// session still being active as this request judged it: a touch that
+    /// lands after another decision ended the session changes nothing.
     async fn touch_if_due(
         &self,
         record: Arc<SessionRecord>,
         now: Timestamp,
     ) -> Result<Arc<SessionRecord>, SessionError> {
-        if now.since(record.last_seen_at) < self.inner.policy.touch_interval() {
+        if !touch_due(&record, now, self.inner.policy.touch_interval()) {
             return Ok(record);
         }
-        self.inner
-            .store
-            .touch(&record.user, &record.id, now)
-            .await?;
-        let mut updated = (*record).clone();
-        updated.last_seen_at = now;
-        let updated = Arc::new(updated);
+        let request = TouchRequest {
+            user: record.user.clone(),
+            id: record.id.clone(),
+            at: now,
+            idle_cutoff: self.idle_cutoff(now),
+        };
+        let written = self.inner.store.touch(request).await?;
         if let Some(cache) = &self.inner.cache {
-            // The cached copy has the old activity time; re-read it next time
-            // rather than extend its staleness.
+            // The cached copy has the old activity time (or the session has
+            // just been ended elsewhere); re-read it next time.
             cache.remove_live(&record.id);
         }
-        Ok(updated)
+        if !written {
+            return Ok(record);
+        }
+        let mut updated = (*record).clone();
+        updated.last_seen_at = now;
+        Ok(Arc::new(updated))
     }
 
     /// Drops `id` from the cached view after a local revocation.
@@ -191,4 +201,14 @@ impl SessionManager {
             cache.mark_revoked(id, now);
         }
     }
+}
+
+/// Whether a use at `now` writes activity: once per touch interval, and on
+/// the first use [`FIRST_USE_RESOLUTION`] after a login or refresh, so
+/// least-recently-used eviction can tell a used session from an unused one
+/// ([`crate::admission::latest_possible_use`]).
+fn touch_due(record: &SessionRecord, now: Timestamp, touch_interval: Duration) -> bool {
+    let since = now.since(record.last_seen_at);
+    since >= touch_interval
+        || (record.last_seen_at == record.refresh.rotated_at && since >= FIRST_USE_RESOLUTION)
 }

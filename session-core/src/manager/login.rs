@@ -23,6 +23,15 @@ pub struct LoginOptions {
     /// with reason `reauthenticated` in the same atomic step and does not
     /// count towards limits.
     pub replaces: Option<SessionId>,
+    /// When the host verified the user's credential (the password check,
+    /// the passkey assertion). Defaults to the time of the login call.
+    /// The store refuses the login with [`SessionError::CredentialsRevoked`]
+    /// when the user's "not before" mark (a password change or a disabled
+    /// account, see [`crate::RevokeReason::raises_not_before`]) is later,
+    /// so a login that passed the old password's check just before the
+    /// change cannot complete after it. It also becomes the session's
+    /// `auth_time` (capped at the login time).
+    pub credential_verified_at: Option<Timestamp>,
 }
 
 /// A successful login.
@@ -70,6 +79,7 @@ impl SessionManager {
             ctx,
             LoginOptions {
                 replaces: Some(current.session_id.clone()),
+                ..LoginOptions::default()
             },
         )
         .await
@@ -123,15 +133,20 @@ impl SessionManager {
         now: Timestamp,
     ) -> Result<LoginSuccess, SessionError> {
         let secret = RefreshSecret::random();
-        let record = self.new_record(user, ctx, enrichment, risk, &secret, now);
+        let verified_at = options.credential_verified_at.unwrap_or(now).min(now);
+        let mut record = self.new_record(user, ctx, enrichment, risk, &secret, now);
+        record.auth_time = verified_at;
         let request = CreateRequest {
             session: record.clone(),
             limits: self.inner.policy.limits().clone(),
             now,
             idle_cutoff: self.idle_cutoff(now),
             replaces: options.replaces,
+            credential_verified_at: verified_at,
+            touch_interval: self.inner.policy.touch_interval(),
         };
         match self.inner.store.create(request).await? {
+            CreateOutcome::CredentialsRevoked { .. } => Err(SessionError::CredentialsRevoked),
             CreateOutcome::LimitReached { limit, active } => {
                 let mut event = self.event(
                     now,

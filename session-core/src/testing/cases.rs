@@ -14,8 +14,8 @@ use crate::manager::{LoginSuccess, RevocationMode};
 use crate::policy::{LimitKind, OnLimit, SessionPolicy};
 use crate::record::{DeviceClass, Inactive, RequestContext, RevokeReason};
 use crate::secret::{RefreshToken, TokenHash};
-use crate::store::{RotateOutcome, RotateRequest, SessionStore};
-use crate::time::{Clock, ManualClock, SystemClock};
+use crate::store::{RotateOutcome, RotateRequest, SessionStore, TouchRequest};
+use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 use crate::tokens::TokenRejection;
 
 fn policy(max: u32, on_limit: OnLimit) -> SessionPolicy {
@@ -930,36 +930,85 @@ pub async fn store_contract_rotate_and_touch(store: Arc<dyn SessionStore>) {
         }
         other => panic!("expected rotation, got {other:?}"),
     }
+    let touch = |user: &UserId, at: Timestamp, idle_cutoff: Timestamp| TouchRequest {
+        user: user.clone(),
+        id: l.session.id.clone(),
+        at,
+        idle_cutoff,
+    };
     let later = now.plus(Duration::from_secs(90));
-    store.touch(&user, &l.session.id, later).await.unwrap();
-    store.touch(&user, &l.session.id, now).await.unwrap();
-    assert_eq!(
+    let last_seen = |store: Arc<dyn SessionStore>| {
+        let (user, id) = (user.clone(), l.session.id.clone());
+        async move { store.get(&user, &id).await.unwrap().unwrap().last_seen_at }
+    };
+    assert!(
         store
-            .get(&user, &l.session.id)
+            .touch(touch(&user, later, Timestamp::EPOCH))
             .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
+            .unwrap(),
+        "a touch of an active session writes"
+    );
+    assert!(
+        !store
+            .touch(touch(&user, now, Timestamp::EPOCH))
+            .await
+            .unwrap(),
+        "an older touch is a no-op"
+    );
+    assert_eq!(
+        last_seen(store.clone()).await,
         later,
         "touch never moves backwards"
     );
-    store
-        .touch(
-            &fresh_user(),
-            &l.session.id,
-            later.plus(Duration::from_secs(1)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .get(&user, &l.session.id)
+    assert!(
+        !store
+            .touch(touch(
+                &fresh_user(),
+                later.plus(Duration::from_secs(1)),
+                Timestamp::EPOCH
+            ))
             .await
-            .unwrap()
-            .unwrap()
-            .last_seen_at,
+            .unwrap(),
+        "touch is scoped to the owner"
+    );
+    assert_eq!(
+        last_seen(store.clone()).await,
         later,
         "touch is scoped to the owner"
+    );
+    let much_later = later.plus(Duration::from_secs(10));
+    assert!(
+        !store.touch(touch(&user, much_later, later)).await.unwrap(),
+        "a session idle by the request's own cutoff is not touched"
+    );
+    assert!(
+        !store
+            .touch(touch(&user, rec.expires_at, Timestamp::EPOCH))
+            .await
+            .unwrap(),
+        "a session past its absolute end is not touched"
+    );
+    assert_eq!(
+        last_seen(store.clone()).await,
+        later,
+        "refused touches write nothing"
+    );
+    store
+        .revoke(&user, &l.session.id, RevokeReason::Admin, much_later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !store
+            .touch(touch(&user, much_later, Timestamp::EPOCH))
+            .await
+            .unwrap(),
+        "a revoked session is not touched"
+    );
+    assert_eq!(
+        last_seen(store.clone()).await,
+        later,
+        "touch after revoke writes nothing"
     );
 }
 

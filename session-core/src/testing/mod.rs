@@ -20,15 +20,19 @@
 
 mod cases;
 mod harness;
+mod interleave;
 mod race;
 mod risk_cases;
+mod time_cases;
 
 pub use cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
+pub use interleave::{HeldStore, Hold, StoreCall};
 pub use race::random_interleavings;
 pub use risk_cases::*;
+pub use time_cases::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling
 /// `$factory().await` for a store (`None` skips the case).
@@ -67,6 +71,14 @@ macro_rules! store_conformance_tests {
             events_never_contain_raw_tokens,
             cached_mode_sees_revocation,
             random_interleavings,
+            late_touch_after_idle_judgement,
+            late_touch_after_revoke,
+            late_rotate_after_revoke,
+            rotate_racing_eviction,
+            skewed_clocks_around_idle_boundary,
+            held_login_after_password_change,
+            logins_racing_password_change,
+            lru_counts_unrecorded_use,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

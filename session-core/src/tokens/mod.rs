@@ -82,7 +82,11 @@ pub struct TokenConfig {
     pub(crate) keys: KeySet,
     pub(crate) refresh_key: RefreshKey,
     pub(crate) leeway: Duration,
+    pub(crate) max_clock_skew: Duration,
 }
+
+/// Default [`TokenConfigBuilder::max_clock_skew`]: 5 seconds.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(5);
 
 impl fmt::Debug for TokenConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,6 +100,7 @@ impl fmt::Debug for TokenConfig {
             )
             .field("refresh_key", &"[redacted]")
             .field("leeway", &self.leeway)
+            .field("max_clock_skew", &self.max_clock_skew)
             .finish()
     }
 }
@@ -120,6 +125,7 @@ impl TokenConfig {
             extra: Vec::new(),
             refresh_key: None,
             leeway: Duration::ZERO,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 
@@ -174,7 +180,12 @@ impl TokenConfig {
         if now_secs >= c.exp.saturating_add(leeway) {
             return Err(TokenRejection::Expired);
         }
-        if now_secs < c.nbf.saturating_sub(leeway) {
+        // Skew only ever moves the start earlier: a token minted by an
+        // instance whose clock runs ahead is genuine, and accepting it early
+        // never extends its life (`exp` gets no skew allowance).
+        let skew =
+            i64::try_from(self.max_clock_skew.max(self.leeway).as_secs()).unwrap_or(i64::MAX);
+        if now_secs < c.nbf.saturating_sub(skew) {
             return Err(TokenRejection::NotYetValid);
         }
         Ok(())
@@ -189,6 +200,7 @@ pub struct TokenConfigBuilder {
     extra: Vec<VerifyingKey>,
     refresh_key: Option<[u8; 32]>,
     leeway: Duration,
+    max_clock_skew: Duration,
 }
 
 impl fmt::Debug for TokenConfigBuilder {
@@ -227,6 +239,28 @@ impl TokenConfigBuilder {
         self
     }
 
+    /// The largest clock difference expected between the instances that
+    /// mint and check tokens (default [`DEFAULT_MAX_CLOCK_SKEW`]). It applies
+    /// on the safe side only: a token whose `nbf` is up to this far in the
+    /// future is accepted (another instance's clock runs ahead), while `exp`
+    /// gets no allowance beyond [`TokenConfigBuilder::leeway`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionward_core::tokens::{SigningKey, TokenConfig};
+    /// let config = TokenConfig::builder("https://auth.example.com", "example-api")
+    ///     .signing_key(SigningKey::hs256("2026-11", &[42u8; 32]).unwrap())
+    ///     .refresh_key([9u8; 32])
+    ///     .max_clock_skew(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(format!("{config:?}").contains("max_clock_skew: 2s"));
+    /// ```
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
@@ -253,6 +287,7 @@ impl TokenConfigBuilder {
             keys: KeySet { signing, verifying },
             refresh_key: RefreshKey::new(refresh_key),
             leeway: self.leeway,
+            max_clock_skew: self.max_clock_skew,
         })
     }
 }

@@ -419,6 +419,7 @@ impl SessionApi {
     ) -> WebResponse {
         let options = LoginOptions {
             replaces: Some(current.session_id.clone()),
+            ..LoginOptions::default()
         };
         self.login_inner(&current.user, ctx, options).await
     }

@@ -139,7 +139,11 @@ impl From<&SessionError> for WebError {
             }
             SessionError::LoginDenied(_) => ErrorCode::LoginDenied,
             SessionError::NotFound => ErrorCode::NotFound,
-            SessionError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
+            // The host must verify the (new) credential again: the same
+            // answer as a login that needs a fresh authentication.
+            SessionError::ReauthenticationRequired | SessionError::CredentialsRevoked => {
+                ErrorCode::ReauthenticationRequired
+            }
             SessionError::InvalidInput(_) => ErrorCode::InvalidRequest,
             SessionError::Store(s) if s.is_unavailable() => {
                 tracing::warn!(target: "sessionward::web", error = %e, "session store unavailable; failing closed");

@@ -46,7 +46,7 @@ use crate::policy::{OnLimit, SessionPolicy};
 use crate::record::{RevokeReason, SessionRecord};
 use crate::store::{
     CreateOutcome, CreateRequest, RevocationFeed, RotateOutcome, RotateRequest, SessionStore,
-    StoreError,
+    StoreError, TouchRequest,
 };
 use crate::testing::Harness;
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
@@ -175,9 +175,13 @@ impl SessionStore for FlakyStore {
         self.check()?;
         self.inner.get(user, id).await
     }
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, request: TouchRequest) -> Result<bool, StoreError> {
         self.check()?;
-        self.inner.touch(user, id, at).await
+        self.inner.touch(request).await
+    }
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        self.check()?;
+        self.inner.not_before(user).await
     }
     async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
         self.check()?;
