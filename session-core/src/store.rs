@@ -249,8 +249,12 @@ impl CreateRequest {
         existing: Vec<SessionRecord>,
         not_before: Option<Timestamp>,
     ) -> CreateDecision {
+        // Only what admission reads is judged: every unrevoked session when
+        // a limit applies, else just the replaced one.
+        let counted = self.limits_apply();
         let expire: Vec<SessionRecord> = existing
             .iter()
+            .filter(|s| counted || Some(&s.id) == self.replaces.as_ref())
             .filter(|s| {
                 s.revoked.is_none() && self.now < s.expires_at && s.last_seen_at <= self.idle_cutoff
             })

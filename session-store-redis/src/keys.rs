@@ -42,37 +42,39 @@ pub(crate) fn history_key(prefix: &str, user: &UserId) -> String {
     format!("{prefix}{{{}}}:h", user_tag(user))
 }
 
-/// The three keys of a user's sessions, from their common stem
-/// `<prefix>{<user tag>}`: the hash (`…:s`), then the sorted sets indexing
-/// its unrevoked (`…:a`) and revoked (`…:r`) entries by absolute end.
-fn session_keys_from_stem(stem: &str) -> [String; 3] {
+/// The four keys of a user's sessions, from their common stem
+/// `<prefix>{<user tag>}`: the hash (`…:s`), the sorted sets indexing its
+/// unrevoked (`…:a`) and revoked (`…:r`) entries by absolute end, and the
+/// user's "not before" mark (`…:nb`, Unix milliseconds, no expiry).
+fn session_keys_from_stem(stem: &str) -> [String; 4] {
     [
         format!("{stem}:s"),
         format!("{stem}:a"),
         format!("{stem}:r"),
+        format!("{stem}:nb"),
     ]
 }
 
 /// [`session_keys_from_stem`] of `user`.
-pub(crate) fn session_keys(prefix: &str, user: &UserId) -> [String; 3] {
+pub(crate) fn session_keys(prefix: &str, user: &UserId) -> [String; 4] {
     session_keys_from_stem(&format!("{prefix}{{{}}}", user_tag(user)))
 }
 
 /// The session keys of the hash `hash_key` (a `SCAN` hit of
 /// [`sessions_pattern`]); `None` for a key that is not a session hash.
-pub(crate) fn session_keys_of(hash_key: &str) -> Option<[String; 3]> {
+pub(crate) fn session_keys_of(hash_key: &str) -> Option<[String; 4]> {
     hash_key.strip_suffix(":s").map(session_keys_from_stem)
 }
 
 /// Every key that per-user operations on `user` touch under `prefix`: the
-/// session hash (first), the login-history hash, then the two indexes of the
-/// session hash (unrevoked, revoked). All carry the user's hash tag, so they
+/// session hash (first), the login-history hash, the two indexes of the
+/// session hash (unrevoked, revoked), then the "not before" mark. All carry the user's hash tag, so they
 /// share one cluster slot. (The cross-user keys of risk scoring, per IP
 /// address and per single-use token id, are not per-user and live in their
 /// own slots.)
 pub fn keys_for_user(prefix: &str, user: &UserId) -> Vec<String> {
-    let [hash, active, revoked] = session_keys(prefix, user);
-    vec![hash, history_key(prefix, user), active, revoked]
+    let [hash, active, revoked, mark] = session_keys(prefix, user);
+    vec![hash, history_key(prefix, user), active, revoked, mark]
 }
 
 /// base64url (no padding) of the first 16 bytes of SHA-256 of `parts`
@@ -170,7 +172,7 @@ mod tests {
         let keys = session_keys("sw:", &user);
         assert_eq!(keys[0], sessions_key("sw:", &user));
         assert_eq!(session_keys_of(&keys[0]), Some(keys.clone()));
-        assert!(keys[1].ends_with(":a") && keys[2].ends_with(":r"));
+        assert!(keys[1].ends_with(":a") && keys[2].ends_with(":r") && keys[3].ends_with(":nb"));
         let slot = key_slot(keys[0].as_bytes());
         assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot));
         assert_eq!(session_keys_of("sw:{x}:h"), None);

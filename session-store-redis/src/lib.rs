@@ -207,9 +207,11 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, ScriptInvocation, Value};
+use sessionward_core::admission::FIRST_USE_RESOLUTION;
 use sessionward_core::{
     CreateOutcome, CreateRequest, LimitKind, OnLimit, RevocationFeed, RevokeReason, RotateOutcome,
-    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest,
+    UserId,
 };
 
 pub use error::RedisStoreError;
@@ -590,9 +592,9 @@ impl RedisStore {
         &self.inner.channel
     }
 
-    /// `MEMORY USAGE` of the user's sessions in bytes: the session hash and
-    /// its two indexes (`None` when the user has no sessions), for capacity
-    /// planning.
+    /// `MEMORY USAGE` of the user's sessions in bytes: the session hash, its
+    /// two indexes and the "not before" mark (`None` when the user has none
+    /// of them), for capacity planning.
     ///
     /// # Errors
     /// [`StoreError`] when Redis does not answer.
@@ -630,7 +632,7 @@ impl RedisStore {
 
     /// An invocation of `script` on the session keys `keys` (the hash and
     /// its two indexes).
-    fn on_session_keys<'s>(script: &'s redis::Script, keys: [String; 3]) -> ScriptInvocation<'s> {
+    fn on_session_keys<'s>(script: &'s redis::Script, keys: [String; 4]) -> ScriptInvocation<'s> {
         let mut inv = script.prepare_invoke();
         for key in keys {
             inv.key(key);
@@ -776,6 +778,16 @@ fn millis(t: Timestamp) -> String {
     t.unix_millis().to_string()
 }
 
+fn duration_millis(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+fn parse_millis(text: &str) -> Result<Timestamp, StoreError> {
+    text.parse()
+        .map(Timestamp::from_unix_millis)
+        .map_err(|_| StoreError::Corrupt(format!("not a timestamp: {text:?}")))
+}
+
 fn unexpected() -> StoreError {
     StoreError::Backend(Box::new(RedisStoreError::UnexpectedReply))
 }
@@ -804,7 +816,12 @@ impl SessionStore for RedisStore {
             .arg(opt_arg(class_limit))
             .arg(opt_arg(limits.max_countries))
             .arg(user.as_str())
-            .arg(&self.inner.channel);
+            .arg(&self.inner.channel)
+            .arg(millis(req.credential_verified_at))
+            .arg(duration_millis(FIRST_USE_RESOLUTION))
+            .arg(duration_millis(
+                req.touch_interval.max(FIRST_USE_RESOLUTION),
+            ));
         let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
         let limit_kind = |name: &str| -> Result<Option<LimitKind>, StoreError> {
             Ok(match name {
@@ -819,6 +836,9 @@ impl SessionStore for RedisStore {
             })
         };
         match reply.first().map(String::as_str) {
+            Some("not_before") if reply.len() == 2 => Ok(CreateOutcome::CredentialsRevoked {
+                not_before: parse_millis(&reply[1])?,
+            }),
             Some("reject") if reply.len() >= 2 => Ok(CreateOutcome::LimitReached {
                 limit: limit_kind(&reply[1])?.ok_or_else(unexpected)?,
                 active: Self::decode_pairs(user, &reply[2..])?,
@@ -854,12 +874,14 @@ impl SessionStore for RedisStore {
             .transpose()
     }
 
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
         let mut conn = self.conn();
-        let mut inv = self.inner.scripts.touch.key(self.key(user));
-        inv.arg(id.as_str()).arg(millis(at));
-        let _: i64 = self.run(inv.invoke_async(&mut conn)).await?;
-        Ok(())
+        let mut inv = self.inner.scripts.touch.key(self.key(&req.user));
+        inv.arg(req.id.as_str())
+            .arg(millis(req.at))
+            .arg(millis(req.idle_cutoff));
+        let written: i64 = self.run(inv.invoke_async(&mut conn)).await?;
+        Ok(written == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -918,9 +940,18 @@ impl SessionStore for RedisStore {
             .arg(reason.as_str())
             .arg(millis(at))
             .arg(user.as_str())
-            .arg(&self.inner.channel);
+            .arg(&self.inner.channel)
+            .arg(if reason.raises_not_before() { "1" } else { "0" });
         let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
         Self::decode_pairs(user, &reply)
+    }
+
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        let [_, _, _, mark_key] = keys::session_keys(&self.inner.prefix, user);
+        let mut conn = self.conn();
+        let cmd = redis::cmd("GET").arg(mark_key).clone();
+        let mark: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
+        mark.as_deref().map(parse_millis).transpose()
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {

@@ -8,7 +8,8 @@
 //! `KEYS[1]` is the user's session hash (id → packed record, tombstones
 //! included until their absolute end). `KEYS[2]` indexes the unrevoked
 //! entries and `KEYS[3]` the revoked ones, both sorted sets scored by the
-//! entry's absolute end. Every entry of the hash is in exactly one index
+//! entry's absolute end. `KEYS[4]` is the user's "not before" mark (Unix
+//! milliseconds), which `create` checks and `revoke_all` raises. Every entry of the hash is in exactly one index
 //! (except a user's only entry, left out until a second one arrives), so
 //! admission reads only unrevoked entries, and entries past their end are
 //! found by score instead of by reading the whole hash: a login costs the
@@ -41,6 +42,10 @@ end
 local function is_active(f, now, cutoff)
   return f[9] == "" and now < tonumber(f[4]) and tonumber(f[3]) > cutoff
 end
+-- Unrevoked, before its end, but idle: a login that finds it so ends it.
+local function is_idle(f, now, cutoff)
+  return f[9] == "" and now < tonumber(f[4]) and tonumber(f[3]) <= cutoff
+end
 local function in_chunks(cmd, key, items)
   local i = 1
   while i <= #items do
@@ -49,7 +54,7 @@ local function in_chunks(cmd, key, items)
     i = j + 1
   end
 end
-local hash, active_ix, revoked_ix = KEYS[1], KEYS[2], KEYS[3]
+local hash, active_ix, revoked_ix, mark_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- The indexes must cover the hash exactly. They are rebuilt from the hash
 -- when they do not (a user's only entry, which `create` leaves out; data
 -- written before the indexes existed; an index key lost to an eviction
@@ -133,16 +138,18 @@ local function last_end()
 end
 "#;
 
-/// Create within limits. Mirrors `sessionward_core::admission::plan_admission`.
+/// Create within limits. Mirrors `sessionward_core::CreateRequest::decide`.
 ///
-/// KEYS: session hash, unrevoked index, revoked index. ARGV: now,
-/// idle_cutoff, new id, new packed value, new ip, new class, new country
-/// (escaped), replaces id, mode (`oldest`/`lru`/`reject`), max per user, max
-/// per ip, max for the new class, max countries (limits empty when unset),
-/// user id, channel.
+/// KEYS: session hash, unrevoked index, revoked index, not-before mark.
+/// ARGV: now, idle_cutoff, new id, new packed value, new ip, new class, new
+/// country (escaped), replaces id, mode (`oldest`/`lru`/`reject`), max per
+/// user, max per ip, max for the new class, max countries (limits empty
+/// when unset), user id, channel, credential verified at, first-use
+/// resolution, touch interval (both milliseconds).
 ///
-/// Reply: `{"reject", limit, id, value, ...active}` or
-/// `{"created", first limit, replaced id, replaced value, id, value, ...evicted}`.
+/// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
+/// Reply: `{"not_before", mark}`, `{"reject", limit, id, value, ...active}`
+/// or `{"created", first limit, replaced id, replaced value, id, value, ...evicted}`.
 const CREATE: &str = r#"
 local now = tonumber(ARGV[1])
 local cutoff = tonumber(ARGV[2])
@@ -152,15 +159,32 @@ local replaces, mode = ARGV[8], ARGV[9]
 local max_user, max_ip = tonumber(ARGV[10]), tonumber(ARGV[11])
 local max_class, max_countries = tonumber(ARGV[12]), tonumber(ARGV[13])
 local user, channel = ARGV[14], ARGV[15]
+local verified = tonumber(ARGV[16])
+local first_use, touch_every = tonumber(ARGV[17]), tonumber(ARGV[18])
 local new_end = tonumber(parse(new_value)[4])
+local stored_mark = redis.call('GET', mark_key)
+local mark = stored_mark and tonumber(stored_mark)
+local refused = mark and verified < mark
 
 -- A user's first session: no limit of at least 1 can refuse it, and there
--- is nothing to replace, evict or drop.
+-- is nothing to replace, evict, end or drop.
 local stored = ensure_index()
-if stored == 0 and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 then
+if stored == 0 and not refused and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
   redis.call('PEXPIRE', hash, math.max(new_end - now, 1000))
   return {"created", "", "", ""}
+end
+
+local revoked = {}
+local function announce()
+  if #revoked > 0 then
+    sync_revoked_ttl()
+    redis.call('PUBLISH', channel, table.concat(revoked, " ") .. "\n" .. user)
+  end
+end
+local function end_idle(id, f)
+  mark_revoked(id, f, ARGV[1], "idle_timeout")
+  revoked[#revoked + 1] = id
 end
 
 -- Without a limit nothing is counted, so no other session is read.
@@ -171,13 +195,32 @@ if limited then
     if is_active(f, now, cutoff) then
       live[#live + 1] = f
       if f.id ~= replaces and f.id ~= new_id then cands[#cands + 1] = f end
+    elseif is_idle(f, now, cutoff) then
+      end_idle(f.id, f)
     end
   end
+elseif replaces ~= "" then
+  local raw = redis.call('HGET', hash, replaces)
+  if raw then
+    local r = parse(raw)
+    if is_idle(r, now, cutoff) then end_idle(replaces, r) end
+  end
+end
+if refused then
+  announce()
+  return {"not_before", stored_mark}
 end
 
-local order = 3
-if mode == "oldest" then order = 2 end
-for _, f in ipairs(cands) do f.k = tonumber(f[order]) end
+-- Eviction order: oldest login, or the earliest latest possible use
+-- (`sessionward_core::admission::latest_possible_use`), then activity, then id.
+for _, f in ipairs(cands) do
+  if mode == "oldest" then
+    f.k, f.l = tonumber(f[2]), 0
+  else
+    f.l = tonumber(f[3])
+    if f[3] == f[7] then f.k = f.l + first_use else f.k = f.l + touch_every end
+  end
+end
 local function id_lt(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = string.byte(a, i), string.byte(b, i)
@@ -187,6 +230,7 @@ local function id_lt(a, b)
 end
 table.sort(cands, function(a, b)
   if a.k ~= b.k then return a.k < b.k end
+  if a.l ~= b.l then return a.l < b.l end
   return id_lt(a.id, b.id)
 end)
 
@@ -221,6 +265,7 @@ local function exceeded()
   return nil
 end
 local function reject(lim)
+  announce()
   local reply = {"reject", lim}
   for _, s in ipairs(live) do
     reply[#reply + 1] = s.id
@@ -247,7 +292,6 @@ while true do
 end
 
 drop_ended(now)
-local revoked = {}
 local reply = {"created", first or "", "", ""}
 for i, s in ipairs(cands) do
   if gone[i] then
@@ -278,9 +322,7 @@ if redis.call('HLEN', hash) > 1 then
 end
 local ttl = math.max(math.max(last_end(), new_end) - now, 1000)
 for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
-if #revoked > 0 then
-  redis.call('PUBLISH', channel, table.concat(revoked, " ") .. "\n" .. user)
-end
+announce()
 return reply
 "#;
 
@@ -302,13 +344,16 @@ redis.call('HSET', KEYS[1], ARGV[1], packed)
 return {"rotated", packed}
 "#;
 
-/// Activity. KEYS[1] user hash. ARGV: id, at. Moves `last_seen_at` forward
-/// only, and only on an unrevoked session; never creates an entry.
+/// Activity. KEYS[1] user hash. ARGV: id, at, idle_cutoff. Moves
+/// `last_seen_at` forward only, and only on a session still active by the
+/// request's cutoffs (unrevoked, before its end at `at`, seen after
+/// `idle_cutoff`); never creates an entry. Reply: 1 when it wrote.
 const TOUCH: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local f = parse(v)
-if f[9] ~= "" or tonumber(ARGV[2]) <= tonumber(f[3]) then return 0 end
+local at = tonumber(ARGV[2])
+if not is_active(f, at, tonumber(ARGV[3])) or at <= tonumber(f[3]) then return 0 end
 f[3] = ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], pack(f))
 return 1
@@ -330,10 +375,15 @@ return v
 "#;
 
 /// Revoke all (but one). KEYS: session hash, unrevoked index, revoked
-/// index. ARGV: except id (or empty), reason, at, user id, channel. Reply:
+/// index, not-before mark. ARGV: except id (or empty), reason, at, user id,
+/// channel, `1` to raise the mark to `at` (never lowered). Reply:
 /// `{id, value before, ...}`. Reads only the unrevoked entries (including
 /// those past their end that no call has dropped yet).
 const REVOKE_ALL: &str = r#"
+if ARGV[6] == "1" then
+  local m = redis.call('GET', mark_key)
+  if not m or tonumber(m) < tonumber(ARGV[3]) then redis.call('SET', mark_key, ARGV[3]) end
+end
 ensure_index()
 local unrevoked_ids = redis.call('ZRANGE', active_ix, 0, -1)
 local reply, ids = {}, {}

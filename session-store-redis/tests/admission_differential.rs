@@ -112,6 +112,7 @@ fn summary(outcome: &CreateOutcome) -> String {
             ids.sort();
             format!("rejected limit={limit:?} active={ids:?}")
         }
+        CreateOutcome::CredentialsRevoked { not_before } => format!("not before {not_before:?}"),
     }
 }
 
@@ -137,13 +138,24 @@ async fn create_script_matches_plan_admission() {
     let mut rng = Rng(0x5E55_1014_D00D_F00D);
     let now = ts(0);
     let cutoff = now.minus(Duration::from_secs(500));
-    let (mut created, mut rejected, mut evicting) = (0, 0, 0);
+    let (mut created, mut rejected, mut evicting, mut refused) = (0, 0, 0, 0);
     for case in 0..400 {
         let memory = MemoryStore::new();
         let user = fresh_user();
         let existing: Vec<SessionRecord> = (0..rng.below(9))
             .map(|_| random_record(&mut rng, &user))
             .collect();
+        // Some users changed their password before: a mark the request's
+        // credential time may predate.
+        let marked = rng.below(4) == 0;
+        if marked {
+            for store in [&redis as &dyn SessionStore, &memory] {
+                store
+                    .revoke_all(&user, None, RevokeReason::PasswordChange, ts(-10))
+                    .await
+                    .unwrap();
+            }
+        }
         for r in &existing {
             for store in [&redis as &dyn SessionStore, &memory] {
                 let out = store
@@ -153,6 +165,8 @@ async fn create_script_matches_plan_admission() {
                         now: Timestamp::from_unix_millis(0),
                         idle_cutoff: Timestamp::from_unix_millis(-1),
                         replaces: None,
+                        credential_verified_at: ts(10_000),
+                        touch_interval: Duration::from_secs(60),
                     })
                     .await
                     .unwrap();
@@ -175,6 +189,8 @@ async fn create_script_matches_plan_admission() {
             now,
             idle_cutoff: cutoff,
             replaces,
+            credential_verified_at: ts(rng.pick(&[-20, 0])),
+            touch_interval: Duration::from_secs(rng.pick(&[60, 300])),
         };
         let want = memory.create(request.clone()).await.unwrap();
         let got = redis.create(request.clone()).await.unwrap();
@@ -196,12 +212,15 @@ async fn create_script_matches_plan_admission() {
                     evicting += 1;
                 }
             }
+            CreateOutcome::CredentialsRevoked { .. } => refused += 1,
             _ => rejected += 1,
         }
     }
-    println!("400 cases: {created} created ({evicting} with evictions), {rejected} rejected");
+    println!(
+        "400 cases: {created} created ({evicting} with evictions), {rejected} rejected, {refused} refused by the mark"
+    );
     assert!(
-        evicting > 20 && rejected > 20,
+        evicting > 20 && rejected > 20 && refused > 10,
         "the generator covers all paths"
     );
 }

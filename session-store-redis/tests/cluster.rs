@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, RevocationFeed, RevokeReason, RotateOutcome, RotateRequest,
-    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
 };
 use sessionward_redis::RedisStore;
 
@@ -77,8 +77,11 @@ impl SessionStore for ClusterStore {
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.store.get(user, id).await
     }
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        self.store.touch(user, id, at).await
+    async fn touch(&self, request: TouchRequest) -> Result<bool, StoreError> {
+        self.store.touch(request).await
+    }
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        self.store.not_before(user).await
     }
     async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
         self.store.rotate_refresh(request).await

@@ -66,12 +66,17 @@ fn login_history_and_indexes_share_the_session_slot() {
     for prefix in [DEFAULT_KEY_PREFIX, "", "app:sw:"] {
         for user in users() {
             let keys = keys_for_user(prefix, &user);
-            assert_eq!(keys.len(), 4, "session hash, login history, two indexes");
+            assert_eq!(
+                keys.len(),
+                5,
+                "session hash, login history, two indexes, mark"
+            );
             let tag = user_tag(&user);
             assert_eq!(keys[0], format!("{prefix}{{{tag}}}:s"));
             assert_eq!(keys[1], format!("{prefix}{{{tag}}}:h"));
             assert_eq!(keys[2], format!("{prefix}{{{tag}}}:a"));
             assert_eq!(keys[3], format!("{prefix}{{{tag}}}:r"));
+            assert_eq!(keys[4], format!("{prefix}{{{tag}}}:nb"));
             assert_eq!(
                 key_slot(keys[1].as_bytes()),
                 key_slot(keys[0].as_bytes()),

@@ -89,6 +89,8 @@ async fn login(
             now,
             idle_cutoff: now.minus(Duration::from_secs(1800)),
             replaces: None,
+            credential_verified_at: now,
+            touch_interval: Duration::from_secs(60),
         })
         .await
         .unwrap()
@@ -129,10 +131,25 @@ async fn every_write_keeps_the_indexes_covering_the_hash() {
             now: at,
             idle_cutoff: at.minus(Duration::from_secs(1800)),
             replaces: Some(replaced),
+            credential_verified_at: at,
+            touch_interval: Duration::from_secs(60),
         })
         .await
         .unwrap();
     assert_indexes_cover_hash(&store, &user).await;
+
+    // A login that finds sessions idle ends them, moving them to the revoked index.
+    let idle_at = at.plus(Duration::from_secs(1801));
+    let out = login(&store, &user, idle_at, limit_of(3, OnLimit::RejectNew)).await;
+    assert!(matches!(out, CreateOutcome::Created { .. }), "{out:?}");
+    assert_indexes_cover_hash(&store, &user).await;
+    let ended = store.list(&user).await.unwrap();
+    assert!(
+        ended.iter().any(|r| r
+            .revoked
+            .is_some_and(|v| v.reason == RevokeReason::IdleTimeout)),
+        "idle sessions were ended"
+    );
 
     store
         .revoke(&user, &ids[2], RevokeReason::User, at)

@@ -8,10 +8,11 @@
 //! - `create` locks the user's row in `sessionward_users` (`INSERT … ON
 //!   DUPLICATE KEY UPDATE` takes an exclusive lock, inserting it on first
 //!   login), locks and reads the user's active sessions and the replaced
-//!   one, runs [`CreateRequest::decide`], revokes the victims and inserts,
-//!   in one transaction. With no limit applying
-//!   ([`CreateRequest::limits_apply`]) and nothing to replace it is one
-//!   `INSERT`.
+//!   one, reads the user's "not before" mark under that lock, runs
+//!   [`CreateRequest::decide`], ends the victims and the sessions found
+//!   idle, and inserts, in one transaction. With no limit applying
+//!   ([`CreateRequest::limits_apply`]) it still takes the lock, to read
+//!   the mark, but reads no session.
 //! - `rotate_refresh` is one conditional `UPDATE` (compare-and-swap on hash
 //!   and generation) read back in the same transaction; `revoke` and
 //!   `revoke_all` lock the rows (`SELECT … FOR UPDATE`) and update them in
@@ -25,8 +26,8 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateDecision, CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest,
-    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
+    SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
@@ -34,7 +35,10 @@ use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
 
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
 use crate::risk::{self, HistoryRow};
-use crate::row::{Encoded, SessionRow, bind_record, cols, generation, records};
+use crate::row::{
+    Encoded, SessionRow, bind_record, cols, generation, mark as mark_at, records,
+    revocations_by_reason,
+};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The embedded MySQL migrations, recorded in the `sessionward_migrations`
@@ -70,12 +74,48 @@ impl std::fmt::Debug for MySqlStore {
     }
 }
 
-/// Locks the user's lock row (exclusively), creating it on first use.
-async fn lock_user(conn: &mut MySqlConnection, user: &str) -> Result<(), sqlx::Error> {
+/// Locks the user's lock row (exclusively), creating it on first use, and
+/// returns the user's "not before" mark (read under that lock, so it is the
+/// latest committed one).
+async fn lock_user(
+    conn: &mut MySqlConnection,
+    user: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
     sqlx::query(
         "INSERT INTO sessionward_users (user_id) VALUES (?) \
          ON DUPLICATE KEY UPDATE user_id = user_id",
     )
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    read_mark(conn, user).await
+}
+
+async fn read_mark<'c>(
+    conn: impl sqlx::MySqlExecutor<'c>,
+    user: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    let mark: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = ?")
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
+    Ok(mark_at(mark.flatten()))
+}
+
+/// Raises the user's mark to `at` (never lowers it); the caller holds the
+/// user's lock row.
+async fn raise_mark(
+    conn: &mut MySqlConnection,
+    user: &str,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessionward_users SET not_before = GREATEST(COALESCE(not_before, ?), ?) \
+         WHERE user_id = ?",
+    )
+    .bind(at.unix_millis())
+    .bind(at.unix_millis())
     .bind(user)
     .execute(conn)
     .await?;
@@ -103,25 +143,27 @@ async fn locked_unrevoked(
 }
 
 /// Reads and locks what [`CreateRequest::decide`] uses: with a limit
-/// applying, the user's active sessions (the replaced one matters only if
-/// active, so it is among them), read through the `(user_id, revoked_at)`
-/// index; otherwise just the replaced session. Revoked tombstones are never
-/// read.
+/// applying, the user's unrevoked sessions before their end (idle ones are
+/// ended in the same transaction; the replaced one matters only if active,
+/// so it is among them), read through the `(user_id, revoked_at)` index;
+/// otherwise just the replaced session. Revoked tombstones are never read.
 async fn locked_for_admission(
     conn: &mut MySqlConnection,
     req: &CreateRequest,
 ) -> Result<Vec<SessionRecord>, sqlx::Error> {
     let user = req.session.user.as_str();
+    if !req.limits_apply() && req.replaces.is_none() {
+        return Ok(Vec::new());
+    }
     let query = if req.limits_apply() {
         sqlx::query_as(concat!(
             "SELECT ",
             cols!(),
             " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
-             AND expires_at > ? AND last_seen_at > ? FOR UPDATE"
+             AND expires_at > ? FOR UPDATE"
         ))
         .bind(user)
         .bind(req.now.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
     } else {
         sqlx::query_as(concat!(
             "SELECT ",
@@ -240,42 +282,25 @@ impl MySqlStore {
 
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
         let encoded = Encoded::new(&req.session).map_err(carry)?;
-        if !req.limits_apply() && req.replaces.is_none() {
-            // Nothing to decide: one INSERT, no lock, no read.
-            insert(&self.pool, &encoded).await?;
-            return Ok(CreateOutcome::admitted());
-        }
         let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         let user = req.session.user.as_str();
-        lock_user(&mut tx, user).await?;
+        // Even a login no limit applies to takes the user's lock: it reads
+        // the mark a racing password change raises under the same lock.
+        let not_before = lock_user(&mut tx, user).await?;
         let existing = locked_for_admission(&mut tx, req).await?;
-        let (limit, evict, replace) = match req.decide(existing) {
-            CreateDecision::Refuse(outcome) => {
-                tx.rollback().await?;
-                return Ok(outcome);
+        let decision = req.decide(existing, not_before);
+        for (reason, ids) in revocations_by_reason(&decision) {
+            for id in ids {
+                mark_revoked(&mut tx, user, id, reason, req.now).await?;
             }
-            CreateDecision::Admit {
-                limit,
-                evict,
-                replace,
-            } => (limit, evict, replace),
-        };
-        for (victim, reason) in evict
-            .iter()
-            .map(|r| (r, RevokeReason::Evicted))
-            .chain(replace.iter().map(|r| (r, RevokeReason::Reauthenticated)))
-        {
-            mark_revoked(&mut tx, user, victim.id.as_str(), reason, req.now).await?;
         }
-        insert(&mut *tx, &encoded).await?;
+        if decision.admits() {
+            insert(&mut *tx, &encoded).await?;
+        }
         tx.commit().await?;
-        Ok(CreateOutcome::Created {
-            limit,
-            evicted: evict,
-            replaced: replace,
-        })
+        Ok(decision.into_outcome())
     }
 
     async fn try_rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, sqlx::Error> {
@@ -352,6 +377,9 @@ impl MySqlStore {
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         lock_user(&mut tx, user).await?;
+        if reason.raises_not_before() {
+            raise_mark(&mut tx, user, at).await?;
+        }
         let before = locked_unrevoked(&mut tx, user, except).await?;
         if !before.is_empty() {
             sqlx::query(
@@ -388,19 +416,22 @@ impl SessionStore for MySqlStore {
             .map_err(crate::error::unwrap_store_err)
     }
 
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE sessionward_sessions SET last_seen_at = ? \
-             WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL AND last_seen_at < ?",
+             WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
+             AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
         )
-        .bind(at.unix_millis())
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .bind(at.unix_millis())
+        .bind(req.at.unix_millis())
+        .bind(req.user.as_str())
+        .bind(req.id.as_str())
+        .bind(req.at.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
+        .bind(req.at.unix_millis())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -426,6 +457,10 @@ impl SessionStore for MySqlStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let except = except.map(SessionId::as_str);
         retry_tx!(self.try_revoke_all(user.as_str(), except, reason, at))
+    }
+
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        read_mark(&self.pool, user.as_str()).await.map_err(map_err)
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {

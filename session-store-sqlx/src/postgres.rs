@@ -1,15 +1,20 @@
 //! The PostgreSQL store (feature `postgres`).
 //!
 //! - `create` with a limit in force (or a session to replace) locks the
-//!   user's row in `sessionward_users` (`INSERT … ON CONFLICT DO UPDATE`
-//!   inserts it on first login and row-locks it), reads the user's *active*
-//!   sessions and the replaced one, runs [`CreateRequest::decide`], revokes
-//!   the victims and inserts, in one transaction: five round trips and one
-//!   commit, whatever number of revoked or ended rows the user has. With no
+//!   user's row in `sessionward_users` (`INSERT … ON CONFLICT DO UPDATE …
+//!   RETURNING not_before` inserts it on first login, row-locks it and
+//!   reads the user's "not before" mark), reads the user's *unrevoked*
+//!   sessions and the replaced one, runs [`CreateRequest::decide`], ends
+//!   the victims and the sessions found idle, and inserts, in one
+//!   transaction, whatever number of revoked rows the user has. With no
 //!   limit applying ([`CreateRequest::limits_apply`]) there is nothing to
-//!   decide: it is one `INSERT`.
-//! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
-//!   conditional `UPDATE` (compare-and-swap on hash and generation for rotation).
+//!   decide but the mark: it is one statement (the same upsert as a CTE,
+//!   then a guarded `INSERT … SELECT`).
+//! - `rotate_refresh`, `touch` and `revoke` are each one conditional
+//!   `UPDATE` (compare-and-swap on hash and generation for rotation; touch
+//!   only while the session is active by the request's cutoffs).
+//!   `revoke_all` is one `UPDATE`, or, for a reason that raises the mark,
+//!   a transaction that raises it under the user's row lock first.
 //! - Every revocation runs `pg_notify` on [`NOTIFY_CHANNEL`] inside the same
 //!   statement, so the message is sent exactly when the revocation commits.
 //!   [`PostgresStore::revocation_feed`](sessionward_core::SessionStore::revocation_feed)
@@ -21,8 +26,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason,
-    RotateOutcome, RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp,
+    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason, RotateOutcome,
+    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest,
     UserId,
 };
 use sqlx::migrate::Migrator;
@@ -32,7 +37,10 @@ use tokio::sync::mpsc;
 
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
 use crate::risk::{self, HistoryRow};
-use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
+use crate::row::{
+    Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
+    records, revocations_by_reason,
+};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The channel revocations are announced on (`pg_notify`), with a JSON
@@ -152,56 +160,56 @@ impl PostgresStore {
         MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
     }
 
+    /// Raises the mark under the user's lock, then revokes: the `UPDATE`
+    /// runs after the lock, so it sees every session a login committed
+    /// before it, and a login after it sees the mark.
+    async fn try_revoke_all_marked(
+        &self,
+        user: &UserId,
+        except: Option<&SessionId>,
+        reason: RevokeReason,
+        at: Timestamp,
+    ) -> Result<Vec<SessionRecord>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        raise_mark(&mut tx, user.as_str(), at).await?;
+        let rows = revoke_all_rows(&mut *tx, user, except, reason, at).await?;
+        tx.commit().await?;
+        before_revocation(rows).map_err(carry)
+    }
+
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
         let encoded = Encoded::new(&req.session).map_err(carry)?;
+        let user = req.session.user.as_str();
         if !req.limits_apply() && req.replaces.is_none() {
-            // Nothing to decide: one INSERT, no lock, no read.
-            insert(&self.pool, &encoded).await?;
-            return Ok(CreateOutcome::admitted());
+            // Nothing to decide but the mark: one statement that locks the
+            // user's row (so a racing password change either sees this
+            // session or is seen by it) and inserts unless the mark refuses.
+            if insert_unless_marked(&self.pool, &encoded, req).await? {
+                return Ok(CreateOutcome::admitted());
+            }
+            let not_before = read_mark(&self.pool, user).await?.unwrap_or(req.now);
+            return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
         let mut tx = self.pool.begin().await?;
-        let user = req.session.user.as_str();
-        lock_user(&mut tx, user).await?;
+        let not_before = lock_user(&mut tx, user).await?;
         let existing = admission_rows(&mut tx, req).await?;
-        let (limit, evict, replace) = match req.decide(existing) {
-            CreateDecision::Refuse(outcome) => {
-                tx.rollback().await?;
-                return Ok(outcome);
-            }
-            CreateDecision::Admit {
-                limit,
-                evict,
-                replace,
-            } => (limit, evict, replace),
-        };
-        if !evict.is_empty() {
-            let ids: Vec<&str> = evict.iter().map(|s| s.id.as_str()).collect();
-            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?;
+        let decision = req.decide(existing, not_before);
+        for (reason, ids) in revocations_by_reason(&decision) {
+            revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
-        if let Some(r) = &replace {
-            revoke_ids(
-                &mut tx,
-                user,
-                &[r.id.as_str()],
-                RevokeReason::Reauthenticated,
-                req.now,
-            )
-            .await?;
+        if decision.admits() {
+            insert(&mut *tx, &encoded).await?;
         }
-        insert(&mut *tx, &encoded).await?;
         tx.commit().await?;
-        Ok(CreateOutcome::Created {
-            limit,
-            evicted: evict,
-            replaced: replace,
-        })
+        Ok(decision.into_outcome())
     }
 }
 
 /// What [`CreateRequest::decide`] uses: with a limit applying, the user's
-/// active sessions (the replaced one matters only if active, so it is among
-/// them), read through the partial index of unrevoked rows; otherwise just
-/// the replaced session. Revoked tombstones are never read.
+/// unrevoked sessions before their end (active ones count; idle ones are
+/// ended in the same transaction; the replaced one matters only if active,
+/// so it is among them), read through the partial index of unrevoked rows;
+/// otherwise just the replaced session. Revoked tombstones are never read.
 async fn admission_rows(
     conn: &mut PgConnection,
     req: &CreateRequest,
@@ -212,11 +220,10 @@ async fn admission_rows(
             "SELECT ",
             cols!(),
             " FROM sessionward_sessions WHERE user_id = $1 AND revoked_at IS NULL \
-             AND expires_at > $2 AND last_seen_at > $3"
+             AND expires_at > $2"
         ))
         .bind(user)
         .bind(req.now.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
     } else {
         sqlx::query_as(concat!(
             "SELECT ",
@@ -248,18 +255,98 @@ async fn insert<'c>(
     Ok(())
 }
 
-/// Locks the user's lock row, creating it on first use, in one round trip:
-/// the upsert takes the row lock whether it inserts or conflicts (a
-/// concurrent first login waits for the inserting transaction, then locks).
-async fn lock_user(conn: &mut PgConnection, user: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Inserts one session row unless the user's "not before" mark is later
+/// than the credential check, in one statement that also takes the user's
+/// row lock (creating the row on first use). Returns whether it inserted.
+async fn insert_unless_marked(
+    pool: &PgPool,
+    encoded: &Encoded<'_>,
+    req: &CreateRequest,
+) -> Result<bool, sqlx::Error> {
+    let done = bind_record!(
+        sqlx::query(concat!(
+            "WITH u AS (INSERT INTO sessionward_users (user_id) VALUES ($1) \
+             ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING not_before) \
+             INSERT INTO sessionward_sessions (",
+            cols!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM u \
+             WHERE u.not_before IS NULL OR u.not_before <= $16"
+        )),
+        encoded
+    )
+    .bind(req.credential_verified_at.unix_millis())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Locks the user's lock row, creating it on first use, in one round trip,
+/// and returns the user's "not before" mark: the upsert takes the row lock
+/// whether it inserts or conflicts (a concurrent first login waits for the
+/// inserting transaction, then locks) and returns the latest committed mark.
+async fn lock_user(conn: &mut PgConnection, user: &str) -> Result<Option<Timestamp>, sqlx::Error> {
+    let mark: Option<i64> = sqlx::query_scalar(
         "INSERT INTO sessionward_users (user_id) VALUES ($1) \
-         ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+         ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING not_before",
     )
     .bind(user)
+    .fetch_one(conn)
+    .await?;
+    Ok(mark_at(mark))
+}
+
+/// Raises the user's "not before" mark to `at` (never lowers it), taking
+/// the lock row `create` takes.
+async fn raise_mark(conn: &mut PgConnection, user: &str, at: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessionward_users (user_id, not_before) VALUES ($1, $2) \
+         ON CONFLICT (user_id) DO UPDATE SET not_before = \
+         GREATEST(COALESCE(sessionward_users.not_before, EXCLUDED.not_before), EXCLUDED.not_before)",
+    )
+    .bind(user)
+    .bind(at.unix_millis())
     .execute(conn)
     .await?;
     Ok(())
+}
+
+async fn read_mark<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    user: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    let mark: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(conn)
+            .await?;
+    Ok(mark_at(mark.flatten()))
+}
+
+/// Revokes every unrevoked session of `user` but `except`, announcing each.
+async fn revoke_all_rows<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
+    user: &UserId,
+    except: Option<&SessionId>,
+    reason: RevokeReason,
+    at: Timestamp,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+         WHERE user_id = $1 AND revoked_at IS NULL \
+         AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
+        cols!(),
+        ") SELECT ",
+        cols!(),
+        ", ",
+        notify!(),
+        " FROM r"
+    ))
+    .bind(user.as_str())
+    .bind(except.map(SessionId::as_str))
+    .bind(at.unix_millis())
+    .bind(reason.as_str())
+    .fetch_all(conn)
+    .await
 }
 
 /// Revokes the given unrevoked sessions of `user` and announces each on
@@ -314,18 +401,20 @@ impl SessionStore for PostgresStore {
         row.map(SessionRow::into_record).transpose()
     }
 
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE sessionward_sessions SET last_seen_at = $3 \
-             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL AND last_seen_at < $3",
+             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL \
+             AND last_seen_at < $3 AND last_seen_at > $4 AND expires_at > $3",
         )
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .bind(at.unix_millis())
+        .bind(req.user.as_str())
+        .bind(req.id.as_str())
+        .bind(req.at.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -390,25 +479,17 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-             WHERE user_id = $1 AND revoked_at IS NULL \
-             AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
-            cols!(),
-            ") SELECT ",
-            cols!(),
-            ", ",
-            notify!(),
-            " FROM r"
-        ))
-        .bind(user.as_str())
-        .bind(except.map(SessionId::as_str))
-        .bind(at.unix_millis())
-        .bind(reason.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+        if reason.raises_not_before() {
+            return retry_tx!(self.try_revoke_all_marked(user, except, reason, at));
+        }
+        let rows = revoke_all_rows(&self.pool, user, except, reason, at)
+            .await
+            .map_err(map_err)?;
         before_revocation(rows)
+    }
+
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        read_mark(&self.pool, user.as_str()).await.map_err(map_err)
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {

@@ -183,3 +183,23 @@ pub(crate) use bind_record;
 pub(crate) fn generation(g: u64) -> Result<i64, StoreError> {
     i64::try_from(g).map_err(|e| StoreError::Backend(Box::new(e)))
 }
+
+/// The revocations of a create decision grouped by reason, as session ids:
+/// one `UPDATE` per reason that has any.
+pub(crate) fn revocations_by_reason(
+    decision: &sessionward_core::CreateDecision,
+) -> Vec<(RevokeReason, Vec<&str>)> {
+    let mut groups: Vec<(RevokeReason, Vec<&str>)> = Vec::new();
+    for (record, reason) in decision.revocations() {
+        match groups.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, ids)) => ids.push(record.id.as_str()),
+            None => groups.push((reason, vec![record.id.as_str()])),
+        }
+    }
+    groups
+}
+
+/// A stored "not before" mark.
+pub(crate) fn mark(millis: Option<i64>) -> Option<Timestamp> {
+    millis.map(Timestamp::from_unix_millis)
+}

@@ -1,17 +1,19 @@
 //! The SQLite store (feature `sqlite`, the default).
 //!
 //! - `create` runs in a `BEGIN IMMEDIATE` transaction: SQLite takes its
-//!   write lock at the start, so the read of the user's sessions (only the
-//!   active ones and the replaced one), the admission plan, the evictions
-//!   and the insert cannot interleave with any other writer, in this
-//!   process or another one. With no limit applying
-//!   ([`CreateRequest::limits_apply`]) and nothing to replace it is one
-//!   `INSERT`.
+//!   write lock at the start, so the read of the user's "not before" mark
+//!   and sessions (only the unrevoked ones and the replaced one), the
+//!   admission plan, the evictions, the ending of idle sessions and the
+//!   insert cannot interleave with any other writer, in this process or
+//!   another one. With no limit applying ([`CreateRequest::limits_apply`])
+//!   and nothing to replace it is one `INSERT … SELECT` guarded by the mark.
 //! - Writers in this process also queue on an in-process lock first, so they
 //!   wait without SQLite's busy-polling; other processes are held back by
 //!   `busy_timeout` (5 s).
-//! - `rotate_refresh`, `touch`, `revoke` and `revoke_all` are each one
-//!   conditional `UPDATE … RETURNING`.
+//! - `rotate_refresh`, `touch` and `revoke` are each one conditional
+//!   `UPDATE` (touch only while the session is active by the request's
+//!   cutoffs); `revoke_all` raises the mark (password change, account
+//!   disabled) and revokes in one `BEGIN IMMEDIATE` transaction.
 //! - File databases use WAL journaling (readers never block the writer) and
 //!   `synchronous = FULL`, so a committed revocation survives a power loss.
 //! - There is no revocation feed: the manager's cached mode checks the store
@@ -25,8 +27,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateDecision, CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest,
-    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, UserId,
+    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
+    SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
@@ -35,7 +37,10 @@ use tokio::sync::Mutex;
 
 use crate::error::{map_err, map_migrate_err};
 use crate::risk::{self, HistoryRow};
-use crate::row::{Encoded, SessionRow, before_revocation, bind_record, cols, generation, records};
+use crate::row::{
+    Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
+    records, revocations_by_reason,
+};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The embedded SQLite migrations, recorded in the `sessionward_migrations`
@@ -147,56 +152,76 @@ impl SqliteStore {
 
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, StoreError> {
         let encoded = Encoded::new(&req.session)?;
+        let user = req.session.user.as_str();
         let _write = self.write.lock().await;
         if !req.limits_apply() && req.replaces.is_none() {
-            // Nothing to decide: one INSERT, no read.
-            insert(&self.pool, &encoded).await?;
-            return Ok(CreateOutcome::admitted());
+            // Nothing to decide but the mark: one INSERT guarded by it (a
+            // single statement is atomic against other writers).
+            if insert_unless_marked(&self.pool, &encoded, req).await? {
+                return Ok(CreateOutcome::admitted());
+            }
+            let not_before = read_mark(&self.pool, user).await?.unwrap_or(req.now);
+            return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)?;
-        let user = req.session.user.as_str();
+        let not_before = read_mark(&mut *tx, user).await?;
         let existing = admission_rows(&mut tx, req).await?;
-        let (limit, evict, replace) = match req.decide(existing) {
-            CreateDecision::Refuse(outcome) => {
-                tx.rollback().await.map_err(map_err)?;
-                return Ok(outcome);
-            }
-            CreateDecision::Admit {
-                limit,
-                evict,
-                replace,
-            } => (limit, evict, replace),
-        };
-        if !evict.is_empty() {
-            let ids: Vec<&str> = evict.iter().map(|s| s.id.as_str()).collect();
-            revoke_ids(&mut tx, user, &ids, RevokeReason::Evicted, req.now).await?;
+        let decision = req.decide(existing, not_before);
+        for (reason, ids) in revocations_by_reason(&decision) {
+            revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
-        if let Some(r) = &replace {
-            revoke_ids(
-                &mut tx,
-                user,
-                &[r.id.as_str()],
-                RevokeReason::Reauthenticated,
-                req.now,
-            )
-            .await?;
+        if decision.admits() {
+            insert(&mut *tx, &encoded).await?;
         }
-        insert(&mut *tx, &encoded).await?;
         tx.commit().await.map_err(map_err)?;
-        Ok(CreateOutcome::Created {
-            limit,
-            evicted: evict,
-            replaced: replace,
-        })
+        Ok(decision.into_outcome())
     }
 }
 
+/// Inserts one session row unless the user's "not before" mark is later
+/// than the credential check. Returns whether it inserted.
+async fn insert_unless_marked(
+    pool: &SqlitePool,
+    encoded: &Encoded<'_>,
+    req: &CreateRequest,
+) -> Result<bool, StoreError> {
+    let done = bind_record!(
+        sqlx::query(concat!(
+            "INSERT INTO sessionward_sessions (",
+            cols!(),
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+             WHERE NOT EXISTS (SELECT 1 FROM sessionward_users \
+             WHERE user_id = ?1 AND not_before > ?16)"
+        )),
+        encoded
+    )
+    .bind(req.credential_verified_at.unix_millis())
+    .execute(pool)
+    .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn read_mark<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
+    user: &str,
+) -> Result<Option<Timestamp>, StoreError> {
+    let mark: Option<i64> =
+        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = ?1")
+            .bind(user)
+            .fetch_optional(conn)
+            .await
+            .map_err(map_err)?;
+    Ok(mark_at(mark))
+}
+
 /// What [`CreateRequest::decide`] uses: with a limit applying, the user's
-/// active sessions (the replaced one matters only if active, so it is among
+/// unrevoked sessions before their end (idle ones are ended in the same
+/// transaction; the replaced one matters only if active, so it is among
 /// them), read through the partial index of unrevoked rows; otherwise just
 /// the replaced session. Revoked tombstones are never read.
 async fn admission_rows(
@@ -209,11 +234,10 @@ async fn admission_rows(
             "SELECT ",
             cols!(),
             " FROM sessionward_sessions WHERE user_id = ?1 AND revoked_at IS NULL \
-             AND expires_at > ?2 AND last_seen_at > ?3"
+             AND expires_at > ?2"
         ))
         .bind(user)
         .bind(req.now.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
     } else {
         sqlx::query_as(concat!(
             "SELECT ",
@@ -296,19 +320,21 @@ impl SessionStore for SqliteStore {
         row.map(SessionRow::into_record).transpose()
     }
 
-    async fn touch(&self, user: &UserId, id: &SessionId, at: Timestamp) -> Result<(), StoreError> {
+    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
         let _write = self.write.lock().await;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE sessionward_sessions SET last_seen_at = ?3 \
-             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL AND last_seen_at < ?3",
+             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL \
+             AND last_seen_at < ?3 AND last_seen_at > ?4 AND expires_at > ?3",
         )
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .bind(at.unix_millis())
+        .bind(req.user.as_str())
+        .bind(req.id.as_str())
+        .bind(req.at.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -373,6 +399,22 @@ impl SessionStore for SqliteStore {
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let _write = self.write.lock().await;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        if reason.raises_not_before() {
+            sqlx::query(
+                "INSERT INTO sessionward_users (user_id, not_before) VALUES (?1, ?2) \
+                 ON CONFLICT (user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
+            )
+            .bind(user.as_str())
+            .bind(at.unix_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
         let rows: Vec<SessionRow> = sqlx::query_as(concat!(
             "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
              WHERE user_id = ?1 AND revoked_at IS NULL \
@@ -383,10 +425,15 @@ impl SessionStore for SqliteStore {
         .bind(except.map(SessionId::as_str))
         .bind(at.unix_millis())
         .bind(reason.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
         before_revocation(rows)
+    }
+
+    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+        read_mark(&self.pool, user.as_str()).await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {

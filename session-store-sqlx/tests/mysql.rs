@@ -109,7 +109,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await

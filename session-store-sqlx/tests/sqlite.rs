@@ -86,7 +86,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
-            "sessionward_used_tokens"
+            "sessionward_used_tokens",
+            "sessionward_users"
         ]
     );
     store.migrate().await.unwrap();
@@ -94,7 +95,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
@@ -114,7 +115,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
-            "sessionward_used_tokens"
+            "sessionward_used_tokens",
+            "sessionward_users"
         ]
     );
     sessionward_core::testing::login_then_authenticate(Arc::new(store.clone())).await;
@@ -148,7 +150,7 @@ async fn memory_databases_are_private() {
     let a = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let b = SqliteStore::connect("sqlite::memory:").await.unwrap();
     a.migrate().await.unwrap();
-    assert_eq!(tables(&a).await.len(), 6);
+    assert_eq!(tables(&a).await.len(), 7);
     assert!(tables(&b).await.is_empty());
 }
 

@@ -210,6 +210,8 @@ pub async fn create(store: &dyn SessionStore, r: SessionRecord, now: Timestamp) 
             now,
             idle_cutoff: now.minus(Duration::from_secs(1800)),
             replaces: None,
+            credential_verified_at: now,
+            touch_interval: Duration::from_secs(60),
         })
         .await
         .unwrap();
