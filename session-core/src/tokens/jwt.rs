@@ -59,12 +59,16 @@ pub(crate) fn verify<T: DeserializeOwned>(
     if token.len() > MAX_JWT_LEN {
         return Err(TokenRejection::Oversized);
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // The signed message is everything before the last `.`; taking it as a
+    // slice needs no offset arithmetic.
+    let Some((message, signature_b64)) = token.rsplit_once('.') else {
         return Err(TokenRejection::Malformed);
     };
+    let Some((header_b64, payload_b64)) = message.split_once('.') else {
+        return Err(TokenRejection::Malformed);
+    };
+    // A fourth segment leaves a `.` in `payload_b64`, which the base64url
+    // check below refuses.
     for part in [header_b64, payload_b64, signature_b64] {
         if part.is_empty() || !part.bytes().all(is_base64url_byte) {
             return Err(TokenRejection::Malformed);
@@ -86,11 +90,9 @@ pub(crate) fn verify<T: DeserializeOwned>(
     if header.alg != key.algorithm().name() {
         return Err(TokenRejection::AlgorithmMismatch);
     }
-    let message_len = header_b64.len() + 1 + payload_b64.len();
-    let message = &token.as_bytes()[..message_len];
     let valid = jsonwebtoken::crypto::verify(
         signature_b64,
-        message,
+        message.as_bytes(),
         key.decoding_key(),
         key.algorithm().jsonwebtoken(),
     )
