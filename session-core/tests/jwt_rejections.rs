@@ -698,3 +698,139 @@ async fn time_claim_extremes_with_a_huge_leeway() {
         .await
         .unwrap();
 }
+
+/// The genuine claims as a JSON array in `AccessClaims` field order.
+fn claims_as_array(c: &Value) -> String {
+    let fields = [
+        "iss",
+        "aud",
+        "sub",
+        "sid",
+        "jti",
+        "iat",
+        "nbf",
+        "exp",
+        "auth_time",
+    ];
+    Value::Array(fields.iter().map(|k| c[*k].clone()).collect()).to_string()
+}
+
+#[tokio::test]
+async fn header_and_claims_must_be_objects() {
+    let f = Fixture::hs256().await;
+    let claims = f.claims();
+    let object = claims.to_string();
+    // The crafting is sound: the object forms authenticate.
+    f.manager
+        .authenticate(&sign_hs256(&hs_header(), &object))
+        .await
+        .unwrap();
+    let header_array = json!(["HS256", "at+jwt", HS_KID]).to_string();
+    let array = claims_as_array(&claims);
+    f.expect(
+        &sign_hs256(&header_array, &object),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
+    f.expect(
+        &sign_hs256(&header_array, &array),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
+    f.expect(&sign_hs256(&hs_header(), &array), TokenRejection::BadClaims)
+        .await;
+    for header in [
+        format!("[{}]", hs_header()),
+        "null".to_owned(),
+        "\"HS256\"".to_owned(),
+        "[]".to_owned(),
+        format!("{} {}", hs_header(), hs_header()),
+    ] {
+        f.expect(
+            &sign_hs256(&header, &object),
+            TokenRejection::UnsupportedHeader,
+        )
+        .await;
+    }
+    for payload in [
+        format!("[{object}]"),
+        "null".to_owned(),
+        "[]".to_owned(),
+        "1767225600".to_owned(),
+        format!("{object}{object}"),
+    ] {
+        f.expect(
+            &sign_hs256(&hs_header(), &payload),
+            TokenRejection::BadClaims,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn duplicate_members_behind_a_valid_signature() {
+    let f = Fixture::hs256().await;
+    let object = f.claims().to_string();
+    for header in [
+        r#"{"alg":"HS256","alg":"none","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"none","alg":"HS256","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","\u006bid":"other"}"#,
+    ] {
+        f.expect(
+            &sign_hs256(header, &object),
+            TokenRejection::UnsupportedHeader,
+        )
+        .await;
+    }
+    let sub = format!(r#""sub":{},"#, f.claims()["sub"]);
+    let exp = format!(r#""exp":{},"#, f.claims()["exp"]);
+    for payload in [
+        // The same value twice is still a duplicate.
+        object.replacen('{', &format!("{{{sub}"), 1),
+        object.replacen('{', r#"{"sub":"mallory","#, 1),
+        object.replacen('{', &format!("{{{exp}"), 1),
+        object.replacen('{', r#"{"exp":9999999999,"#, 1),
+        object.replacen('{', r#"{"\u0073ub":"mallory","#, 1),
+    ] {
+        f.expect(
+            &sign_hs256(&hs_header(), &payload),
+            TokenRejection::BadClaims,
+        )
+        .await;
+    }
+    // Through the generic verifier too: a Value would otherwise keep the last.
+    let tokens = f.manager.tokens();
+    let dup = object.replacen('{', r#"{"sub":"mallory","#, 1);
+    assert!(serde_json::from_str::<Value>(&dup).is_ok());
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>("at+jwt", &sign_hs256(&hs_header(), &dup))
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    let nested = r#"{"a":{"b":1,"b":2}}"#;
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>("at+jwt", &sign_hs256(&hs_header(), nested))
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>(
+                "at+jwt",
+                &sign_hs256(&hs_header(), &claims_as_array(&f.claims()))
+            )
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    let fine: Value = tokens
+        .verify_jwt(
+            "at+jwt",
+            &sign_hs256(&hs_header(), r#"{"a":{"b":1},"b":[{"b":2}]}"#),
+        )
+        .unwrap();
+    assert_eq!(fine["b"][0]["b"], 2);
+}

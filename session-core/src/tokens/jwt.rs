@@ -1,10 +1,11 @@
 //! Strict JWS compact parsing and verification.
 //!
 //! sessionward only accepts what it issues: exactly three base64url
-//! segments, a header with exactly `alg`, `typ` and `kid`, the algorithm the
-//! named key is pinned to, a valid signature, then claims that match the
-//! expected structure with no unknown or duplicate members. Everything else
-//! is a [`TokenRejection`].
+//! segments, a header that is a JSON object with exactly `alg`, `typ` and
+//! `kid`, the algorithm the named key is pinned to, a valid signature, then
+//! claims that are a JSON object matching the expected structure with no
+//! unknown or duplicate members (at any depth; see `strict_json`).
+//! Everything else is a [`TokenRejection`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeySet, SigningKey};
 use super::rejection::TokenRejection;
+use super::strict_json;
 use crate::ids::is_base64url_byte;
 
 /// Longest access token accepted, in bytes; longer input is refused before parsing.
@@ -78,7 +80,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
         .decode(header_b64)
         .map_err(|_| TokenRejection::Malformed)?;
     let header: StrictHeader =
-        serde_json::from_slice(&header_json).map_err(|_| TokenRejection::UnsupportedHeader)?;
+        strict_json::from_slice(&header_json).map_err(|_| TokenRejection::UnsupportedHeader)?;
     if header.typ != typ {
         return Err(TokenRejection::WrongType);
     }
@@ -103,5 +105,5 @@ pub(crate) fn verify<T: DeserializeOwned>(
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| TokenRejection::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
+    strict_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
 }

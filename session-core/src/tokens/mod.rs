@@ -9,6 +9,7 @@ mod jwt;
 mod keys;
 mod refresh;
 mod rejection;
+mod strict_json;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -147,6 +148,11 @@ impl TokenConfig {
 
     /// Verifies a JWT of header `typ` against the configured keys and decodes
     /// its claims. Time, issuer and audience claims are the caller's to check.
+    ///
+    /// Header and claims must be JSON objects without duplicate member names
+    /// at any depth, whatever `T` is (a struct, a map or `serde_json::Value`):
+    /// an array with the right values in field order, or `{"sub":"a","sub":"b"}`,
+    /// is refused even when correctly signed.
     ///
     /// # Errors
     /// [`TokenRejection`] for anything but a well-formed, correctly signed token.
