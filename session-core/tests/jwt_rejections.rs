@@ -8,8 +8,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use sessionward_core::events::MemorySink;
-use sessionward_core::tokens::{SigningKey, TokenConfig, TokenRejection, VerifyingKey};
+use sessionward_core::events::{EventKind, MemorySink};
+use sessionward_core::tokens::{
+    MAX_CLAIM_SECONDS, MAX_REFRESH_GENERATION, SigningKey, TokenConfig, TokenRejection,
+    VerifyingKey,
+};
 use sessionward_core::{
     Clock, LoginSuccess, ManualClock, MemoryStore, RefreshToken, RequestContext, SessionError,
     SessionId, SessionManager, SessionPolicy, SystemClock, UserId,
@@ -40,6 +43,20 @@ impl Fixture {
             .refresh_key([7; 32])
             .build()
             .unwrap();
+        Self::with_tokens(tokens).await
+    }
+
+    /// A fixture whose signing key is the HS256 test key [`HS_KID`]/[`HS_SECRET`].
+    async fn hs256() -> Self {
+        let tokens = TokenConfig::builder(ISS, AUD)
+            .signing_key(SigningKey::hs256(HS_KID, HS_SECRET).unwrap())
+            .refresh_key([7; 32])
+            .build()
+            .unwrap();
+        Self::with_tokens(tokens).await
+    }
+
+    async fn with_tokens(tokens: TokenConfig) -> Self {
         let clock = ManualClock::new(SystemClock.now());
         let events = Arc::new(MemorySink::new(10_000));
         let manager = SessionManager::builder(
@@ -78,12 +95,68 @@ impl Fixture {
             Err(SessionError::InvalidToken(why)) => assert_eq!(why, want, "token {:.80}", token),
             other => panic!("expected {want:?}, got {other:?} for {:.80}", token),
         }
+        self.assert_one_rejection_event(token, want);
+    }
+
+    /// Refreshes with `token` and expects the typed rejection `want`.
+    async fn expect_refresh(&self, token: &str, want: TokenRejection) {
+        self.events.clear();
+        match self.manager.refresh(&RefreshToken::new(token)).await {
+            Err(SessionError::InvalidToken(why)) => assert_eq!(why, want, "refresh token {token}"),
+            other => panic!("expected {want:?}, got {other:?} for refresh token {token}"),
+        }
+        self.assert_one_rejection_event(token, want);
+    }
+
+    /// Exactly one `authn_token_rejected` event was recorded, it carries the
+    /// reason `want`, and nothing of the token itself.
+    fn assert_one_rejection_event(&self, token: &str, want: TokenRejection) {
         assert_eq!(
             self.events.names(),
             vec!["authn_token_rejected"],
             "one rejection event"
         );
+        let event = &self.events.events()[0];
+        assert_eq!(event.kind, EventKind::TokenRejected { why: want });
+        let line = event.to_json();
+        assert!(
+            line.contains(&format!(r#""why":"{}""#, want.as_str())),
+            "{line}"
+        );
+        for part in token.split('.').filter(|p| p.len() >= 16) {
+            assert!(!line.contains(part), "token text in the event: {line}");
+        }
     }
+
+    /// The start-up refresh token with its generation field replaced.
+    fn refresh_with_generation(&self, generation: &str) -> String {
+        let genuine = self.login.tokens.refresh_token.expose_secret();
+        let parts: Vec<&str> = genuine.split('.').collect();
+        assert_eq!(parts.len(), 5);
+        assert_eq!(parts[3], "0", "the start-up token is generation 0");
+        format!(
+            "{}.{}.{}.{generation}.{}",
+            parts[0], parts[1], parts[2], parts[4]
+        )
+    }
+}
+
+const HS_KID: &str = "hs-1";
+const HS_SECRET: &[u8] = &[0x42; 32];
+
+/// Signs raw header and payload JSON text with the HS256 test key:
+/// base64url(header).base64url(claims).base64url(HMAC-SHA256).
+fn sign_hs256(header: &str, payload: &str) -> String {
+    sign_raw(
+        header,
+        payload,
+        &EncodingKey::from_secret(HS_SECRET).unwrap(),
+        Algorithm::HS256,
+    )
+}
+
+fn hs_header() -> String {
+    json!({"alg": "HS256", "typ": "at+jwt", "kid": HS_KID}).to_string()
 }
 
 fn b64(v: &[u8]) -> String {
@@ -449,4 +522,315 @@ async fn tokens_are_unique_and_long() {
         assert!(seen.insert(secret));
         assert!(seen.insert(l.session.id.to_string()));
     }
+}
+
+#[tokio::test]
+async fn refresh_generation_extremes() {
+    let f = Fixture::new().await;
+    // No successor exists past u64::MAX - 1; larger numbers do not fit a u64.
+    for generation in [
+        u64::MAX.to_string(),
+        (MAX_REFRESH_GENERATION + 1).to_string(),
+        "18446744073709551616".to_owned(),
+        "99999999999999999999".to_owned(),
+        "340282366920938463463374607431768211455".to_owned(),
+    ] {
+        f.expect_refresh(
+            &f.refresh_with_generation(&generation),
+            TokenRejection::NumberOutOfRange,
+        )
+        .await;
+    }
+    // In range but not the session's: a forgery, refused, nothing revoked.
+    // (The store is asked with the successor of MAX_REFRESH_GENERATION,
+    // u64::MAX, computed without overflow.)
+    for generation in [MAX_REFRESH_GENERATION, u64::MAX - 2, 1] {
+        f.expect_refresh(
+            &f.refresh_with_generation(&generation.to_string()),
+            TokenRejection::UnknownRefreshToken,
+        )
+        .await;
+    }
+    for generation in ["00", "-1", "+0", "0x0"] {
+        f.expect_refresh(
+            &f.refresh_with_generation(generation),
+            TokenRejection::Malformed,
+        )
+        .await;
+    }
+    f.manager.authenticate(f.access()).await.unwrap();
+    // Generation 0, the genuine token: rotates; again at once: the grace
+    // replay (`0 + 1 == current`) answers with the same successor.
+    let genuine = f.refresh_with_generation("0");
+    let first = f
+        .manager
+        .refresh(&RefreshToken::new(&genuine))
+        .await
+        .unwrap();
+    assert_eq!(first.session.refresh.generation, 1);
+    let again = f
+        .manager
+        .refresh(&RefreshToken::new(&genuine))
+        .await
+        .unwrap();
+    assert!(again.grace_replay);
+    assert_eq!(
+        again.tokens.refresh_token.expose_secret(),
+        first.tokens.refresh_token.expose_secret()
+    );
+    // After a rotation the extremes are refused the same way, and the
+    // session is still alive (no reuse detected from a forged generation).
+    f.expect_refresh(
+        &f.refresh_with_generation(&u64::MAX.to_string()),
+        TokenRejection::NumberOutOfRange,
+    )
+    .await;
+    f.expect_refresh(
+        &f.refresh_with_generation(&MAX_REFRESH_GENERATION.to_string()),
+        TokenRejection::UnknownRefreshToken,
+    )
+    .await;
+    f.manager
+        .authenticate(first.tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn time_claim_extremes() {
+    let f = Fixture::new().await;
+    let base = f.claims();
+    let now = f.clock.now().unix_seconds();
+    let out_of_range = [
+        json!(i64::MAX),
+        json!(i64::MAX - 1),
+        json!(i64::MIN),
+        json!(i64::MIN + 1),
+        json!(-1),
+        json!(MAX_CLAIM_SECONDS + 1),
+    ];
+    for claim in ["iat", "nbf", "exp", "auth_time"] {
+        for v in &out_of_range {
+            let mut c = base.clone();
+            c[claim] = v.clone();
+            f.expect(
+                &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+                TokenRejection::NumberOutOfRange,
+            )
+            .await;
+        }
+        // Beyond i64: not an integer of the claim's type.
+        for v in [
+            json!(u64::MAX),
+            json!(u64::MAX - 1),
+            json!(i64::MAX as u64 + 1),
+        ] {
+            let mut c = base.clone();
+            c[claim] = v;
+            f.expect(
+                &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+                TokenRejection::BadClaims,
+            )
+            .await;
+        }
+    }
+    // The range's edges: the epoch is long expired, the last second is fine.
+    let mut c = base.clone();
+    c["exp"] = json!(0);
+    f.expect(
+        &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+        TokenRejection::Expired,
+    )
+    .await;
+    let mut c = base.clone();
+    c["exp"] = json!(MAX_CLAIM_SECONDS);
+    c["iat"] = json!(0);
+    c["nbf"] = json!(0);
+    c["auth_time"] = json!(0);
+    f.manager
+        .authenticate(&sign_raw(
+            &es_header(),
+            &c.to_string(),
+            &es_key(),
+            Algorithm::ES256,
+        ))
+        .await
+        .unwrap();
+    // Issued in the future.
+    let mut c = base.clone();
+    c["iat"] = json!(now + 60);
+    f.expect(
+        &sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256),
+        TokenRejection::NotYetValid,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn time_claim_extremes_with_a_huge_leeway() {
+    let tokens = TokenConfig::builder(ISS, AUD)
+        .signing_key(SigningKey::hs256(HS_KID, HS_SECRET).unwrap())
+        .refresh_key([7; 32])
+        .leeway(Duration::MAX)
+        .build()
+        .unwrap();
+    let f = Fixture::with_tokens(tokens).await;
+    let base = f.claims();
+    for (claim, v) in [
+        ("exp", json!(i64::MAX)),
+        ("nbf", json!(i64::MIN)),
+        ("iat", json!(i64::MIN)),
+        ("exp", json!(MAX_CLAIM_SECONDS + 1)),
+    ] {
+        let mut c = base.clone();
+        c[claim] = v;
+        f.expect(
+            &sign_hs256(&hs_header(), &c.to_string()),
+            TokenRejection::NumberOutOfRange,
+        )
+        .await;
+    }
+    let mut c = base.clone();
+    c["exp"] = json!(MAX_CLAIM_SECONDS);
+    c["nbf"] = json!(MAX_CLAIM_SECONDS);
+    f.manager
+        .authenticate(&sign_hs256(&hs_header(), &c.to_string()))
+        .await
+        .unwrap();
+}
+
+/// The genuine claims as a JSON array in `AccessClaims` field order.
+fn claims_as_array(c: &Value) -> String {
+    let fields = [
+        "iss",
+        "aud",
+        "sub",
+        "sid",
+        "jti",
+        "iat",
+        "nbf",
+        "exp",
+        "auth_time",
+    ];
+    Value::Array(fields.iter().map(|k| c[*k].clone()).collect()).to_string()
+}
+
+#[tokio::test]
+async fn header_and_claims_must_be_objects() {
+    let f = Fixture::hs256().await;
+    let claims = f.claims();
+    let object = claims.to_string();
+    // The crafting is sound: the object forms authenticate.
+    f.manager
+        .authenticate(&sign_hs256(&hs_header(), &object))
+        .await
+        .unwrap();
+    let header_array = json!(["HS256", "at+jwt", HS_KID]).to_string();
+    let array = claims_as_array(&claims);
+    f.expect(
+        &sign_hs256(&header_array, &object),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
+    f.expect(
+        &sign_hs256(&header_array, &array),
+        TokenRejection::UnsupportedHeader,
+    )
+    .await;
+    f.expect(&sign_hs256(&hs_header(), &array), TokenRejection::BadClaims)
+        .await;
+    for header in [
+        format!("[{}]", hs_header()),
+        "null".to_owned(),
+        "\"HS256\"".to_owned(),
+        "[]".to_owned(),
+        format!("{} {}", hs_header(), hs_header()),
+    ] {
+        f.expect(
+            &sign_hs256(&header, &object),
+            TokenRejection::UnsupportedHeader,
+        )
+        .await;
+    }
+    for payload in [
+        format!("[{object}]"),
+        "null".to_owned(),
+        "[]".to_owned(),
+        "1767225600".to_owned(),
+        format!("{object}{object}"),
+    ] {
+        f.expect(
+            &sign_hs256(&hs_header(), &payload),
+            TokenRejection::BadClaims,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn duplicate_members_behind_a_valid_signature() {
+    let f = Fixture::hs256().await;
+    let object = f.claims().to_string();
+    for header in [
+        r#"{"alg":"HS256","alg":"none","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"none","alg":"HS256","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","typ":"at+jwt","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","kid":"hs-1"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","\u006bid":"other"}"#,
+    ] {
+        f.expect(
+            &sign_hs256(header, &object),
+            TokenRejection::UnsupportedHeader,
+        )
+        .await;
+    }
+    let sub = format!(r#""sub":{},"#, f.claims()["sub"]);
+    let exp = format!(r#""exp":{},"#, f.claims()["exp"]);
+    for payload in [
+        // The same value twice is still a duplicate.
+        object.replacen('{', &format!("{{{sub}"), 1),
+        object.replacen('{', r#"{"sub":"mallory","#, 1),
+        object.replacen('{', &format!("{{{exp}"), 1),
+        object.replacen('{', r#"{"exp":9999999999,"#, 1),
+        object.replacen('{', r#"{"\u0073ub":"mallory","#, 1),
+    ] {
+        f.expect(
+            &sign_hs256(&hs_header(), &payload),
+            TokenRejection::BadClaims,
+        )
+        .await;
+    }
+    // Through the generic verifier too: a Value would otherwise keep the last.
+    let tokens = f.manager.tokens();
+    let dup = object.replacen('{', r#"{"sub":"mallory","#, 1);
+    assert!(serde_json::from_str::<Value>(&dup).is_ok());
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>("at+jwt", &sign_hs256(&hs_header(), &dup))
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    let nested = r#"{"a":{"b":1,"b":2}}"#;
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>("at+jwt", &sign_hs256(&hs_header(), nested))
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    assert_eq!(
+        tokens
+            .verify_jwt::<Value>(
+                "at+jwt",
+                &sign_hs256(&hs_header(), &claims_as_array(&f.claims()))
+            )
+            .err(),
+        Some(TokenRejection::BadClaims)
+    );
+    let fine: Value = tokens
+        .verify_jwt(
+            "at+jwt",
+            &sign_hs256(&hs_header(), r#"{"a":{"b":1},"b":[{"b":2}]}"#),
+        )
+        .unwrap();
+    assert_eq!(fine["b"][0]["b"], 2);
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sessionward_core::tokens::ACCESS_TOKEN_TYP;
 use sessionward_core::{ACTION_TOKEN_TYP, Timestamp};
-use sessionward_fuzz::{AUDIENCE, ISSUER, NOW_MS, build_fixture};
+use sessionward_fuzz::{AUDIENCE, ISSUER, KID, NOW_MS, build_fixture};
 
 fn write(target: &str, name: &str, mode: Option<u8>, body: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,6 +82,57 @@ fn main() {
         b"eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.",
     );
     write("access_token", "garbage", Some(0), b"a.b.c");
+    // Mode 4: raw header and claims, signed as they are (#13: arrays and
+    // duplicate members behind a valid signature are refused).
+    let header = format!(r#"{{"alg":"HS256","typ":"{ACCESS_TOKEN_TYP}","kid":"{KID}"}}"#);
+    let claims_array = format!(
+        r#"["{ISSUER}","{AUDIENCE}","$SUB","$SID","j1",{now},{now},{},{now}]"#,
+        now + 900
+    );
+    for (name, header, claims) in [
+        ("raw_object", header.clone(), claims.clone()),
+        (
+            "raw_header_array",
+            format!(r#"["HS256","{ACCESS_TOKEN_TYP}","{KID}"]"#),
+            claims.clone(),
+        ),
+        ("raw_claims_array", header.clone(), claims_array),
+        (
+            "raw_header_dup_alg",
+            header.replacen(r#""alg":"HS256","#, r#""alg":"HS256","alg":"none","#, 1),
+            claims.clone(),
+        ),
+        (
+            "raw_claims_dup_sub",
+            header.clone(),
+            claims.replacen('{', r#"{"sub":"mallory","#, 1),
+        ),
+        (
+            "raw_claims_dup_exp",
+            header.clone(),
+            claims.replacen('{', &format!(r#"{{"exp":{},"#, now + 900), 1),
+        ),
+        (
+            "raw_claims_exp_i64_max",
+            header.clone(),
+            claims.replace(
+                &format!("\"exp\":{}", now + 900),
+                &format!("\"exp\":{}", i64::MAX),
+            ),
+        ),
+        (
+            "raw_claims_nbf_i64_min",
+            header.clone(),
+            claims.replace(&format!("\"nbf\":{now}"), &format!("\"nbf\":{}", i64::MIN)),
+        ),
+    ] {
+        write(
+            "access_token",
+            name,
+            Some(4),
+            format!("{header}\n{claims}").as_bytes(),
+        );
+    }
 
     // refresh_token
     write(
@@ -104,6 +155,21 @@ fn main() {
         Some(0),
         b"swrt1.fuzz-user.AAAAAAAAAAAAAAAAAAAAAA.18446744073709551615.AAAA",
     );
+    // Well-formed but for the generation (#13): the parser gets as far as
+    // the number, u64::MAX has no successor, the others overflow a u64.
+    let fields: Vec<&str> = refresh.split('.').collect();
+    for (name, generation) in [
+        ("generation_u64_max", u64::MAX.to_string()),
+        ("generation_u64_max_minus_1", (u64::MAX - 1).to_string()),
+        ("generation_u64_overflow", "18446744073709551616".to_owned()),
+        ("generation_30_digits", "9".repeat(30)),
+    ] {
+        let token = format!(
+            "{}.{}.{}.{generation}.{}",
+            fields[0], fields[1], fields[2], fields[4]
+        );
+        write("refresh_token", name, Some(0), token.as_bytes());
+    }
 
     // action_token
     let not_me = fx

@@ -9,18 +9,25 @@
 //!   filled in), **correctly signed** with header `typ` `at+jwt`: explores
 //!   claim validation behind a valid signature.
 //! - `3`: like `2`, but the first payload line is the header `typ`.
+//! - `4`: the payload split at its first newline into raw header bytes and
+//!   raw claims bytes (placeholders filled in), **correctly signed** as they
+//!   are (`sessionward_fuzz::sign_raw`): explores the strict JSON parsing
+//!   (objects only, no duplicate members) behind a valid signature.
 //!
 //! Properties checked besides "never panics":
 //! - an accepted token always has our `iss`/`aud`, is inside `nbf`..`exp`,
 //!   and names the session that was returned;
 //! - in mode `1` only the unedited genuine token is accepted (no signature
-//!   or encoding malleability).
+//!   or encoding malleability);
+//! - in mode `4` an accepted header and claims set are JSON objects.
 #![no_main]
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use sessionward_core::ACTION_TOKEN_TYP;
 use sessionward_core::tokens::ACCESS_TOKEN_TYP;
-use sessionward_fuzz::{AUDIENCE, ISSUER, fill_placeholders, fixture, mutate};
+use sessionward_fuzz::{AUDIENCE, ISSUER, fill_placeholders, fixture, mutate, sign_raw};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, payload)) = data.split_first() else {
@@ -28,20 +35,30 @@ fuzz_target!(|data: &[u8]| {
     };
     let fx = fixture();
     let genuine = fx.login.tokens.access_token.expose_secret();
-    let token = match mode % 4 {
+    let token = match mode % 5 {
         0 => String::from_utf8_lossy(payload).into_owned(),
         1 => mutate(genuine, payload),
         2 => match sign(ACCESS_TOKEN_TYP, &String::from_utf8_lossy(payload)) {
             Some(t) => t,
             None => return,
         },
-        _ => {
+        3 => {
             let text = String::from_utf8_lossy(payload);
             let (typ, claims) = text.split_once('\n').unwrap_or((ACTION_TOKEN_TYP, &text));
             match sign(typ, claims) {
                 Some(t) => t,
                 None => return,
             }
+        }
+        _ => {
+            let at = payload
+                .iter()
+                .position(|b| *b == b'\n')
+                .unwrap_or(payload.len());
+            let (header, claims) = payload.split_at(at);
+            let claims = claims.strip_prefix(b"\n").unwrap_or(claims);
+            let claims = fill_placeholders(&String::from_utf8_lossy(claims), fx);
+            sign_raw(header, claims.as_bytes())
         }
     };
 
@@ -61,8 +78,16 @@ fuzz_target!(|data: &[u8]| {
         "session of another user"
     );
     assert_eq!(session.session.id, session.session_id);
-    if mode % 4 == 1 {
+    if mode % 5 == 1 {
         assert_eq!(token, genuine, "an edited access token was accepted");
+    }
+    if mode % 5 == 4 {
+        for part in token.split('.').take(2) {
+            let json = URL_SAFE_NO_PAD.decode(part).expect("accepted base64url");
+            let value: serde_json::Value =
+                serde_json::from_slice(&json).expect("accepted header and claims are JSON");
+            assert!(value.is_object(), "accepted a non-object header or claims");
+        }
     }
 });
 

@@ -21,6 +21,9 @@
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use sessionward_core::events::{EventSink, SecurityEvent};
 use sessionward_core::risk::RiskConfig;
 use sessionward_core::tokens::{SigningKey, TokenConfig};
@@ -142,6 +145,28 @@ pub fn mutate(genuine: &str, edits: &[u8]) -> String {
         bytes.truncate(usize::from(*cut) % (bytes.len() + 1));
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Signs raw header and claims bytes (any bytes, not only JSON objects) as a
+/// compact JWS with the fixture's HS256 key:
+/// `base64url(header).base64url(claims).base64url(HMAC-SHA256)`. Lets a
+/// target put arrays, duplicate members or other odd JSON behind a valid
+/// signature, which [`sessionward_core::tokens::TokenConfig::sign_jwt`]
+/// (always an object header) cannot.
+pub fn sign_raw(header: &[u8], claims: &[u8]) -> String {
+    static KEY: OnceLock<jsonwebtoken::EncodingKey> = OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        jsonwebtoken::EncodingKey::from_secret(&HS256_SECRET).expect("valid HS256 secret")
+    });
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), key, jsonwebtoken::Algorithm::HS256)
+            .expect("HS256 signing works");
+    format!("{message}.{signature}")
 }
 
 /// Replaces the placeholders `$SUB` and `$SID` in a fuzzer-written claims

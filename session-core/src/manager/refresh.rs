@@ -40,12 +40,19 @@ impl SessionManager {
         let now = self.now();
         let presented =
             parse_refresh(token.expose_secret()).map_err(|why| self.reject(now, why, None))?;
-        let successor = self.inner.tokens.refresh_key.successor(
-            &presented.user,
-            &presented.id,
-            presented.generation,
-            &presented.secret,
-        );
+        // `parse_refresh` caps the generation so a successor exists; a `None`
+        // here is still a refusal, never an overflow.
+        let successor = self
+            .inner
+            .tokens
+            .refresh_key
+            .successor(
+                &presented.user,
+                &presented.id,
+                presented.generation,
+                &presented.secret,
+            )
+            .ok_or_else(|| self.reject(now, TokenRejection::NumberOutOfRange, None))?;
         let outcome = self
             .inner
             .store
@@ -95,7 +102,7 @@ impl SessionManager {
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         };
         let grace = self.inner.policy.refresh_grace();
-        let in_grace = presented.generation + 1 == current
+        let in_grace = presented.generation.checked_add(1) == Some(current)
             && !grace.is_zero()
             && now.since(record.refresh.rotated_at) <= grace;
         if in_grace {

@@ -1,10 +1,11 @@
 //! Strict JWS compact parsing and verification.
 //!
 //! sessionward only accepts what it issues: exactly three base64url
-//! segments, a header with exactly `alg`, `typ` and `kid`, the algorithm the
-//! named key is pinned to, a valid signature, then claims that match the
-//! expected structure with no unknown or duplicate members. Everything else
-//! is a [`TokenRejection`].
+//! segments, a header that is a JSON object with exactly `alg`, `typ` and
+//! `kid`, the algorithm the named key is pinned to, a valid signature, then
+//! claims that are a JSON object matching the expected structure with no
+//! unknown or duplicate members (at any depth; see `strict_json`).
+//! Everything else is a [`TokenRejection`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{KeySet, SigningKey};
 use super::rejection::TokenRejection;
+use super::strict_json;
 use crate::ids::is_base64url_byte;
 
 /// Longest access token accepted, in bytes; longer input is refused before parsing.
@@ -59,12 +61,16 @@ pub(crate) fn verify<T: DeserializeOwned>(
     if token.len() > MAX_JWT_LEN {
         return Err(TokenRejection::Oversized);
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // The signed message is everything before the last `.`; taking it as a
+    // slice needs no offset arithmetic.
+    let Some((message, signature_b64)) = token.rsplit_once('.') else {
         return Err(TokenRejection::Malformed);
     };
+    let Some((header_b64, payload_b64)) = message.split_once('.') else {
+        return Err(TokenRejection::Malformed);
+    };
+    // A fourth segment leaves a `.` in `payload_b64`, which the base64url
+    // check below refuses.
     for part in [header_b64, payload_b64, signature_b64] {
         if part.is_empty() || !part.bytes().all(is_base64url_byte) {
             return Err(TokenRejection::Malformed);
@@ -74,7 +80,7 @@ pub(crate) fn verify<T: DeserializeOwned>(
         .decode(header_b64)
         .map_err(|_| TokenRejection::Malformed)?;
     let header: StrictHeader =
-        serde_json::from_slice(&header_json).map_err(|_| TokenRejection::UnsupportedHeader)?;
+        strict_json::from_slice(&header_json).map_err(|_| TokenRejection::UnsupportedHeader)?;
     if header.typ != typ {
         return Err(TokenRejection::WrongType);
     }
@@ -86,11 +92,9 @@ pub(crate) fn verify<T: DeserializeOwned>(
     if header.alg != key.algorithm().name() {
         return Err(TokenRejection::AlgorithmMismatch);
     }
-    let message_len = header_b64.len() + 1 + payload_b64.len();
-    let message = &token.as_bytes()[..message_len];
     let valid = jsonwebtoken::crypto::verify(
         signature_b64,
-        message,
+        message.as_bytes(),
         key.decoding_key(),
         key.algorithm().jsonwebtoken(),
     )
@@ -101,5 +105,5 @@ pub(crate) fn verify<T: DeserializeOwned>(
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| TokenRejection::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
+    strict_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
 }

@@ -9,6 +9,7 @@ mod jwt;
 mod keys;
 mod refresh;
 mod rejection;
+mod strict_json;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,7 +21,7 @@ pub use jwt::MAX_JWT_LEN;
 pub use keys::{
     JwtAlgorithm, KeyError, MAX_KID_LEN, MIN_HMAC_SECRET_LEN, SigningKey, VerifyingKey,
 };
-pub use refresh::{MAX_CHAIN_WALK, MAX_REFRESH_LEN, REFRESH_PREFIX};
+pub use refresh::{MAX_CHAIN_WALK, MAX_REFRESH_GENERATION, MAX_REFRESH_LEN, REFRESH_PREFIX};
 pub use rejection::TokenRejection;
 
 pub(crate) use refresh::{ParsedRefresh, RefreshKey, RefreshSecret, format_refresh, parse_refresh};
@@ -154,6 +155,11 @@ impl TokenConfig {
     /// Verifies a JWT of header `typ` against the configured keys and decodes
     /// its claims. Time, issuer and audience claims are the caller's to check.
     ///
+    /// Header and claims must be JSON objects without duplicate member names
+    /// at any depth, whatever `T` is (a struct, a map or `serde_json::Value`):
+    /// an array with the right values in field order, or `{"sub":"a","sub":"b"}`,
+    /// is refused even when correctly signed.
+    ///
     /// # Errors
     /// [`TokenRejection`] for anything but a well-formed, correctly signed token.
     pub fn verify_jwt<T: serde::de::DeserializeOwned>(
@@ -164,31 +170,75 @@ impl TokenConfig {
         jwt::verify(&self.keys, typ, token)
     }
 
-    /// Checks `iss`, `aud`, `nbf` and `exp` of verified access claims at `now_secs`.
+    /// Checks `iss`, `aud`, `iat`, `nbf` and `exp` of verified access claims
+    /// at `now_secs`, with checked arithmetic only.
+    ///
+    /// Every time claim must lie in `0..=`[`MAX_CLAIM_SECONDS`]
+    /// ([`TokenRejection::NumberOutOfRange`] otherwise), so the leeway
+    /// additions below and any later conversion to milliseconds cannot
+    /// overflow. An `iat` later than `now + leeway` is not yet valid, like
+    /// such an `nbf`.
     pub(crate) fn check_access_claims(
         &self,
         c: &AccessClaims,
         now_secs: i64,
     ) -> Result<(), TokenRejection> {
-        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         if c.iss != self.issuer {
             return Err(TokenRejection::WrongIssuer);
         }
         if c.aud != self.audience {
             return Err(TokenRejection::WrongAudience);
         }
-        if now_secs >= c.exp.saturating_add(leeway) {
+        for claim in [c.iat, c.nbf, c.exp, c.auth_time] {
+            claim_seconds(claim)?;
+        }
+        let leeway = self.leeway_seconds();
+        let expires = c
+            .exp
+            .checked_add(leeway)
+            .ok_or(TokenRejection::NumberOutOfRange)?;
+        if now_secs >= expires {
             return Err(TokenRejection::Expired);
         }
         // Skew only ever moves the start earlier: a token minted by an
         // instance whose clock runs ahead is genuine, and accepting it early
         // never extends its life (`exp` gets no skew allowance).
-        let skew =
-            i64::try_from(self.max_clock_skew.max(self.leeway).as_secs()).unwrap_or(i64::MAX);
-        if now_secs < c.nbf.saturating_sub(skew) {
+        // `nbf - skew > now` and `iat - skew > now`, without subtracting.
+        let skew = self
+            .max_clock_skew
+            .min(Duration::from_secs(MAX_CLAIM_SECONDS.unsigned_abs()));
+        let skew = i64::try_from(skew.as_secs())
+            .unwrap_or(MAX_CLAIM_SECONDS)
+            .max(leeway);
+        let latest_start = now_secs.saturating_add(skew);
+        if c.nbf > latest_start || c.iat > latest_start {
             return Err(TokenRejection::NotYetValid);
         }
         Ok(())
+    }
+
+    /// The clock-skew leeway in whole seconds, capped at [`MAX_CLAIM_SECONDS`]
+    /// (a larger leeway already accepts every in-range claim).
+    fn leeway_seconds(&self) -> i64 {
+        let secs = self.leeway.as_secs().min(MAX_CLAIM_SECONDS.unsigned_abs());
+        i64::try_from(secs).unwrap_or(MAX_CLAIM_SECONDS)
+    }
+}
+
+/// Latest time claim accepted, in Unix seconds: 9999-12-31T23:59:59Z, the
+/// end of the range RFC 3339 timestamps (and [`crate::Timestamp`] text)
+/// cover. Earlier than the epoch (negative) is refused as well.
+pub const MAX_CLAIM_SECONDS: i64 = 253_402_300_799;
+
+/// A time claim (Unix seconds) if it is in `0..=`[`MAX_CLAIM_SECONDS`].
+///
+/// # Errors
+/// [`TokenRejection::NumberOutOfRange`] for anything outside that range.
+pub fn claim_seconds(value: i64) -> Result<i64, TokenRejection> {
+    if (0..=MAX_CLAIM_SECONDS).contains(&value) {
+        Ok(value)
+    } else {
+        Err(TokenRejection::NumberOutOfRange)
     }
 }
 
@@ -289,5 +339,132 @@ impl TokenConfigBuilder {
             leeway: self.leeway,
             max_clock_skew: self.max_clock_skew,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_767_225_600;
+
+    fn config(leeway: Duration) -> TokenConfig {
+        TokenConfig::builder("iss", "aud")
+            .signing_key(SigningKey::hs256("k", &[1; 32]).unwrap())
+            .refresh_key([2; 32])
+            .leeway(leeway)
+            .build()
+            .unwrap()
+    }
+
+    fn claims(iat: i64, nbf: i64, exp: i64, auth_time: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "iss".into(),
+            aud: "aud".into(),
+            sub: "u".into(),
+            sid: "s".into(),
+            jti: "j".into(),
+            iat,
+            nbf,
+            exp,
+            auth_time,
+        }
+    }
+
+    #[test]
+    fn claim_seconds_range() {
+        for ok in [0, 1, NOW, MAX_CLAIM_SECONDS] {
+            assert_eq!(claim_seconds(ok), Ok(ok));
+        }
+        for bad in [-1, i64::MIN, i64::MIN + 1, MAX_CLAIM_SECONDS + 1, i64::MAX] {
+            assert_eq!(claim_seconds(bad), Err(TokenRejection::NumberOutOfRange));
+        }
+    }
+
+    #[test]
+    fn extreme_time_claims_are_out_of_range_with_any_leeway() {
+        let extremes = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1,
+            MAX_CLAIM_SECONDS + 1,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for leeway in [Duration::ZERO, Duration::from_secs(60), Duration::MAX] {
+            let cfg = config(leeway);
+            for x in extremes {
+                for c in [
+                    claims(x, NOW, NOW + 60, NOW),
+                    claims(NOW, x, NOW + 60, NOW),
+                    claims(NOW, NOW, x, NOW),
+                    claims(NOW, NOW, NOW + 60, x),
+                ] {
+                    assert_eq!(
+                        cfg.check_access_claims(&c, NOW),
+                        Err(TokenRejection::NumberOutOfRange),
+                        "{c:?} with leeway {leeway:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn time_window_with_leeway() {
+        let strict = config(Duration::ZERO);
+        assert_eq!(
+            strict.check_access_claims(&claims(NOW, NOW, NOW + 1, NOW), NOW),
+            Ok(())
+        );
+        assert_eq!(
+            strict.check_access_claims(&claims(NOW, NOW, NOW, NOW), NOW),
+            Err(TokenRejection::Expired)
+        );
+        // No leeway, but the default clock-skew allowance for the start:
+        // another instance's clock may run ahead by up to 5 s.
+        let skew = DEFAULT_MAX_CLOCK_SKEW.as_secs() as i64;
+        assert_eq!(
+            strict.check_access_claims(&claims(NOW + skew, NOW + skew, NOW + 60, NOW), NOW),
+            Ok(())
+        );
+        assert_eq!(
+            strict.check_access_claims(&claims(NOW, NOW + skew + 1, NOW + 60, NOW), NOW),
+            Err(TokenRejection::NotYetValid)
+        );
+        assert_eq!(
+            strict.check_access_claims(&claims(NOW + skew + 1, NOW, NOW + 60, NOW), NOW),
+            Err(TokenRejection::NotYetValid)
+        );
+        let lenient = config(Duration::from_secs(30));
+        assert_eq!(
+            lenient.check_access_claims(&claims(NOW, NOW, NOW - 29, NOW), NOW),
+            Ok(())
+        );
+        assert_eq!(
+            lenient.check_access_claims(&claims(NOW, NOW, NOW - 30, NOW), NOW),
+            Err(TokenRejection::Expired)
+        );
+        assert_eq!(
+            lenient.check_access_claims(&claims(NOW + 30, NOW + 30, NOW + 60, NOW), NOW),
+            Ok(())
+        );
+        assert_eq!(
+            lenient.check_access_claims(&claims(NOW + 31, NOW, NOW + 60, NOW), NOW),
+            Err(TokenRejection::NotYetValid)
+        );
+        // A leeway past the claim range is capped, not overflowed: the
+        // largest in-range claims still compute, and the epoch is still valid.
+        let huge = config(Duration::MAX);
+        let max = MAX_CLAIM_SECONDS;
+        assert_eq!(
+            huge.check_access_claims(&claims(max, max, max, max), NOW),
+            Ok(())
+        );
+        assert_eq!(huge.check_access_claims(&claims(0, 0, 0, 0), NOW), Ok(()));
+        assert_eq!(
+            huge.check_access_claims(&claims(0, 0, 0, 0), i64::MAX),
+            Err(TokenRejection::Expired)
+        );
     }
 }

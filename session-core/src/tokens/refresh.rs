@@ -27,6 +27,12 @@ pub const MAX_REFRESH_LEN: usize = 512;
 /// Most generations walked to recognise an old token (bounds CPU per request).
 pub const MAX_CHAIN_WALK: u64 = 4096;
 
+/// Highest refresh generation a token may carry: one below `u64::MAX`, so
+/// the successor of every accepted generation (`generation + 1`) is
+/// computed without overflow. A larger number in a token, including one
+/// that does not fit a `u64`, is [`TokenRejection::NumberOutOfRange`].
+pub const MAX_REFRESH_GENERATION: u64 = u64::MAX - 1;
+
 /// A refresh secret (32 bytes). Never logged.
 #[derive(Clone)]
 pub(crate) struct RefreshSecret([u8; 32]);
@@ -58,14 +64,16 @@ impl RefreshKey {
         RefreshKey(key)
     }
 
-    /// The secret of generation `generation + 1`, given generation `generation`'s.
+    /// The secret of generation `generation + 1`, given generation `generation`'s;
+    /// `None` for `u64::MAX`, which has no successor (never an overflow).
     pub(crate) fn successor(
         &self,
         user: &UserId,
         id: &SessionId,
         generation: u64,
         secret: &RefreshSecret,
-    ) -> RefreshSecret {
+    ) -> Option<RefreshSecret> {
+        let next = generation.checked_add(1)?;
         #[allow(clippy::expect_used)]
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length");
@@ -73,13 +81,15 @@ impl RefreshKey {
         mac.update(&(user.as_str().len() as u64).to_be_bytes());
         mac.update(user.as_str().as_bytes());
         mac.update(id.as_str().as_bytes());
-        mac.update(&(generation + 1).to_be_bytes());
+        mac.update(&next.to_be_bytes());
         mac.update(&secret.0);
-        RefreshSecret(mac.finalize().into_bytes().into())
+        Some(RefreshSecret(mac.finalize().into_bytes().into()))
     }
 
     /// Walks from (`generation`, `secret`) forward to `target` generation and
-    /// returns that secret, or `None` if the walk would exceed [`MAX_CHAIN_WALK`].
+    /// returns that secret, or `None` if `target` is before the presented
+    /// generation, the walk would exceed [`MAX_CHAIN_WALK`], or a step has
+    /// no successor.
     pub(crate) fn walk(&self, p: &ParsedRefresh, target: u64) -> Option<RefreshSecret> {
         let steps = target.checked_sub(p.generation)?;
         if steps > MAX_CHAIN_WALK {
@@ -87,7 +97,7 @@ impl RefreshKey {
         }
         let mut secret = p.secret.clone();
         for g in p.generation..target {
-            secret = self.successor(&p.user, &p.id, g, &secret);
+            secret = self.successor(&p.user, &p.id, g, &secret)?;
         }
         Some(secret)
     }
@@ -138,14 +148,7 @@ pub(crate) fn parse_refresh(token: &str) -> Result<ParsedRefresh, TokenRejection
         .and_then(|s| UserId::new(s).ok())
         .ok_or(TokenRejection::Malformed)?;
     let id = SessionId::parse(sid).map_err(|_| TokenRejection::Malformed)?;
-    if generation.is_empty()
-        || generation.len() > 20
-        || !generation.bytes().all(|b| b.is_ascii_digit())
-        || (generation.len() > 1 && generation.starts_with('0'))
-    {
-        return Err(TokenRejection::Malformed);
-    }
-    let generation: u64 = generation.parse().map_err(|_| TokenRejection::Malformed)?;
+    let generation = parse_generation(generation)?;
     let secret: [u8; 32] = URL_SAFE_NO_PAD
         .decode(secret)
         .ok()
@@ -157,6 +160,31 @@ pub(crate) fn parse_refresh(token: &str) -> Result<ParsedRefresh, TokenRejection
         generation,
         secret: RefreshSecret(secret),
     })
+}
+
+/// Parses the generation field: canonical decimal digits (no sign, no
+/// leading zero). A well-formed number above [`MAX_REFRESH_GENERATION`]
+/// (including any that does not fit a `u64`) is
+/// [`TokenRejection::NumberOutOfRange`]; anything else not canonical is
+/// [`TokenRejection::Malformed`].
+fn parse_generation(text: &str) -> Result<u64, TokenRejection> {
+    if text.is_empty()
+        || !text.bytes().all(|b| b.is_ascii_digit())
+        || (text.len() > 1 && text.starts_with('0'))
+    {
+        return Err(TokenRejection::Malformed);
+    }
+    let mut value: u64 = 0;
+    for digit in text.bytes() {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+            .ok_or(TokenRejection::NumberOutOfRange)?;
+    }
+    if value > MAX_REFRESH_GENERATION {
+        return Err(TokenRejection::NumberOutOfRange);
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -195,19 +223,117 @@ mod tests {
         let s0 = RefreshSecret::random();
         let k1 = RefreshKey::new([1; 32]);
         let k2 = RefreshKey::new([2; 32]);
-        let a = k1.successor(&user, &id, 0, &s0);
-        assert_eq!(a.hash(), k1.successor(&user, &id, 0, &s0).hash());
-        assert_ne!(a.hash(), k2.successor(&user, &id, 0, &s0).hash());
-        assert_ne!(a.hash(), k1.successor(&user, &id, 1, &s0).hash());
+        let a = k1.successor(&user, &id, 0, &s0).unwrap();
+        assert_eq!(a.hash(), k1.successor(&user, &id, 0, &s0).unwrap().hash());
+        assert_ne!(a.hash(), k2.successor(&user, &id, 0, &s0).unwrap().hash());
+        assert_ne!(a.hash(), k1.successor(&user, &id, 1, &s0).unwrap().hash());
         let parsed = ParsedRefresh {
             user: user.clone(),
             id: id.clone(),
             generation: 0,
             secret: s0,
         };
-        let b = k1.successor(&user, &id, 1, &a);
+        let b = k1.successor(&user, &id, 1, &a).unwrap();
         assert_eq!(k1.walk(&parsed, 2).unwrap().hash(), b.hash());
         assert!(k1.walk(&parsed, MAX_CHAIN_WALK + 1).is_none());
+    }
+
+    #[test]
+    fn generation_parsing_is_checked() {
+        for (text, want) in [
+            ("0", Ok(0)),
+            ("1", Ok(1)),
+            ("18446744073709551614", Ok(MAX_REFRESH_GENERATION)),
+            (
+                "18446744073709551615",
+                Err(TokenRejection::NumberOutOfRange),
+            ),
+            (
+                "18446744073709551616",
+                Err(TokenRejection::NumberOutOfRange),
+            ),
+            (
+                "99999999999999999999",
+                Err(TokenRejection::NumberOutOfRange),
+            ),
+            (
+                "123456789012345678901234567890",
+                Err(TokenRejection::NumberOutOfRange),
+            ),
+            ("", Err(TokenRejection::Malformed)),
+            ("00", Err(TokenRejection::Malformed)),
+            ("01", Err(TokenRejection::Malformed)),
+            ("-1", Err(TokenRejection::Malformed)),
+            ("+1", Err(TokenRejection::Malformed)),
+            ("1e3", Err(TokenRejection::Malformed)),
+            ("\u{663}", Err(TokenRejection::Malformed)),
+        ] {
+            assert_eq!(parse_generation(text), want, "generation {text:?}");
+        }
+    }
+
+    #[test]
+    fn extreme_generations_in_whole_tokens() {
+        let user = UserId::new("u").unwrap();
+        let id = SessionId::generate();
+        let secret = RefreshSecret::random();
+        for generation in [u64::MAX, MAX_REFRESH_GENERATION + 1] {
+            let token = format_refresh(&user, &id, generation, &secret);
+            assert_eq!(
+                parse_refresh(token.expose_secret()).err(),
+                Some(TokenRejection::NumberOutOfRange)
+            );
+        }
+        let token = format_refresh(&user, &id, MAX_REFRESH_GENERATION, &secret);
+        let parsed = parse_refresh(token.expose_secret()).unwrap();
+        assert_eq!(parsed.generation, MAX_REFRESH_GENERATION);
+        let text = token.expose_secret();
+        let huge = text.replace(
+            &format!(".{MAX_REFRESH_GENERATION}."),
+            ".1844674407370955161500000.",
+        );
+        assert_ne!(huge, text);
+        assert_eq!(
+            parse_refresh(&huge).err(),
+            Some(TokenRejection::NumberOutOfRange)
+        );
+    }
+
+    #[test]
+    fn successor_and_walk_stop_at_the_last_generation() {
+        let user = UserId::new("u").unwrap();
+        let id = SessionId::generate();
+        let key = RefreshKey::new([3; 32]);
+        let s = RefreshSecret::random();
+        assert!(key.successor(&user, &id, u64::MAX, &s).is_none());
+        let last = key
+            .successor(&user, &id, MAX_REFRESH_GENERATION, &s)
+            .unwrap();
+        assert_ne!(last.hash(), s.hash());
+        let parsed = |generation| ParsedRefresh {
+            user: user.clone(),
+            id: id.clone(),
+            generation,
+            secret: s.clone(),
+        };
+        assert_eq!(
+            key.walk(&parsed(MAX_REFRESH_GENERATION), u64::MAX)
+                .unwrap()
+                .hash(),
+            last.hash()
+        );
+        let two = key.walk(&parsed(u64::MAX - 2), u64::MAX).unwrap();
+        let via_last = key
+            .successor(&user, &id, u64::MAX - 2, &s)
+            .and_then(|one| key.successor(&user, &id, u64::MAX - 1, &one))
+            .unwrap();
+        assert_eq!(two.hash(), via_last.hash());
+        assert_eq!(
+            key.walk(&parsed(u64::MAX), u64::MAX).unwrap().hash(),
+            s.hash()
+        );
+        assert!(key.walk(&parsed(u64::MAX), 0).is_none());
+        assert!(key.walk(&parsed(0), u64::MAX).is_none());
     }
 }
 

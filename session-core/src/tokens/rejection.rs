@@ -41,6 +41,12 @@ pub enum TokenRejection {
     AlreadyUsed,
     /// The token names a session the store does not have for that user.
     UnknownSession,
+    /// A number in the token is outside the range sessionward issues: a
+    /// refresh generation with no successor (`u64::MAX`) or too large for a
+    /// `u64`, or a time claim (`iat`, `nbf`, `exp`, `auth_time`) before the
+    /// Unix epoch or after 9999-12-31T23:59:59Z. Refused instead of
+    /// overflowing, wrapping or saturating.
+    NumberOutOfRange,
 }
 
 impl TokenRejection {
@@ -62,6 +68,7 @@ impl TokenRejection {
             TokenRejection::UnknownRefreshToken => "unknown_refresh_token",
             TokenRejection::AlreadyUsed => "already_used",
             TokenRejection::UnknownSession => "unknown_session",
+            TokenRejection::NumberOutOfRange => "number_out_of_range",
         }
     }
 }
@@ -69,5 +76,28 @@ impl TokenRejection {
 impl fmt::Display for TokenRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_matches_the_serialized_form() {
+        for why in [
+            TokenRejection::NumberOutOfRange,
+            TokenRejection::UnknownSession,
+            TokenRejection::BadClaims,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&why).unwrap(),
+                format!("\"{}\"", why.as_str())
+            );
+        }
+        assert_eq!(
+            TokenRejection::NumberOutOfRange.to_string(),
+            "number_out_of_range"
+        );
     }
 }
