@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use common::{Proxy, SETUP, mysql_url, socket_of, unique_name, url_via};
 use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
-use sessionward_core::{RequestContext, SessionPolicy, SessionStore};
+use sessionward_core::{
+    RequestContext, RevokeReason, SessionPolicy, SessionStore, StoreError, Timestamp,
+};
 use sessionward_sqlx::{MySqlStore, StoreOptions};
 use sqlx::Connection;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
@@ -270,4 +272,81 @@ async fn restart_with_ping_is_invisible() {
         return;
     };
     common::stale_connections_fail_closed_then_recover(store, &mut proxy, true).await;
+}
+
+/// A real lock wait timeout (error 1205, SQLSTATE HY000): another
+/// connection holds the user's lock row, the store's connections wait at
+/// most 1 s for a lock. Every attempt of `revoke_all` times out and is
+/// retried; the last one is reported as `Conflict`, with the server's
+/// error as the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_wait_timeout_is_a_conflict() {
+    if store_in(CONFORMANCE_DB, true).await.is_none() {
+        return;
+    }
+    let pool = MySqlPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("SET SESSION innodb_lock_wait_timeout = 1")
+                    .execute(conn)
+                    .await
+                    .map(drop)
+            })
+        })
+        .connect_with(options_in(&mysql_url(), CONFORMANCE_DB))
+        .await
+        .unwrap();
+    let store = MySqlStore::from_pool(pool);
+    let user = fresh_user();
+    let mut holder = MySqlConnection::connect_with(&options_in(&mysql_url(), CONFORMANCE_DB))
+        .await
+        .unwrap();
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("INSERT INTO sessionward_users (user_id) VALUES (?)")
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let err = store
+        .revoke_all(
+            &user,
+            None,
+            RevokeReason::User,
+            Timestamp::from_unix_millis(0),
+        )
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    let StoreError::Conflict(Some(source)) = &err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    let db = source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(sqlx::Error::as_database_error)
+        .expect("the server's error is the source");
+    assert_eq!(
+        db.downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .number(),
+        1205
+    );
+    // Five attempts of about 1 s each.
+    assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
+    println!("lock wait timeout: Conflict after {elapsed:?}");
+    tx.rollback().await.unwrap();
+    // The lock is gone: the same store works again.
+    assert!(
+        store
+            .revoke_all(
+                &user,
+                None,
+                RevokeReason::User,
+                Timestamp::from_unix_millis(0)
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
