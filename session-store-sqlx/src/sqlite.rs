@@ -292,7 +292,7 @@ async fn revoke_ids(
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        within(self.deadline, async { self.try_create(&request).await }).await
+        within(self.deadline, self.try_create(&request)).await
     }
 
     async fn get(
