@@ -59,29 +59,77 @@ fn classify(e: &sqlx::Error) -> Class {
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnIndexOutOfBounds { .. }
         | sqlx::Error::TypeNotFound { .. } => Class::Corrupt,
-        sqlx::Error::Database(db) => classify_code(db.code().as_deref().unwrap_or("")),
+        sqlx::Error::Database(db) => classify_database(db.as_ref()),
         _ => Class::Other,
     }
 }
 
-/// SQLSTATE (Postgres), error number (MySQL) or result code (SQLite).
-fn classify_code(code: &str) -> Class {
-    match code {
-        // Postgres: connection exceptions, admin/crash shutdown, cannot connect now,
-        // too many connections.
+/// Classifies a server error by what its dialect says it is: the SQLSTATE
+/// on PostgreSQL, the error *number* on MySQL / MariaDB (sqlx's generic
+/// `code()` is the SQLSTATE there, which lumps lock wait timeouts,
+/// deadlocks and unrelated errors together), the result code on SQLite.
+fn classify_database(db: &dyn sqlx::error::DatabaseError) -> Class {
+    #[cfg(feature = "postgres")]
+    if let Some(e) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return classify_postgres(e.code());
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(e) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return classify_mysql(e.number());
+    }
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // `code()` is the extended result code, in decimal.
+        return db
+            .code()
+            .and_then(|c| c.parse().ok())
+            .map_or(Class::Other, classify_sqlite);
+    }
+    let _ = db;
+    Class::Other
+}
+
+/// PostgreSQL, by SQLSTATE.
+#[cfg(feature = "postgres")]
+fn classify_postgres(sqlstate: &str) -> Class {
+    match sqlstate {
+        // Connection exceptions.
         c if c.starts_with("08") => Class::Unavailable,
-        "57P01" | "57P02" | "57P03" | "53300" => Class::Unavailable,
-        // Postgres: serialization failure, deadlock.
-        "40001" | "40P01" => Class::Conflict,
-        // MySQL: lock wait timeout, deadlock.
-        "1205" | "1213" => Class::Conflict,
-        // MySQL: server shutdown, too many connections.
-        "1053" | "1040" => Class::Unavailable,
-        // SQLite: SQLITE_BUSY / SQLITE_LOCKED (and extended codes) after the
-        // busy timeout: the database is held by another writer.
-        "5" | "6" | "261" | "262" | "517" => Class::Unavailable,
-        // SQLite: SQLITE_CORRUPT / SQLITE_NOTADB.
-        "11" | "26" => Class::Corrupt,
+        // Admin / crash shutdown, cannot connect now, too many connections,
+        // statement timeout (or cancel), idle-in-transaction timeout.
+        "57P01" | "57P02" | "57P03" | "53300" | "57014" | "25P03" => Class::Unavailable,
+        // Serialization failure, deadlock, lock wait timeout (`lock_timeout`):
+        // the transaction may simply run again.
+        "40001" | "40P01" | "55P03" => Class::Conflict,
+        _ => Class::Other,
+    }
+}
+
+/// MySQL / MariaDB, by error number.
+#[cfg(feature = "mysql")]
+fn classify_mysql(number: u16) -> Class {
+    match number {
+        // ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK: the transaction may simply
+        // run again.
+        1205 | 1213 => Class::Conflict,
+        // ER_SERVER_SHUTDOWN, ER_CON_COUNT_ERROR (too many connections),
+        // ER_CONNECTION_KILLED (MariaDB), ER_STATEMENT_TIMEOUT (MariaDB
+        // `max_statement_time`), ER_QUERY_TIMEOUT (MySQL `max_execution_time`).
+        1053 | 1040 | 1927 | 1969 | 3024 => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+/// SQLite, by (extended) result code.
+#[cfg(feature = "sqlite")]
+fn classify_sqlite(code: i32) -> Class {
+    // The primary result code is the low byte of an extended one.
+    match code & 0xff {
+        // SQLITE_BUSY / SQLITE_LOCKED (after the busy timeout): the database
+        // is held by another writer.
+        5 | 6 => Class::Unavailable,
+        // SQLITE_CORRUPT / SQLITE_NOTADB.
+        11 | 26 => Class::Corrupt,
         _ => Class::Other,
     }
 }
@@ -145,8 +193,54 @@ mod tests {
             map_err(sqlx::Error::RowNotFound),
             StoreError::Backend(_)
         ));
-        assert_eq!(classify_code("40P01"), Class::Conflict);
-        assert_eq!(classify_code("08006"), Class::Unavailable);
-        assert_eq!(classify_code("23505"), Class::Other);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_sqlstates() {
+        for code in ["40001", "40P01", "55P03"] {
+            assert_eq!(classify_postgres(code), Class::Conflict, "{code}");
+        }
+        for code in [
+            "08006", "08001", "57P01", "57P03", "53300", "57014", "25P03",
+        ] {
+            assert_eq!(classify_postgres(code), Class::Unavailable, "{code}");
+        }
+        // Unique violation; MySQL numbers mean nothing here.
+        for code in ["23505", "1205", "1213", "HY000"] {
+            assert_eq!(classify_postgres(code), Class::Other, "{code}");
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_error_numbers() {
+        assert_eq!(classify_mysql(1205), Class::Conflict);
+        assert_eq!(classify_mysql(1213), Class::Conflict);
+        for number in [1053, 1040, 1927, 1969, 3024] {
+            assert_eq!(classify_mysql(number), Class::Unavailable, "{number}");
+        }
+        // Duplicate key, unknown column, syntax error.
+        for number in [1062, 1054, 1064] {
+            assert_eq!(classify_mysql(number), Class::Other, "{number}");
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_result_codes() {
+        // SQLITE_BUSY, SQLITE_LOCKED and extended codes (BUSY_RECOVERY 261,
+        // LOCKED_SHAREDCACHE 262, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773).
+        for code in [5, 6, 261, 262, 517, 773] {
+            assert_eq!(classify_sqlite(code), Class::Unavailable, "{code}");
+        }
+        // SQLITE_CORRUPT, SQLITE_CORRUPT_INDEX (779), SQLITE_NOTADB.
+        for code in [11, 779, 26] {
+            assert_eq!(classify_sqlite(code), Class::Corrupt, "{code}");
+        }
+        // SQLITE_CONSTRAINT_PRIMARYKEY (1555), SQLITE_ERROR.
+        for code in [1555, 1] {
+            assert_eq!(classify_sqlite(code), Class::Other, "{code}");
+        }
     }
 }

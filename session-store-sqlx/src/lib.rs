@@ -88,18 +88,47 @@
 //!
 //! # Failures
 //!
-//! A refused or lost connection, a pool timeout (3 s by default, see
-//! [`StoreOptions`]) or a server shutting down surfaces as
+//! A refused or lost connection, a pool timeout, a server shutting down or
+//! a call past its time limit surfaces as
 //! [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable),
 //! which the manager and the adapters turn into a fail-closed 503. Rows that
 //! do not decode are
 //! [`StoreError::Corrupt`](sessionward_core::StoreError::Corrupt); other
 //! database errors are
-//! [`StoreError::Backend`](sessionward_core::StoreError::Backend). The pool
-//! reconnects on its own. By default idle connections are not pinged before
-//! use (one round trip saved per call), so after a database restart a call
-//! that picks up a connection from before the restart fails closed with
-//! `Unavailable` once, and the following calls work;
+//! [`StoreError::Backend`](sessionward_core::StoreError::Backend). Server
+//! errors are classified by dialect: SQLSTATE on PostgreSQL, the error
+//! number on MySQL / MariaDB (1205 lock wait timeout and 1213 deadlock are
+//! retried, then `Conflict`; 1040, 1053, statement timeouts are
+//! `Unavailable`), the result code on SQLite (`SQLITE_BUSY` /
+//! `SQLITE_LOCKED` are `Unavailable`).
+//!
+//! # Time limits
+//!
+//! Every store call (the wait for a connection, every statement and every
+//! retry included) fails closed within a bounded time, set in
+//! [`StoreOptions`]:
+//!
+//! | option | default | what it bounds |
+//! |---|---|---|
+//! | [`with_operation_timeout`](StoreOptions::with_operation_timeout) | 2 s | the whole call, on the client: the one limit that holds when the database keeps the connection open but stops answering |
+//! | [`with_statement_timeout`](StoreOptions::with_statement_timeout) | 1.5 s | each statement, on the server (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`, MySQL `max_execution_time`) |
+//! | [`with_lock_timeout`](StoreOptions::with_lock_timeout) | 1 s | each lock wait, on the server (PostgreSQL `lock_timeout`, InnoDB `innodb_lock_wait_timeout`, SQLite `busy_timeout`) |
+//!
+//! Past the operation timeout the call answers `Unavailable`. A PostgreSQL
+//! or MySQL connection whose call was abandoned mid-flight (by the deadline
+//! or by the caller dropping the call) is closed, never returned to the
+//! pool half-way through a statement, and the pool opens new connections
+//! once the database answers again. An abandoned statement that had
+//! reached the server may still complete there (as with any lost reply);
+//! a transaction that had not committed is rolled back. `migrate()` is not
+//! bounded. Pools passed to `from_pool` keep their own server-side settings;
+//! the store's operation timeout still applies (`with_operation_timeout` on
+//! the store sets it).
+//!
+//! The pool reconnects on its own. By default idle connections are not
+//! pinged before use (one round trip saved per call), so after a database
+//! restart a call that picks up a connection from before the restart fails
+//! closed with `Unavailable` once, and the following calls work;
 //! [`StoreOptions::with_test_before_acquire`] trades that round trip for
 //! invisible restarts.
 //!
@@ -110,6 +139,8 @@
 //! periodically.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod deadline;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod error;
 mod options;

@@ -22,6 +22,7 @@
 //!   on every request (as strict mode does).
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
@@ -33,7 +34,9 @@ use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
 
-use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::deadline::with_conn;
+use crate::error::{carry, map_err, map_migrate_err, retry_tx, unwrap_store_err};
+use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, bind_record, cols, generation, mark as mark_at, records,
@@ -66,11 +69,14 @@ const READ_COMMITTED: &str = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for MySqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MySqlStore").finish_non_exhaustive()
+        f.debug_struct("MySqlStore")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
     }
 }
 
@@ -233,6 +239,46 @@ async fn select_one(
     row.map(SessionRow::into_record).transpose().map_err(carry)
 }
 
+/// Sets the session's server-side timeouts: (statement, lock wait), or
+/// (`None`) the server's defaults.
+async fn set_timeouts(
+    conn: &mut MySqlConnection,
+    limits: Option<(Duration, Duration)>,
+) -> Result<(), sqlx::Error> {
+    let version: String = sqlx::query_scalar("SELECT CAST(@@version AS CHAR)")
+        .fetch_one(&mut *conn)
+        .await?;
+    // MariaDB bounds every statement (`max_statement_time`, seconds); MySQL
+    // only reads (`max_execution_time`, milliseconds).
+    let mariadb = version.contains("MariaDB");
+    let set = match limits {
+        Some((statement, lock)) => {
+            let lock_wait = lock.as_millis().div_ceil(1000).max(1);
+            if mariadb {
+                format!(
+                    "SET SESSION max_statement_time = {:.3}, innodb_lock_wait_timeout = {lock_wait}",
+                    statement.as_secs_f64()
+                )
+            } else {
+                format!(
+                    "SET SESSION max_execution_time = {}, innodb_lock_wait_timeout = {lock_wait}",
+                    statement.as_millis().max(1)
+                )
+            }
+        }
+        None if mariadb => {
+            "SET SESSION max_statement_time = DEFAULT, innodb_lock_wait_timeout = DEFAULT"
+                .to_owned()
+        }
+        None => "SET SESSION max_execution_time = DEFAULT, innodb_lock_wait_timeout = DEFAULT"
+            .to_owned(),
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl MySqlStore {
     /// Connects a new pool with the default [`StoreOptions`].
     ///
@@ -243,25 +289,44 @@ impl MySqlStore {
         Self::connect_with(url, StoreOptions::default()).await
     }
 
-    /// Connects a new pool with the given options.
+    /// Connects a new pool with the given options. Every new connection
+    /// gets the [statement timeout](StoreOptions::with_statement_timeout),
+    /// on MariaDB as `max_statement_time`, on MySQL as `max_execution_time`
+    /// (which bounds reads only), and the
+    /// [lock timeout](StoreOptions::with_lock_timeout), rounded up to whole
+    /// seconds, as `innodb_lock_wait_timeout`.
     ///
     /// # Errors
     /// As [`MySqlStore::connect`].
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let connect: MySqlConnectOptions = url.parse().map_err(map_err)?;
+        let limits = Some((options.statement_timeout(), options.lock_timeout()));
         let pool = options
             .pool::<MySql>()
+            .after_connect(move |conn, _| Box::pin(set_timeouts(conn, limits)))
             .connect_with(connect)
             .await
             .map_err(map_err)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(pool).with_operation_timeout(options.operation_timeout()))
     }
 
-    /// Uses an existing pool (for example the host app's). Set an
-    /// `acquire_timeout` on it so outages surface quickly as
-    /// [`StoreError::Unavailable`].
+    /// Uses an existing pool (for example the host app's), with the default
+    /// operation timeout (2 s, see [`MySqlStore::with_operation_timeout`]).
+    /// The pool keeps its own server-side settings: give its connections an
+    /// `innodb_lock_wait_timeout` (and `max_statement_time`) shorter than
+    /// the operation timeout so the server stops work the store gave up on.
     pub fn from_pool(pool: MySqlPool) -> Self {
-        MySqlStore { pool }
+        MySqlStore {
+            pool,
+            deadline: OPERATION_TIMEOUT,
+        }
+    }
+
+    /// Sets the client-side deadline of every store call, as
+    /// [`StoreOptions::with_operation_timeout`] does for `connect_with`.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = timeout;
+        self
     }
 
     /// The pool.
@@ -276,13 +341,32 @@ impl MySqlStore {
     /// [`StoreError::Unavailable`] when the server cannot be reached;
     /// [`StoreError::Backend`] when a migration fails or an applied one was
     /// changed.
+    ///
+    /// Migrations are not bounded by the operation or statement timeouts
+    /// (they wait for another instance's migration lock and may build
+    /// indexes): they run on a connection of their own, closed afterwards.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        // Its settings are no longer the pool's: never hand it out again.
+        conn.close_on_drop();
+        set_timeouts(&mut conn, None).await.map_err(map_err)?;
+        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)
     }
 
-    async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
+    /// Runs one store call on a pooled connection under the operation
+    /// timeout (see [`with_conn`]).
+    async fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut MySqlConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        with_conn(&self.pool, self.deadline, op).await
+    }
+
+    async fn try_create(
+        conn: &mut MySqlConnection,
+        req: &CreateRequest,
+    ) -> Result<CreateOutcome, sqlx::Error> {
         let encoded = Encoded::new(&req.session).map_err(carry)?;
-        let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         let user = req.session.user.as_str();
@@ -303,9 +387,11 @@ impl MySqlStore {
         Ok(decision.into_outcome())
     }
 
-    async fn try_rotate(&self, req: &RotateRequest) -> Result<RotateOutcome, sqlx::Error> {
+    async fn try_rotate(
+        conn: &mut MySqlConnection,
+        req: &RotateRequest,
+    ) -> Result<RotateOutcome, sqlx::Error> {
         let expected = generation(req.expected_generation).map_err(carry)?;
-        let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         let done = sqlx::query(
@@ -337,13 +423,12 @@ impl MySqlStore {
     }
 
     async fn try_revoke(
-        &self,
+        conn: &mut MySqlConnection,
         user: &str,
         id: &str,
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         let row: Option<SessionRow> = sqlx::query_as(concat!(
@@ -367,13 +452,12 @@ impl MySqlStore {
     }
 
     async fn try_revoke_all(
-        &self,
+        conn: &mut MySqlConnection,
         user: &str,
         except: Option<&str>,
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         lock_user(&mut tx, user).await?;
@@ -402,7 +486,8 @@ impl MySqlStore {
 #[async_trait]
 impl SessionStore for MySqlStore {
     async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        retry_tx!(self.try_create(&request))
+        self.run(async |conn| retry_tx!(Self::try_create(&mut *conn, &request)))
+            .await
     }
 
     async fn get(
@@ -410,32 +495,38 @@ impl SessionStore for MySqlStore {
         user: &UserId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        select_one(&mut conn, user.as_str(), id.as_str())
-            .await
-            .map_err(crate::error::unwrap_store_err)
+        self.run(async |conn| {
+            select_one(conn, user.as_str(), id.as_str())
+                .await
+                .map_err(unwrap_store_err)
+        })
+        .await
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessionward_sessions SET last_seen_at = ? \
-             WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
-             AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
-        )
-        .bind(req.at.unix_millis())
-        .bind(req.user.as_str())
-        .bind(req.id.as_str())
-        .bind(req.at.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
-        .bind(req.at.unix_millis())
-        .execute(&self.pool)
+        self.run(async |conn| {
+            let done = sqlx::query(
+                "UPDATE sessionward_sessions SET last_seen_at = ? \
+                 WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
+                 AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
+            )
+            .bind(req.at.unix_millis())
+            .bind(req.user.as_str())
+            .bind(req.id.as_str())
+            .bind(req.at.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .bind(req.at.unix_millis())
+            .execute(conn)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
         .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        retry_tx!(self.try_rotate(&req))
+        self.run(async |conn| retry_tx!(Self::try_rotate(&mut *conn, &req)))
+            .await
     }
 
     async fn revoke(
@@ -445,7 +536,9 @@ impl SessionStore for MySqlStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        retry_tx!(self.try_revoke(user.as_str(), id.as_str(), reason, at))
+        let (user, id) = (user.as_str(), id.as_str());
+        self.run(async |conn| retry_tx!(Self::try_revoke(&mut *conn, user, id, reason, at)))
+            .await
     }
 
     async fn revoke_all(
@@ -455,47 +548,54 @@ impl SessionStore for MySqlStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let except = except.map(SessionId::as_str);
-        retry_tx!(self.try_revoke_all(user.as_str(), except, reason, at))
+        let (user, except) = (user.as_str(), except.map(SessionId::as_str));
+        self.run(async |conn| retry_tx!(Self::try_revoke_all(&mut *conn, user, except, reason, at)))
+            .await
     }
 
     async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        read_mark(&self.pool, user.as_str()).await.map_err(map_err)
+        self.run(async |conn| read_mark(conn, user.as_str()).await.map_err(map_err))
+            .await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?"
-        ))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
+        self.run(async |conn| {
+            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                cols!(),
+                " FROM sessionward_sessions WHERE user_id = ?"
+            ))
+            .bind(user.as_str())
+            .fetch_all(conn)
+            .await
+            .map_err(map_err)?;
+            records(rows)
+        })
         .await
-        .map_err(map_err)?;
-        records(rows)
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?")
-            .bind(before.unix_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
+        self.run(async |conn| {
+            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?")
+                .bind(before.unix_millis())
+                .execute(conn)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 }
 
 impl MySqlStore {
     async fn try_record_login(
-        &self,
+        conn: &mut MySqlConnection,
         user: &str,
         facts: &LoginFacts,
         keep_since: i64,
     ) -> Result<(), sqlx::Error> {
         let keys = risk::history_keys(facts);
         let at = facts.at.unix_millis();
-        let mut conn = self.pool.acquire().await?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         let mut tx = conn.begin().await?;
         if !keys.is_empty() {
@@ -549,21 +649,24 @@ impl MySqlStore {
         tx.commit().await
     }
 
-    async fn try_consume(&self, token_id: &str, expires_at: i64) -> Result<bool, sqlx::Error> {
+    async fn try_consume(
+        conn: &mut MySqlConnection,
+        token_id: &str,
+        expires_at: i64,
+    ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "INSERT IGNORE INTO sessionward_used_tokens (token_id, expires_at) VALUES (?, ?)",
         )
         .bind(token_id)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(conn)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a small batch of expired used-token ids, at `READ COMMITTED`
     /// so the range scan takes no gap locks that would block inserts.
-    async fn token_gc(&self, now: i64) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
+    async fn token_gc(conn: &mut MySqlConnection, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
         sqlx::query(
             "DELETE FROM sessionward_used_tokens WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
@@ -640,11 +743,9 @@ impl RiskStore for MySqlStore {
                  FROM (SELECT 1 AS one) AS one LEFT JOIN sessionward_last_login l ON l.user_id = ",
             )
             .push_bind(user.as_str());
-        let row: HistoryRow = q
-            .build_query_as()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let row: HistoryRow = self
+            .run(async |conn| q.build_query_as().fetch_one(conn).await.map_err(map_err))
+            .await?;
         Ok(row.into_prior())
     }
 
@@ -654,7 +755,11 @@ impl RiskStore for MySqlStore {
         facts: &LoginFacts,
         keep_since: Timestamp,
     ) -> Result<(), StoreError> {
-        retry_tx!(self.try_record_login(user.as_str(), facts, keep_since.unix_millis()))
+        let (user, keep_since) = (user.as_str(), keep_since.unix_millis());
+        self.run(async |conn| {
+            retry_tx!(Self::try_record_login(&mut *conn, user, facts, keep_since))
+        })
+        .await
     }
 
     async fn consume_once(
@@ -664,11 +769,19 @@ impl RiskStore for MySqlStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let key = risk::key(token_id);
-        let first: bool = retry_tx!(self.try_consume(&key, expires_at.unix_millis()))?;
+        let expires_at = expires_at.unix_millis();
+        let first: bool = self
+            .run(async |conn| retry_tx!(Self::try_consume(&mut *conn, &key, expires_at)))
+            .await?;
         if first {
             // Keep the table bounded: a small batch of expired ids per new
-            // one. Best effort: the id is already recorded.
-            if let Err(e) = self.token_gc(now.unix_millis()).await {
+            // one. Best effort, under its own operation timeout: the id is
+            // already recorded.
+            let now = now.unix_millis();
+            let gc = self
+                .run(async |conn| Self::token_gc(conn, now).await.map_err(map_err))
+                .await;
+            if let Err(e) = gc {
                 tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
             }
         }

@@ -32,10 +32,12 @@ use sessionward_core::{
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres};
+use sqlx::{Connection, PgConnection, Postgres};
 use tokio::sync::mpsc;
 
+use crate::deadline::with_conn;
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
@@ -83,12 +85,14 @@ const FEED_QUEUE: usize = 4096;
 pub struct PostgresStore {
     pool: PgPool,
     feed: Option<Arc<PgFeed>>,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresStore")
             .field("feed", &self.feed.is_some())
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -103,23 +107,39 @@ impl PostgresStore {
         Self::connect_with(url, StoreOptions::default()).await
     }
 
-    /// Connects a new pool with the given options.
+    /// Connects a new pool with the given options. Every connection gets
+    /// the [statement timeout](StoreOptions::with_statement_timeout) as its
+    /// `statement_timeout`, the [lock timeout](StoreOptions::with_lock_timeout)
+    /// as its `lock_timeout`, and the
+    /// [operation timeout](StoreOptions::with_operation_timeout) as its
+    /// `idle_in_transaction_session_timeout` (so the server rolls back a
+    /// transaction whose client went away and releases its locks).
     ///
     /// # Errors
     /// As [`PostgresStore::connect`].
     pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let connect: PgConnectOptions = url.parse().map_err(map_err)?;
+        let statement = options.statement_timeout().as_millis();
+        let lock = options.lock_timeout().as_millis();
+        let idle = options.operation_timeout().as_millis().max(1);
+        let connect: PgConnectOptions =
+            url.parse::<PgConnectOptions>().map_err(map_err)?.options([
+                ("statement_timeout", statement),
+                ("lock_timeout", lock),
+                ("idle_in_transaction_session_timeout", idle),
+            ]);
         let pool = options
             .pool::<Postgres>()
             .connect_with(connect)
             .await
             .map_err(map_err)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(pool).with_operation_timeout(options.operation_timeout()))
     }
 
-    /// Uses an existing pool (for example the host app's). Set an
-    /// `acquire_timeout` on it so outages surface quickly as
-    /// [`StoreError::Unavailable`].
+    /// Uses an existing pool (for example the host app's), with the default
+    /// operation timeout (2 s, see [`PostgresStore::with_operation_timeout`]).
+    /// The pool keeps its own server-side settings: give it a
+    /// `statement_timeout` and `lock_timeout` shorter than the operation
+    /// timeout so the server stops work the store gave up on.
     ///
     /// The revocation feed opens its own connection per subscription with
     /// the pool's connect options.
@@ -131,7 +151,15 @@ impl PostgresStore {
         PostgresStore {
             pool,
             feed: Some(feed),
+            deadline: OPERATION_TIMEOUT,
         }
+    }
+
+    /// Sets the client-side deadline of every store call, as
+    /// [`StoreOptions::with_operation_timeout`] does for `connect_with`.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = timeout;
+        self
     }
 
     /// Turns the LISTEN/NOTIFY feed off (for example behind a transaction-
@@ -156,41 +184,64 @@ impl PostgresStore {
     /// [`StoreError::Unavailable`] when the server cannot be reached;
     /// [`StoreError::Backend`] when a migration fails or an applied one
     /// was changed.
+    ///
+    /// Migrations are not bounded by the operation or statement timeouts
+    /// (they wait for another instance's migration lock and may build
+    /// indexes): they run on a connection of their own, closed afterwards.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        // Its settings are no longer the pool's: never hand it out again.
+        conn.close_on_drop();
+        sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)
+    }
+
+    /// Runs one store call on a pooled connection under the operation
+    /// timeout (see [`with_conn`]).
+    async fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        with_conn(&self.pool, self.deadline, op).await
     }
 
     /// Raises the mark under the user's lock, then revokes: the `UPDATE`
     /// runs after the lock, so it sees every session a login committed
     /// before it, and a login after it sees the mark.
     async fn try_revoke_all_marked(
-        &self,
+        conn: &mut PgConnection,
         user: &UserId,
         except: Option<&SessionId>,
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         raise_mark(&mut tx, user.as_str(), at).await?;
         let rows = revoke_all_rows(&mut *tx, user, except, reason, at).await?;
         tx.commit().await?;
         before_revocation(rows).map_err(carry)
     }
 
-    async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, sqlx::Error> {
+    async fn try_create(
+        conn: &mut PgConnection,
+        req: &CreateRequest,
+    ) -> Result<CreateOutcome, sqlx::Error> {
         let encoded = Encoded::new(&req.session).map_err(carry)?;
         let user = req.session.user.as_str();
         if !req.limits_apply() && req.replaces.is_none() {
             // Nothing to decide but the mark: one statement that locks the
             // user's row (so a racing password change either sees this
             // session or is seen by it) and inserts unless the mark refuses.
-            if insert_unless_marked(&self.pool, &encoded, req).await? {
+            if insert_unless_marked(&mut *conn, &encoded, req).await? {
                 return Ok(CreateOutcome::admitted());
             }
-            let not_before = read_mark(&self.pool, user).await?.unwrap_or(req.now);
+            let not_before = read_mark(&mut *conn, user).await?.unwrap_or(req.now);
             return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         let not_before = lock_user(&mut tx, user).await?;
         let existing = admission_rows(&mut tx, req).await?;
         let decision = req.decide(existing, not_before);
@@ -203,6 +254,25 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(decision.into_outcome())
     }
+}
+
+/// The session `id` of `user`, revoked or not.
+async fn select_one(
+    conn: &mut PgConnection,
+    user: &UserId,
+    id: &SessionId,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let row: Option<SessionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
+    ))
+    .bind(user.as_str())
+    .bind(id.as_str())
+    .fetch_optional(conn)
+    .await
+    .map_err(map_err)?;
+    row.map(SessionRow::into_record).transpose()
 }
 
 /// What [`CreateRequest::decide`] uses: with a limit applying, the user's
@@ -258,8 +328,8 @@ async fn insert<'c>(
 /// Inserts one session row unless the user's "not before" mark is later
 /// than the credential check, in one statement that also takes the user's
 /// row lock (creating the row on first use). Returns whether it inserted.
-async fn insert_unless_marked(
-    pool: &PgPool,
+async fn insert_unless_marked<'c>(
+    conn: impl sqlx::PgExecutor<'c>,
     encoded: &Encoded<'_>,
     req: &CreateRequest,
 ) -> Result<bool, sqlx::Error> {
@@ -275,7 +345,7 @@ async fn insert_unless_marked(
         encoded
     )
     .bind(req.credential_verified_at.unix_millis())
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -380,7 +450,8 @@ async fn revoke_ids(
 #[async_trait]
 impl SessionStore for PostgresStore {
     async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        retry_tx!(self.try_create(&request))
+        self.run(async |conn| retry_tx!(Self::try_create(&mut *conn, &request)))
+            .await
     }
 
     async fn get(
@@ -388,61 +459,58 @@ impl SessionStore for PostgresStore {
         user: &UserId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
-        ))
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
-        row.map(SessionRow::into_record).transpose()
+        self.run(async |conn| select_one(conn, user, id).await)
+            .await
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessionward_sessions SET last_seen_at = $3 \
-             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL \
-             AND last_seen_at < $3 AND last_seen_at > $4 AND expires_at > $3",
-        )
-        .bind(req.user.as_str())
-        .bind(req.id.as_str())
-        .bind(req.at.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
-        .execute(&self.pool)
+        self.run(async |conn| {
+            let done = sqlx::query(
+                "UPDATE sessionward_sessions SET last_seen_at = $3 \
+                 WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL \
+                 AND last_seen_at < $3 AND last_seen_at > $4 AND expires_at > $3",
+            )
+            .bind(req.user.as_str())
+            .bind(req.id.as_str())
+            .bind(req.at.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .execute(conn)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
         .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "UPDATE sessionward_sessions SET refresh_hash = $5, \
-             refresh_generation = refresh_generation + 1, rotated_at = $6, \
-             last_seen_at = GREATEST(last_seen_at, $6) \
-             WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
-             AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
-             AND last_seen_at > $7 RETURNING ",
-            cols!()
-        ))
-        .bind(req.user.as_str())
-        .bind(req.id.as_str())
-        .bind(generation(req.expected_generation)?)
-        .bind(req.expected_hash.as_bytes().as_slice())
-        .bind(req.new_hash.as_bytes().as_slice())
-        .bind(req.now.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
-        .fetch_optional(&self.pool)
+        self.run(async |conn| {
+            let row: Option<SessionRow> = sqlx::query_as(concat!(
+                "UPDATE sessionward_sessions SET refresh_hash = $5, \
+                 refresh_generation = refresh_generation + 1, rotated_at = $6, \
+                 last_seen_at = GREATEST(last_seen_at, $6) \
+                 WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
+                 AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
+                 AND last_seen_at > $7 RETURNING ",
+                cols!()
+            ))
+            .bind(req.user.as_str())
+            .bind(req.id.as_str())
+            .bind(generation(req.expected_generation)?)
+            .bind(req.expected_hash.as_bytes().as_slice())
+            .bind(req.new_hash.as_bytes().as_slice())
+            .bind(req.now.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+            match row {
+                Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+                None => Ok(RotateOutcome::Unchanged(
+                    select_one(conn, &req.user, &req.id).await?,
+                )),
+            }
+        })
         .await
-        .map_err(map_err)?;
-        match row {
-            Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
-            None => Ok(RotateOutcome::Unchanged(
-                self.get(&req.user, &req.id).await?,
-            )),
-        }
     }
 
     async fn revoke(
@@ -452,24 +520,27 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-             WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
-            cols!(),
-            ") SELECT ",
-            cols!(),
-            ", ",
-            notify!(),
-            " FROM r"
-        ))
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .bind(at.unix_millis())
-        .bind(reason.as_str())
-        .fetch_optional(&self.pool)
+        self.run(async |conn| {
+            let row: Option<SessionRow> = sqlx::query_as(concat!(
+                "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+                 WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
+                cols!(),
+                ") SELECT ",
+                cols!(),
+                ", ",
+                notify!(),
+                " FROM r"
+            ))
+            .bind(user.as_str())
+            .bind(id.as_str())
+            .bind(at.unix_millis())
+            .bind(reason.as_str())
+            .fetch_optional(conn)
+            .await
+            .map_err(map_err)?;
+            Ok(before_revocation(row.into_iter().collect())?.pop())
+        })
         .await
-        .map_err(map_err)?;
-        Ok(before_revocation(row.into_iter().collect())?.pop())
     }
 
     async fn revoke_all(
@@ -479,39 +550,51 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        if reason.raises_not_before() {
-            return retry_tx!(self.try_revoke_all_marked(user, except, reason, at));
-        }
-        let rows = revoke_all_rows(&self.pool, user, except, reason, at)
-            .await
-            .map_err(map_err)?;
-        before_revocation(rows)
+        self.run(async |conn| {
+            if reason.raises_not_before() {
+                return retry_tx!(Self::try_revoke_all_marked(
+                    &mut *conn, user, except, reason, at
+                ));
+            }
+            let rows = revoke_all_rows(conn, user, except, reason, at)
+                .await
+                .map_err(map_err)?;
+            before_revocation(rows)
+        })
+        .await
     }
 
     async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        read_mark(&self.pool, user.as_str()).await.map_err(map_err)
+        self.run(async |conn| read_mark(conn, user.as_str()).await.map_err(map_err))
+            .await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1"
-        ))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
+        self.run(async |conn| {
+            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                cols!(),
+                " FROM sessionward_sessions WHERE user_id = $1"
+            ))
+            .bind(user.as_str())
+            .fetch_all(conn)
+            .await
+            .map_err(map_err)?;
+            records(rows)
+        })
         .await
-        .map_err(map_err)?;
-        records(rows)
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= $1")
-            .bind(before.unix_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
+        self.run(async |conn| {
+            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= $1")
+                .bind(before.unix_millis())
+                .execute(conn)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
@@ -521,7 +604,7 @@ impl SessionStore for PostgresStore {
 
 impl PostgresStore {
     async fn try_record_login(
-        &self,
+        conn: &mut PgConnection,
         user: &str,
         facts: &LoginFacts,
         keep_since: i64,
@@ -530,21 +613,21 @@ impl PostgresStore {
         let kinds: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
         let values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
         let at = facts.at.unix_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         // Keys are sorted, so concurrent logins of one user lock rows in the
         // same order.
         sqlx::query(
-            "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
-             SELECT $1, k, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(k, v) \
-             ON CONFLICT (user_id, kind, value) DO UPDATE \
-             SET last_seen_at = GREATEST(sessionward_login_history.last_seen_at, EXCLUDED.last_seen_at)",
-        )
-        .bind(user)
-        .bind(&kinds)
-        .bind(&values)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
+                "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
+                 SELECT $1, k, v, $4 FROM UNNEST($2::text[], $3::text[]) AS t(k, v) \
+                 ON CONFLICT (user_id, kind, value) DO UPDATE \
+                 SET last_seen_at = GREATEST(sessionward_login_history.last_seen_at, EXCLUDED.last_seen_at)",
+            )
+            .bind(user)
+            .bind(&kinds)
+            .bind(&values)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "DELETE FROM sessionward_login_history WHERE user_id = $1 AND last_seen_at < $2",
         )
@@ -554,9 +637,9 @@ impl PostgresStore {
         .await?;
         sqlx::query(
             "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE \
-             SET at = EXCLUDED.at, country = EXCLUDED.country, \
-             latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude",
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO UPDATE \
+                 SET at = EXCLUDED.at, country = EXCLUDED.country, \
+                 latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude",
         )
         .bind(user)
         .bind(at)
@@ -568,7 +651,7 @@ impl PostgresStore {
         if let Some(ip) = risk::ip_key(facts) {
             sqlx::query(
                 "WITH gone AS (DELETE FROM sessionward_ip_logins WHERE ip = $1 AND at < $3) \
-                 INSERT INTO sessionward_ip_logins (ip, at) VALUES ($1, $2)",
+                     INSERT INTO sessionward_ip_logins (ip, at) VALUES ($1, $2)",
             )
             .bind(&ip)
             .bind(at)
@@ -599,30 +682,33 @@ impl RiskStore for PostgresStore {
         facts: &LoginFacts,
         burst_since: Timestamp,
     ) -> Result<PriorHistory, StoreError> {
-        let row: HistoryRow = sqlx::query_as(
-            "SELECT \
-               (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = $1)) AS seen, \
-               EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = $1 AND kind = 'device' AND value = ANY($2::text[])) AS known_device, \
-               ($3::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = $1 AND kind = 'country' AND value = $3)) AS known_country, \
-               ($4::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = $1 AND kind = 'asn' AND value = $4)) AS known_asn, \
-               (SELECT count(*) FROM sessionward_ip_logins WHERE ip = $5 AND at >= $6) AS recent, \
-               l.at, l.country, l.latitude, l.longitude \
-             FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = $1",
-        )
-        .bind(user.as_str())
-        .bind(risk::device_keys(facts))
-        .bind(risk::country_key(facts))
-        .bind(risk::asn_key(facts))
-        .bind(risk::ip_key(facts))
-        .bind(burst_since.unix_millis())
-        .fetch_one(&self.pool)
+        self.run(async |conn| {
+            let row: HistoryRow = sqlx::query_as(
+                "SELECT \
+                   (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = $1)) AS seen, \
+                   EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = $1 AND kind = 'device' AND value = ANY($2::text[])) AS known_device, \
+                   ($3::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = $1 AND kind = 'country' AND value = $3)) AS known_country, \
+                   ($4::text IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = $1 AND kind = 'asn' AND value = $4)) AS known_asn, \
+                   (SELECT count(*) FROM sessionward_ip_logins WHERE ip = $5 AND at >= $6) AS recent, \
+                   l.at, l.country, l.latitude, l.longitude \
+                 FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = $1",
+            )
+            .bind(user.as_str())
+            .bind(risk::device_keys(facts))
+            .bind(risk::country_key(facts))
+            .bind(risk::asn_key(facts))
+            .bind(risk::ip_key(facts))
+            .bind(burst_since.unix_millis())
+            .fetch_one(conn)
+            .await
+            .map_err(map_err)?;
+            Ok(row.into_prior())
+        })
         .await
-        .map_err(map_err)?;
-        Ok(row.into_prior())
     }
 
     async fn record_login(
@@ -631,37 +717,58 @@ impl RiskStore for PostgresStore {
         facts: &LoginFacts,
         keep_since: Timestamp,
     ) -> Result<(), StoreError> {
-        retry_tx!(self.try_record_login(user.as_str(), facts, keep_since.unix_millis()))
+        let keep_since = keep_since.unix_millis();
+        self.run(async |conn| {
+            retry_tx!(Self::try_record_login(
+                &mut *conn,
+                user.as_str(),
+                facts,
+                keep_since
+            ))
+        })
+        .await
     }
 
+    /// The insert runs under the operation timeout; the cleanup after a new
+    /// id is a second call under its own timeout, whose failure is only
+    /// logged (the id is already recorded).
     async fn consume_once(
         &self,
         token_id: &str,
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (token_id) DO NOTHING",
-        )
-        .bind(risk::key(token_id))
-        .bind(expires_at.unix_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let first = done.rows_affected() == 1;
+        let first = self
+            .run(async |conn| {
+                let done = sqlx::query(
+                    "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (token_id) DO NOTHING",
+                )
+                .bind(risk::key(token_id))
+                .bind(expires_at.unix_millis())
+                .execute(conn)
+                .await
+                .map_err(map_err)?;
+                Ok(done.rows_affected() == 1)
+            })
+            .await?;
         if first {
             // Keep the table bounded: a small batch of expired ids per new
             // one. Best effort: the id is already recorded.
-            let gc = sqlx::query(
-                "DELETE FROM sessionward_used_tokens WHERE token_id IN \
-                 (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= $1 \
-                  LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            )
-            .bind(now.unix_millis())
-            .bind(risk::TOKEN_GC_BATCH)
-            .execute(&self.pool)
-            .await;
+            let gc = self
+                .run(async |conn| {
+                    sqlx::query(
+                        "DELETE FROM sessionward_used_tokens WHERE token_id IN \
+                         (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= $1 \
+                          LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                    )
+                    .bind(now.unix_millis())
+                    .bind(risk::TOKEN_GC_BATCH)
+                    .execute(conn)
+                    .await
+                    .map_err(map_err)
+                })
+                .await;
             if let Err(e) = gc {
                 tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
             }

@@ -8,8 +8,13 @@
 //!   another one. With no limit applying ([`CreateRequest::limits_apply`])
 //!   and nothing to replace it is one `INSERT … SELECT` guarded by the mark.
 //! - Writers in this process also queue on an in-process lock first, so they
-//!   wait without SQLite's busy-polling; other processes are held back by
-//!   `busy_timeout` (5 s).
+//!   wait without SQLite's busy-polling; other processes (and other pools on
+//!   the same file) are held back by `busy_timeout`, the
+//!   [lock timeout](crate::StoreOptions::with_lock_timeout)
+//!   (1 s by default), after which the write fails with
+//!   [`StoreError::Unavailable`]. Every call, the wait for the in-process
+//!   lock included, is bounded by the
+//!   [operation timeout](crate::StoreOptions::with_operation_timeout).
 //! - `rotate_refresh`, `touch` and `revoke` are each one conditional
 //!   `UPDATE` (touch only while the session is active by the request's
 //!   cutoffs); `revoke_all` raises the mark (password change, account
@@ -35,7 +40,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSy
 use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
+use crate::deadline::within;
 use crate::error::{map_err, map_migrate_err};
+use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
@@ -51,9 +58,6 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
     m.dangerous_set_table_name(MIGRATIONS_TABLE);
     m
 });
-
-/// How long a writer waits for another process's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A session store on SQLite: a file, or memory for tests and demos.
 ///
@@ -71,11 +75,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     pool: SqlitePool,
     write: Arc<Mutex<()>>,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +109,7 @@ impl SqliteStore {
         let connect = SqliteConnectOptions::from_str(url)
             .map_err(map_err)?
             .create_if_missing(true)
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(options.lock_timeout())
             .synchronous(SqliteSynchronous::Full);
         let pool = if in_memory {
             // An in-memory database lives as long as its last connection:
@@ -122,16 +129,26 @@ impl SqliteStore {
                 .await
         }
         .map_err(map_err)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(pool).with_operation_timeout(options.operation_timeout()))
     }
 
-    /// Uses an existing pool. Configure it with a `busy_timeout` (and WAL for
-    /// files) so concurrent writers wait instead of failing.
+    /// Uses an existing pool, with the default operation timeout (2 s, see
+    /// [`SqliteStore::with_operation_timeout`]). Configure the pool with a
+    /// `busy_timeout` shorter than that (and WAL for files) so concurrent
+    /// writers wait instead of failing.
     pub fn from_pool(pool: SqlitePool) -> Self {
         SqliteStore {
             pool,
             write: Arc::new(Mutex::new(())),
+            deadline: OPERATION_TIMEOUT,
         }
+    }
+
+    /// Sets the client-side deadline of every store call, as
+    /// [`StoreOptions::with_operation_timeout`] does for `connect_with`.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = timeout;
+        self
     }
 
     /// The pool.
@@ -299,7 +316,7 @@ async fn revoke_ids(
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        self.try_create(&request).await
+        within(self.deadline, self.try_create(&request)).await
     }
 
     async fn get(
@@ -307,65 +324,74 @@ impl SessionStore for SqliteStore {
         user: &UserId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?1 AND session_id = ?2"
-        ))
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        within(self.deadline, async {
+            let row: Option<SessionRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                cols!(),
+                " FROM sessionward_sessions WHERE user_id = ?1 AND session_id = ?2"
+            ))
+            .bind(user.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            row.map(SessionRow::into_record).transpose()
+        })
         .await
-        .map_err(map_err)?;
-        row.map(SessionRow::into_record).transpose()
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        let _write = self.write.lock().await;
-        let done = sqlx::query(
-            "UPDATE sessionward_sessions SET last_seen_at = ?3 \
-             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL \
-             AND last_seen_at < ?3 AND last_seen_at > ?4 AND expires_at > ?3",
-        )
-        .bind(req.user.as_str())
-        .bind(req.id.as_str())
-        .bind(req.at.unix_millis())
-        .bind(req.idle_cutoff.unix_millis())
-        .execute(&self.pool)
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let done = sqlx::query(
+                "UPDATE sessionward_sessions SET last_seen_at = ?3 \
+                 WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL \
+                 AND last_seen_at < ?3 AND last_seen_at > ?4 AND expires_at > ?3",
+            )
+            .bind(req.user.as_str())
+            .bind(req.id.as_str())
+            .bind(req.at.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() == 1)
+        })
         .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        let row: Option<SessionRow> = {
-            let _write = self.write.lock().await;
-            sqlx::query_as(concat!(
-                "UPDATE sessionward_sessions SET refresh_hash = ?5, \
-                 refresh_generation = refresh_generation + 1, rotated_at = ?6, \
-                 last_seen_at = max(last_seen_at, ?6) \
-                 WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
-                 AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
-                 AND last_seen_at > ?7 RETURNING ",
-                cols!()
-            ))
-            .bind(req.user.as_str())
-            .bind(req.id.as_str())
-            .bind(generation(req.expected_generation)?)
-            .bind(req.expected_hash.as_bytes().as_slice())
-            .bind(req.new_hash.as_bytes().as_slice())
-            .bind(req.now.unix_millis())
-            .bind(req.idle_cutoff.unix_millis())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-        };
-        match row {
-            Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
-            None => Ok(RotateOutcome::Unchanged(
-                self.get(&req.user, &req.id).await?,
-            )),
-        }
+        within(self.deadline, async {
+            let row: Option<SessionRow> = {
+                let _write = self.write.lock().await;
+                sqlx::query_as(concat!(
+                    "UPDATE sessionward_sessions SET refresh_hash = ?5, \
+                     refresh_generation = refresh_generation + 1, rotated_at = ?6, \
+                     last_seen_at = max(last_seen_at, ?6) \
+                     WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
+                     AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
+                     AND last_seen_at > ?7 RETURNING ",
+                    cols!()
+                ))
+                .bind(req.user.as_str())
+                .bind(req.id.as_str())
+                .bind(generation(req.expected_generation)?)
+                .bind(req.expected_hash.as_bytes().as_slice())
+                .bind(req.new_hash.as_bytes().as_slice())
+                .bind(req.now.unix_millis())
+                .bind(req.idle_cutoff.unix_millis())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+            };
+            match row {
+                Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+                None => Ok(RotateOutcome::Unchanged(
+                    self.get(&req.user, &req.id).await?,
+                )),
+            }
+        })
+        .await
     }
 
     async fn revoke(
@@ -375,20 +401,23 @@ impl SessionStore for SqliteStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let _write = self.write.lock().await;
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
-             WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL RETURNING ",
-            cols!()
-        ))
-        .bind(user.as_str())
-        .bind(id.as_str())
-        .bind(at.unix_millis())
-        .bind(reason.as_str())
-        .fetch_optional(&self.pool)
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let row: Option<SessionRow> = sqlx::query_as(concat!(
+                "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+                 WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL RETURNING ",
+                cols!()
+            ))
+            .bind(user.as_str())
+            .bind(id.as_str())
+            .bind(at.unix_millis())
+            .bind(reason.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(before_revocation(row.into_iter().collect())?.pop())
+        })
         .await
-        .map_err(map_err)?;
-        Ok(before_revocation(row.into_iter().collect())?.pop())
     }
 
     async fn revoke_all(
@@ -398,65 +427,74 @@ impl SessionStore for SqliteStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let _write = self.write.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
-        if reason.raises_not_before() {
-            sqlx::query(
-                "INSERT INTO sessionward_users (user_id, not_before) VALUES (?1, ?2) \
-                 ON CONFLICT (user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
-            )
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_err)?;
+            if reason.raises_not_before() {
+                sqlx::query(
+                    "INSERT INTO sessionward_users (user_id, not_before) VALUES (?1, ?2) \
+                     ON CONFLICT (user_id) DO UPDATE SET not_before = max(not_before, excluded.not_before)",
+                )
+                .bind(user.as_str())
+                .bind(at.unix_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            }
+            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+                "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+                 WHERE user_id = ?1 AND revoked_at IS NULL \
+                 AND (?2 IS NULL OR session_id <> ?2) RETURNING ",
+                cols!()
+            ))
             .bind(user.as_str())
+            .bind(except.map(SessionId::as_str))
             .bind(at.unix_millis())
-            .execute(&mut *tx)
+            .bind(reason.as_str())
+            .fetch_all(&mut *tx)
             .await
             .map_err(map_err)?;
-        }
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
-             WHERE user_id = ?1 AND revoked_at IS NULL \
-             AND (?2 IS NULL OR session_id <> ?2) RETURNING ",
-            cols!()
-        ))
-        .bind(user.as_str())
-        .bind(except.map(SessionId::as_str))
-        .bind(at.unix_millis())
-        .bind(reason.as_str())
-        .fetch_all(&mut *tx)
+            tx.commit().await.map_err(map_err)?;
+            before_revocation(rows)
+        })
         .await
-        .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
-        before_revocation(rows)
     }
 
     async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        read_mark(&self.pool, user.as_str()).await
+        within(self.deadline, read_mark(&self.pool, user.as_str())).await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?1"
-        ))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
+        within(self.deadline, async {
+            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                cols!(),
+                " FROM sessionward_sessions WHERE user_id = ?1"
+            ))
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+            records(rows)
+        })
         .await
-        .map_err(map_err)?;
-        records(rows)
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let _write = self.write.lock().await;
-        let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?1")
-            .bind(before.unix_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?1")
+                .bind(before.unix_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?;
+            Ok(done.rows_affected())
+        })
+        .await
     }
 }
 
@@ -478,32 +516,35 @@ impl RiskStore for SqliteStore {
         facts: &LoginFacts,
         burst_since: Timestamp,
     ) -> Result<PriorHistory, StoreError> {
-        let devices = serde_json::to_string(&risk::device_keys(facts))
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let row: HistoryRow = sqlx::query_as(
-            "SELECT \
-               (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = ?1)) AS seen, \
-               EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ?1 \
-                  AND kind = 'device' AND value IN (SELECT value FROM json_each(?2))) AS known_device, \
-               (?3 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = ?1 AND kind = 'country' AND value = ?3)) AS known_country, \
-               (?4 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
-                  WHERE user_id = ?1 AND kind = 'asn' AND value = ?4)) AS known_asn, \
-               (SELECT count(*) FROM sessionward_ip_logins WHERE ip = ?5 AND at >= ?6) AS recent, \
-               l.at AS at, l.country AS country, l.latitude AS latitude, l.longitude AS longitude \
-             FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = ?1",
-        )
-        .bind(user.as_str())
-        .bind(devices)
-        .bind(risk::country_key(facts))
-        .bind(risk::asn_key(facts))
-        .bind(risk::ip_key(facts))
-        .bind(burst_since.unix_millis())
-        .fetch_one(&self.pool)
+        within(self.deadline, async {
+            let devices = serde_json::to_string(&risk::device_keys(facts))
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let row: HistoryRow = sqlx::query_as(
+                "SELECT \
+                   (l.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = ?1)) AS seen, \
+                   EXISTS (SELECT 1 FROM sessionward_login_history WHERE user_id = ?1 \
+                      AND kind = 'device' AND value IN (SELECT value FROM json_each(?2))) AS known_device, \
+                   (?3 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = ?1 AND kind = 'country' AND value = ?3)) AS known_country, \
+                   (?4 IS NULL OR EXISTS (SELECT 1 FROM sessionward_login_history \
+                      WHERE user_id = ?1 AND kind = 'asn' AND value = ?4)) AS known_asn, \
+                   (SELECT count(*) FROM sessionward_ip_logins WHERE ip = ?5 AND at >= ?6) AS recent, \
+                   l.at AS at, l.country AS country, l.latitude AS latitude, l.longitude AS longitude \
+                 FROM (SELECT 1) AS one LEFT JOIN sessionward_last_login l ON l.user_id = ?1",
+            )
+            .bind(user.as_str())
+            .bind(devices)
+            .bind(risk::country_key(facts))
+            .bind(risk::asn_key(facts))
+            .bind(risk::ip_key(facts))
+            .bind(burst_since.unix_millis())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(row.into_prior())
+        })
         .await
-        .map_err(map_err)?;
-        Ok(row.into_prior())
     }
 
     async fn record_login(
@@ -512,70 +553,73 @@ impl RiskStore for SqliteStore {
         facts: &LoginFacts,
         keep_since: Timestamp,
     ) -> Result<(), StoreError> {
-        let keys = serde_json::to_string(&risk::history_keys(facts))
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let (user, at, keep) = (
-            user.as_str(),
-            facts.at.unix_millis(),
-            keep_since.unix_millis(),
-        );
-        let _write = self.write.lock().await;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
+        within(self.deadline, async {
+            let keys = serde_json::to_string(&risk::history_keys(facts))
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            let (user, at, keep) = (
+                user.as_str(),
+                facts.at.unix_millis(),
+                keep_since.unix_millis(),
+            );
+            let _write = self.write.lock().await;
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(map_err)?;
+            // `WHERE true` resolves the parsing ambiguity of an upsert from a SELECT.
+            sqlx::query(
+                "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
+                 SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?3 \
+                 FROM json_each(?2) WHERE true \
+                 ON CONFLICT (user_id, kind, value) DO UPDATE \
+                 SET last_seen_at = max(last_seen_at, excluded.last_seen_at)",
+            )
+            .bind(user)
+            .bind(keys)
+            .bind(at)
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        // `WHERE true` resolves the parsing ambiguity of an upsert from a SELECT.
-        sqlx::query(
-            "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
-             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?3 \
-             FROM json_each(?2) WHERE true \
-             ON CONFLICT (user_id, kind, value) DO UPDATE \
-             SET last_seen_at = max(last_seen_at, excluded.last_seen_at)",
-        )
-        .bind(user)
-        .bind(keys)
-        .bind(at)
-        .execute(&mut *tx)
+            sqlx::query(
+                "DELETE FROM sessionward_login_history WHERE user_id = ?1 AND last_seen_at < ?2",
+            )
+            .bind(user)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            sqlx::query(
+                "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE \
+                 SET at = excluded.at, country = excluded.country, \
+                 latitude = excluded.latitude, longitude = excluded.longitude",
+            )
+            .bind(user)
+            .bind(at)
+            .bind(facts.country.as_deref())
+            .bind(facts.latitude)
+            .bind(facts.longitude)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+            if let Some(ip) = risk::ip_key(facts) {
+                sqlx::query("DELETE FROM sessionward_ip_logins WHERE ip = ?1 AND at < ?2")
+                    .bind(&ip)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                sqlx::query("INSERT INTO sessionward_ip_logins (ip, at) VALUES (?1, ?2)")
+                    .bind(&ip)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+            }
+            tx.commit().await.map_err(map_err)
+        })
         .await
-        .map_err(map_err)?;
-        sqlx::query(
-            "DELETE FROM sessionward_login_history WHERE user_id = ?1 AND last_seen_at < ?2",
-        )
-        .bind(user)
-        .bind(keep)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        sqlx::query(
-            "INSERT INTO sessionward_last_login (user_id, at, country, latitude, longitude) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (user_id) DO UPDATE \
-             SET at = excluded.at, country = excluded.country, \
-             latitude = excluded.latitude, longitude = excluded.longitude",
-        )
-        .bind(user)
-        .bind(at)
-        .bind(facts.country.as_deref())
-        .bind(facts.latitude)
-        .bind(facts.longitude)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        if let Some(ip) = risk::ip_key(facts) {
-            sqlx::query("DELETE FROM sessionward_ip_logins WHERE ip = ?1 AND at < ?2")
-                .bind(&ip)
-                .bind(keep)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            sqlx::query("INSERT INTO sessionward_ip_logins (ip, at) VALUES (?1, ?2)")
-                .bind(&ip)
-                .bind(at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
-        tx.commit().await.map_err(map_err)
     }
 
     async fn consume_once(
@@ -584,32 +628,35 @@ impl RiskStore for SqliteStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let _write = self.write.lock().await;
-        let done = sqlx::query(
-            "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES (?1, ?2) \
-             ON CONFLICT (token_id) DO NOTHING",
-        )
-        .bind(risk::key(token_id))
-        .bind(expires_at.unix_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let first = done.rows_affected() == 1;
-        if first {
-            // Keep the table bounded: a small batch of expired ids per new
-            // one. Best effort: the id is already recorded.
-            let gc = sqlx::query(
-                "DELETE FROM sessionward_used_tokens WHERE token_id IN \
-                 (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let done = sqlx::query(
+                "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES (?1, ?2) \
+                 ON CONFLICT (token_id) DO NOTHING",
             )
-            .bind(now.unix_millis())
-            .bind(risk::TOKEN_GC_BATCH)
+            .bind(risk::key(token_id))
+            .bind(expires_at.unix_millis())
             .execute(&self.pool)
-            .await;
-            if let Err(e) = gc {
-                tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
+            .await
+            .map_err(map_err)?;
+            let first = done.rows_affected() == 1;
+            if first {
+                // Keep the table bounded: a small batch of expired ids per new
+                // one. Best effort: the id is already recorded.
+                let gc = sqlx::query(
+                    "DELETE FROM sessionward_used_tokens WHERE token_id IN \
+                     (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= ?1 LIMIT ?2)",
+                )
+                .bind(now.unix_millis())
+                .bind(risk::TOKEN_GC_BATCH)
+                .execute(&self.pool)
+                .await;
+                if let Err(e) = gc {
+                    tracing::warn!(target: "sessionward::risk", error = %e, "used-token cleanup failed");
+                }
             }
-        }
-        Ok(first)
+            Ok(first)
+        })
+        .await
     }
 }

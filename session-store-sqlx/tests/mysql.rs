@@ -7,18 +7,25 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use common::{Proxy, SETUP, mysql_url, socket_of, unique_name, url_via};
+use common::{Proxy, RACE_DEADLINE, SETUP, mysql_url, socket_of, unique_name, url_via};
 use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
-use sessionward_core::{RequestContext, SessionPolicy, SessionStore};
+use sessionward_core::{
+    RequestContext, RevokeReason, SessionPolicy, SessionStore, StoreError, Timestamp,
+};
 use sessionward_sqlx::{MySqlStore, StoreOptions};
 use sqlx::Connection;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPoolOptions};
 
-const CONFORMANCE_DB: &str = "sessionward_conformance";
+/// The conformance database: `sessionward_conformance`, or
+/// `SESSIONWARD_MYSQL_CONFORMANCE_DB` (for checkouts sharing one server).
+static CONFORMANCE_DB: LazyLock<String> = LazyLock::new(|| {
+    std::env::var("SESSIONWARD_MYSQL_CONFORMANCE_DB")
+        .unwrap_or_else(|_| "sessionward_conformance".to_owned())
+});
 
 fn options_in(url: &str, db: &str) -> MySqlConnectOptions {
     url.parse::<MySqlConnectOptions>().unwrap().database(db)
@@ -58,7 +65,8 @@ async fn drop_db(db: &str) {
 }
 
 async fn conformance_store() -> Option<Arc<dyn SessionStore>> {
-    Some(Arc::new(store_in(CONFORMANCE_DB, true).await?))
+    let store = store_in(&CONFORMANCE_DB, true).await?;
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
 }
 
 mod conformance {
@@ -66,7 +74,8 @@ mod conformance {
 }
 
 async fn risk_store() -> Option<Arc<dyn RiskStore>> {
-    Some(Arc::new(store_in(CONFORMANCE_DB, true).await?))
+    let store = store_in(&CONFORMANCE_DB, true).await?;
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
 }
 
 mod risk_conformance {
@@ -140,7 +149,7 @@ async fn migrations_fresh_rerun_and_coexist() {
 
 #[tokio::test]
 async fn restart_keeps_revocations() {
-    let Some(first) = store_in(CONFORMANCE_DB, true).await else {
+    let Some(first) = store_in(&CONFORMANCE_DB, true).await else {
         return;
     };
     let pool = first.pool().clone();
@@ -149,7 +158,7 @@ async fn restart_keeps_revocations() {
         async || pool.close().await,
         async || -> Arc<dyn SessionStore> {
             let store: Arc<dyn SessionStore> =
-                Arc::new(store_in(CONFORMANCE_DB, true).await.unwrap());
+                Arc::new(store_in(&CONFORMANCE_DB, true).await.unwrap());
             store
         },
     )
@@ -158,7 +167,7 @@ async fn restart_keeps_revocations() {
 
 #[tokio::test]
 async fn user_ids_are_case_sensitive() {
-    let Some(store) = store_in(CONFORMANCE_DB, true).await else {
+    let Some(store) = store_in(&CONFORMANCE_DB, true).await else {
         return;
     };
     let h = Harness::new(Arc::new(store.clone()), SessionPolicy::default());
@@ -176,7 +185,7 @@ async fn user_ids_are_case_sensitive() {
 
 #[tokio::test]
 async fn closed_port_is_unavailable_quickly() {
-    if store_in(CONFORMANCE_DB, false).await.is_none() {
+    if store_in(&CONFORMANCE_DB, false).await.is_none() {
         return;
     }
     let started = Instant::now();
@@ -201,7 +210,7 @@ async fn closed_port_is_unavailable_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_then_recovery() {
-    if store_in(CONFORMANCE_DB, true).await.is_none() {
+    if store_in(&CONFORMANCE_DB, true).await.is_none() {
         return;
     }
     let url = mysql_url();
@@ -210,7 +219,7 @@ async fn outage_then_recovery() {
     let pool = MySqlPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_millis(800))
-        .connect_with(options_in(&via, CONFORMANCE_DB))
+        .connect_with(options_in(&via, &CONFORMANCE_DB))
         .await
         .unwrap();
     let store: Arc<dyn SessionStore> = Arc::new(MySqlStore::from_pool(pool));
@@ -235,30 +244,35 @@ async fn outage_then_recovery() {
     }
 }
 
-/// A store built by `connect_with` through a proxy, with the given ping setting.
-async fn proxied_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
-    store_in(CONFORMANCE_DB, true).await?;
+/// `url` with the conformance database as its database.
+fn conformance_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let (server, _db) = base.rsplit_once('/').unwrap();
+    let sep = if query.is_empty() { "" } else { "?" };
+    format!("{server}/{}{sep}{query}", *CONFORMANCE_DB)
+}
+
+/// A store built by `connect_with` through a proxy.
+async fn proxied_store(options: StoreOptions) -> Option<(MySqlStore, Proxy)> {
+    store_in(&CONFORMANCE_DB, true).await?;
     let url = mysql_url();
     let proxy = Proxy::start(socket_of(&url, 3306)).await;
     let via = url_via(&url, proxy.addr, 3306);
-    let (base, query) = via.split_once('?').unwrap_or((&via, ""));
-    let (server, _db) = base.rsplit_once('/').unwrap();
-    let sep = if query.is_empty() { "" } else { "?" };
-    let store = MySqlStore::connect_with(
-        &format!("{server}/{CONFORMANCE_DB}{sep}{query}"),
-        StoreOptions::new()
-            .with_max_connections(4)
-            .with_acquire_timeout(Duration::from_millis(800))
-            .with_test_before_acquire(ping),
-    )
-    .await
-    .unwrap();
+    let store = MySqlStore::connect_with(&conformance_url(&via), options)
+        .await
+        .unwrap();
+    Some((store, proxy))
+}
+
+/// [`proxied_store`] with [`common::pinging_options`].
+async fn pinging_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
+    let (store, proxy) = proxied_store(common::pinging_options(ping)).await?;
     Some((Arc::new(store), proxy))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_default_options_fails_closed_then_recovers() {
-    let Some((store, mut proxy)) = proxied_store(false).await else {
+    let Some((store, mut proxy)) = pinging_store(false).await else {
         return;
     };
     common::stale_connections_fail_closed_then_recover(store, &mut proxy, false).await;
@@ -266,8 +280,119 @@ async fn restart_with_default_options_fails_closed_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_ping_is_invisible() {
-    let Some((store, mut proxy)) = proxied_store(true).await else {
+    let Some((store, mut proxy)) = pinging_store(true).await else {
         return;
     };
     common::stale_connections_fail_closed_then_recover(store, &mut proxy, true).await;
+}
+
+/// The server keeps the connections open but stops answering: every store
+/// call is `Unavailable` after the 500 ms operation timeout, abandoned
+/// connections are closed, and the store recovers when the server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_fails_closed_within_the_operation_timeout() {
+    let Some((store, proxy)) = proxied_store(common::silent_options()).await else {
+        return;
+    };
+    let pool = store.pool().clone();
+    common::silent_database_fails_closed_then_recovers(Arc::new(store), &proxy, || {
+        (pool.size(), pool.num_idle())
+    })
+    .await;
+}
+
+/// Holds the lock row of a fresh user in an open transaction of another
+/// connection.
+async fn hold_user_lock(user: &sessionward_core::UserId) -> MySqlConnection {
+    let mut holder = MySqlConnection::connect_with(&options_in(&mysql_url(), &CONFORMANCE_DB))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("INSERT INTO sessionward_users (user_id) VALUES (?)")
+        .bind(user.as_str())
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
+/// A real lock wait timeout (error 1205, SQLSTATE HY000): another
+/// connection holds the user's lock row, and `connect_with` gave the
+/// store's connections the default 1 s lock timeout as
+/// `innodb_lock_wait_timeout` (and 1.5 s as the statement timeout). With an operation timeout that leaves room
+/// for the retries, each attempt of `revoke_all` times out on the lock and
+/// is retried, and the last one is reported as `Conflict` with the server's
+/// error as the source. With the default 2 s operation timeout the deadline
+/// comes first: `Unavailable`, after 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_wait_timeout_is_a_conflict_unless_the_deadline_comes_first() {
+    let roomy = StoreOptions::new().with_operation_timeout(Duration::from_secs(20));
+    let Some((store, _proxy)) = proxied_store(roomy).await else {
+        return;
+    };
+    let wait: u64 = sqlx::query_scalar("SELECT @@innodb_lock_wait_timeout")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(wait, 1);
+    let statement: f64 = sqlx::query_scalar("SELECT @@max_statement_time")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(statement, 1.5);
+    let user = fresh_user();
+    let mut holder = hold_user_lock(&user).await;
+    let at = Timestamp::from_unix_millis(0);
+
+    let started = Instant::now();
+    let err = store
+        .revoke_all(&user, None, RevokeReason::User, at)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    let StoreError::Conflict(Some(source)) = &err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    let db = source
+        .downcast_ref::<sqlx::Error>()
+        .and_then(sqlx::Error::as_database_error)
+        .expect("the server's error is the source");
+    assert_eq!(
+        db.downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .number(),
+        1205
+    );
+    // Five attempts of about 1 s each.
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(10)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+    println!("lock wait timeout: Conflict after {elapsed:?}");
+
+    let store = store.with_operation_timeout(StoreOptions::default().operation_timeout());
+    let started = Instant::now();
+    let err = store
+        .revoke_all(&user, None, RevokeReason::User, at)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        (Duration::from_millis(1900)..Duration::from_secs(4)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+    println!("lock wait under the default deadline: Unavailable after {elapsed:?}");
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // The lock is gone: the same store works again.
+    assert!(
+        store
+            .revoke_all(&user, None, RevokeReason::User, at)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -10,12 +10,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Proxy, SETUP, postgres_url, socket_of, unique_name, url_via};
+use common::{Proxy, RACE_DEADLINE, SETUP, postgres_url, socket_of, unique_name, url_via};
 use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
 use sessionward_core::{
-    Clock, ManualClock, RequestContext, RevocationMode, RevokeReason, SessionPolicy, SessionStore,
-    StoreError, SystemClock,
+    Clock, ManualClock, RequestContext, RevocationMode, RevokeReason, SessionError, SessionPolicy,
+    SessionStore, StoreError, SystemClock,
 };
 use sessionward_sqlx::{PostgresStore, StoreOptions};
 use sqlx::Connection;
@@ -68,7 +68,8 @@ async fn drop_schema(schema: &str) {
 }
 
 async fn conformance_store() -> Option<Arc<dyn SessionStore>> {
-    Some(Arc::new(store_in(CONFORMANCE_SCHEMA, true).await?))
+    let store = store_in(CONFORMANCE_SCHEMA, true).await?;
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
 }
 
 mod conformance {
@@ -76,7 +77,8 @@ mod conformance {
 }
 
 async fn risk_store() -> Option<Arc<dyn RiskStore>> {
-    Some(Arc::new(store_in(CONFORMANCE_SCHEMA, true).await?))
+    let store = store_in(CONFORMANCE_SCHEMA, true).await?;
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
 }
 
 mod risk_conformance {
@@ -311,8 +313,8 @@ async fn outage_then_recovery() {
     }
 }
 
-/// A store built by `connect_with` through a proxy, with the given ping setting.
-async fn proxied_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
+/// A store built by `connect_with` through a proxy.
+async fn proxied_store(options: StoreOptions) -> Option<(PostgresStore, Proxy)> {
     store_in(CONFORMANCE_SCHEMA, true).await?;
     let url = postgres_url();
     let proxy = Proxy::start(socket_of(&url, 5432)).await;
@@ -320,20 +322,23 @@ async fn proxied_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
     let sep = if via.contains('?') { '&' } else { '?' };
     let store = PostgresStore::connect_with(
         &format!("{via}{sep}options[search_path]={CONFORMANCE_SCHEMA}"),
-        StoreOptions::new()
-            .with_max_connections(4)
-            .with_acquire_timeout(Duration::from_millis(800))
-            .with_test_before_acquire(ping),
+        options,
     )
     .await
     .unwrap();
+    Some((store, proxy))
+}
+
+/// [`proxied_store`] with [`common::pinging_options`].
+async fn pinging_store(ping: bool) -> Option<(Arc<dyn SessionStore>, Proxy)> {
+    let (store, proxy) = proxied_store(common::pinging_options(ping)).await?;
     Some((Arc::new(store), proxy))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_default_options_fails_closed_then_recovers() {
     assert!(!StoreOptions::default().test_before_acquire());
-    let Some((store, mut proxy)) = proxied_store(false).await else {
+    let Some((store, mut proxy)) = pinging_store(false).await else {
         return;
     };
     common::stale_connections_fail_closed_then_recover(store, &mut proxy, false).await;
@@ -341,10 +346,116 @@ async fn restart_with_default_options_fails_closed_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_with_ping_is_invisible() {
-    let Some((store, mut proxy)) = proxied_store(true).await else {
+    let Some((store, mut proxy)) = pinging_store(true).await else {
         return;
     };
     common::stale_connections_fail_closed_then_recover(store, &mut proxy, true).await;
+}
+
+/// The server keeps the connections open but stops answering: every store
+/// call is `Unavailable` after the 500 ms operation timeout, abandoned
+/// connections are closed, and the store recovers when the server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_fails_closed_within_the_operation_timeout() {
+    let Some((store, proxy)) = proxied_store(common::silent_options()).await else {
+        return;
+    };
+    let pool = store.pool().clone();
+    common::silent_database_fails_closed_then_recovers(Arc::new(store), &proxy, || {
+        (pool.size(), pool.num_idle())
+    })
+    .await;
+}
+
+/// The defaults bound a call even with a silent server: 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_server_with_default_options_fails_within_two_seconds() {
+    let defaults = StoreOptions::default();
+    assert_eq!(defaults.operation_timeout(), Duration::from_secs(2));
+    assert_eq!(defaults.statement_timeout(), Duration::from_millis(1500));
+    assert_eq!(defaults.lock_timeout(), Duration::from_secs(1));
+    let Some((store, proxy)) = proxied_store(defaults).await else {
+        return;
+    };
+    let user = fresh_user();
+    store.list(&user).await.unwrap();
+    proxy.stall();
+    let started = Instant::now();
+    let err = store.list(&user).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        (Duration::from_millis(1800)..Duration::from_secs(4)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+    proxy.resume();
+    store.list(&user).await.unwrap();
+}
+
+/// The server-side timeouts `connect_with` sets: a lock held by another
+/// connection ends the wait after the lock timeout (`lock_timeout`,
+/// retried, then `Conflict` when the operation timeout leaves room), and a
+/// slow statement is cancelled by the server (`statement_timeout`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_timeouts_end_lock_waits_and_slow_statements() {
+    let options = StoreOptions::new()
+        .with_operation_timeout(Duration::from_secs(20))
+        .with_statement_timeout(Duration::from_secs(1))
+        .with_lock_timeout(Duration::from_millis(300));
+    let Some((store, _proxy)) = proxied_store(options).await else {
+        return;
+    };
+    let settings: (String, String, String) = sqlx::query_as(
+        "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), \
+         current_setting('idle_in_transaction_session_timeout')",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(settings, ("1s".into(), "300ms".into(), "20s".into()));
+
+    let err = sqlx::query("SELECT pg_sleep(5)")
+        .execute(store.pool())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("57014"),
+        "{err:?}"
+    );
+
+    let user = fresh_user();
+    let mut holder = PgConnection::connect_with(&options_in(CONFORMANCE_SCHEMA))
+        .await
+        .unwrap();
+    let mut tx = holder.begin().await.unwrap();
+    sqlx::query("INSERT INTO sessionward_users (user_id) VALUES ($1)")
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let h = Harness::new(Arc::new(store.clone()), SessionPolicy::default());
+    let started = Instant::now();
+    let err = h
+        .manager
+        .login(&user, &RequestContext::new())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(err, SessionError::Store(StoreError::Conflict(_))),
+        "{err:?}"
+    );
+    // Five attempts of about 300 ms each, not the 20 s operation timeout.
+    assert!(
+        (Duration::from_millis(1200)..Duration::from_secs(5)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+    tx.rollback().await.unwrap();
+    h.manager
+        .login(&user, &RequestContext::new())
+        .await
+        .expect("the lock is gone");
 }
 
 #[tokio::test]

@@ -5,11 +5,14 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use common::unique_name;
-use sessionward_core::SessionStore;
 use sessionward_core::risk::RiskStore;
-use sessionward_sqlx::SqliteStore;
+use sessionward_core::{SessionStore, StoreError, Timestamp};
+use sessionward_sqlx::{SqliteStore, StoreOptions};
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
 
 /// One database file per test binary run, shared by every file-backed case
 /// (each through its own pool, so they contend through SQLite's own locks).
@@ -21,17 +24,26 @@ fn url_of(path: &std::path::Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
+/// A migrated store for the conformance suites. Their 200-way races of one
+/// user serialize on the in-process write lock, and the file cases also on
+/// SQLite's lock across their pools: see [`common::RACE_DEADLINE`]; the
+/// lock timeout leaves room for the other cases' writers too.
+async fn conformance_store(url: &str) -> SqliteStore {
+    let options = StoreOptions::new()
+        .with_operation_timeout(common::RACE_DEADLINE)
+        .with_lock_timeout(Duration::from_secs(10));
+    let store = SqliteStore::connect_with(url, options).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
 async fn file_store() -> Option<Arc<dyn SessionStore>> {
     let _setup = common::SETUP.lock().await;
-    let store = SqliteStore::connect(&url_of(&FILE)).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(Arc::new(store))
+    Some(Arc::new(conformance_store(&url_of(&FILE)).await))
 }
 
 async fn memory_store() -> Option<Arc<dyn SessionStore>> {
-    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    store.migrate().await.unwrap();
-    Some(Arc::new(store))
+    Some(Arc::new(conformance_store("sqlite::memory:").await))
 }
 
 mod file {
@@ -44,15 +56,11 @@ mod memory {
 
 async fn file_risk_store() -> Option<Arc<dyn RiskStore>> {
     let _setup = common::SETUP.lock().await;
-    let store = SqliteStore::connect(&url_of(&FILE)).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(Arc::new(store))
+    Some(Arc::new(conformance_store(&url_of(&FILE)).await))
 }
 
 async fn memory_risk_store() -> Option<Arc<dyn RiskStore>> {
-    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    store.migrate().await.unwrap();
-    Some(Arc::new(store))
+    Some(Arc::new(conformance_store("sqlite::memory:").await))
 }
 
 mod file_risk {
@@ -320,4 +328,93 @@ async fn risk_history_respects_retention_and_long_values() {
         .await
         .unwrap();
     assert_eq!(left, ["b"]);
+}
+
+/// The code of the SQLite error behind a store error.
+fn sqlite_code(e: &StoreError) -> Option<String> {
+    std::error::Error::source(e)?
+        .downcast_ref::<sqlx::Error>()?
+        .as_database_error()?
+        .code()
+        .map(|c| c.into_owned())
+}
+
+/// Another connection (a raw sqlx transaction on the same file) holds the
+/// write lock. Every store write waits for it at most the lock timeout
+/// (`busy_timeout`), then fails closed with `Unavailable` (`SQLITE_BUSY`);
+/// reads still work (WAL). With a lock timeout longer than the operation
+/// timeout, the operation timeout ends the wait. Once the lock is released
+/// the same store writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_write_lock_is_unavailable_within_the_timeouts() {
+    let path =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.db", unique_name("busy")));
+    let lock = Duration::from_millis(300);
+    let store = SqliteStore::connect_with(
+        &url_of(&path),
+        StoreOptions::new()
+            .with_lock_timeout(lock)
+            .with_operation_timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let (h, l, rec) = common::logged_in(Arc::new(store.clone())).await;
+
+    let mut holder = SqliteConnection::connect(&url_of(&path)).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let slack = Duration::from_millis(2500);
+    for (name, elapsed, result) in common::every_operation(&store, &rec).await {
+        println!("write lock held: {name} answered after {elapsed:?}");
+        if matches!(name, "get" | "list" | "not_before") {
+            result.unwrap_or_else(|e| panic!("{name} reads past the writer: {e:?}"));
+            continue;
+        }
+        let err = result.expect_err(name);
+        assert!(err.is_unavailable(), "{name}: {err:?}");
+        assert_eq!(sqlite_code(&err).as_deref(), Some("5"), "{name}: {err:?}");
+        assert!(
+            elapsed >= lock.mul_f64(0.9) && elapsed < lock + slack,
+            "{name} took {elapsed:?}"
+        );
+    }
+
+    // A lock timeout longer than the operation timeout: the deadline ends it.
+    let bound = Duration::from_millis(400);
+    let patient = SqliteStore::connect_with(
+        &url_of(&path),
+        StoreOptions::new()
+            .with_lock_timeout(Duration::from_secs(30))
+            .with_operation_timeout(bound),
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    // (A write that changes nothing if it still runs once the lock is free.)
+    let err = patient
+        .purge_expired(Timestamp::from_unix_millis(1))
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(sqlite_code(&err), None, "the deadline, not SQLite: {err:?}");
+    assert!(
+        elapsed >= bound.mul_f64(0.9) && elapsed < bound + slack,
+        "{elapsed:?}"
+    );
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    for (name, _, result) in common::every_operation(&store, &rec).await {
+        result.unwrap_or_else(|e| panic!("{name} after the lock is released: {e:?}"));
+    }
+    h.manager
+        .authenticate(l.tokens.access_token.expose_secret())
+        .await
+        .unwrap();
 }

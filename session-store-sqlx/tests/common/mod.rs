@@ -10,12 +10,65 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sessionward_core::testing::{Harness, fresh_user};
-use sessionward_core::{RequestContext, RevokeReason, SessionPolicy, SessionStore};
+use sessionward_core::{
+    Clock, CreateRequest, RequestContext, RevokeReason, RotateRequest, SessionId, SessionPolicy,
+    SessionRecord, SessionStore, StoreError, SystemClock, TokenHash, TouchRequest,
+};
+use sessionward_sqlx::StoreOptions;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// The operation timeout of the conformance stores. The suite's 200-way
+/// login races of one user serialize on that user's lock by design, so the
+/// last of them waits for all the others: longer than the 2 s default on a
+/// loaded 2-core machine. The deadline itself is tested by the outage
+/// tests, with the default and with a short one.
+pub const RACE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The operation timeout of the silent-database tests.
+pub const SILENT_BOUND: Duration = Duration::from_millis(500);
+
+/// Options of a proxied store for the restart tests: 4 connections, the
+/// given ping setting.
+pub fn pinging_options(ping: bool) -> StoreOptions {
+    StoreOptions::new()
+        .with_max_connections(4)
+        .with_acquire_timeout(Duration::from_millis(800))
+        .with_test_before_acquire(ping)
+}
+
+/// Options of a proxied store for [`silent_database_fails_closed_then_recovers`]:
+/// 3 connections, [`SILENT_BOUND`] as the operation timeout, server-side
+/// timeouts below it.
+pub fn silent_options() -> StoreOptions {
+    StoreOptions::new()
+        .with_max_connections(3)
+        .with_operation_timeout(SILENT_BOUND)
+        .with_statement_timeout(Duration::from_millis(400))
+        .with_lock_timeout(Duration::from_millis(300))
+}
+
+/// A harness on `store`, a fresh user logged in, and the stored record of
+/// that login.
+pub async fn logged_in(
+    store: Arc<dyn SessionStore>,
+) -> (Harness, sessionward_core::LoginSuccess, SessionRecord) {
+    let h = Harness::new(store.clone(), SessionPolicy::default());
+    let ctx = RequestContext::new().with_user_agent("test/desktop/GB");
+    let l = h.manager.login(&fresh_user(), &ctx).await.unwrap();
+    let rec = store
+        .get(&l.session.user, &l.session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    (h, l, rec)
+}
 
 /// Serialises one-time setup (schema/database creation, migrations) across
 /// the tests of one binary, which run on separate runtimes.
@@ -87,11 +140,12 @@ pub async fn restart_keeps_revocations(
 }
 
 /// A TCP forwarder to a database that the test can take down and bring
-/// back on the same port, to simulate an outage.
+/// back on the same port, to simulate an outage, or make silent.
 pub struct Proxy {
     pub addr: SocketAddr,
     target: SocketAddr,
     task: Option<JoinHandle<()>>,
+    stalled: watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -102,9 +156,22 @@ impl Proxy {
             addr,
             target,
             task: None,
+            stalled: watch::Sender::new(false),
         };
-        p.task = Some(tokio::spawn(serve(listener, target)));
+        p.task = Some(tokio::spawn(serve(listener, target, p.stalled.subscribe())));
         p
+    }
+
+    /// A silent database: every connection, open or new, stays open but
+    /// nothing goes through in either direction (the proxy stops reading,
+    /// so what is sent waits unread), until [`Proxy::resume`].
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Forwards again, what waited first.
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
     }
 
     /// Stops accepting and cuts every forwarded connection.
@@ -129,7 +196,11 @@ impl Proxy {
                 Err(e) => panic!("cannot rebind proxy port: {e}"),
             }
         };
-        self.task = Some(tokio::spawn(serve(listener, self.target)));
+        self.task = Some(tokio::spawn(serve(
+            listener,
+            self.target,
+            self.stalled.subscribe(),
+        )));
     }
 }
 
@@ -139,18 +210,207 @@ impl Drop for Proxy {
     }
 }
 
-async fn serve(listener: TcpListener, target: SocketAddr) {
+async fn serve(listener: TcpListener, target: SocketAddr, stalled: watch::Receiver<bool>) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
+        let Ok((inbound, _)) = listener.accept().await else {
             return;
         };
+        let stalled = stalled.clone();
         conns.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            if let Ok(outbound) = TcpStream::connect(target).await {
+                let (from_client, to_client) = inbound.into_split();
+                let (from_server, to_server) = outbound.into_split();
+                tokio::join!(
+                    pump(from_client, to_server, stalled.clone()),
+                    pump(from_server, to_client, stalled),
+                );
             }
         });
     }
+}
+
+/// Copies one direction until end of stream, holding off while stalled.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        // While stalled, read nothing: the sender's bytes wait unread.
+        if stalled.wait_for(|s| !*s).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Bytes that arrived as the stall began wait for the resume too.
+        if stalled.wait_for(|s| !*s).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Calls every store operation once on `rec`'s user (creating, rotating
+/// and revoking other sessions than `rec`, which stays active) and returns
+/// each one's name, duration and result.
+pub async fn every_operation(
+    store: &dyn SessionStore,
+    rec: &SessionRecord,
+) -> Vec<(&'static str, Duration, Result<(), StoreError>)> {
+    let now = SystemClock.now();
+    let mut other = rec.clone();
+    other.id = SessionId::generate();
+    let mut done = Vec::new();
+    macro_rules! call {
+        ($name:literal, $call:expr) => {{
+            let started = Instant::now();
+            let result = $call.await.map(drop);
+            done.push(($name, started.elapsed(), result));
+        }};
+    }
+    call!(
+        "create",
+        store.create(CreateRequest {
+            session: other.clone(),
+            limits: SessionPolicy::default().limits().clone(),
+            now,
+            idle_cutoff: now.minus(Duration::from_secs(3600)),
+            replaces: None,
+            credential_verified_at: now,
+            touch_interval: Duration::from_secs(60),
+        })
+    );
+    call!("get", store.get(&rec.user, &rec.id));
+    call!(
+        "touch",
+        store.touch(TouchRequest {
+            user: rec.user.clone(),
+            id: rec.id.clone(),
+            at: now,
+            idle_cutoff: now.minus(Duration::from_secs(3600)),
+        })
+    );
+    call!("not_before", store.not_before(&rec.user));
+    call!(
+        "rotate_refresh",
+        store.rotate_refresh(RotateRequest {
+            user: other.user.clone(),
+            id: other.id.clone(),
+            expected_generation: other.refresh.generation,
+            expected_hash: other.refresh.hash,
+            new_hash: TokenHash::of(b"next"),
+            now,
+            idle_cutoff: now.minus(Duration::from_secs(3600)),
+        })
+    );
+    call!(
+        "revoke",
+        store.revoke(&other.user, &other.id, RevokeReason::User, now)
+    );
+    call!(
+        "revoke_all",
+        store.revoke_all(&rec.user, Some(&rec.id), RevokeReason::User, now)
+    );
+    call!("list", store.list(&rec.user));
+    call!(
+        "purge_expired",
+        store.purge_expired(sessionward_core::Timestamp::from_unix_millis(1))
+    );
+    done
+}
+
+/// A database that stops answering while keeping its connections open
+/// (the proxy [stalls](Proxy::stall)): no server-side timeout can fire, so
+/// only the store's operation timeout ([`SILENT_BOUND`]) ends the calls. Every
+/// operation must fail closed with `Unavailable` after about `bound`; the
+/// connections abandoned mid-operation must be closed (the pool's size,
+/// from `pool_stats` as (size, idle), drops to 0) rather than kept for a
+/// later call; and once the proxy forwards again the same store must work:
+/// every operation succeeds, with no error but (on a loaded machine, while
+/// new connections are opened) the deadline's own.
+pub async fn silent_database_fails_closed_then_recovers(
+    store: Arc<dyn SessionStore>,
+    proxy: &Proxy,
+    pool_stats: impl Fn() -> (u32, usize),
+) {
+    let bound = SILENT_BOUND;
+    let pool_size = || pool_stats().0;
+    let (h, l, rec) = logged_in(store.clone()).await;
+    for (name, _, result) in every_operation(&*store, &rec).await {
+        result.unwrap_or_else(|e| panic!("{name} before the stall: {e:?}"));
+    }
+    // Wait for sqlx's check of each released connection (a ping, off the
+    // call's path, with no time limit of its own): one under way when the
+    // database goes silent would stay out of the pool until it answers.
+    let started = Instant::now();
+    while pool_stats().1 < pool_size() as usize {
+        assert!(started.elapsed() < Duration::from_secs(3), "release check");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(pool_size() > 0);
+
+    proxy.stall();
+    let slack = Duration::from_millis(2500);
+    for (name, elapsed, result) in every_operation(&*store, &rec).await {
+        println!("silent database: {name} failed after {elapsed:?}");
+        let err = result.expect_err(name);
+        assert!(err.is_unavailable(), "{name}: {err:?}");
+        assert!(elapsed < bound + slack, "{name} took {elapsed:?}");
+        // The proxy really was silent: it was the deadline that ended it.
+        assert!(elapsed >= bound.mul_f64(0.9), "{name} took {elapsed:?}");
+    }
+    let started = Instant::now();
+    while pool_size() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{} abandoned connection(s) still held by the pool",
+            pool_size()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "silent database: abandoned connections closed {:?} after the last call",
+        started.elapsed()
+    );
+    assert!(
+        h.manager
+            .authenticate(l.tokens.access_token.expose_secret())
+            .await
+            .is_err(),
+        "fails closed while the database is silent"
+    );
+
+    proxy.resume();
+    let resumed = Instant::now();
+    let mut late = 0;
+    loop {
+        let results = every_operation(&*store, &rec).await;
+        if results.iter().all(|(_, _, r)| r.is_ok()) {
+            for (name, elapsed, _) in results {
+                println!("silent database: {name} after the resume took {elapsed:?}");
+            }
+            break;
+        }
+        for (name, _, result) in results {
+            let Err(e) = result else { continue };
+            // Only the deadline may still end a call: a broken connection
+            // handed out again would fail differently.
+            let deadline = std::error::Error::source(&e).is_some_and(|s| {
+                s.to_string()
+                    .contains("did not finish the operation within")
+            });
+            assert!(deadline, "{name} after the resume: {e:?}");
+            late += 1;
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(5),
+            "never recovered"
+        );
+    }
+    println!("silent database: {late} call(s) ran out of time after the resume");
+    h.manager
+        .authenticate(l.tokens.access_token.expose_secret())
+        .await
+        .expect("recovered without a restart");
 }
 
 /// Resolves the host:port of a database URL (loopback by default).
