@@ -164,14 +164,30 @@ impl TokenConfig {
         c: &AccessClaims,
         now_secs: i64,
     ) -> Result<(), TokenRejection> {
+        self.check_access_claims_expired_up_to(c, now_secs, Duration::ZERO)
+    }
+
+    /// [`TokenConfig::check_access_claims`], except that a token past its
+    /// `exp` by at most `max_expired` still passes. Issuer, audience and
+    /// `nbf` are checked exactly as for a live token; the signature, `typ`
+    /// and the algorithm pinned by `kid` are checked by
+    /// [`TokenConfig::verify_jwt`] before. For proofs of possession that
+    /// must outlive the token's usefulness (logout), never for access.
+    pub(crate) fn check_access_claims_expired_up_to(
+        &self,
+        c: &AccessClaims,
+        now_secs: i64,
+        max_expired: Duration,
+    ) -> Result<(), TokenRejection> {
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        let max_expired = i64::try_from(max_expired.as_secs()).unwrap_or(i64::MAX);
         if c.iss != self.issuer {
             return Err(TokenRejection::WrongIssuer);
         }
         if c.aud != self.audience {
             return Err(TokenRejection::WrongAudience);
         }
-        if now_secs >= c.exp.saturating_add(leeway) {
+        if now_secs >= c.exp.saturating_add(leeway).saturating_add(max_expired) {
             return Err(TokenRejection::Expired);
         }
         if now_secs < c.nbf.saturating_sub(leeway) {
