@@ -92,8 +92,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The signing and the refresh key.
+type KeyPair = ([u8; 32], [u8; 32]);
+
 /// Reads `signing=<hex>` / `refresh=<hex>` lines.
-fn parse_key_file(text: &str) -> Option<([u8; 32], [u8; 32])> {
+fn parse_key_file(text: &str) -> Option<KeyPair> {
     let line = |name: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
@@ -106,7 +109,7 @@ fn parse_key_file(text: &str) -> Option<([u8; 32], [u8; 32])> {
 /// Loads the key file, or creates it with fresh random keys (mode `0600`,
 /// written to a temporary file and linked into place, so two instances
 /// starting at once agree on one pair).
-fn load_or_create(path: &Path) -> Result<(([u8; 32], [u8; 32]), bool), String> {
+fn load_or_create(path: &Path) -> Result<(KeyPair, bool), String> {
     let fail = |e: &dyn std::fmt::Display| format!("key file {}: {e}", path.display());
     if !path.exists() {
         let keys = (random_32()?, random_32()?);
