@@ -404,7 +404,7 @@ pub async fn reauthenticate_response(
 /// | route | answer |
 /// |---|---|
 /// | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
-/// | `POST /logout` | `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
+/// | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
 /// | `GET /sessions` | `{"sessions": [...]}` |
 /// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
 /// | `POST /sessions/revoke-others` | `{"revoked": n}` |
@@ -447,28 +447,36 @@ fn api_or_500(req: &HttpRequest) -> Result<SessionApi, SessionRejection> {
     api_of(req).ok_or_else(not_installed)
 }
 
-async fn refresh(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, SessionRejection> {
-    let api = api_or_500(&req)?;
-    let body = match body.to_bytes_limited(MAX_BODY_LEN).await {
-        Ok(Ok(b)) => b,
-        _ => {
-            return Ok(to_http_response(
-                api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
-            ));
-        }
-    };
-    Ok(to_http_response(
-        api.refresh(req.method().as_str(), &Headers(req.headers()), &body)
-            .await,
-    ))
+/// The body (at most [`MAX_BODY_LEN`] bytes), or the `400 invalid_request` answer.
+async fn body_or_400(api: &SessionApi, body: web::Payload) -> Result<web::Bytes, HttpResponse> {
+    match body.to_bytes_limited(MAX_BODY_LEN).await {
+        Ok(Ok(b)) => Ok(b),
+        _ => Err(to_http_response(
+            api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
+        )),
+    }
 }
 
-async fn logout(req: HttpRequest) -> Result<HttpResponse, SessionRejection> {
+async fn refresh(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, SessionRejection> {
     let api = api_or_500(&req)?;
-    let state = state_of(&req, Some(api.clone()))
-        .await
-        .ok_or_else(not_installed)?;
-    Ok(to_http_response(api.logout(&state.outcome).await))
+    Ok(match body_or_400(&api, body).await {
+        Ok(body) => to_http_response(
+            api.refresh(req.method().as_str(), &Headers(req.headers()), &body)
+                .await,
+        ),
+        Err(r) => r,
+    })
+}
+
+async fn logout(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, SessionRejection> {
+    let api = api_or_500(&req)?;
+    Ok(match body_or_400(&api, body).await {
+        Ok(body) => to_http_response(
+            api.logout(req.method().as_str(), &Headers(req.headers()), &body)
+                .await,
+        ),
+        Err(r) => r,
+    })
 }
 
 async fn list(req: HttpRequest, session: AuthSession) -> Result<HttpResponse, SessionRejection> {

@@ -342,7 +342,7 @@ pub async fn reauthenticate_response(
 /// | route | answer |
 /// |---|---|
 /// | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
-/// | `POST /logout` | `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
+/// | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
 /// | `GET /sessions` | `{"sessions": [...]}` |
 /// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
 /// | `POST /sessions/revoke-others` | `{"revoked": n}` |
@@ -367,29 +367,39 @@ where
         .with_state(api)
 }
 
-async fn refresh(State(api): State<SessionApi>, req: Request) -> ApiResponse {
+/// The request's parts and body (at most [`MAX_BODY_LEN`] bytes), or the
+/// `400 invalid_request` answer.
+async fn parts_and_body(
+    api: &SessionApi,
+    req: Request,
+) -> Result<(Parts, axum::body::Bytes), ApiResponse> {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_LEN).await {
-        Ok(b) => b,
-        Err(_) => {
-            return ApiResponse(api.error_response(&WebError::new(ErrorCode::InvalidRequest)));
-        }
-    };
-    ApiResponse(
-        api.refresh(parts.method.as_str(), &Headers(&parts.headers), &body)
-            .await,
-    )
+    match axum::body::to_bytes(body, MAX_BODY_LEN).await {
+        Ok(b) => Ok((parts, b)),
+        Err(_) => Err(ApiResponse(
+            api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
+        )),
+    }
+}
+
+async fn refresh(State(api): State<SessionApi>, req: Request) -> ApiResponse {
+    match parts_and_body(&api, req).await {
+        Ok((parts, body)) => ApiResponse(
+            api.refresh(parts.method.as_str(), &Headers(&parts.headers), &body)
+                .await,
+        ),
+        Err(r) => r,
+    }
 }
 
 async fn logout(State(api): State<SessionApi>, req: Request) -> ApiResponse {
-    let outcome = match req.extensions().get::<Arc<AuthState>>() {
-        Some(s) => s.outcome.clone(),
-        None => {
-            api.authenticate(req.method().as_str(), &Headers(req.headers()))
-                .await
-        }
-    };
-    ApiResponse(api.logout(&outcome).await)
+    match parts_and_body(&api, req).await {
+        Ok((parts, body)) => ApiResponse(
+            api.logout(parts.method.as_str(), &Headers(&parts.headers), &body)
+                .await,
+        ),
+        Err(r) => r,
+    }
 }
 
 async fn list(State(api): State<SessionApi>, session: AuthSession) -> ApiResponse {

@@ -2,6 +2,9 @@
 // Bearer transport keeps tokens in localStorage (the SPA case of the
 // original finding) and removes them on logout / 401; cookie transport
 // keeps them in HttpOnly cookies and sends the CSRF double-submit header.
+// Either way the page refreshes before the access token runs out (while the
+// user is active) and whenever a request finds it missing or expired, so an
+// active user is never signed out while the session lives.
 "use strict";
 
 const ACCESS = "sw_access";
@@ -18,19 +21,67 @@ function csrfToken() {
 
 function bearer() { return state.cfg && state.cfg.transport === "bearer"; }
 
+// Proactive refresh: a timer fires at 80% of the access token's life and
+// refreshes if the user did something since the token was issued; an idle
+// page lets the token lapse (the server's idle timeout keeps meaning
+// something) and refreshes on its next request instead.
+let refreshTimer = null;
+let tokenIssuedAt = 0;
+let lastActivity = Date.now();
+for (const ev of ["pointerdown", "keydown"]) {
+  addEventListener(ev, () => { lastActivity = Date.now(); }, { capture: true, passive: true });
+}
+
+function scheduleRefresh(accessExpiresAt) {
+  clearTimeout(refreshTimer);
+  refreshTimer = null;
+  const exp = Date.parse(accessExpiresAt);
+  if (!exp) return;
+  tokenIssuedAt = Date.now();
+  const left = exp - tokenIssuedAt;
+  refreshTimer = setTimeout(async () => {
+    if (lastActivity > tokenIssuedAt) await refreshTokens();
+  }, Math.max(500, left * 0.8));
+}
+
 function storeTokens(data) {
   if (bearer() && data && data.access_token) {
     localStorage.setItem(ACCESS, data.access_token);
     localStorage.setItem(REFRESH, data.refresh_token);
   }
+  if (data && data.access_expires_at) scheduleRefresh(data.access_expires_at);
 }
 
 // Explicit client-side wipe (the server also sends Clear-Site-Data).
 function wipeTokens() {
+  clearTimeout(refreshTimer);
+  refreshTimer = null;
   localStorage.removeItem(ACCESS);
   localStorage.removeItem(REFRESH);
   sessionStorage.clear();
   state.me = null;
+}
+
+// Why the session ended, from the "reason" of a 401 invalid_token.
+const ENDED = {
+  idle_timeout: "You were signed out after a period of inactivity.",
+  absolute_timeout: "Your session reached its maximum lifetime.",
+  logout: "This session was logged out.",
+  user: "This session was ended from your session list (possibly on another device).",
+  admin: "An administrator ended this session.",
+  evicted: "You were signed out because your account signed in on too many devices.",
+  refresh_token_reuse: "This session was ended because its refresh token was used twice (possible theft).",
+  password_change: "You were signed out because the password changed.",
+  account_disabled: "This account was disabled.",
+  reauthenticated: "This session was replaced by a newer sign-in.",
+  not_me: "All sessions were ended from a \"this wasn't me\" link.",
+  risk: "This session was ended for security reasons.",
+};
+
+function endedMessage(data, wasSignedIn) {
+  const reason = data && data.reason;
+  if (reason) return (ENDED[reason] || "Your session has ended.") + " Please sign in again.";
+  return wasSignedIn ? "Your session has expired. Please sign in again." : "";
 }
 
 async function rawFetch(method, path, body) {
@@ -52,6 +103,7 @@ async function rawFetch(method, path, body) {
   return { status: res.status, data };
 }
 
+// Single-flight refresh; resolves to the refresh answer ({status, data}).
 let refreshing = null;
 async function refreshTokens() {
   if (!refreshing) {
@@ -60,30 +112,35 @@ async function refreshTokens() {
       let r;
       if (bearer()) {
         const rt = localStorage.getItem(REFRESH);
-        if (!rt) return false;
+        if (!rt) return { status: 401, data: { error: "missing_token" } };
         r = await rawFetch("POST", prefix + "/refresh", { refresh_token: rt });
       } else {
         r = await rawFetch("POST", prefix + "/refresh");
       }
-      if (r.status === 200) { storeTokens(r.data); return true; }
-      return false;
+      if (r.status === 200) storeTokens(r.data);
+      return r;
     })().finally(() => { setTimeout(() => { refreshing = null; }, 0); });
   }
   return refreshing;
 }
 
-// Authenticated API call: refreshes once on invalid_token, asks for the
-// password again on reauthentication_required, and sends the user to the
-// login page (tokens wiped) when the session is gone.
+// Authenticated API call: on a missing or refused access token (expired,
+// or its cookie gone) refreshes once and retries; asks for the password
+// again on reauthentication_required; when the session is really gone,
+// wipes the tokens and shows the login page with the reason.
 async function api(method, path, body, retried = false) {
   const r = await rawFetch(method, path, body);
   const code = r.data && r.data.error;
-  if (r.status === 401 && code === "invalid_token" && !retried) {
-    if (await refreshTokens()) return api(method, path, body, true);
-  }
   if (r.status === 401 && (code === "invalid_token" || code === "missing_token")) {
+    let why = r.data;
+    if (!retried && !why.reason) {
+      const refreshed = await refreshTokens();
+      if (refreshed.status === 200) return api(method, path, body, true);
+      why = refreshed.data;
+    }
+    const wasSignedIn = !!state.me;
     wipeTokens();
-    showLogin(code === "invalid_token" ? "Your session has ended. Please sign in again." : "");
+    showLogin(endedMessage(why, wasSignedIn));
     throw new SessionEnded();
   }
   if (r.status === 401 && code === "reauthentication_required" && !retried) {
@@ -128,6 +185,7 @@ async function route() {
       if (r.status !== 200) { showLogin(); return; }
       state.me = r.data;
       $("who-name").textContent = state.me.user;
+      if (!refreshTimer) scheduleRefresh(state.me.access_expires_at);
     }
     const render = { sessions: renderSessions, notifications: renderNotifications, events: renderEvents, policy: renderPolicy }[view] || renderSessions;
     showView(render === renderSessions ? "sessions" : view);
@@ -382,8 +440,12 @@ async function login(ev) {
   }
 }
 
+// Logout proves the session with whatever the page holds, even an expired
+// access token: bearer sends the refresh token too; with cookies the
+// browser sends both cookies. The server ends the session either way.
 async function logout() {
-  try { await rawFetch("POST", state.cfg.prefix + "/logout"); } finally {
+  const rt = bearer() ? localStorage.getItem(REFRESH) : null;
+  try { await rawFetch("POST", state.cfg.prefix + "/logout", rt ? { refresh_token: rt } : undefined); } finally {
     wipeTokens();
     showLogin("You are logged out.");
   }

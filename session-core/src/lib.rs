@@ -29,8 +29,8 @@ pub use events::{EventSink, SecurityEvent};
 pub use ids::{IdError, SessionId, UserId};
 pub use manager::{
     ACTION_TOKEN_TYP, AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions,
-    LoginSuccess, NoticeLinks, Refreshed, RevocationMode, RiskEngine, SessionManager,
-    SessionManagerBuilder, StepUpChallenge, TokenPair,
+    LoginSuccess, LogoutOutcome, LogoutProof, NoticeLinks, Refreshed, RevocationMode, RiskEngine,
+    SessionManager, SessionManagerBuilder, StepUpChallenge, TokenPair,
 };
 pub use memory::MemoryStore;
 pub use policy::{

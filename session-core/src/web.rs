@@ -11,8 +11,15 @@
 //! # Token transport
 //! [`TokenTransport::Cookies`] (the default, for browsers) keeps the access
 //! token in `__Host-sw_access` (`Path=/; Secure; HttpOnly; SameSite`), the
-//! refresh token in `__Secure-sw_refresh` scoped to `<prefix>/refresh`, and a
-//! JavaScript-readable CSRF token in `__Host-sw_csrf`.
+//! refresh token in `__Secure-sw_refresh` scoped to `<prefix>` (so both
+//! `<prefix>/refresh` and `<prefix>/logout` receive it, the app's other
+//! routes never), and a JavaScript-readable CSRF token in `__Host-sw_csrf`.
+//! All three cookies live as long as the session (`Max-Age` = time left
+//! to its absolute end); the access JWT's own `exp` (minutes) bounds what
+//! the access cookie grants. A browser therefore keeps presenting an
+//! expired access token, which answers `invalid_token` (the client
+//! refreshes) rather than `missing_token`, and still proves the session
+//! at logout.
 //! [`TokenTransport::Bearer`] reads `Authorization: Bearer <jwt>` and returns
 //! tokens as JSON (SPAs that keep tokens themselves, mobile apps).
 //!
@@ -34,7 +41,7 @@
 //! | code | status | extra headers |
 //! |---|---|---|
 //! | `missing_token` | 401 | `WWW-Authenticate: Bearer` |
-//! | `invalid_token` | 401 | `WWW-Authenticate: Bearer error="invalid_token"`; plus `Clear-Site-Data` and expired cookies when the session ended or a refresh token was reused |
+//! | `invalid_token` | 401 | `WWW-Authenticate: Bearer error="invalid_token"`; plus `Clear-Site-Data` and expired cookies when the session ended or a refresh token was reused, and then the body also says why: `{"error":"invalid_token","reason":"<reason>"}` (see [`ended_reason`]) |
 //! | `reauthentication_required` | 401 | `WWW-Authenticate: Bearer error="insufficient_user_authentication", max_age="<secs>"` (RFC 9470) |
 //! | `csrf_rejected` | 403 | |
 //! | `not_found` | 404 | |
@@ -70,7 +77,7 @@ pub use config::{
 pub use cookies::{
     ACCESS_COOKIE, CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, REFRESH_COOKIE, cookie_value,
 };
-pub use error::{ErrorCode, WebError};
+pub use error::{ErrorCode, WebError, ended_reason};
 pub use response::WebResponse;
 
 /// The exact `Clear-Site-Data` value sent when a session ends.

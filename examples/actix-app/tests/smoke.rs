@@ -16,6 +16,7 @@ async fn login_sessions_logout() {
         store: "memory".into(),
         transport: TokenTransport::Bearer,
         demo: true,
+        access_ttl: None,
     };
     let app = DemoApp::build(&config).await.unwrap();
     let svc = test::init_service(

@@ -199,8 +199,9 @@ async fn simulate(c: &Client, device: &str, place: &str) -> String {
         .to_owned()
 }
 
-async fn scenario(driver: &str, chromium: &Path, transport: &str) {
-    let dir = temp_dir(transport);
+/// Starts the example app on a free port over a SQLite file in `dir`;
+/// returns the process and its port.
+fn start_app(dir: &Path, transport: &str, extra: &[&str]) -> (Proc, u16) {
     let port = free_port();
     let store = format!("sqlite://{}?mode=rwc", dir.join("demo.sqlite").display());
     let mut app = Proc(
@@ -213,12 +214,19 @@ async fn scenario(driver: &str, chromium: &Path, transport: &str) {
                 "--transport",
                 transport,
             ])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .expect("start the example app"),
     );
     wait_for_port(port, &mut app.0, "example app");
+    (app, port)
+}
+
+async fn scenario(driver: &str, chromium: &Path, transport: &str) {
+    let dir = temp_dir(transport);
+    let (app, port) = start_app(&dir, transport, &[]);
     let base = format!("http://127.0.0.1:{port}/");
 
     let first = browser(driver, chromium, &dir.join("profile-1"), UA_WINDOWS).await;
@@ -340,8 +348,227 @@ async fn scenario(driver: &str, chromium: &Path, transport: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn two_browsers_manage_sessions() {
+/// Access-token lifetime of the long-session scenario, in seconds.
+const SHORT_TTL: u64 = 2;
+
+/// One plain HTTP/1.1 request to the app; `(status, body)`.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Seconds until the `exp` of a JWT (negative once expired), decoded in the page.
+async fn seconds_left(c: &Client, jwt: &str) -> f64 {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let v = js(
+        c,
+        &format!("return JSON.parse(atob('{payload}'.replace(/-/g, '+').replace(/_/g, '/'))).exp - Date.now() / 1000;"),
+    )
+    .await;
+    v.as_f64().unwrap()
+}
+
+/// The value of cookie `name` (WebDriver sees HttpOnly cookies too).
+async fn cookie(c: &Client, name: &str) -> Option<String> {
+    c.get_all_cookies()
+        .await
+        .unwrap()
+        .iter()
+        .find(|k| k.name() == name)
+        .map(|k| k.value().to_owned())
+}
+
+/// `(access token, refresh token, csrf token)` the browser holds.
+async fn held_tokens(c: &Client, transport: &str) -> (String, String, Option<String>) {
+    if transport == "bearer" {
+        let v = js(
+            c,
+            "return [localStorage.getItem('sw_access'), localStorage.getItem('sw_refresh')];",
+        )
+        .await;
+        (
+            v[0].as_str().unwrap().to_owned(),
+            v[1].as_str().unwrap().to_owned(),
+            None,
+        )
+    } else {
+        (
+            cookie(c, "__Host-sw_access").await.unwrap(),
+            refresh_cookie(c).await,
+            cookie(c, "__Host-sw_csrf").await,
+        )
+    }
+}
+
+/// The refresh cookie, scoped to `/auth`: read from a second tab opened on
+/// a harmless page under that path (the not-me page without a token).
+async fn refresh_cookie(c: &Client) -> String {
+    let main = c.window().await.unwrap();
+    let base = c.current_url().await.unwrap();
+    let tab = c.new_window(true).await.unwrap();
+    c.switch_to_window(tab.handle).await.unwrap();
+    c.goto(base.join("/auth/sessions/not-me").unwrap().as_str())
+        .await
+        .unwrap();
+    let value = cookie(c, "__Secure-sw_refresh").await;
+    c.close_window().await.unwrap();
+    c.switch_to_window(main).await.unwrap();
+    value.expect("refresh cookie under /auth")
+}
+
+/// An active user stays signed in across several access-token lifetimes
+/// (silent refresh before expiry, and on demand after an idle stretch),
+/// with exactly one session; logging out after the access token expired
+/// still ends the session server-side: the captured refresh token is refused.
+async fn long_session(driver: &str, chromium: &Path, transport: &str) {
+    let dir = temp_dir(&format!("long-{transport}"));
+    let ttl = SHORT_TTL.to_string();
+    let (app, port) = start_app(&dir, transport, &["--access-ttl", &ttl]);
+    let base = format!("http://127.0.0.1:{port}/");
+    let c = browser(driver, chromium, &dir.join("profile"), UA_WINDOWS).await;
+    let started = Instant::now();
+    log_in(&c, &base).await;
+    let (first_access, _, _) = held_tokens(&c, transport).await;
+
+    // Active for about four access-token lifetimes: click between views.
+    let views = ["policy", "sessions", "notifications", "sessions"];
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(4 * SHORT_TTL) {
+        let view = views[i % views.len()];
+        i += 1;
+        c.find(Locator::Css(&format!("nav a[data-view=\"{view}\"]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &c,
+            view,
+            &format!("!document.getElementById('view-{view}').hidden"),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    // An idle stretch longer than the access token: the next click refreshes on demand.
+    tokio::time::sleep(Duration::from_secs(2 * SHORT_TTL + 1)).await;
+    c.goto(&format!("{base}#/sessions")).await.unwrap();
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "session list after the idle stretch",
+        "document.querySelector('.session-card[data-current=\"true\"]')",
+    )
+    .await;
+    let (access, _, _) = held_tokens(&c, transport).await;
+    assert_ne!(
+        access, first_access,
+        "[{transport}] the access token was renewed"
+    );
+    assert_eq!(
+        cards(&c).await.len(),
+        1,
+        "[{transport}] exactly one session after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !js(&c, &format!("return {LOGIN_VISIBLE}"))
+            .await
+            .as_bool()
+            .unwrap(),
+        "never signed out"
+    );
+    println!(
+        "[{transport}] signed in for {:?} with {SHORT_TTL}s access tokens, one session",
+        started.elapsed()
+    );
+
+    // Stay quiet until the access token has run out, then log out.
+    tokio::time::sleep(Duration::from_secs(2 * SHORT_TTL + 1)).await;
+    let (access, refresh, csrf) = held_tokens(&c, transport).await;
+    let left = seconds_left(&c, &access).await;
+    assert!(
+        left < 0.0,
+        "[{transport}] access token should have expired ({left}s left)"
+    );
+    c.find(Locator::Id("logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, "login page after logout", LOGIN_VISIBLE).await;
+    let message = js(
+        &c,
+        "return document.getElementById('login-error').innerText",
+    )
+    .await;
+    assert_eq!(message, json!("You are logged out."));
+    assert!(stored_tokens(&c, transport).await.is_empty());
+
+    // The refresh token captured before logout is dead on the server.
+    let (status, body) = if transport == "bearer" {
+        let body = json!({ "refresh_token": refresh }).to_string();
+        http(
+            port,
+            "POST",
+            "/auth/refresh",
+            &[("Content-Type", "application/json")],
+            &body,
+        )
+    } else {
+        let csrf = csrf.unwrap();
+        let cookies = format!("__Secure-sw_refresh={refresh}; __Host-sw_csrf={csrf}");
+        http(
+            port,
+            "POST",
+            "/auth/refresh",
+            &[("Cookie", &cookies), ("X-CSRF-Token", &csrf)],
+            "",
+        )
+    };
+    assert_eq!(status, 401, "[{transport}] {body}");
+    assert_eq!(body, r#"{"error":"invalid_token","reason":"logout"}"#);
+    println!(
+        "[{transport}] after logout with an expired access token, the refresh token is refused: {body}"
+    );
+
+    c.close().await.unwrap();
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Chromium, chromedriver (running on a free port) and a runtime, or
+/// `None` after printing `SKIPPED:` when they are not installed.
+fn browser_setup() -> Option<(Proc, String, PathBuf, tokio::runtime::Runtime)> {
     let required = std::env::var("SESSIONWARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
     let chromium = std::env::var_os("SESSIONWARD_CHROMIUM")
         .map(PathBuf::from)
@@ -358,7 +585,7 @@ fn two_browsers_manage_sessions() {
         println!(
             "SKIPPED: browser test needs chromium and chromedriver (apt-get install chromium chromium-driver)"
         );
-        return;
+        return None;
     };
     let driver_port = free_port();
     let mut driver = Proc(
@@ -376,7 +603,33 @@ fn two_browsers_manage_sessions() {
         .enable_all()
         .build()
         .unwrap();
+    Some((driver, url, chromium, rt))
+}
+
+/// The browser tests share two cores: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `scenario` for both transports, one browser test at a time.
+fn per_transport<F, Fut>(scenario: F)
+where
+    F: Fn(String, PathBuf, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((_driver, url, chromium, rt)) = browser_setup() else {
+        return;
+    };
     for transport in ["bearer", "cookies"] {
-        rt.block_on(scenario(&url, &chromium, transport));
+        rt.block_on(scenario(url.clone(), chromium.clone(), transport));
     }
+}
+
+#[test]
+fn session_outlives_access_tokens() {
+    per_transport(|url, chromium, t| async move { long_session(&url, &chromium, t).await });
+}
+
+#[test]
+fn two_browsers_manage_sessions() {
+    per_transport(|url, chromium, t| async move { scenario(&url, &chromium, t).await });
 }

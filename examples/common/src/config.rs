@@ -1,6 +1,7 @@
 //! Command-line flags and environment variables of the example apps.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use sessionward_core::web::TokenTransport;
 
@@ -13,9 +14,13 @@ Options (flags win over environment variables):
                                  (default: a SQLite file next to the app)  [SESSIONWARD_STORE]
   --transport <cookies|bearer>   how the browser holds tokens (default cookies) [SESSIONWARD_TRANSPORT]
   --demo / --no-demo             demo panel and routes (default on)  [SESSIONWARD_DEMO=0|1]
+  --access-ttl <SECONDS>         access-token lifetime (default 300; a few seconds
+                                 shows the page's silent refresh)  [SESSIONWARD_ACCESS_TTL]
 Keys: SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY (hex, 32+ bytes each);
-random per start when unset. Every instance of a multi-instance deployment
-must share them, or tokens from one instance are refused by the others.";
+unset, a SQLite store keeps generated keys in <db>.keys (mode 0600) so its
+sessions stay usable across restarts; other stores get random keys per start.
+Every instance of a multi-instance deployment must share them, or tokens
+from one instance are refused by the others.";
 
 /// The example app's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +35,15 @@ pub struct Config {
     pub transport: TokenTransport,
     /// Demo mode: the "simulate a login" panel and the security-events view.
     pub demo: bool,
+    /// Access-token lifetime override (default: the demo policy's 5 minutes).
+    pub access_ttl: Option<Duration>,
+}
+
+fn parse_ttl(name: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<u64>() {
+        Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("bad {name} `{v}` (whole seconds above zero)")),
+    }
 }
 
 /// What parsing the command line produced.
@@ -87,6 +101,7 @@ impl Config {
             store: format!("sqlite://{default_sqlite}?mode=rwc"),
             transport: TokenTransport::Cookies,
             demo: true,
+            access_ttl: None,
         };
         if let Some(v) = env("SESSIONWARD_PORT") {
             config.port = v
@@ -107,6 +122,9 @@ impl Config {
         if let Some(v) = env("SESSIONWARD_DEMO") {
             config.demo = !matches!(v.as_str(), "0" | "false" | "no" | "off");
         }
+        if let Some(v) = env("SESSIONWARD_ACCESS_TTL") {
+            config.access_ttl = Some(parse_ttl("SESSIONWARD_ACCESS_TTL", &v)?);
+        }
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = |name: &str| {
@@ -126,6 +144,9 @@ impl Config {
                 "--transport" => config.transport = parse_transport(&value("--transport")?)?,
                 "--demo" => config.demo = true,
                 "--no-demo" => config.demo = false,
+                "--access-ttl" => {
+                    config.access_ttl = Some(parse_ttl("--access-ttl", &value("--access-ttl")?)?);
+                }
                 "-h" | "--help" => return Ok(Parsed::Help),
                 other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
             }
@@ -180,6 +201,10 @@ mod tests {
         );
         assert_eq!(c.store, "memory");
         assert_eq!(c.base_url(), "http://127.0.0.1:4000");
+        assert_eq!(c.access_ttl, None);
+        let c = parse(&["--access-ttl", "3"]);
+        assert_eq!(c.access_ttl, Some(Duration::from_secs(3)));
+        assert!(Config::parse(["--access-ttl".into(), "0".into()], |_| None, 1, "x").is_err());
         assert!(Config::parse(["--bogus".to_string()], |_| None, 1, "x").is_err());
     }
 }

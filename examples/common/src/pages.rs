@@ -74,13 +74,18 @@ pub fn client_config(app: &DemoApp) -> WebResponse {
     )
 }
 
-/// `GET /api/me`: the signed-in user and session.
+/// `GET /api/me`: the signed-in user and session, and when the presented
+/// access token expires (`access_expires_at`, RFC 3339), so that a page
+/// loaded with cookies it cannot read still knows when to refresh.
 pub fn me(session: &AuthenticatedSession) -> WebResponse {
+    let exp =
+        sessionward_core::Timestamp::from_unix_millis(session.claims.exp.saturating_mul(1000));
     json(
         200,
         &json!({
             "user": session.user.as_str(),
             "session_id": session.session_id.as_str(),
+            "access_expires_at": exp,
         }),
     )
 }

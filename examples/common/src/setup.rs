@@ -14,6 +14,7 @@ use sessionward_core::{
 };
 
 use crate::config::{Config, transport_name};
+use crate::keys::KeySource;
 
 /// MaxMind's City **test** database (vendored in `sessionward-core`).
 static TEST_CITY_DB: &[u8] =
@@ -44,11 +45,12 @@ impl std::fmt::Debug for DemoApp {
 }
 
 /// The demo's concurrent-session policy: small limits so that a newcomer
-/// runs into them within a minute.
+/// runs into them within a minute. `access_ttl` overrides the 5-minute
+/// access-token lifetime.
 ///
 /// # Errors
-/// Never with these values; the builder's error is passed on.
-pub fn demo_policy() -> Result<SessionPolicy, String> {
+/// A message for an access-token lifetime the policy refuses.
+pub fn demo_policy(access_ttl: Option<Duration>) -> Result<SessionPolicy, String> {
     SessionPolicy::builder()
         .max_sessions_per_user(3)
         .max_sessions_per_device_class(DeviceClass::Bot, 1)
@@ -56,7 +58,7 @@ pub fn demo_policy() -> Result<SessionPolicy, String> {
         .on_limit(OnLimit::EvictLeastRecentlyUsed)
         .idle_timeout(Duration::from_secs(30 * 60))
         .absolute_lifetime(Duration::from_secs(12 * 3600))
-        .access_token_ttl(Duration::from_secs(5 * 60))
+        .access_token_ttl(access_ttl.unwrap_or(Duration::from_secs(5 * 60)))
         .build()
         .map_err(|e| e.to_string())
 }
@@ -93,11 +95,18 @@ impl DemoApp {
     /// A message for any startup problem (bad key, unreachable store, …).
     pub async fn build(config: &Config) -> Result<DemoApp, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let (tokens, random_keys) = crate::keys::token_config(env)?;
-        if random_keys {
-            tracing::warn!(
-                "random token keys: restarts log everybody out; multi-instance deployments must set SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY"
-            );
+        let key_file = crate::keys::key_file_for_store(&config.store);
+        let (tokens, source) = crate::keys::token_config(env, key_file.as_deref())?;
+        match &source {
+            KeySource::Random if config.store != "memory" => tracing::warn!(
+                "random token keys over a persistent store: after a restart its sessions stay listed but nothing can use them; set SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY"
+            ),
+            KeySource::File { path, created } => tracing::info!(
+                path = %path.display(),
+                created,
+                "token keys from the key file next to the SQLite store"
+            ),
+            _ => {}
         }
         let stores = crate::store::open(&config.store).await?;
         let events = Arc::new(MemorySink::new(2_000));
@@ -111,12 +120,13 @@ impl DemoApp {
         let engine = RiskEngine::new(RiskConfig::default(), stores.risk)
             .with_notifier(outbox.clone(), links);
         let sink = FanoutSink::new(vec![Arc::new(TracingSink), events.clone()]);
-        let manager = SessionManager::builder(demo_policy()?, tokens, stores.sessions)
-            .events(Arc::new(sink))
-            .enricher(Arc::new(demo_enricher()?))
-            .risk(engine)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let manager =
+            SessionManager::builder(demo_policy(config.access_ttl)?, tokens, stores.sessions)
+                .events(Arc::new(sink))
+                .enricher(Arc::new(demo_enricher()?))
+                .risk(engine)
+                .build()
+                .map_err(|e| e.to_string())?;
         let adapter = AdapterConfig::new().with_transport(config.transport);
         let api = SessionApi::new(manager, adapter).map_err(|e| e.to_string())?;
         Ok(DemoApp {

@@ -6,6 +6,7 @@
 mod authenticate;
 mod cache;
 mod login;
+mod logout;
 mod refresh;
 mod revoke;
 mod risk_flow;
@@ -27,6 +28,7 @@ use crate::tokens::{AccessClaims, TokenConfig};
 
 pub use authenticate::AuthenticatedSession;
 pub use login::{LoginOptions, LoginSuccess};
+pub use logout::{LogoutOutcome, LogoutProof};
 pub use refresh::Refreshed;
 pub use risk_flow::{ACTION_TOKEN_TYP, NoticeLinks, RiskEngine, StepUpChallenge};
 

@@ -101,22 +101,10 @@ impl SessionManager {
         else {
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         };
-        let grace = self.inner.policy.refresh_grace();
-        let in_grace = presented.generation.checked_add(1) == Some(current)
-            && !grace.is_zero()
-            && now.since(record.refresh.rotated_at) <= grace;
-        if in_grace {
+        if self.in_refresh_grace(presented.generation, &record, now) {
             return self.issue_refreshed(record, &current_secret, now, true);
         }
-        self.emit(self.event(
-            now,
-            EventKind::TokenReuse {
-                presented_generation: presented.generation,
-                current_generation: current,
-            },
-            None,
-            Some(&record),
-        ));
+        self.emit_reuse(presented.generation, &record, now);
         if let Some(before) = self
             .inner
             .store
@@ -139,6 +127,34 @@ impl SessionManager {
             ));
         }
         Err(SessionError::RefreshTokenReuse)
+    }
+
+    /// Whether generation `presented` is the immediate predecessor of the
+    /// session's current refresh token, presented inside the grace window.
+    pub(super) fn in_refresh_grace(
+        &self,
+        presented: u64,
+        record: &SessionRecord,
+        now: Timestamp,
+    ) -> bool {
+        let grace = self.inner.policy.refresh_grace();
+        presented.checked_add(1) == Some(record.refresh.generation)
+            && !grace.is_zero()
+            && now.since(record.refresh.rotated_at) <= grace
+    }
+
+    /// Emits `authn_token_reuse`: generation `presented` of `record`'s
+    /// refresh chain came back after it was rotated.
+    pub(super) fn emit_reuse(&self, presented: u64, record: &SessionRecord, now: Timestamp) {
+        self.emit(self.event(
+            now,
+            EventKind::TokenReuse {
+                presented_generation: presented,
+                current_generation: record.refresh.generation,
+            },
+            None,
+            Some(record),
+        ));
     }
 
     fn issue_refreshed(

@@ -183,6 +183,21 @@ impl TokenConfig {
         c: &AccessClaims,
         now_secs: i64,
     ) -> Result<(), TokenRejection> {
+        self.check_access_claims_expired_up_to(c, now_secs, Duration::ZERO)
+    }
+
+    /// [`TokenConfig::check_access_claims`], except that a token past its
+    /// `exp` by at most `max_expired` still passes. Issuer, audience and
+    /// `nbf` are checked exactly as for a live token; the signature, `typ`
+    /// and the algorithm pinned by `kid` are checked by
+    /// [`TokenConfig::verify_jwt`] before. For proofs of possession that
+    /// must outlive the token's usefulness (logout), never for access.
+    pub(crate) fn check_access_claims_expired_up_to(
+        &self,
+        c: &AccessClaims,
+        now_secs: i64,
+        max_expired: Duration,
+    ) -> Result<(), TokenRejection> {
         if c.iss != self.issuer {
             return Err(TokenRejection::WrongIssuer);
         }
@@ -193,9 +208,12 @@ impl TokenConfig {
             claim_seconds(claim)?;
         }
         let leeway = self.leeway_seconds();
+        let max_expired = max_expired.min(Duration::from_secs(MAX_CLAIM_SECONDS.unsigned_abs()));
+        let max_expired = i64::try_from(max_expired.as_secs()).unwrap_or(MAX_CLAIM_SECONDS);
         let expires = c
             .exp
             .checked_add(leeway)
+            .and_then(|e| e.checked_add(max_expired))
             .ok_or(TokenRejection::NumberOutOfRange)?;
         if now_secs >= expires {
             return Err(TokenRejection::Expired);

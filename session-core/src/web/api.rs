@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::error::SessionError;
 use crate::ids::{SessionId, UserId};
-use crate::manager::{AuthenticatedSession, LoginOptions, SessionManager, TokenPair};
+use crate::manager::{
+    AuthenticatedSession, LoginOptions, LogoutOutcome, LogoutProof, SessionManager, TokenPair,
+};
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
 use crate::secret::RefreshToken;
 use crate::time::Timestamp;
@@ -18,7 +19,7 @@ use crate::time::Timestamp;
 use super::config::{AdapterConfig, ConfigError, TokenTransport};
 use super::cookies::{
     ACCESS_COOKIE, CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, REFRESH_COOKIE, cookie_value,
-    expire_all, set_cookie,
+    expire_all, expire_legacy_refresh, set_cookie,
 };
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
@@ -81,6 +82,13 @@ struct Inner {
 #[derive(Deserialize)]
 struct RefreshBody {
     refresh_token: String,
+}
+
+/// The optional body of a bearer-transport logout.
+#[derive(Deserialize)]
+struct LogoutBody {
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 fn text(bytes: &[u8]) -> Option<&str> {
@@ -257,7 +265,13 @@ impl SessionApi {
                     "risk": c.risk,
                 })
                 .to_string(),
-                _ => format!("{{\"error\":\"{}\"}}", code.as_str()),
+                _ => match err.ended_reason() {
+                    Some(reason) => format!(
+                        "{{\"error\":\"{}\",\"reason\":\"{reason}\"}}",
+                        code.as_str()
+                    ),
+                    None => format!("{{\"error\":\"{}\"}}", code.as_str()),
+                },
             },
         };
         let mut r = WebResponse::json(code.status(), body);
@@ -353,6 +367,11 @@ impl SessionApi {
                 if r.status != 200 {
                     return r;
                 }
+                // The access cookie lives as long as the session, not as
+                // its JWT: an expired token keeps reaching the server, which
+                // answers `invalid_token` (refresh now) instead of
+                // `missing_token`, and still proves the session at logout.
+                // The JWT's own `exp` bounds what it grants.
                 r.headers.push((
                     "set-cookie",
                     set_cookie(
@@ -360,7 +379,7 @@ impl SessionApi {
                         ACCESS_COOKIE,
                         tokens.access_token.expose_secret(),
                         "/",
-                        access_secs,
+                        refresh_secs,
                         true,
                     ),
                 ));
@@ -375,6 +394,8 @@ impl SessionApi {
                         true,
                     ),
                 ));
+                r.headers
+                    .push(("set-cookie", expire_legacy_refresh(config)));
                 if login {
                     let csrf = SessionId::generate();
                     r.headers.push((
@@ -502,23 +523,66 @@ impl SessionApi {
         }
     }
 
-    /// `POST <prefix>/logout`: revokes the caller's session and answers
-    /// `204` with `Clear-Site-Data: "cache", "cookies", "storage"`, expired
-    /// cookies (cookie transport) and `Cache-Control: no-store`.
+    /// `POST <prefix>/logout`: ends the caller's session on the server and
+    /// answers `204` with `Clear-Site-Data: "cache", "cookies", "storage"`,
+    /// expired cookies (cookie transport) and `Cache-Control: no-store`.
     ///
-    /// Logout is idempotent: without a token, or with an already-ended
-    /// one, the client is still told to wipe. A store outage answers `503`
-    /// without wiping, so the client retries and the server-side session
-    /// really ends.
-    pub async fn logout(&self, outcome: &AuthOutcome) -> WebResponse {
-        let result = match outcome {
-            AuthOutcome::Authenticated(s) => self.inner.manager.logout(s).await,
-            AuthOutcome::Anonymous => Ok(()),
-            AuthOutcome::Rejected(e) if e.code() == ErrorCode::InvalidToken => Ok(()),
-            AuthOutcome::Rejected(e) => return self.error_response(e),
+    /// The session ends whenever the request proves it holds it (see
+    /// [`SessionManager::logout_with_proof`]): an access token, live or
+    /// expired but authentic, or the refresh token. Bearer transport reads
+    /// `Authorization: Bearer <jwt>` and/or an optional JSON body
+    /// `{"refresh_token": "…"}`; cookie transport reads the access and
+    /// refresh cookies (the refresh cookie's path is the route prefix, so it
+    /// reaches this route) and needs the CSRF check when any of them is
+    /// present.
+    ///
+    /// Logout is idempotent: without credentials, or with refused or
+    /// already-ended ones, the client is still told to wipe. A store outage
+    /// answers `503` without wiping, so the client retries and the
+    /// server-side session really ends.
+    pub async fn logout<H: HeaderSource>(
+        &self,
+        method: &str,
+        headers: &H,
+        body: &[u8],
+    ) -> WebResponse {
+        let config = &self.inner.config;
+        // Oversized or unreadable: proves nothing; the client is still wiped.
+        let access = self.access_token(headers).unwrap_or_default();
+        let refresh = match config.transport {
+            TokenTransport::Bearer => {
+                if body.len() > MAX_BODY_LEN {
+                    return self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+                }
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    None
+                } else {
+                    match serde_json::from_slice::<LogoutBody>(body) {
+                        Ok(b) => b.refresh_token.filter(|t| !t.is_empty()),
+                        Err(_) => {
+                            return self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+                        }
+                    }
+                }
+            }
+            TokenTransport::Cookies => (!self.cookies_too_long(headers))
+                .then(|| self.cookie(headers, REFRESH_COOKIE))
+                .flatten()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
         };
-        match result {
-            Ok(()) | Err(SessionError::NotFound) => {
+        if (access.is_some() || refresh.is_some())
+            && let Err(e) = self.check_csrf(method, headers)
+        {
+            return self.error_response(&e);
+        }
+        let refresh = refresh.map(RefreshToken::new);
+        let proof = LogoutProof {
+            access_token: access,
+            refresh_token: refresh.as_ref(),
+        };
+        match self.inner.manager.logout_with_proof(proof).await {
+            Ok(LogoutOutcome::Ended | LogoutOutcome::AlreadyEnded | LogoutOutcome::NoProof) => {
                 let mut r = WebResponse::empty(204);
                 self.add_wipe(&mut r);
                 r

@@ -143,7 +143,7 @@ pub enum ConfigError {
 ///     .with_route_prefix("/account/auth")
 ///     .with_csrf(CsrfProtection::DoubleSubmitAndOrigin(vec!["https://app.example.com".into()]))
 ///     .with_recent_auth(Duration::from_secs(300));
-/// assert_eq!(config.refresh_cookie_path(), "/account/auth/refresh");
+/// assert_eq!(config.refresh_cookie_path(), "/account/auth");
 /// ```
 #[derive(Clone)]
 pub struct AdapterConfig {
@@ -205,8 +205,9 @@ impl AdapterConfig {
     }
 
     /// The path the session routes are mounted under (default `/auth`).
-    /// The refresh cookie is scoped to `<prefix>/refresh`, so this must
-    /// match where the host mounts the routes.
+    /// The refresh cookie is scoped to this path (both `<prefix>/refresh`
+    /// and `<prefix>/logout` need it), so this must match where the host
+    /// mounts the routes.
     pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -300,9 +301,15 @@ impl AdapterConfig {
         &self.resolver
     }
 
-    /// `Path` of the refresh cookie: `<prefix>/refresh`.
+    /// `Path` of the refresh cookie: the route prefix (`/` when it is
+    /// empty), so the refresh and logout routes both receive it while
+    /// the app's other routes never do.
     pub fn refresh_cookie_path(&self) -> String {
-        format!("{}/refresh", self.prefix)
+        if self.prefix.is_empty() {
+            "/".to_owned()
+        } else {
+            self.prefix.clone()
+        }
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {

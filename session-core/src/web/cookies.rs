@@ -7,7 +7,9 @@ use super::config::AdapterConfig;
 pub const ACCESS_COOKIE: &str = "__Host-sw_access";
 
 /// The refresh-token cookie. `__Secure-` because it is scoped to the
-/// refresh route's path (the `__Host-` prefix requires `Path=/`).
+/// session routes' prefix (the `__Host-` prefix requires `Path=/`), so that
+/// both `<prefix>/refresh` and `<prefix>/logout` receive it and ordinary
+/// requests never carry it.
 pub const REFRESH_COOKIE: &str = "__Secure-sw_refresh";
 
 /// The double-submit CSRF cookie, readable by scripts (no `HttpOnly`).
@@ -53,8 +55,18 @@ pub(super) fn set_cookie(
     )
 }
 
+/// `Set-Cookie` deleting a refresh cookie left at `<prefix>/refresh`, its
+/// path before it moved to `<prefix>`. Browsers send the cookie with the
+/// longer path first, so a leftover would shadow the current refresh token
+/// on the refresh route (and then count as a reused token); every answer
+/// that sets or clears the refresh cookie also deletes it.
+pub(super) fn expire_legacy_refresh(config: &AdapterConfig) -> String {
+    let legacy = format!("{}/refresh", config.route_prefix());
+    set_cookie(config, REFRESH_COOKIE, "", &legacy, 0, true)
+}
+
 /// `Set-Cookie` strings that delete every session cookie (not the device id).
-pub(super) fn expire_all(config: &AdapterConfig) -> [String; 3] {
+pub(super) fn expire_all(config: &AdapterConfig) -> [String; 4] {
     [
         set_cookie(config, ACCESS_COOKIE, "", "/", 0, true),
         set_cookie(
@@ -65,6 +77,7 @@ pub(super) fn expire_all(config: &AdapterConfig) -> [String; 3] {
             0,
             true,
         ),
+        expire_legacy_refresh(config),
         set_cookie(config, CSRF_COOKIE, "", "/", 0, false),
     ]
 }
@@ -86,6 +99,7 @@ mod tests {
             expire_all(&c),
             [
                 "__Host-sw_access=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict",
+                "__Secure-sw_refresh=; Path=/auth; Max-Age=0; Secure; HttpOnly; SameSite=Strict",
                 "__Secure-sw_refresh=; Path=/auth/refresh; Max-Age=0; Secure; HttpOnly; SameSite=Strict",
                 "__Host-sw_csrf=; Path=/; Max-Age=0; Secure; SameSite=Strict",
             ]

@@ -2,6 +2,7 @@
 
 use crate::StepUpChallenge;
 use crate::error::{LimitReached, SessionError};
+use crate::record::Inactive;
 
 /// The short, documented error codes clients see. Bodies carry nothing
 /// else (except the active sessions on [`ErrorCode::SessionLimitReached`]).
@@ -68,13 +69,34 @@ impl ErrorCode {
 }
 
 /// An error on its way to becoming a response: a code, whether the client
-/// must wipe its stored tokens, and the limit details for 409.
+/// must wipe its stored tokens, why its session ended, and the limit
+/// details for 409.
 #[derive(Debug, Clone)]
 pub struct WebError {
     code: ErrorCode,
     clear_client: bool,
+    ended: Option<&'static str>,
     limit: Option<Box<LimitReached>>,
     step_up: Option<Box<StepUpChallenge>>,
+}
+
+/// Why a session ended, as `invalid_token` bodies show it in `"reason"`:
+/// `idle_timeout`, `absolute_timeout`, or the revocation reason
+/// (`logout`, `user`, `admin`, `evicted`, `refresh_token_reuse`, …; see
+/// [`crate::RevokeReason::as_str`]).
+///
+/// ```
+/// use sessionward_core::{Inactive, RevokeReason};
+/// use sessionward_core::web::ended_reason;
+/// assert_eq!(ended_reason(Inactive::IdleTimeout), "idle_timeout");
+/// assert_eq!(ended_reason(Inactive::Revoked(RevokeReason::Evicted)), "evicted");
+/// ```
+pub fn ended_reason(inactive: Inactive) -> &'static str {
+    match inactive {
+        Inactive::Revoked(r) => r.as_str(),
+        Inactive::IdleTimeout => "idle_timeout",
+        Inactive::AbsoluteTimeout => "absolute_timeout",
+    }
 }
 
 impl WebError {
@@ -83,6 +105,7 @@ impl WebError {
         WebError {
             code,
             clear_client: false,
+            ended: None,
             limit: None,
             step_up: None,
         }
@@ -102,6 +125,13 @@ impl WebError {
     /// Whether the response tells the client to drop its tokens.
     pub fn clears_client(&self) -> bool {
         self.clear_client
+    }
+
+    /// Why the session of an authentic credential ended (see
+    /// [`ended_reason`]); `None` for every other error, forged or unknown
+    /// tokens included, so the body reveals nothing to a guesser.
+    pub fn ended_reason(&self) -> Option<&'static str> {
+        self.ended
     }
 
     /// The limit details, for [`ErrorCode::SessionLimitReached`].
@@ -125,6 +155,7 @@ impl From<&SessionError> for WebError {
                 return WebError {
                     code: ErrorCode::SessionLimitReached,
                     clear_client: false,
+                    ended: None,
                     limit: Some(l.clone()),
                     step_up: None,
                 };
@@ -133,6 +164,7 @@ impl From<&SessionError> for WebError {
                 return WebError {
                     code: ErrorCode::StepUpRequired,
                     clear_client: false,
+                    ended: None,
                     limit: None,
                     step_up: Some(c.clone()),
                 };
@@ -154,9 +186,15 @@ impl From<&SessionError> for WebError {
                 ErrorCode::InternalError
             }
         };
+        let ended = match e {
+            SessionError::SessionEnded(inactive) => Some(ended_reason(*inactive)),
+            SessionError::RefreshTokenReuse => Some("refresh_token_reuse"),
+            _ => None,
+        };
         WebError {
             code,
             clear_client: e.should_clear_client(),
+            ended,
             limit: None,
             step_up: None,
         }

@@ -333,7 +333,10 @@ impl Device {
                 }
             }
             if gone {
-                self.jar.remove(name);
+                // A browser deletes the cookie of that name *and* path only.
+                if self.jar.get(name).is_some_and(|(_, p)| *p == path) {
+                    self.jar.remove(name);
+                }
             } else {
                 self.jar.insert(name.to_owned(), (value.to_owned(), path));
             }
@@ -376,6 +379,37 @@ impl Device {
         self.send(app, req).await
     }
 
+    /// `POST /auth/logout` with whatever this device holds: the access
+    /// token (header or cookie) and the refresh token (JSON body with
+    /// bearer transport, cookie otherwise).
+    pub async fn logout<H: AdapterHarness>(&mut self, app: &H) -> TestResponse {
+        let mut req = self.request("POST", "/auth/logout");
+        if self.bearer
+            && let Some(token) = self.refresh.clone()
+        {
+            req = req.json(&serde_json::json!({ "refresh_token": token }));
+        }
+        self.send(app, req).await
+    }
+
+    /// `GET /auth/sessions`.
+    pub async fn sessions<H: AdapterHarness>(&mut self, app: &H) -> TestResponse {
+        let req = self.request("GET", "/auth/sessions");
+        self.send(app, req).await
+    }
+
+    /// Forgets the access token (and its cookie), keeping the refresh token.
+    pub fn drop_access(&mut self) {
+        self.access = None;
+        self.jar.remove(super::ACCESS_COOKIE);
+    }
+
+    /// Forgets the refresh token (and its cookie), keeping the access token.
+    pub fn drop_refresh(&mut self) {
+        self.refresh = None;
+        self.jar.remove(super::REFRESH_COOKIE);
+    }
+
     /// `GET /hello`.
     pub async fn hello<H: AdapterHarness>(&mut self, app: &H) -> TestResponse {
         let req = self.request("GET", "/hello");
@@ -392,6 +426,8 @@ fn assert_error(resp: &TestResponse, status: u16, code: &str) {
     assert_eq!(resp.one("content-type"), Some("application/json"));
 }
 
+/// `401 invalid_token` for a token that proves no live session; `wiped`
+/// says whether the answer also tells the client to wipe.
 fn assert_invalid_token(resp: &TestResponse, wiped: bool) {
     assert_error(resp, 401, "invalid_token");
     assert_eq!(
@@ -405,10 +441,31 @@ fn assert_invalid_token(resp: &TestResponse, wiped: bool) {
     }
 }
 
+/// `401 invalid_token` for an authentic token whose session ended for
+/// `reason`: the body says why and the client is told to wipe.
+fn assert_ended(resp: &TestResponse, reason: &str) {
+    assert_eq!(resp.status, 401, "status; body {}", resp.body);
+    assert_eq!(
+        resp.body,
+        format!("{{\"error\":\"invalid_token\",\"reason\":\"{reason}\"}}")
+    );
+    assert_eq!(resp.one("cache-control"), Some("no-store"));
+    assert_eq!(
+        resp.one("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    assert_eq!(resp.one("clear-site-data"), Some(WIPE));
+}
+
+/// Deletes a refresh cookie left at its former path, `/auth/refresh`.
+const LEGACY_REFRESH_EXPIRY: &str =
+    "__Secure-sw_refresh=; Path=/auth/refresh; Max-Age=0; Secure; HttpOnly; SameSite=Lax";
+
 fn expired_cookies() -> Vec<&'static str> {
     vec![
         "__Host-sw_access=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
-        "__Secure-sw_refresh=; Path=/auth/refresh; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        "__Secure-sw_refresh=; Path=/auth; Max-Age=0; Secure; HttpOnly; SameSite=Lax",
+        LEGACY_REFRESH_EXPIRY,
         "__Host-sw_csrf=; Path=/; Max-Age=0; Secure; SameSite=Lax",
     ]
 }
@@ -491,7 +548,7 @@ pub async fn protected_route_with_revoked_token<H: AdapterHarness>() {
         .await
         .unwrap();
     let r = d.hello(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "admin");
     assert!(r.all("set-cookie").is_empty());
 
     let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
@@ -502,7 +559,7 @@ pub async fn protected_route_with_revoked_token<H: AdapterHarness>() {
         .await
         .unwrap();
     let r = d.hello(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "admin");
     assert_eq!(r.all("set-cookie"), expired_cookies());
     assert!(!d.jar.contains_key(super::ACCESS_COOKIE));
 }
@@ -586,14 +643,17 @@ pub async fn login_cookies_exact<H: AdapterHarness>() {
     assert_eq!(
         r.all("set-cookie"),
         vec![
+            // The access cookie outlives its 5-minute JWT: it lasts as long
+            // as the session, like the refresh cookie.
             format!(
-                "__Host-sw_access={}; Path=/; Max-Age=300; Secure; HttpOnly; SameSite=Lax",
+                "__Host-sw_access={}; Path=/; Max-Age=43200; Secure; HttpOnly; SameSite=Lax",
                 value("__Host-sw_access")
             ),
             format!(
-                "__Secure-sw_refresh={}; Path=/auth/refresh; Max-Age=43200; Secure; HttpOnly; SameSite=Lax",
+                "__Secure-sw_refresh={}; Path=/auth; Max-Age=43200; Secure; HttpOnly; SameSite=Lax",
                 value("__Secure-sw_refresh")
             ),
+            LEGACY_REFRESH_EXPIRY.to_owned(),
             format!(
                 "__Host-sw_csrf={}; Path=/; Max-Age=43200; Secure; SameSite=Lax",
                 value("__Host-sw_csrf")
@@ -608,7 +668,7 @@ pub async fn login_cookies_exact<H: AdapterHarness>() {
     assert!(value("__Secure-sw_refresh").starts_with("swrt1."));
     // A known device keeps its id: no new device cookie.
     let r = d.login(&fx.app, "alice").await;
-    assert_eq!(r.all("set-cookie").len(), 3);
+    assert_eq!(r.all("set-cookie").len(), 4);
 
     // Strict is configurable.
     let fx = fixture::<H>(
@@ -641,9 +701,9 @@ pub async fn refresh_rotation_and_reuse_bearer<H: AdapterHarness>() {
     let mut thief = d.clone();
     thief.refresh = Some(old_refresh);
     let r = thief.refresh(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "refresh_token_reuse");
     let r = d.hello(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "refresh_token_reuse");
     assert!(fx.events.names().contains(&"authn_token_reuse"));
 }
 
@@ -670,38 +730,47 @@ pub async fn refresh_bad_requests<H: AdapterHarness>() {
 pub async fn refresh_rotation_and_reuse_cookies<H: AdapterHarness>() {
     let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
     let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
-    // The refresh cookie only travels to the refresh route.
+    // The refresh cookie only travels to the session routes.
     assert!(
         !d.request("GET", "/hello")
             .headers
             .iter()
             .any(|(_, v)| v.contains("sw_refresh"))
     );
+    for path in ["/auth/refresh", "/auth/logout"] {
+        assert!(
+            d.request("POST", path)
+                .headers
+                .iter()
+                .any(|(_, v)| v.contains("sw_refresh"))
+        );
+    }
     let old = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
     let csrf = d.jar.get(super::CSRF_COOKIE).unwrap().0.clone();
     fx.clock.advance(Duration::from_secs(60));
     let r = d.refresh(&fx.app).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let set = r.all("set-cookie");
-    assert_eq!(set.len(), 2, "{set:?}");
+    assert_eq!(set.len(), 3, "{set:?}");
     let new = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
     assert_ne!(new, old);
     assert_eq!(
         set[1],
         format!(
-            "__Secure-sw_refresh={new}; Path=/auth/refresh; Max-Age=43140; Secure; HttpOnly; SameSite=Lax"
+            "__Secure-sw_refresh={new}; Path=/auth; Max-Age=43140; Secure; HttpOnly; SameSite=Lax"
         )
     );
-    assert!(set[0].ends_with("; Path=/; Max-Age=300; Secure; HttpOnly; SameSite=Lax"));
+    assert_eq!(set[2], LEGACY_REFRESH_EXPIRY);
+    assert!(set[0].ends_with("; Path=/; Max-Age=43140; Secure; HttpOnly; SameSite=Lax"));
     assert_eq!(d.jar.get(super::CSRF_COOKIE).unwrap().0, csrf);
     assert_eq!(d.hello(&fx.app).await.status, 200);
     fx.clock.advance(Duration::from_secs(6));
     let mut thief = d.clone();
     thief.jar.get_mut(super::REFRESH_COOKIE).unwrap().0 = old;
     let r = thief.refresh(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "refresh_token_reuse");
     assert_eq!(r.all("set-cookie"), expired_cookies());
-    assert_invalid_token(&d.hello(&fx.app).await, true);
+    assert_ended(&d.hello(&fx.app).await, "refresh_token_reuse");
 }
 
 pub async fn logout_headers_exact<H: AdapterHarness>() {
@@ -725,7 +794,7 @@ pub async fn logout_headers_exact<H: AdapterHarness>() {
         }
         // The old tokens are dead server-side.
         let mut old = before;
-        assert_invalid_token(&old.hello(&fx.app).await, true);
+        assert_ended(&old.hello(&fx.app).await, "logout");
     }
 }
 
@@ -735,7 +804,7 @@ pub async fn logout_kills_refresh_token<H: AdapterHarness>() {
     let req = d.request("POST", "/auth/logout");
     assert_eq!(d.send(&fx.app, req).await.status, 204);
     let r = d.refresh(&fx.app).await;
-    assert_invalid_token(&r, true);
+    assert_ended(&r, "logout");
 }
 
 pub async fn csrf_double_submit<H: AdapterHarness>() {
@@ -850,7 +919,7 @@ pub async fn revoke_others_ends_other_device<H: AdapterHarness>() {
         assert_eq!(r.one("cache-control"), Some("no-store"));
         assert_eq!(r.one("clear-site-data"), None);
         let r = b.hello(&fx.app).await;
-        assert_invalid_token(&r, true);
+        assert_ended(&r, "user");
         if !is_bearer {
             assert_eq!(r.all("set-cookie"), expired_cookies());
         }
@@ -872,7 +941,7 @@ pub async fn revoke_one_session<H: AdapterHarness>() {
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(r.one("cache-control"), Some("no-store"));
     assert_eq!(r.one("clear-site-data"), None);
-    assert_invalid_token(&b.hello(&fx.app).await, true);
+    assert_ended(&b.hello(&fx.app).await, "user");
     assert_eq!(a.hello(&fx.app).await.status, 200);
     // Already ended, another user's, or not an id at all: 404.
     for id in [
@@ -894,7 +963,7 @@ pub async fn revoke_one_session<H: AdapterHarness>() {
         .await;
     assert_eq!(r.status, 204);
     assert_eq!(r.one("clear-site-data"), Some(WIPE));
-    assert_invalid_token(&a.hello(&fx.app).await, true);
+    assert_ended(&a.hello(&fx.app).await, "user");
 }
 
 pub async fn revoke_all_wipes_caller<H: AdapterHarness>() {
@@ -908,7 +977,7 @@ pub async fn revoke_all_wipes_caller<H: AdapterHarness>() {
     assert_eq!(r.one("clear-site-data"), Some(WIPE));
     assert_eq!(r.all("set-cookie"), expired_cookies());
     assert_error(&a.hello(&fx.app).await, 401, "missing_token");
-    assert_invalid_token(&b.hello(&fx.app).await, true);
+    assert_ended(&b.hello(&fx.app).await, "user");
 }
 
 pub async fn listing_has_no_secrets<H: AdapterHarness>() {
@@ -1242,6 +1311,247 @@ pub async fn not_me_link_over_http<H: AdapterHarness>() {
     assert!(!bad.body.contains("<script>"));
 }
 
+/// Turns a device into one of the fixture's transport.
+type Pick = fn(Device) -> Device;
+
+/// A default-policy fixture per transport, with the device converter and
+/// whether it is the cookie transport.
+async fn per_transport<H: AdapterHarness>() -> Vec<(Fixture<H>, Pick, bool)> {
+    let mut out = Vec::new();
+    for (config, pick, is_cookies) in [
+        (bearer(), (|d| d) as Pick, false),
+        (cookies(), as_cookies as Pick, true),
+    ] {
+        out.push((
+            fixture::<H>(config, SessionPolicy::default()).await,
+            pick,
+            is_cookies,
+        ));
+    }
+    out
+}
+
+/// `204`, the wipe headers, and (cookies) every session cookie expired.
+fn assert_logged_out(r: &TestResponse, cookies: bool) {
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.all("clear-site-data"), vec![WIPE]);
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    if cookies {
+        assert_eq!(r.all("set-cookie"), expired_cookies());
+    } else {
+        assert!(r.all("set-cookie").is_empty());
+    }
+}
+
+fn revoked_for_logout<H>(fx: &Fixture<H>) -> bool {
+    fx.events.events().iter().any(|e| {
+        e.kind
+            == crate::events::EventKind::SessionRevoked {
+                reason: RevokeReason::Logout,
+            }
+    })
+}
+
+/// Logout with nothing but an access token that expired minutes ago: the
+/// token is authentic, so the session ends and its refresh token dies.
+pub async fn logout_with_expired_access_token<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut d = logged_in(&fx, pick(chrome()), "alice").await;
+        let captured = d.clone();
+        fx.clock.advance(Duration::from_secs(5 * 60 + 30));
+        assert_invalid_token(&d.hello(&fx.app).await, false);
+        d.drop_refresh();
+        fx.events.clear();
+        let r = d.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+        assert!(revoked_for_logout(&fx), "{:?}", fx.events.names());
+        // The refresh token captured before logout is refused.
+        let mut old = captured;
+        assert_ended(&old.refresh(&fx.app).await, "logout");
+        for e in fx.events.events() {
+            let json = e.to_json();
+            for secret in [old.access.as_deref(), old.refresh.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                assert!(!json.contains(secret), "raw token in {json}");
+            }
+        }
+    }
+}
+
+/// Logout with nothing but the refresh token (bearer: JSON body; cookies:
+/// the refresh cookie, which is scoped so that logout receives it).
+pub async fn logout_with_refresh_token_only<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut d = logged_in(&fx, pick(chrome()), "alice").await;
+        let captured = d.clone();
+        fx.clock.advance(Duration::from_secs(60));
+        d.drop_access();
+        let r = d.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+        // The access token, still inside its 5 minutes, is refused at once.
+        // (Each ended answer wipes the device it reaches: use copies.)
+        assert_ended(&captured.clone().hello(&fx.app).await, "logout");
+        assert_ended(&captured.clone().refresh(&fx.app).await, "logout");
+    }
+}
+
+/// Credentials that prove nothing still wipe the client but end nothing;
+/// a malformed bearer body is `400`; cookie logout with credentials needs
+/// the CSRF check.
+pub async fn logout_unproven_ends_nothing<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut d = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut forger = d.clone();
+        let real = d
+            .refresh
+            .clone()
+            .or_else(|| d.jar.get(super::REFRESH_COOKIE).map(|(v, _)| v.clone()));
+        let (head, _) = real.as_deref().unwrap().rsplit_once('.').unwrap();
+        let forged = format!("{head}.{}", "A".repeat(43));
+        forger.drop_access();
+        forger.refresh = Some(forged.clone());
+        if let Some(c) = forger.jar.get_mut(super::REFRESH_COOKIE) {
+            c.0 = forged;
+        }
+        let r = forger.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+        assert_eq!(d.hello(&fx.app).await.status, 200, "session untouched");
+        assert!(
+            fx.events
+                .events()
+                .iter()
+                .any(|e| e.to_json().contains("\"why\":\"unknown_refresh_token\""))
+        );
+        if is_cookies {
+            let mut no_csrf = d.clone();
+            no_csrf.send_csrf = false;
+            let r = no_csrf.logout(&fx.app).await;
+            assert_error(&r, 403, "csrf_rejected");
+        } else {
+            let r = fx
+                .app
+                .send(
+                    d.request("POST", "/auth/logout")
+                        .json(&serde_json::json!("not an object")),
+                )
+                .await;
+            assert_error(&r, 400, "invalid_request");
+        }
+        assert_eq!(d.hello(&fx.app).await.status, 200, "session untouched");
+        // Without any credential, logout just wipes.
+        let r = fx.app.send(TestRequest::new("POST", "/auth/logout")).await;
+        assert_logged_out(&r, is_cookies);
+    }
+}
+
+/// An active client refreshing before each access token runs out stays
+/// signed in for many access-token lifetimes with exactly one session;
+/// once it goes quiet past the idle timeout, refresh, listing and logout
+/// all see the session as ended.
+pub async fn time_travel_idle_timeout<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut d = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut quiet = logged_in(&fx, pick(phone()), "alice").await;
+        // 40 minutes of activity: eight access-token lifetimes.
+        for _ in 0..10 {
+            fx.clock.advance(Duration::from_secs(4 * 60));
+            let r = d.refresh(&fx.app).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(d.hello(&fx.app).await.status, 200);
+        }
+        // The quiet device went idle: only the active one is listed.
+        let r = d.sessions(&fx.app).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let sessions = r.json()["sessions"].as_array().unwrap().clone();
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert_eq!(sessions[0]["id"].as_str(), d.session_id.as_deref());
+        assert_eq!(sessions[0]["current"], true);
+        assert_ended(&quiet.refresh(&fx.app).await, "idle_timeout");
+
+        // Now the active device goes quiet too.
+        fx.clock.advance(Duration::from_secs(31 * 60));
+        assert_invalid_token(&d.clone().sessions(&fx.app).await, false);
+        assert_ended(&d.clone().refresh(&fx.app).await, "idle_timeout");
+        // Logout with the expired access token still wipes the client.
+        let r = d.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+    }
+}
+
+/// Refreshing every 25 minutes keeps a session past the idle timeout but
+/// never past its absolute lifetime.
+pub async fn time_travel_absolute_lifetime<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut d = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut elapsed = Duration::ZERO;
+        let lifetime = SessionPolicy::default().absolute_lifetime();
+        while elapsed + Duration::from_secs(25 * 60) < lifetime {
+            fx.clock.advance(Duration::from_secs(25 * 60));
+            elapsed += Duration::from_secs(25 * 60);
+            let r = d.refresh(&fx.app).await;
+            assert_eq!(r.status, 200, "at {elapsed:?}: {}", r.body);
+            let v = r.json();
+            let left = (lifetime - elapsed).as_secs();
+            if is_cookies {
+                // Both cookies end with the session.
+                let access = r
+                    .all("set-cookie")
+                    .into_iter()
+                    .find(|c| c.starts_with("__Host-sw_access="))
+                    .unwrap()
+                    .to_owned();
+                assert!(access.contains(&format!("; Max-Age={left};")), "{access}");
+            }
+            assert!(v["expires_in"].as_u64().unwrap() <= 300);
+            let r = d.sessions(&fx.app).await;
+            assert_eq!(r.json()["sessions"].as_array().unwrap().len(), 1);
+        }
+        fx.clock
+            .advance(lifetime - elapsed + Duration::from_secs(1));
+        assert_ended(&d.clone().refresh(&fx.app).await, "absolute_timeout");
+        assert_invalid_token(&d.clone().sessions(&fx.app).await, false);
+        let r = d.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+    }
+}
+
+/// Ending another device after the caller's access token ran out: the
+/// expired token is refused (no wipe), a refresh gets a new one, and the
+/// ended device's refresh token, list and logout see the end.
+pub async fn time_travel_revoke_after_access_expiry<H: AdapterHarness>() {
+    for (fx, pick, is_cookies) in per_transport::<H>().await {
+        let mut a = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut b = logged_in(&fx, pick(phone()), "alice").await;
+        let b_id = b.session_id.clone().unwrap();
+        fx.clock.advance(Duration::from_secs(6 * 60));
+        let req = a.request("DELETE", &format!("/auth/sessions/{b_id}"));
+        assert_invalid_token(&a.send(&fx.app, req).await, false);
+        assert_eq!(a.refresh(&fx.app).await.status, 200);
+        let req = a.request("DELETE", &format!("/auth/sessions/{b_id}"));
+        let r = a.send(&fx.app, req).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let mut b_list = b.clone();
+        assert_invalid_token(&b_list.sessions(&fx.app).await, false);
+        assert_ended(&b.clone().refresh(&fx.app).await, "user");
+        // B's logout with its expired access token and its refresh token:
+        // already ended, still a clean wipe.
+        let r = b.logout(&fx.app).await;
+        assert_logged_out(&r, is_cookies);
+        let r = a.sessions(&fx.app).await;
+        assert_eq!(r.json()["sessions"].as_array().unwrap().len(), 1);
+        // Past the re-authentication window, revoke-all is refused until
+        // the user signs in again; the session itself stays usable.
+        fx.clock.advance(Duration::from_secs(10 * 60));
+        assert_eq!(a.refresh(&fx.app).await.status, 200);
+        let req = a.request("POST", "/auth/sessions/revoke-all");
+        let r = a.send(&fx.app, req).await;
+        assert_error(&r, 401, "reauthentication_required");
+        assert_eq!(a.hello(&fx.app).await.status, 200);
+    }
+}
+
 /// Expands to one test per behavioural case for the adapter harness
 /// `$harness`, each marked with the test attribute `$attr` (for example
 /// `tokio::test` or `actix_web::test`).
@@ -1263,6 +1573,12 @@ macro_rules! web_adapter_tests {
             refresh_bad_requests,
             logout_headers_exact,
             logout_kills_refresh_token,
+            logout_with_expired_access_token,
+            logout_with_refresh_token_only,
+            logout_unproven_ends_nothing,
+            time_travel_idle_timeout,
+            time_travel_absolute_lifetime,
+            time_travel_revoke_after_access_expiry,
             csrf_double_submit,
             csrf_origin_check,
             store_down_is_503,
