@@ -507,3 +507,52 @@ async fn the_story_on_bundled_data() {
         other => panic!("expected step-up, got {other:?}"),
     }
 }
+
+/// A genuinely signed action token whose `exp` is out of range is a typed
+/// rejection, not an overflow when its single-use id is stored.
+#[tokio::test]
+async fn action_token_with_extreme_expiry_is_refused() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+
+    let s = story_with(RiskConfig::default(), None);
+    for ua in ["chrome-windows", "safari-ios"] {
+        s.manager
+            .login(&s.user, &ctx(ua, "81.2.69.142"))
+            .await
+            .unwrap();
+    }
+    let url = s.outbox.all()[0].not_me_url.clone();
+    let genuine = url.split("token=").nth(1).unwrap().to_owned();
+    let mut parts = genuine.split('.');
+    let (header, payload) = (parts.next().unwrap(), parts.next().unwrap());
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    for exp in [i64::MAX, -1] {
+        claims["exp"] = serde_json::json!(exp);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        let input = format!("{header}.{payload}");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&[9; 32]).unwrap();
+        mac.update(input.as_bytes());
+        let token = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        );
+        assert!(
+            matches!(
+                s.manager.redeem_not_me(&ActionToken::new(token)).await,
+                Err(SessionError::InvalidToken(TokenRejection::NumberOutOfRange))
+            ),
+            "exp {exp}"
+        );
+    }
+    // The genuine link still works: nothing was used up.
+    assert_eq!(
+        s.manager
+            .redeem_not_me(&ActionToken::new(genuine))
+            .await
+            .unwrap(),
+        2
+    );
+}

@@ -431,6 +431,8 @@ impl SessionManager {
             Some(TokenRejection::WrongAudience)
         } else if claims.act != act {
             Some(TokenRejection::WrongType)
+        } else if let Err(why) = crate::tokens::claim_seconds(claims.exp) {
+            Some(why)
         } else if now.unix_seconds() >= claims.exp {
             Some(TokenRejection::Expired)
         } else {
@@ -453,7 +455,8 @@ impl SessionManager {
         now: Timestamp,
     ) -> Result<(UserId, ActionClaims), SessionError> {
         let (user, claims) = self.verify_action(token, act, now)?;
-        let expires = Timestamp::from_unix_millis(claims.exp.saturating_mul(1000));
+        // `exp` is within `claim_seconds`' range (checked above): no overflow.
+        let expires = Timestamp::from_unix_millis(claims.exp * 1000);
         if !risk.store.consume_once(&claims.jti, expires, now).await? {
             return Err(self.reject(now, TokenRejection::AlreadyUsed, Some(&user)));
         }

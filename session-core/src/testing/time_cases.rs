@@ -124,8 +124,14 @@ pub async fn late_touch_after_idle_judgement(store: Arc<dyn SessionStore>) {
 
 /// A touch held behind a revocation changes nothing.
 pub async fn late_touch_after_revoke(store: Arc<dyn SessionStore>) {
+    for (max, mode) in combinations() {
+        late_touch_after_revoke_with(store.clone(), policy(max, mode)).await;
+    }
+}
+
+async fn late_touch_after_revoke_with(store: Arc<dyn SessionStore>, policy: SessionPolicy) {
     let held = HeldStore::new(store.clone());
-    let h = Harness::new(held.clone(), policy(3, OnLimit::RejectNew));
+    let h = Harness::new(held.clone(), policy);
     let user = fresh_user();
     let l = h.manager.login(&user, &ctx()).await.unwrap();
     h.clock.advance(TOUCH);
@@ -154,8 +160,14 @@ pub async fn late_touch_after_revoke(store: Arc<dyn SessionStore>) {
 /// A refresh whose rotation is held behind a revocation fails, and the
 /// session stays revoked.
 pub async fn late_rotate_after_revoke(store: Arc<dyn SessionStore>) {
+    for (max, mode) in combinations() {
+        late_rotate_after_revoke_with(store.clone(), policy(max, mode)).await;
+    }
+}
+
+async fn late_rotate_after_revoke_with(store: Arc<dyn SessionStore>, policy: SessionPolicy) {
     let held = HeldStore::new(store.clone());
-    let h = Harness::new(held.clone(), policy(3, OnLimit::RejectNew));
+    let h = Harness::new(held.clone(), policy);
     let user = fresh_user();
     let l = h.manager.login(&user, &ctx()).await.unwrap();
     let mut hold = held.hold_next(StoreCall::RotateRefresh);
@@ -281,8 +293,17 @@ pub async fn skewed_clocks_around_idle_boundary(store: Arc<dyn SessionStore>) {
 /// A login whose credential was checked before a password change is held
 /// until the change has revoked everything: it must be refused.
 pub async fn held_login_after_password_change(store: Arc<dyn SessionStore>) {
+    for (max, mode) in combinations() {
+        held_login_after_password_change_with(store.clone(), policy(max, mode)).await;
+    }
+}
+
+async fn held_login_after_password_change_with(
+    store: Arc<dyn SessionStore>,
+    policy: SessionPolicy,
+) {
     let held = HeldStore::new(store.clone());
-    let h = Harness::new(held.clone(), policy(3, OnLimit::EvictLeastRecentlyUsed));
+    let h = Harness::new(held.clone(), policy);
     let user = fresh_user();
     let checked = h.clock.now();
     h.clock.advance(Duration::from_millis(5));
