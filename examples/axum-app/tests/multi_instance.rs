@@ -1,7 +1,9 @@
 //! Two processes of the example app on one shared store (Redis, then
 //! Postgres): a session logged out through instance A is refused by
 //! instance B on its very next request (strict mode), and the time from
-//! A's logout answer to B's refusal is printed.
+//! A's logout answer to B's refusal is printed. Then one process whose
+//! Postgres stops answering: 503 within the store's bound, and the same
+//! process serves again once the database answers.
 //!
 //! Skipped with a `SKIPPED:` line when a store is not reachable, unless
 //! `SESSIONWARD_REQUIRE_SERVICES=1`.
@@ -110,18 +112,22 @@ fn token(body: &str) -> String {
         .to_owned()
 }
 
-fn logout_on_a_refused_on_b(store: &str) {
-    let (_a, a) = instance(store);
-    let (_b, b) = instance(store);
+fn login_bob(port: u16) -> String {
     let (status, body) = http(
-        a,
+        port,
         "POST",
         "/login",
         None,
         r#"{"username":"bob","password":"bob-password"}"#,
     );
-    assert_eq!(status, 200, "login on A: {body}");
-    let access = token(&body);
+    assert_eq!(status, 200, "login: {body}");
+    token(&body)
+}
+
+fn logout_on_a_refused_on_b(store: &str) {
+    let (_a, a) = instance(store);
+    let (_b, b) = instance(store);
+    let access = login_bob(a);
     assert_eq!(
         http(b, "GET", "/api/me", Some(&access), "").0,
         200,
@@ -160,4 +166,51 @@ fn two_processes_on_postgres() {
         return skip_or_fail("Postgres", &url);
     }
     logout_on_a_refused_on_b(&url);
+}
+
+/// The example app on Postgres through a loopback proxy that stops
+/// forwarding (the socket stays open, nothing answers): a protected request
+/// gets 503 within the store's 2 s operation bound instead of hanging, and
+/// once the proxy forwards again the same process answers 200.
+#[test]
+fn a_silent_postgres_is_503_then_recovers() {
+    let url = std::env::var("SESSIONWARD_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if !reachable(&url, 5432) {
+        return skip_or_fail("Postgres", &url);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = sessionward_core::testing::socket_of(&url, 5432);
+    let proxy = runtime.block_on(sessionward_core::testing::TcpProxy::start(target));
+    let (_app, port) = instance(&sessionward_core::testing::url_via(&url, proxy.addr));
+    let access = login_bob(port);
+    assert_eq!(http(port, "GET", "/api/me", Some(&access), "").0, 200);
+
+    proxy.stall();
+    let stalled = Instant::now();
+    let (status, body) = http(port, "GET", "/api/me", Some(&access), "");
+    let took = stalled.elapsed();
+    assert_eq!(status, 503, "a silent database fails closed: {body}");
+    assert!(
+        took < Duration::from_millis(4_500),
+        "503 after {took:?}, past the 2 s bound and slack"
+    );
+    println!(
+        "silent Postgres: 503 after {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+
+    proxy.resume();
+    let recovered = (0..10).any(|_| {
+        let ok = http(port, "GET", "/api/me", Some(&access), "").0 == 200;
+        if !ok {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        ok
+    });
+    assert!(recovered, "the same process serves again without a restart");
 }

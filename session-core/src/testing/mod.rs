@@ -21,6 +21,9 @@
 mod cases;
 mod harness;
 mod interleave;
+// Needs tokio's net and io-util, which only the feature turns on.
+#[cfg(feature = "testing")]
+mod proxy;
 mod race;
 mod risk_cases;
 mod time_cases;
@@ -30,6 +33,8 @@ pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
 pub use interleave::{HeldStore, Hold, StoreCall};
+#[cfg(feature = "testing")]
+pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;
 pub use risk_cases::*;
 pub use time_cases::*;

@@ -18,11 +18,6 @@ use sessionward_core::{
     SessionRecord, SessionStore, StoreError, SystemClock, TokenHash, TouchRequest,
 };
 use sessionward_sqlx::StoreOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// The operation timeout of the conformance stores. The suite's 200-way
 /// login races of one user serialize on that user's lock by design, so the
@@ -139,115 +134,10 @@ pub async fn restart_keeps_revocations(
         .expect("an untouched session survives a restart");
 }
 
-/// A TCP forwarder to a database that the test can take down and bring
-/// back on the same port, to simulate an outage, or make silent.
-pub struct Proxy {
-    pub addr: SocketAddr,
-    target: SocketAddr,
-    task: Option<JoinHandle<()>>,
-    stalled: watch::Sender<bool>,
-}
-
-impl Proxy {
-    pub async fn start(target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut p = Proxy {
-            addr,
-            target,
-            task: None,
-            stalled: watch::Sender::new(false),
-        };
-        p.task = Some(tokio::spawn(serve(listener, target, p.stalled.subscribe())));
-        p
-    }
-
-    /// A silent database: every connection, open or new, stays open but
-    /// nothing goes through in either direction (the proxy stops reading,
-    /// so what is sent waits unread), until [`Proxy::resume`].
-    pub fn stall(&self) {
-        self.stalled.send_replace(true);
-    }
-
-    /// Forwards again, what waited first.
-    pub fn resume(&self) {
-        self.stalled.send_replace(false);
-    }
-
-    /// Stops accepting and cuts every forwarded connection.
-    pub fn down(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-
-    /// Accepts again on the same port.
-    pub async fn up(&mut self) {
-        self.down();
-        let mut tries = 0;
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) if tries < 50 => {
-                    tries += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("cannot rebind proxy port: {e}"),
-            }
-        };
-        self.task = Some(tokio::spawn(serve(
-            listener,
-            self.target,
-            self.stalled.subscribe(),
-        )));
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
-
-async fn serve(listener: TcpListener, target: SocketAddr, stalled: watch::Receiver<bool>) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let Ok((inbound, _)) = listener.accept().await else {
-            return;
-        };
-        let stalled = stalled.clone();
-        conns.spawn(async move {
-            if let Ok(outbound) = TcpStream::connect(target).await {
-                let (from_client, to_client) = inbound.into_split();
-                let (from_server, to_server) = outbound.into_split();
-                tokio::join!(
-                    pump(from_client, to_server, stalled.clone()),
-                    pump(from_server, to_client, stalled),
-                );
-            }
-        });
-    }
-}
-
-/// Copies one direction until end of stream, holding off while stalled.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
-    let mut buf = vec![0; 16 * 1024];
-    loop {
-        // While stalled, read nothing: the sender's bytes wait unread.
-        if stalled.wait_for(|s| !*s).await.is_err() {
-            return;
-        }
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        // Bytes that arrived as the stall began wait for the resume too.
-        if stalled.wait_for(|s| !*s).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
+/// The shared loopback forwarder of the core test kit.
+pub use sessionward_core::testing::TcpProxy as Proxy;
+#[allow(unused_imports)] // not every test binary routes through a proxy
+pub use sessionward_core::testing::socket_of;
 
 /// Calls every store operation once on `rec`'s user (creating, rotating
 /// and revoking other sessions than `rec`, which stays active) and returns
@@ -413,36 +303,9 @@ pub async fn silent_database_fails_closed_then_recovers(
         .expect("recovered without a restart");
 }
 
-/// Resolves the host:port of a database URL (loopback by default).
-pub fn socket_of(url: &str, default_port: u16) -> SocketAddr {
-    let rest = url.split("://").nth(1).unwrap_or("");
-    let hostport = rest.split('/').next().unwrap_or("");
-    let hostport = hostport.rsplit('@').next().unwrap_or("");
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().unwrap_or(default_port)),
-        None => (hostport, default_port),
-    };
-    let host = if host.is_empty() || host == "localhost" {
-        "127.0.0.1"
-    } else {
-        host
-    };
-    format!("{host}:{port}").parse().unwrap()
-}
-
 /// Rewrites a URL's host:port to `addr`.
-pub fn url_via(url: &str, addr: SocketAddr, default_port: u16) -> String {
-    let from = socket_of(url, default_port);
-    let original = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let hostport = original.rsplit('@').next().unwrap_or("");
-    let _ = from;
-    url.replacen(hostport, &addr.to_string(), 1)
+pub fn url_via(url: &str, addr: SocketAddr, _default_port: u16) -> String {
+    sessionward_core::testing::url_via(url, addr)
 }
 
 /// A database "restart" while the pool's connections sit idle: the proxy
