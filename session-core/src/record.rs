@@ -125,20 +125,22 @@ impl RevokeReason {
 
 impl RevokeReason {
     /// Whether revoking every session for this reason also raises the
-    /// user's "not before" mark: a password change or a disabled account
-    /// must also refuse any later session whose credential was checked
-    /// before the revocation (see [`crate::CreateRequest::credential_verified_at`]).
+    /// user's "not before" mark: a password change, a disabled account or
+    /// "this wasn't me" (the credential is known to be compromised) must
+    /// also refuse any later session whose credential was checked before
+    /// the revocation (see [`crate::CreateRequest::credential_verified_at`]).
     ///
     /// ```
     /// use sessionward_core::RevokeReason;
     /// assert!(RevokeReason::PasswordChange.raises_not_before());
     /// assert!(RevokeReason::AccountDisabled.raises_not_before());
+    /// assert!(RevokeReason::NotMe.raises_not_before());
     /// assert!(!RevokeReason::User.raises_not_before());
     /// ```
     pub fn raises_not_before(self) -> bool {
         matches!(
             self,
-            RevokeReason::PasswordChange | RevokeReason::AccountDisabled
+            RevokeReason::PasswordChange | RevokeReason::AccountDisabled | RevokeReason::NotMe
         )
     }
 }

@@ -83,8 +83,8 @@ pub struct CreateRequest {
     pub replaces: Option<SessionId>,
     /// When the host verified the credential behind this login. The store
     /// refuses the session ([`CreateOutcome::CredentialsRevoked`]) when the
-    /// user's "not before" mark is later: the password changed or the account
-    /// was disabled after the check.
+    /// user's "not before" mark is at or after it: the password changed or
+    /// the account was disabled after (or at) the check.
     pub credential_verified_at: Timestamp,
     /// The policy's touch interval: how stale recorded activity may be,
     /// which least-recently-used eviction accounts for
@@ -113,8 +113,9 @@ pub enum CreateOutcome {
         /// The user's active sessions at the time of the decision.
         active: Vec<SessionRecord>,
     },
-    /// The credential was verified before the user's "not before" mark (a
-    /// password change or a disabled account since); nothing was inserted.
+    /// The credential was verified at or before the user's "not before"
+    /// mark (a password change or a disabled account since); nothing was
+    /// inserted.
     CredentialsRevoked {
         /// The user's mark.
         not_before: Timestamp,
@@ -231,7 +232,8 @@ impl CreateRequest {
     /// [`CreateRequest::credential_verified_at`] predates `not_before`, the
     /// user's mark as the store holds it: the session must be refused.
     pub fn predates(&self, not_before: Option<Timestamp>) -> bool {
-        not_before.is_some_and(|mark| self.credential_verified_at < mark)
+        // A tie counts as before: "checked at the change" is not after it.
+        not_before.is_some_and(|mark| self.credential_verified_at <= mark)
     }
 
     /// Runs [`crate::admission::plan_admission`] over `existing` (the user's

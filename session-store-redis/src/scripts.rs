@@ -164,7 +164,8 @@ local first_use, touch_every = tonumber(ARGV[17]), tonumber(ARGV[18])
 local new_end = tonumber(parse(new_value)[4])
 local stored_mark = redis.call('GET', mark_key)
 local mark = stored_mark and tonumber(stored_mark)
-local refused = mark and verified < mark
+-- A tie counts as before: a credential checked at the mark is stale.
+local refused = mark and verified <= mark
 
 -- A user's first session: no limit of at least 1 can refuse it, and there
 -- is nothing to replace, evict, end or drop.

@@ -189,7 +189,7 @@ async fn create_script_matches_plan_admission() {
             now,
             idle_cutoff: cutoff,
             replaces,
-            credential_verified_at: ts(rng.pick(&[-20, 0])),
+            credential_verified_at: ts(rng.pick(&[-20, -10, 0])),
             touch_interval: Duration::from_secs(rng.pick(&[60, 300])),
         };
         let want = memory.create(request.clone()).await.unwrap();

@@ -340,7 +340,7 @@ async fn insert_unless_marked<'c>(
              INSERT INTO sessionward_sessions (",
             cols!(),
             ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM u \
-             WHERE u.not_before IS NULL OR u.not_before <= $16"
+             WHERE u.not_before IS NULL OR u.not_before < $16"
         )),
         encoded
     )

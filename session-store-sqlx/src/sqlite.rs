@@ -212,7 +212,7 @@ async fn insert_unless_marked(
             cols!(),
             ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
              WHERE NOT EXISTS (SELECT 1 FROM sessionward_users \
-             WHERE user_id = ?1 AND not_before > ?16)"
+             WHERE user_id = ?1 AND not_before >= ?16)"
         )),
         encoded
     )

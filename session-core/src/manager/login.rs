@@ -24,13 +24,15 @@ pub struct LoginOptions {
     /// count towards limits.
     pub replaces: Option<SessionId>,
     /// When the host verified the user's credential (the password check,
-    /// the passkey assertion). Defaults to the time of the login call.
-    /// The store refuses the login with [`SessionError::CredentialsRevoked`]
-    /// when the user's "not before" mark (a password change or a disabled
-    /// account, see [`crate::RevokeReason::raises_not_before`]) is later,
-    /// so a login that passed the old password's check just before the
-    /// change cannot complete after it. It also becomes the session's
-    /// `auth_time` (capped at the login time).
+    /// the passkey assertion). Defaults to the time of the login call (or
+    /// just after a mark this instance raised, when the login starts after
+    /// that revocation returned within the same millisecond). The store
+    /// refuses the login with [`SessionError::CredentialsRevoked`] when
+    /// the user's "not before" mark (a password change, a disabled account
+    /// or "this wasn't me", see [`crate::RevokeReason::raises_not_before`])
+    /// is at or after it, so a login that passed the old password's check
+    /// just before the change cannot complete after it. It also becomes
+    /// the session's `auth_time` (capped at the login time).
     pub credential_verified_at: Option<Timestamp>,
 }
 
@@ -133,9 +135,11 @@ impl SessionManager {
         now: Timestamp,
     ) -> Result<LoginSuccess, SessionError> {
         let secret = RefreshSecret::random();
-        let verified_at = options.credential_verified_at.unwrap_or(now).min(now);
+        let verified_at = options
+            .credential_verified_at
+            .unwrap_or_else(|| self.default_credential_time(now));
         let mut record = self.new_record(user, ctx, enrichment, risk, &secret, now);
-        record.auth_time = verified_at;
+        record.auth_time = verified_at.min(now);
         let request = CreateRequest {
             session: record.clone(),
             limits: self.inner.policy.limits().clone(),

@@ -150,6 +150,9 @@ struct Inner {
     enricher: Option<Arc<dyn LoginEnricher>>,
     risk: Option<RiskEngine>,
     cache: Option<Arc<RevocationCache>>,
+    /// The latest "not before" mark this instance raised (Unix ms), so a
+    /// login that starts after that call returned counts as checked after it.
+    latest_mark: std::sync::atomic::AtomicI64,
 }
 
 impl fmt::Debug for SessionManager {
@@ -388,6 +391,7 @@ impl SessionManagerBuilder {
                 enricher: self.enricher,
                 risk: self.risk,
                 cache,
+                latest_mark: std::sync::atomic::AtomicI64::new(i64::MIN),
             }),
         })
     }

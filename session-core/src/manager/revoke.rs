@@ -53,6 +53,7 @@ impl SessionManager {
     ) -> Result<usize, SessionError> {
         let now = self.now();
         let revoked = self.inner.store.revoke_all(user, None, reason, now).await?;
+        self.note_mark(reason, now);
         self.revoked(now, reason, &revoked);
         Ok(revoked.len())
     }
@@ -74,8 +75,35 @@ impl SessionManager {
             .store
             .revoke_all(user, Some(keep), reason, now)
             .await?;
+        self.note_mark(reason, now);
         self.revoked(now, reason, &revoked);
         Ok(revoked.len())
+    }
+
+    /// Remembers a "not before" mark this instance raised: a login that
+    /// starts after the revocation returned is, by construction, checked
+    /// after it, even within the same millisecond.
+    fn note_mark(&self, reason: RevokeReason, at: Timestamp) {
+        if reason.raises_not_before() {
+            self.inner
+                .latest_mark
+                .fetch_max(at.unix_millis(), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The credential time of a login that did not say when the host
+    /// checked the credential: the login's own time, or just after the
+    /// latest mark this instance raised when that is not earlier.
+    pub(super) fn default_credential_time(&self, now: Timestamp) -> Timestamp {
+        let mark = self
+            .inner
+            .latest_mark
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if mark >= now.unix_millis() {
+            Timestamp::from_unix_millis(mark.saturating_add(1))
+        } else {
+            now
+        }
     }
 
     /// The active sessions of `user`, most recently active first, marking

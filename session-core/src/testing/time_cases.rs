@@ -325,11 +325,28 @@ async fn held_login_after_password_change_with(
         "a login checked before the password change completed after it"
     );
     assert_eq!(active_in_store(&store, &user, h.clock.now()).await, 0);
-    // The new credential, checked after the change, logs in.
-    let fresh = login_checked_at(&h.manager, &user, h.clock.now())
+    // A credential checked at the very time of the change is stale too.
+    assert!(matches!(
+        login_checked_at(&h.manager, &user, h.clock.now()).await,
+        Err(SessionError::CredentialsRevoked)
+    ));
+    // A login that starts after the change returned is checked after it,
+    // even within the same millisecond (the clock has not moved).
+    let fresh = h
+        .manager
+        .login(&user, &ctx())
         .await
-        .expect("a credential checked at the mark is accepted");
+        .expect("a login after the change is accepted");
     h.manager.authenticate(access(&fresh)).await.unwrap();
+    h.manager
+        .revoke(&user, &fresh.session.id, RevokeReason::Logout)
+        .await
+        .unwrap();
+    // So is a credential checked a millisecond later, on any instance.
+    let later = h.clock.now().plus(Duration::from_millis(1));
+    login_checked_at(&h.manager, &user, later)
+        .await
+        .expect("a credential checked after the mark is accepted");
     // Revocations for other reasons set no mark.
     let other = fresh_user();
     h.manager
