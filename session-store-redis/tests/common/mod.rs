@@ -146,6 +146,47 @@ impl Drop for PrivateRedis {
     }
 }
 
+/// Polls `command` (an `INFO`/`CLUSTER INFO` style query) on `server`
+/// until its text contains `needle`; panics after 10 s.
+pub fn wait_for_info(server: &PrivateRedis, command: &redis::Cmd, needle: &str) {
+    let mut conn = server.admin();
+    let started = std::time::Instant::now();
+    loop {
+        let info: String = command.query(&mut conn).unwrap();
+        if info.contains(needle) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never saw {needle}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A private single-node Redis Cluster (`--cluster-enabled yes`, all 16384
+/// slots on the one node), or `None` (skip) without `redis-server`.
+pub fn start_cluster() -> Option<PrivateRedis> {
+    let server = PrivateRedis::start(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ])?;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16383)
+        .query(&mut server.admin())
+        .unwrap();
+    wait_for_info(
+        &server,
+        redis::cmd("CLUSTER").arg("INFO"),
+        "cluster_state:ok",
+    );
+    Some(server)
+}
+
 /// A session of `user` created at `now`, ending 12 h later; `rich` fills
 /// the metadata (User-Agent, parsed device, city-level location, one risk
 /// signal).
