@@ -94,6 +94,10 @@
 //! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |
 //! | `rotate_refresh` | script: compare-and-swap on generation + hash, only while active |
 //! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
+//!
+//! With [`RedisStoreConfig::with_replica_acks`], a `create`, `revoke` or
+//! `revoke_all` that revoked something takes one more exchange (`CLIENT ID`
+//! and `WAIT`, pipelined), see [below](#replication-and-failover).
 //! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
 //!
 //! Session scripts touch only the user's hash and its two indexes, all
@@ -183,6 +187,22 @@
 //!
 //! Redis 6.0 or newer (`SCAN … TYPE`), Lua scripting enabled; tested on 7.0,
 //! standalone and cluster mode.
+//!
+//! # Replication and failover
+//!
+//! Redis replicates asynchronously: a revocation that returned may exist
+//! only on the primary, and a failover right after it can promote a replica
+//! that never saw it. [`RedisStoreConfig::with_replica_acks`] closes that
+//! gap for revoking writes: after each one the store sends
+//! `WAIT <replicas> <timeout>` on the connection that carried it (on a
+//! cluster, to the primary of the user's slot) and fails closed with
+//! [`StoreError::Unavailable`] ([`RedisStoreError::ReplicaAcksMissing`])
+//! when fewer replicas acknowledged. `WAIT` does not make Redis strongly
+//! consistent: with several replicas, a failover can still pick one that
+//! did not acknowledge, so set the count to the number of replicas that can
+//! be promoted. Logins that revoke nothing, refresh rotation and activity
+//! updates never wait. See `docs/stores.md`, "Replication and failover",
+//! for every backend's guarantees.
 //!
 //! # Failure behaviour
 //!

@@ -3,7 +3,7 @@
 //! replica pair of `redis-server` processes: a revocation that returned
 //! survives killing the primary and promoting the replica, and a revocation
 //! the replicas did not acknowledge fails closed instead of returning.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -186,6 +186,14 @@ async fn acked_eviction_survives_failover() {
     assert_accepted(&after, &newer).await;
 }
 
+/// [`missing_acks`] of a manager error.
+fn manager_missing_acks(err: &SessionError) -> Option<(u32, u64)> {
+    match err {
+        SessionError::Store(e) => missing_acks(e),
+        _ => None,
+    }
+}
+
 fn missing_acks(err: &StoreError) -> Option<(u32, u64)> {
     let StoreError::Unavailable(source) = err else {
         return None;
@@ -236,22 +244,18 @@ async fn missing_acks_fail_closed_within_the_operation_timeout() {
     // Through the manager: errors adapters answer with 503, for every kind
     // of revoking write. A password change that revoked nothing still
     // raised the mark, so it waits too.
-    let store_err = |err: SessionError| match err {
-        SessionError::Store(e) => e,
-        other => panic!("{other:?}"),
-    };
     let err = h
         .manager
         .revoke_all(&fresh_user(), RevokeReason::PasswordChange)
         .await
         .unwrap_err();
-    assert_eq!(missing_acks(&store_err(err)), Some((2, 1)));
+    assert_eq!(manager_missing_acks(&err), Some((2, 1)), "{err:?}");
     let err = h
         .manager
         .revoke_all(&user, RevokeReason::PasswordChange)
         .await
         .unwrap_err();
-    assert_eq!(missing_acks(&store_err(err)), Some((2, 1)));
+    assert_eq!(manager_missing_acks(&err), Some((2, 1)), "{err:?}");
     // A login refused by the mark it raised.
     let before_mark = LoginOptions {
         credential_verified_at: Some(h.clock.now().minus(Duration::from_secs(60))),
@@ -262,7 +266,7 @@ async fn missing_acks_fail_closed_within_the_operation_timeout() {
         .login_with(&user, &ctx(), before_mark)
         .await
         .unwrap_err();
-    assert_eq!(missing_acks(&store_err(err)), Some((2, 1)));
+    assert_eq!(manager_missing_acks(&err), Some((2, 1)), "{err:?}");
     // A login that evicts a session.
     let limited = SessionPolicy::builder()
         .max_sessions_per_user(1)
@@ -273,7 +277,7 @@ async fn missing_acks_fail_closed_within_the_operation_timeout() {
     let other = fresh_user();
     h.manager.login(&other, &ctx()).await.unwrap();
     let err = h.manager.login(&other, &ctx()).await.unwrap_err();
-    assert_eq!(missing_acks(&store_err(err)), Some((2, 1)));
+    assert_eq!(manager_missing_acks(&err), Some((2, 1)), "{err:?}");
 }
 
 /// A replica cut off from the primary (pointed at a dead address, as in a
@@ -330,10 +334,7 @@ async fn unacked_revoke_fails_closed_and_would_be_lost() {
         .revoke(&user, &told_failed.session.id, RevokeReason::Admin)
         .await
         .unwrap_err();
-    let SessionError::Store(store_err) = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(missing_acks(store_err), Some((1, 0)), "{err:?}");
+    assert_eq!(manager_missing_acks(&err), Some((1, 0)), "{err:?}");
     pair.fail_over();
 
     let after = harness(&pair.replica, acked, SessionPolicy::default()).await;
@@ -364,10 +365,7 @@ async fn cluster_waits_on_the_users_primary() {
         .revoke(&user, &login.session.id, RevokeReason::Admin)
         .await
         .unwrap_err();
-    let SessionError::Store(store_err) = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(missing_acks(store_err), Some((1, 0)), "{err:?}");
+    assert_eq!(manager_missing_acks(&err), Some((1, 0)), "{err:?}");
     // The revocation is applied on the primary all the same; only its
     // survival of a failover is unconfirmed.
     let plain = harness_cluster(&server).await;
