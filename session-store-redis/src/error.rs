@@ -21,6 +21,30 @@ pub enum RedisStoreError {
     /// A script answered with a reply this crate does not understand.
     #[error("unexpected script reply")]
     UnexpectedReply,
+    /// [`RedisStoreConfig::with_replica_acks`](crate::RedisStoreConfig::with_replica_acks)
+    /// was given settings that cannot work (see its documentation).
+    #[error("invalid replica acknowledgement settings: {0}")]
+    InvalidReplicaAcks(&'static str),
+    /// A revoking write was applied on the primary, but fewer replicas than
+    /// configured acknowledged it within the `WAIT` timeout: a failover now
+    /// could lose it. The call fails closed; retrying it is safe.
+    #[error(
+        "revoking write acknowledged by {got} of the {wanted} replicas required within the WAIT timeout"
+    )]
+    ReplicaAcksMissing {
+        /// Replicas required ([`RedisStoreConfig::with_replica_acks`](crate::RedisStoreConfig::with_replica_acks)).
+        wanted: u32,
+        /// Replicas that acknowledged (the reply of `WAIT`).
+        got: u64,
+    },
+    /// The connection was replaced (reconnect, or a cluster slot moved)
+    /// between a revoking write and its `WAIT`, so `WAIT` could not count
+    /// that write: its replication is unknown. The call fails closed;
+    /// retrying it is safe.
+    #[error(
+        "connection changed between a revoking write and its WAIT: replica acknowledgement unknown"
+    )]
+    ReplicaAcksUnknown,
 }
 
 /// Categorises a Redis error: connection-level failures and cluster states

@@ -94,6 +94,10 @@
 //! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |
 //! | `rotate_refresh` | script: compare-and-swap on generation + hash, only while active |
 //! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
+//!
+//! With [`RedisStoreConfig::with_replica_acks`], a `create`, `revoke` or
+//! `revoke_all` that revoked something takes one more exchange (`CLIENT ID`
+//! and `WAIT`, pipelined), see [below](#replication-and-failover).
 //! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
 //!
 //! Session scripts touch only the user's hash and its two indexes, all
@@ -184,6 +188,22 @@
 //! Redis 6.0 or newer (`SCAN … TYPE`), Lua scripting enabled; tested on 7.0,
 //! standalone and cluster mode.
 //!
+//! # Replication and failover
+//!
+//! Redis replicates asynchronously: a revocation that returned may exist
+//! only on the primary, and a failover right after it can promote a replica
+//! that never saw it. [`RedisStoreConfig::with_replica_acks`] closes that
+//! gap for revoking writes: after each one the store sends
+//! `WAIT <replicas> <timeout>` on the connection that carried it (on a
+//! cluster, to the primary of the user's slot) and fails closed with
+//! [`StoreError::Unavailable`] ([`RedisStoreError::ReplicaAcksMissing`])
+//! when fewer replicas acknowledged. `WAIT` does not make Redis strongly
+//! consistent: with several replicas, a failover can still pick one that
+//! did not acknowledge, so set the count to the number of replicas that can
+//! be promoted. Logins that revoke nothing, refresh rotation and activity
+//! updates never wait. See `docs/stores.md`, "Replication and failover",
+//! for every backend's guarantees.
+//!
 //! # Failure behaviour
 //!
 //! Every operation runs under [`RedisStoreConfig::with_operation_timeout`]
@@ -206,7 +226,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, ScriptInvocation, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, ScriptInvocation, ServerErrorKind, Value};
 use sessionward_core::admission::FIRST_USE_RESOLUTION;
 use sessionward_core::{
     CreateOutcome, CreateRequest, LimitKind, OnLimit, RevocationFeed, RevokeReason, RotateOutcome,
@@ -244,6 +264,8 @@ pub struct RedisStoreConfig {
     feed_heartbeat: Duration,
     scan_batch: usize,
     ip_login_cap: usize,
+    replica_acks: u32,
+    replica_ack_timeout: Duration,
 }
 
 impl Default for RedisStoreConfig {
@@ -257,6 +279,8 @@ impl Default for RedisStoreConfig {
             feed_heartbeat: Duration::from_secs(5),
             scan_batch: 500,
             ip_login_cap: 128,
+            replica_acks: 0,
+            replica_ack_timeout: Duration::ZERO,
         }
     }
 }
@@ -369,10 +393,114 @@ impl RedisStoreConfig {
         self
     }
 
+    /// Makes every revoking write wait for `replicas` replicas to
+    /// acknowledge it, for at most `timeout` (default off: `replicas` 0),
+    /// so that a revocation that returned survives the failover of a
+    /// replicated Redis. See [Replication and failover](crate#replication-and-failover).
+    ///
+    /// After a write that revoked something (`revoke` that revoked a
+    /// session; `revoke_all` that revoked one or raised the user's
+    /// not-before mark; `create` that evicted or replaced sessions, or was
+    /// refused by the mark) the store sends `WAIT <replicas> <timeout ms>` on
+    /// the connection that carried the write. Fewer acknowledgements, or a
+    /// connection replaced in between, make the call fail closed with
+    /// [`StoreError::Unavailable`] (source
+    /// [`RedisStoreError::ReplicaAcksMissing`] or
+    /// [`RedisStoreError::ReplicaAcksUnknown`]); the write stays applied on
+    /// the primary and retrying the call is safe. On a cluster the `WAIT`
+    /// goes to the primary of the user's hash slot.
+    ///
+    /// The connection is multiplexed, so `WAIT` also waits for every write
+    /// sent on it before, by any concurrent call: conservative, never less
+    /// than the revoking write.
+    ///
+    /// [`RedisStoreConfig::validate`] (run by every `connect`) refuses a
+    /// zero `timeout` with `replicas` above 0 (`WAIT … 0` blocks forever) and
+    /// a `timeout` that is not below both the response and the operation
+    /// timeout (the store would give up before `WAIT` answers).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::RedisStoreConfig;
+    /// // One replica (the one Sentinel would promote) must hold every revocation.
+    /// let config = RedisStoreConfig::default()
+    ///     .with_replica_acks(1, Duration::from_millis(500));
+    /// assert_eq!(config.replica_acks(), (1, Duration::from_millis(500)));
+    /// assert!(config.validate().is_ok());
+    /// ```
+    pub fn with_replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replica_acks = replicas;
+        self.replica_ack_timeout = timeout;
+        self
+    }
+
+    /// The replica acknowledgements required of revoking writes and the
+    /// `WAIT` timeout (`(0, _)`: off).
+    pub fn replica_acks(&self) -> (u32, Duration) {
+        (self.replica_acks, self.replica_ack_timeout)
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.key_prefix
     }
+
+    /// Checks the settings as [`RedisStore::connect`] and
+    /// [`RedisStore::connect_cluster`] do, without connecting.
+    ///
+    /// # Errors
+    /// [`RedisStoreError::InvalidPrefix`] for a prefix that would break the
+    /// key layout; [`RedisStoreError::InvalidReplicaAcks`] for replica
+    /// acknowledgement settings that cannot work.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sessionward_redis::{RedisStoreConfig, RedisStoreError};
+    /// let ok = RedisStoreConfig::default().with_replica_acks(2, Duration::from_millis(300));
+    /// assert!(ok.validate().is_ok());
+    /// // WAIT with a zero timeout would block forever.
+    /// let forever = RedisStoreConfig::default().with_replica_acks(1, Duration::ZERO);
+    /// assert!(matches!(forever.validate(), Err(RedisStoreError::InvalidReplicaAcks(_))));
+    /// // The response timeout (default 1 s) would cut WAIT off.
+    /// let too_long = RedisStoreConfig::default().with_replica_acks(1, Duration::from_secs(1));
+    /// assert!(matches!(too_long.validate(), Err(RedisStoreError::InvalidReplicaAcks(_))));
+    /// // Off: the timeout is ignored.
+    /// assert!(RedisStoreConfig::default().with_replica_acks(0, Duration::ZERO).validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), RedisStoreError> {
+        if !keys::valid_prefix(&self.key_prefix) {
+            return Err(RedisStoreError::InvalidPrefix);
+        }
+        if self.replica_acks > 0 {
+            let timeout = self.replica_ack_timeout;
+            if timeout.as_millis() == 0 {
+                return Err(RedisStoreError::InvalidReplicaAcks(
+                    "the WAIT timeout must be at least 1 ms (0 blocks forever)",
+                ));
+            }
+            if timeout >= self.response_timeout || timeout >= self.operation_timeout {
+                return Err(RedisStoreError::InvalidReplicaAcks(
+                    "the WAIT timeout must be below the response and operation timeouts",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The replica acknowledgements to wait for, when on.
+    fn acks(&self) -> Option<ReplicaAcks> {
+        (self.replica_acks > 0).then_some(ReplicaAcks {
+            replicas: self.replica_acks,
+            timeout_ms: self.replica_ack_timeout.as_millis(),
+        })
+    }
+}
+
+/// Enabled [`RedisStoreConfig::with_replica_acks`] settings.
+#[derive(Debug, Clone, Copy)]
+struct ReplicaAcks {
+    replicas: u32,
+    timeout_ms: u128,
 }
 
 /// A standalone (auto-reconnecting) or cluster connection.
@@ -427,6 +555,7 @@ struct Inner {
     operation_timeout: Duration,
     scan_batch: usize,
     ip_login_cap: usize,
+    replica_acks: Option<ReplicaAcks>,
     feed: Arc<RedisRevocationFeed>,
 }
 
@@ -456,7 +585,8 @@ impl RedisStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when Redis cannot be reached in time;
-    /// [`StoreError::Backend`] for a bad URL or key prefix.
+    /// [`StoreError::Backend`] for a bad URL or settings that
+    /// [`RedisStoreConfig::validate`] refuses.
     pub async fn connect(url: &str, config: RedisStoreConfig) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| StoreError::Backend(Box::new(e)))?;
         Self::from_client(client, config).await
@@ -470,9 +600,7 @@ impl RedisStore {
         client: redis::Client,
         config: RedisStoreConfig,
     ) -> Result<Self, StoreError> {
-        if !keys::valid_prefix(&config.key_prefix) {
-            return Err(invalid_config(RedisStoreError::InvalidPrefix));
-        }
+        config.validate().map_err(invalid_config)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connection_timeout))
             .set_response_timeout(Some(config.response_timeout))
@@ -496,7 +624,8 @@ impl RedisStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the cluster cannot be reached in time;
-    /// [`StoreError::Backend`] for bad URLs, no nodes or a bad key prefix.
+    /// [`StoreError::Backend`] for bad URLs, no nodes or settings that
+    /// [`RedisStoreConfig::validate`] refuses.
     pub async fn connect_cluster<I, S>(
         nodes: I,
         config: RedisStoreConfig,
@@ -505,9 +634,7 @@ impl RedisStore {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        if !keys::valid_prefix(&config.key_prefix) {
-            return Err(invalid_config(RedisStoreError::InvalidPrefix));
-        }
+        config.validate().map_err(invalid_config)?;
         let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
         if nodes.is_empty() {
             return Err(invalid_config(RedisStoreError::NoClusterNodes));
@@ -537,6 +664,7 @@ impl RedisStore {
         config: RedisStoreConfig,
     ) -> Result<Self, StoreError> {
         let channel = keys::revoked_channel(&config.key_prefix);
+        let replica_acks = config.acks();
         let feed = Arc::new(RedisRevocationFeed::new(
             feed_clients,
             channel.clone(),
@@ -553,6 +681,7 @@ impl RedisStore {
                 operation_timeout: config.operation_timeout,
                 scan_batch: config.scan_batch,
                 ip_login_cap: config.ip_login_cap,
+                replica_acks,
                 feed,
             }),
         };
@@ -650,9 +779,92 @@ impl RedisStore {
         &self,
         fut: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        self.within(async { fut.await.map_err(map_err) }).await
+    }
+
+    /// Runs `fut` under the operation timeout.
+    async fn within<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         match tokio::time::timeout(self.inner.operation_timeout, fut).await {
-            Ok(result) => result.map_err(map_err),
+            Ok(result) => result,
             Err(_) => Err(timed_out("waiting for redis")),
+        }
+    }
+
+    /// Runs a revoking script of `user`. With replica acknowledgements on
+    /// and `revoked(&reply)` true, waits for them on the same connection
+    /// (see [`RedisStoreConfig::with_replica_acks`]); script and `WAIT`
+    /// share one operation timeout.
+    async fn revoking<T: redis::FromRedisValue>(
+        &self,
+        user: &UserId,
+        inv: ScriptInvocation<'_>,
+        revoked: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let Some(acks) = self.inner.replica_acks else {
+            return self.run(inv.invoke_async(&mut conn)).await;
+        };
+        self.within(async {
+            // `CLIENT ID` rides with the script, so the `WAIT` below can
+            // prove it used the connection that carried the write.
+            let mut pipe = redis::pipe();
+            pipe.invoke_script(&inv).cmd("CLIENT").arg("ID");
+            let sent: redis::RedisResult<(T, i64)> = match pipe.query_async(&mut conn).await {
+                Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    inv.load_async(&mut conn).await.map_err(map_err)?;
+                    pipe.query_async(&mut conn).await
+                }
+                other => other,
+            };
+            let (reply, writer) = sent.map_err(map_err)?;
+            if !revoked(&reply) {
+                return Ok(reply);
+            }
+            let (waiter, got) = self.wait_acks(&mut conn, user, acks).await?;
+            let missing = if waiter != writer {
+                RedisStoreError::ReplicaAcksUnknown
+            } else if got < u64::from(acks.replicas) {
+                RedisStoreError::ReplicaAcksMissing {
+                    wanted: acks.replicas,
+                    got,
+                }
+            } else {
+                return Ok(reply);
+            };
+            Err(StoreError::Unavailable(Box::new(missing)))
+        })
+        .await
+    }
+
+    /// `CLIENT ID` and `WAIT` in one pipeline, so both answer for one
+    /// connection: on a cluster, the one to the primary of `user`'s slot.
+    async fn wait_acks(
+        &self,
+        conn: &mut Conn,
+        user: &UserId,
+        acks: ReplicaAcks,
+    ) -> Result<(i64, u64), StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("CLIENT")
+            .arg("ID")
+            .cmd("WAIT")
+            .arg(acks.replicas)
+            .arg(acks.timeout_ms.to_string());
+        match conn {
+            Conn::Standalone(conn) => pipe.query_async(conn).await.map_err(map_err),
+            Conn::Cluster(conn) => {
+                use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+                let slot = keys::key_slot(self.key(user).as_bytes());
+                let route = SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master));
+                let replies = conn
+                    .route_pipeline(pipe, 0, 2, route)
+                    .await
+                    .map_err(map_err)?;
+                redis::from_redis_value(Value::Array(replies)).map_err(|e| map_err(e.into()))
+            }
         }
     }
 
@@ -762,6 +974,17 @@ fn cluster_primary_slots(reply: &Value) -> Vec<u16> {
     slots
 }
 
+/// Whether a `create` reply revoked sessions (evicted or replaced them) or
+/// was refused by the not-before mark: the outcomes that tell the caller a
+/// revocation holds.
+fn create_revoked(reply: &[String]) -> bool {
+    match reply.first().map(String::as_str) {
+        Some("not_before") => true,
+        Some("created") => reply.get(2).is_some_and(|id| !id.is_empty()) || reply.len() > 4,
+        _ => false,
+    }
+}
+
 fn mode_arg(on_limit: OnLimit) -> &'static str {
     match on_limit {
         OnLimit::EvictOldest => "oldest",
@@ -800,7 +1023,6 @@ impl SessionStore for RedisStore {
         let value = codec::encode(s)?;
         let limits = &req.limits;
         let class_limit = limits.for_class(s.device_class);
-        let mut conn = self.conn();
         let mut inv = self.on_user(&self.inner.scripts.create, user);
         inv.arg(millis(req.now))
             .arg(millis(req.idle_cutoff))
@@ -822,7 +1044,9 @@ impl SessionStore for RedisStore {
             .arg(duration_millis(
                 req.touch_interval.max(FIRST_USE_RESOLUTION),
             ));
-        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        let reply: Vec<String> = self
+            .revoking(user, inv, |r: &Vec<String>| create_revoked(r))
+            .await?;
         let limit_kind = |name: &str| -> Result<Option<LimitKind>, StoreError> {
             Ok(match name {
                 "" => None,
@@ -915,14 +1139,13 @@ impl SessionStore for RedisStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let mut conn = self.conn();
         let mut inv = self.on_user(&self.inner.scripts.revoke, user);
         inv.arg(id.as_str())
             .arg(reason.as_str())
             .arg(millis(at))
             .arg(user.as_str())
             .arg(&self.inner.channel);
-        let raw: Option<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        let raw: Option<String> = self.revoking(user, inv, Option::is_some).await?;
         raw.map(|raw| codec::decode(user, id.as_str(), &raw))
             .transpose()
     }
@@ -934,15 +1157,19 @@ impl SessionStore for RedisStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut conn = self.conn();
+        let raises_mark = reason.raises_not_before();
         let mut inv = self.on_user(&self.inner.scripts.revoke_all, user);
         inv.arg(except.map(SessionId::as_str).unwrap_or(""))
             .arg(reason.as_str())
             .arg(millis(at))
             .arg(user.as_str())
             .arg(&self.inner.channel)
-            .arg(if reason.raises_not_before() { "1" } else { "0" });
-        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+            .arg(if raises_mark { "1" } else { "0" });
+        let reply: Vec<String> = self
+            .revoking(user, inv, |reply: &Vec<String>| {
+                raises_mark || !reply.is_empty()
+            })
+            .await?;
         Self::decode_pairs(user, &reply)
     }
 

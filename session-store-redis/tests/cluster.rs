@@ -8,7 +8,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
@@ -24,38 +23,8 @@ struct ClusterStore {
     _server: common::PrivateRedis,
 }
 
-fn start_cluster() -> Option<common::PrivateRedis> {
-    let server = common::PrivateRedis::start(&[
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        "nodes.conf",
-    ])?;
-    let client = redis::Client::open(server.url()).unwrap();
-    let mut conn = client.get_connection().unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("ADDSLOTSRANGE")
-        .arg(0)
-        .arg(16383)
-        .query(&mut conn)
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).unwrap();
-        if info.contains("cluster_state:ok") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "cluster never ok"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(server)
-}
-
 async fn cluster() -> Option<ClusterStore> {
-    let server = start_cluster()?;
+    let server = common::start_cluster()?;
     let store = RedisStore::connect_cluster([server.url()], common::test_config())
         .await
         .unwrap();

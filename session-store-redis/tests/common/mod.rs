@@ -117,6 +117,19 @@ impl PrivateRedis {
         }
     }
 
+    /// The process id of the running server, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
+    /// A synchronous connection to it, for test setup.
+    pub fn admin(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
     /// Kills the server process (SIGKILL) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -131,6 +144,47 @@ impl Drop for PrivateRedis {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Polls `command` (an `INFO`/`CLUSTER INFO` style query) on `server`
+/// until its text contains `needle`; panics after 10 s.
+pub fn wait_for_info(server: &PrivateRedis, command: &redis::Cmd, needle: &str) {
+    let mut conn = server.admin();
+    let started = std::time::Instant::now();
+    loop {
+        let info: String = command.query(&mut conn).unwrap();
+        if info.contains(needle) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never saw {needle}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A private single-node Redis Cluster (`--cluster-enabled yes`, all 16384
+/// slots on the one node), or `None` (skip) without `redis-server`.
+pub fn start_cluster() -> Option<PrivateRedis> {
+    let server = PrivateRedis::start(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ])?;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(16383)
+        .query(&mut server.admin())
+        .unwrap();
+    wait_for_info(
+        &server,
+        redis::cmd("CLUSTER").arg("INFO"),
+        "cluster_state:ok",
+    );
+    Some(server)
 }
 
 /// A session of `user` created at `now`, ending 12 h later; `rich` fills
