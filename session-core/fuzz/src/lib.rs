@@ -46,6 +46,10 @@ pub const KID: &str = "fuzz-k1";
 pub const HS256_SECRET: [u8; 32] = [0x5a; 32];
 /// Refresh chain key.
 pub const REFRESH_KEY: [u8; 32] = [0xa5; 32];
+/// The manager's `max_clock_skew`, in seconds (set explicitly, equal to the
+/// library default): an accepted token's `nbf` and `iat` may lie up to this
+/// far after "now", a genuine token from an instance whose clock runs ahead.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 5;
 
 /// Discards security events.
 #[derive(Debug, Default)]
@@ -85,6 +89,7 @@ pub fn token_config() -> TokenConfig {
     TokenConfig::builder(ISSUER, AUDIENCE)
         .signing_key(SigningKey::hs256(KID, &HS256_SECRET).expect("valid HS256 key"))
         .refresh_key(REFRESH_KEY)
+        .max_clock_skew(std::time::Duration::from_secs(MAX_CLOCK_SKEW_SECS))
         .build()
         .expect("valid token config")
 }
