@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target in session-core/fuzz/ for a bounded time and summarises.
+# Runs every cargo-fuzz target in session-core/fuzz/ for a bounded time (or
+# to a fixed number of executions) and summarises.
 #
 #   .ci/fuzz.sh                 # all targets, 60 s each
 #   FUZZ_SECONDS=300 .ci/fuzz.sh access_token refresh_token
+#   FUZZ_RUNS=1000000 .ci/fuzz.sh   # every target to 1,000,000 executions
 #
 # Environment:
-#   FUZZ_SECONDS    seconds per target (libFuzzer -max_total_time), default 60
+#   FUZZ_RUNS       executions per target (libFuzzer -runs); unset: no count,
+#                   the run ends after FUZZ_SECONDS
+#   FUZZ_SECONDS    seconds per target (libFuzzer -max_total_time), default 60;
+#                   with FUZZ_RUNS it is only a safety cap, default 1800. A
+#                   target stopped by the cap before FUZZ_RUNS is reported
+#                   (and makes the script exit non-zero)
 #   FUZZ_SANITIZER  address (default) or none (fallback where the ASan
 #                   runtime is unavailable; faster, but finds no memory errors)
 #   FUZZ_MAX_LEN    longest generated input in bytes, default 4096
@@ -21,7 +28,15 @@
 # if any target crashed (or failed to build or run).
 set -uo pipefail
 
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+FUZZ_RUNS="${FUZZ_RUNS:-}"
+if [ -n "$FUZZ_RUNS" ]; then
+    FUZZ_SECONDS="${FUZZ_SECONDS:-1800}"
+else
+    FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+fi
+case "$FUZZ_RUNS$FUZZ_SECONDS" in
+    *[!0-9]*) echo "FUZZ_RUNS and FUZZ_SECONDS must be whole numbers" >&2; exit 2 ;;
+esac
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 FUZZ_MAX_LEN="${FUZZ_MAX_LEN:-4096}"
 ALL_TARGETS=(access_token refresh_token action_token user_agent forwarded_for policy_ids web_extraction)
@@ -37,6 +52,8 @@ fi
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${ALL_TARGETS[@]}")
 build_flags=(--release --debug-assertions --sanitizer "$FUZZ_SANITIZER")
+limit_flags=(-max_total_time="$FUZZ_SECONDS")
+[ -n "$FUZZ_RUNS" ] && limit_flags+=(-runs="$FUZZ_RUNS")
 
 echo "== building ${targets[*]} (sanitizer: $FUZZ_SANITIZER)" >&2
 if ! cargo fuzz build "${build_flags[@]}" >&2; then
@@ -51,15 +68,17 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     before=$(find "artifacts/$t" -type f | wc -l)
     log="logs/$t.log"
-    echo "== $t: ${FUZZ_SECONDS}s" >&2
+    echo "== $t: ${FUZZ_RUNS:+$FUZZ_RUNS runs, at most }${FUZZ_SECONDS}s" >&2
     # The outer timeout is a safety net only: libFuzzer stops itself after
-    # -max_total_time; a slow input is reported by -timeout as a crash.
+    # -runs or -max_total_time; a slow input is reported by -timeout as a crash.
+    start=$(date +%s.%N)
     timeout --signal=INT --kill-after=30 $((FUZZ_SECONDS + 120)) \
         cargo fuzz run "${build_flags[@]}" "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$FUZZ_SECONDS" -max_len="$FUZZ_MAX_LEN" \
+        "${limit_flags[@]}" -max_len="$FUZZ_MAX_LEN" \
         -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log" 2>&1
     rc=$?
+    secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 
     # libFuzzer's final statistics; fall back to the "#N DONE" line.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
@@ -70,6 +89,8 @@ for t in "${targets[@]}"; do
         rate=$(sed -nE 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$done_line")
     fi
     cov=$(grep -E '^#[0-9]+' "$log" | tail -n1 | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
+    slowest=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -n1)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n1)
     corpus=$(find "corpus/$t" -type f | wc -l)
     after=$(find "artifacts/$t" -type f | wc -l)
     crashes=$((after - before))
@@ -81,11 +102,15 @@ for t in "${targets[@]}"; do
         echo "!! $t crashed; inputs kept in session-core/fuzz/artifacts/$t/" >&2
         grep -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)' "$log" | head -n3 >&2
     fi
-    rows+=("| \`$t\` | ${FUZZ_SECONDS} s | ${execs:-?} | ${rate:-?} | ${cov:-?} | $corpus | $crashes |")
+    if [ -n "$FUZZ_RUNS" ] && [ "$crashes" = 0 ] && [ "${execs:-0}" -lt "$FUZZ_RUNS" ]; then
+        crashes="0 (stopped by the ${FUZZ_SECONDS} s cap before $FUZZ_RUNS runs)"
+        status=1
+    fi
+    rows+=("| \`$t\` | $FUZZ_SANITIZER | ${secs} s | ${execs:-?} | ${rate:-?} | ${slowest:-?} s | ${rss:-?} MB | ${cov:-?} | $corpus | $crashes |")
 done
 
 echo
-echo "| Target | Time | Total execs | Execs/s | Coverage (cov) | Corpus | Crashes |"
-echo "|---|---|---|---|---|---|---|"
+echo "| Target | Sanitizer | Time | Total execs | Execs/s | Slowest input | Peak RSS | Coverage (cov) | Corpus | Crashes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 exit $status

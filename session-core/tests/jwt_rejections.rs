@@ -10,8 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use sessionward_core::events::{EventKind, MemorySink};
 use sessionward_core::tokens::{
-    MAX_CLAIM_SECONDS, MAX_REFRESH_GENERATION, SigningKey, TokenConfig, TokenRejection,
-    VerifyingKey,
+    DEFAULT_MAX_CLOCK_SKEW, MAX_CLAIM_SECONDS, MAX_REFRESH_GENERATION, SigningKey, TokenConfig,
+    TokenRejection, VerifyingKey,
 };
 use sessionward_core::{
     Clock, LoginSuccess, ManualClock, MemoryStore, RefreshToken, RequestContext, SessionError,
@@ -442,6 +442,32 @@ async fn issuer_audience_and_time() {
     }
     f.clock.advance(Duration::from_secs(3600));
     f.expect(f.access(), TokenRejection::Expired).await;
+}
+
+/// The `access_token` fuzz target's first finding (`nbf` one second in the
+/// future, correctly signed, accepted): not a bug but the documented clock-skew
+/// allowance, which the target's property had missed. Pins the exact edge
+/// through `authenticate`: `nbf`/`iat` up to `now + max_clock_skew` pass,
+/// one second more is refused.
+#[tokio::test]
+async fn nbf_and_iat_get_exactly_the_clock_skew_allowance() {
+    let f = Fixture::new().await;
+    let base = f.claims();
+    let now = f.clock.now().unix_seconds();
+    let skew = i64::try_from(DEFAULT_MAX_CLOCK_SKEW.as_secs()).unwrap();
+    for claim in ["nbf", "iat"] {
+        for (start, accepted) in [(now + 1, true), (now + skew, true), (now + skew + 1, false)] {
+            let mut c = base.clone();
+            c[claim] = json!(start);
+            let token = sign_raw(&es_header(), &c.to_string(), &es_key(), Algorithm::ES256);
+            if accepted {
+                let session = f.manager.authenticate(&token).await.unwrap();
+                assert_eq!(session.claims.nbf, c["nbf"].as_i64().unwrap());
+            } else {
+                f.expect(&token, TokenRejection::NotYetValid).await;
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -15,8 +15,10 @@
 //!   (objects only, no duplicate members) behind a valid signature.
 //!
 //! Properties checked besides "never panics":
-//! - an accepted token always has our `iss`/`aud`, is inside `nbf`..`exp`,
-//!   and names the session that was returned;
+//! - an accepted token always has our `iss`/`aud`, is before `exp`, has
+//!   `nbf` and `iat` no later than now plus the configured clock-skew
+//!   allowance (`MAX_CLOCK_SKEW_SECS`), and names the session that was
+//!   returned;
 //! - in mode `1` only the unedited genuine token is accepted (no signature
 //!   or encoding malleability);
 //! - in mode `4` an accepted header and claims set are JSON objects.
@@ -27,7 +29,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use sessionward_core::ACTION_TOKEN_TYP;
 use sessionward_core::tokens::ACCESS_TOKEN_TYP;
-use sessionward_fuzz::{AUDIENCE, ISSUER, fill_placeholders, fixture, mutate, sign_raw};
+use sessionward_fuzz::{
+    AUDIENCE, ISSUER, MAX_CLOCK_SKEW_SECS, fill_placeholders, fixture, mutate, sign_raw,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, payload)) = data.split_first() else {
@@ -70,7 +74,14 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(c.iss, ISSUER, "accepted a foreign issuer");
     assert_eq!(c.aud, AUDIENCE, "accepted a foreign audience");
     assert!(now < c.exp, "accepted an expired token");
-    assert!(c.nbf <= now, "accepted a token before nbf");
+    // Skew moves the start earlier only: `nbf`/`iat` may be up to the
+    // allowance ahead of now (a genuine token from a clock running ahead).
+    let latest_start = now + MAX_CLOCK_SKEW_SECS as i64;
+    assert!(c.nbf <= latest_start, "accepted a token before nbf - skew");
+    assert!(
+        c.iat <= latest_start,
+        "accepted a token issued in the future"
+    );
     assert_eq!(c.sub, session.user.as_str());
     assert_eq!(c.sid, session.session_id.as_str());
     assert_eq!(

@@ -8,11 +8,18 @@
 //!
 //! The target keeps one live refresh family: when a refresh succeeds, its
 //! successor becomes the "current" token; if the family ends (revoked,
-//! reuse detected), the fuzz user logs in again for a new one.
+//! reuse detected) or has rotated [`MAX_ROTATIONS`] times, every session is
+//! purged from the store and the fuzz user logs in again for a new one.
+//! Both bounds keep the cost and memory of an input from growing over a
+//! run: an edited token with a lower generation makes the manager walk the
+//! HMAC chain up to the current generation (up to `MAX_CHAIN_WALK` = 4096
+//! steps), the memory store keeps revoked sessions (never expired under the
+//! frozen clock) and reads them all on every login, and the set of issued
+//! tokens grew with every rotation.
 //!
 //! Properties checked besides "never panics":
-//! - only tokens this process was issued are ever accepted (an edited token
-//!   never refreshes);
+//! - only tokens of the live family are ever accepted (an edited token
+//!   never refreshes; the tokens of earlier families name purged sessions);
 //! - a successful refresh returns a token for the same user and session.
 #![no_main]
 
@@ -23,10 +30,39 @@ use libfuzzer_sys::fuzz_target;
 use sessionward_core::RefreshToken;
 use sessionward_fuzz::{fixture, mutate};
 
-/// The live family's current token and every refresh token issued so far.
+/// Rotations after which the live family is replaced by a new one (bounds
+/// the chain walk of every later input to this many steps).
+const MAX_ROTATIONS: u32 = 64;
+
+/// The live family's current token, every refresh token issued in it, and
+/// how often it has rotated.
 struct Family {
     current: String,
     issued: HashSet<String>,
+    rotations: u32,
+}
+
+impl Family {
+    fn starting_with(first: String) -> Self {
+        Family {
+            issued: HashSet::from([first.clone()]),
+            current: first,
+            rotations: 0,
+        }
+    }
+}
+
+/// Purges every session and logs the fuzz user in: a new, empty family.
+fn new_family() -> Family {
+    let fx = fixture();
+    fx.purge_sessions();
+    Family::starting_with(
+        fx.login_again()
+            .tokens
+            .refresh_token
+            .expose_secret()
+            .to_owned(),
+    )
 }
 
 static FAMILY: Mutex<Option<Family>> = Mutex::new(None);
@@ -38,11 +74,7 @@ fuzz_target!(|data: &[u8]| {
     let fx = fixture();
     let mut guard = FAMILY.lock().unwrap_or_else(|e| e.into_inner());
     let family = guard.get_or_insert_with(|| {
-        let first = fx.login.tokens.refresh_token.expose_secret().to_owned();
-        Family {
-            issued: HashSet::from([first.clone()]),
-            current: first,
-        }
+        Family::starting_with(fx.login.tokens.refresh_token.expose_secret().to_owned())
     });
 
     let token = match mode % 2 {
@@ -54,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(refreshed) => {
             assert!(
                 family.issued.contains(&token),
-                "a refresh token that was never issued was accepted: {token:?}"
+                "a refresh token not issued in the live family was accepted: {token:?}"
             );
             let next = refreshed.tokens.refresh_token.expose_secret().to_owned();
             let auth = fx
@@ -66,18 +98,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(auth.user, fx.user);
             family.issued.insert(next.clone());
             family.current = next;
+            if !refreshed.grace_replay {
+                family.rotations += 1;
+            }
+            if family.rotations >= MAX_ROTATIONS {
+                *family = new_family();
+            }
         }
         Err(_) if token == family.current => {
             // The genuine current token was refused: the family has ended
             // (for instance reuse was detected). Start a new one.
-            let next = fx
-                .login_again()
-                .tokens
-                .refresh_token
-                .expose_secret()
-                .to_owned();
-            family.issued.insert(next.clone());
-            family.current = next;
+            *family = new_family();
         }
         Err(_) => {}
     }

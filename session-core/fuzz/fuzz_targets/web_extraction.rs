@@ -18,7 +18,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sessionward_core::web::{
-    AdapterConfig, AuthOutcome, HeaderSource, SessionApi, TokenTransport, cookie_value, token_from_query,
+    AdapterConfig, AuthOutcome, HeaderSource, SessionApi, TokenTransport, cookie_value,
+    token_from_query,
 };
 use sessionward_fuzz::{USER, fixture};
 
@@ -26,11 +27,17 @@ struct Headers(Vec<(&'static str, Vec<u8>)>);
 
 impl HeaderSource for Headers {
     fn header(&self, name: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 
     fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -39,14 +46,24 @@ fn apis() -> &'static [SessionApi; 2] {
     APIS.get_or_init(|| {
         let m = fixture().manager.clone();
         [
-            SessionApi::new(m.clone(), AdapterConfig::new().with_transport(TokenTransport::Bearer)).expect("config"),
-            SessionApi::new(m, AdapterConfig::new().with_transport(TokenTransport::Cookies)).expect("config"),
+            SessionApi::new(
+                m.clone(),
+                AdapterConfig::new().with_transport(TokenTransport::Bearer),
+            )
+            .expect("config"),
+            SessionApi::new(
+                m,
+                AdapterConfig::new().with_transport(TokenTransport::Cookies),
+            )
+            .expect("config"),
         ]
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let fx = fixture();
     let genuine = fx.login.tokens.access_token.expose_secret();
     let text = String::from_utf8_lossy(rest).replace("@ACCESS@", genuine);
@@ -61,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Some(t) = token_from_query(Some(&query)) {
-        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'));
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        );
     }
 
     let mut headers: Vec<(&'static str, Vec<u8>)> = cookies
@@ -69,7 +89,11 @@ fuzz_target!(|data: &[u8]| {
         .filter(|c| !c.is_empty())
         .map(|c| ("cookie", c.as_bytes().to_vec()))
         .collect();
-    for (name, value) in [("authorization", &authorization), ("x-csrf-token", &csrf), ("origin", &origin)] {
+    for (name, value) in [
+        ("authorization", &authorization),
+        ("x-csrf-token", &csrf),
+        ("origin", &origin),
+    ] {
         if !value.is_empty() {
             headers.push((name, value.as_bytes().to_vec()));
         }
@@ -82,7 +106,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(s.user.as_str(), USER, "authenticated as someone else");
         let cookie_auth = (selector >> 2) & 1 == 1 && authorization.is_empty();
         if cookie_auth && method != "GET" && method != "HEAD" {
-            assert!(!csrf.is_empty(), "state-changing cookie request accepted without a CSRF header");
+            assert!(
+                !csrf.is_empty(),
+                "state-changing cookie request accepted without a CSRF header"
+            );
         }
     }
 });

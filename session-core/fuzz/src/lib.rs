@@ -29,7 +29,7 @@ use sessionward_core::risk::RiskConfig;
 use sessionward_core::tokens::{SigningKey, TokenConfig};
 use sessionward_core::{
     LoginSuccess, ManualClock, MemoryStore, RequestContext, RiskEngine, SessionManager,
-    SessionPolicy, Timestamp, UserId,
+    SessionPolicy, SessionStore, Timestamp, UserId,
 };
 
 /// The frozen "now" of every fuzz manager: 2026-01-01T00:00:00Z.
@@ -46,6 +46,10 @@ pub const KID: &str = "fuzz-k1";
 pub const HS256_SECRET: [u8; 32] = [0x5a; 32];
 /// Refresh chain key.
 pub const REFRESH_KEY: [u8; 32] = [0xa5; 32];
+/// The manager's `max_clock_skew`, in seconds (set explicitly, equal to the
+/// library default): an accepted token's `nbf` and `iat` may lie up to this
+/// far after "now", a genuine token from an instance whose clock runs ahead.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 5;
 
 /// Discards security events.
 #[derive(Debug, Default)]
@@ -61,6 +65,8 @@ pub struct Fixture {
     pub runtime: tokio::runtime::Runtime,
     /// The manager under test (with a risk engine, so action tokens work).
     pub manager: SessionManager,
+    /// The manager's session store (see [`Fixture::purge_sessions`]).
+    pub store: Arc<MemoryStore>,
     /// The user logged in at start-up.
     pub user: UserId,
     /// The start-up login: a genuine session and its token pair.
@@ -71,6 +77,22 @@ impl Fixture {
     /// Runs a future of the manager to completion.
     pub fn block_on<F: Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
+    }
+
+    /// Deletes every session record from the store, active or revoked.
+    ///
+    /// The memory store keeps revoked sessions until they expire, which
+    /// never happens under the frozen clock, and every login reads all of
+    /// the user's records: a target that logs in again and again gets
+    /// slower and bigger with every login. Afterwards every earlier token
+    /// names an unknown session. Not for targets that use [`Fixture::login`]
+    /// later.
+    pub fn purge_sessions(&self) {
+        self.block_on(
+            self.store
+                .purge_expired(Timestamp::from_unix_millis(i64::MAX)),
+        )
+        .expect("the memory store purges");
     }
 
     /// Logs the fuzz user in again (a fresh genuine session).
@@ -85,6 +107,7 @@ pub fn token_config() -> TokenConfig {
     TokenConfig::builder(ISSUER, AUDIENCE)
         .signing_key(SigningKey::hs256(KID, &HS256_SECRET).expect("valid HS256 key"))
         .refresh_key(REFRESH_KEY)
+        .max_clock_skew(std::time::Duration::from_secs(MAX_CLOCK_SKEW_SECS))
         .build()
         .expect("valid token config")
 }
@@ -98,7 +121,7 @@ pub fn build_fixture() -> Fixture {
         .expect("tokio runtime");
     let store = Arc::new(MemoryStore::new());
     let risk = RiskEngine::new(RiskConfig::default(), store.clone());
-    let manager = SessionManager::builder(SessionPolicy::default(), token_config(), store)
+    let manager = SessionManager::builder(SessionPolicy::default(), token_config(), store.clone())
         .clock(Arc::new(ManualClock::new(Timestamp::from_unix_millis(
             NOW_MS,
         ))))
@@ -113,6 +136,7 @@ pub fn build_fixture() -> Fixture {
     Fixture {
         runtime,
         manager,
+        store,
         user,
         login,
     }
