@@ -29,7 +29,7 @@ pub use cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
-pub use interleave::{HeldStore, Hold, StoreCall};
+pub use interleave::{ARRIVAL_TIMEOUT, HeldStore, Hold, StoreCall};
 pub use race::random_interleavings;
 pub use risk_cases::*;
 pub use time_cases::*;
