@@ -398,4 +398,105 @@ mod tests {
             "{unlimited_seen} {limited_seen}"
         );
     }
+
+    /// `limits_apply` is exact: a per-IP or country limit applies only when
+    /// the new session has an IP or a country, and an IP, a country or a
+    /// device class with no limit for it makes nothing apply.
+    #[test]
+    fn limits_apply_needs_the_limit_and_the_fact() {
+        let user = UserId::new("alice").unwrap();
+        let mut new = record(&mut Rng(7), &user);
+        new.device_class = DeviceClass::Desktop;
+        let none = SessionLimits {
+            per_user: None,
+            per_ip: None,
+            per_device_class: vec![(DeviceClass::Mobile, 1)],
+            max_countries: None,
+            on_limit: OnLimit::RejectNew,
+        };
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for (ip, country) in [
+            (None, None),
+            (Some(ip), None),
+            (None, Some("GB")),
+            (Some(ip), Some("GB")),
+        ] {
+            new.ip = ip;
+            new.country = country.map(str::to_owned);
+            assert!(!limits_apply(&new, &none), "{ip:?} {country:?}");
+            let cases = [
+                (
+                    SessionLimits {
+                        per_ip: Some(1),
+                        ..none.clone()
+                    },
+                    ip.is_some(),
+                ),
+                (
+                    SessionLimits {
+                        max_countries: Some(1),
+                        ..none.clone()
+                    },
+                    country.is_some(),
+                ),
+                (
+                    SessionLimits {
+                        per_device_class: vec![(DeviceClass::Desktop, 1)],
+                        ..none.clone()
+                    },
+                    true,
+                ),
+            ];
+            for (limits, applies) in cases {
+                assert_eq!(
+                    limits_apply(&new, &limits),
+                    applies,
+                    "{limits:?} {ip:?} {country:?}"
+                );
+            }
+        }
+    }
+
+    /// Over the country limit, the session evicted is the oldest one from
+    /// *another* country than the new session's: evicting one from the new
+    /// session's own country would not reduce the count.
+    #[test]
+    fn country_limit_evicts_another_country() {
+        let user = UserId::new("alice").unwrap();
+        let now = Timestamp::from_unix_millis(NOW);
+        let cutoff = now.minus(Duration::from_secs(1800));
+        let mut rng = Rng(11);
+        let session = |rng: &mut Rng, country: &str, age_min: u32| {
+            let mut s = record(rng, &user);
+            s.created_at = now.minus(MINUTE * age_min);
+            s.last_seen_at = now.minus(MINUTE * age_min);
+            s.refresh.rotated_at = s.created_at;
+            s.expires_at = now.plus(Duration::from_secs(3600));
+            s.revoked = None;
+            s.country = Some(country.to_owned());
+            s
+        };
+        // Oldest first: a session from the new one's country, then GB, then FR.
+        let existing = vec![
+            session(&mut rng, "SE", 25),
+            session(&mut rng, "GB", 20),
+            session(&mut rng, "FR", 10),
+        ];
+        let new = session(&mut rng, "SE", 0);
+        let limits = SessionLimits {
+            per_user: None,
+            per_ip: None,
+            per_device_class: Vec::new(),
+            max_countries: Some(2),
+            on_limit: OnLimit::EvictOldest,
+        };
+        let plan = plan_admission(&existing, &new, &limits, now, cutoff, MINUTE, None);
+        assert_eq!(
+            plan,
+            Admission::Admit {
+                evict: vec![existing[1].id.clone()],
+                limit: Some(LimitKind::Countries),
+            }
+        );
+    }
 }

@@ -212,3 +212,67 @@ fn touch_due(record: &SessionRecord, now: Timestamp, touch_interval: Duration) -
     since >= touch_interval
         || (record.last_seen_at == record.refresh.rotated_at && since >= FIRST_USE_RESOLUTION)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::policy::SessionPolicy;
+    use crate::record::RequestContext;
+    use crate::testing::Harness;
+    use crate::time::Clock;
+
+    /// A memory-store harness with one login of `alice`.
+    async fn logged_in() -> (Harness, UserId, crate::LoginSuccess) {
+        let h = Harness::new(Arc::new(MemoryStore::new()), SessionPolicy::default());
+        let alice = UserId::new("alice").unwrap();
+        let login = h
+            .manager
+            .login(&alice, &RequestContext::new())
+            .await
+            .unwrap();
+        (h, alice, login)
+    }
+
+    /// `require_recent_auth` allows exactly `max_age`, not a millisecond more.
+    #[tokio::test]
+    async fn recent_auth_allows_exactly_max_age() {
+        let (h, _, login) = logged_in().await;
+        let token = login.tokens.access_token.expose_secret();
+        let session = h.manager.authenticate(token).await.unwrap();
+        let at = session.auth_time();
+        assert_eq!(at, login.session.auth_time);
+        let max = Duration::from_secs(300);
+        assert!(session.require_recent_auth(at, max).is_ok());
+        assert!(session.require_recent_auth(at.plus(max), max).is_ok());
+        let late = at.plus(max + Duration::from_millis(1));
+        assert!(matches!(
+            session.require_recent_auth(late, max),
+            Err(SessionError::ReauthenticationRequired)
+        ));
+    }
+
+    /// The session returned by `authenticate` carries the activity time the
+    /// request wrote, and the stored one when no write was due.
+    #[tokio::test]
+    async fn authenticated_session_shows_written_activity() {
+        let (h, alice, login) = logged_in().await;
+        let token = login.tokens.access_token.expose_secret();
+        let fresh = h.manager.authenticate(token).await.unwrap();
+        assert_eq!(fresh.session.last_seen_at, login.session.last_seen_at);
+        h.clock.advance(h.manager.policy().touch_interval());
+        let touched = h.manager.authenticate(token).await.unwrap();
+        assert_eq!(touched.session.last_seen_at, h.clock.now());
+        let stored = h
+            .manager
+            .store()
+            .get(&alice, &login.session.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.last_seen_at, h.clock.now());
+    }
+}

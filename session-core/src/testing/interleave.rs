@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
@@ -40,6 +41,11 @@ pub enum StoreCall {
     PurgeExpired,
 }
 
+/// How long [`Hold::arrived`] waits for the held call. A held call arrives
+/// within milliseconds when the code under test works; the bound only turns
+/// a call that never comes into a failure rather than a hang.
+pub const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One held call: the store side of a [`Hold`].
 struct Gate {
     arrived: oneshot::Sender<()>,
@@ -59,11 +65,17 @@ impl Hold {
     /// Waits until the held call has arrived (and is waiting, not yet run).
     ///
     /// # Panics
-    /// If the store was dropped before the call arrived.
+    /// If the store was dropped before the call arrived, or if the call has
+    /// not arrived within [`ARRIVAL_TIMEOUT`] (the code under test failed or
+    /// returned before reaching the store): a broken case then fails instead
+    /// of waiting forever.
     pub async fn arrived(&mut self) {
         if let Some(rx) = self.arrived.take() {
             #[allow(clippy::expect_used)]
-            rx.await.expect("the held call never arrived");
+            tokio::time::timeout(ARRIVAL_TIMEOUT, rx)
+                .await
+                .expect("the held call did not arrive within ARRIVAL_TIMEOUT")
+                .expect("the held call never arrived");
         }
     }
 

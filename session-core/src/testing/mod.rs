@@ -32,7 +32,7 @@ pub use cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
-pub use interleave::{HeldStore, Hold, StoreCall};
+pub use interleave::{ARRIVAL_TIMEOUT, HeldStore, Hold, StoreCall};
 #[cfg(feature = "testing")]
 pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;

@@ -107,3 +107,66 @@ pub(crate) fn verify<T: DeserializeOwned>(
         .map_err(|_| TokenRejection::Malformed)?;
     strict_json::from_slice(&payload).map_err(|_| TokenRejection::BadClaims)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::tokens::{ACCESS_TOKEN_TYP, TokenConfig};
+
+    fn config() -> TokenConfig {
+        TokenConfig::builder("iss", "aud")
+            .signing_key(SigningKey::hs256("k", &[1; 32]).unwrap())
+            .refresh_key([2; 32])
+            .build()
+            .unwrap()
+    }
+
+    /// `MAX_JWT_LEN` bytes are parsed (and refused on their merits); one
+    /// byte more is `Oversized` without parsing.
+    #[test]
+    fn length_bound_is_inclusive() {
+        let cfg = config();
+        let verify = |t: &str| verify::<Value>(&cfg.keys, ACCESS_TOKEN_TYP, t).err();
+        assert_eq!(
+            verify(&"a".repeat(MAX_JWT_LEN)),
+            Some(TokenRejection::Malformed)
+        );
+        assert_eq!(
+            verify(&"a".repeat(MAX_JWT_LEN + 1)),
+            Some(TokenRejection::Oversized)
+        );
+    }
+
+    /// Every segment must be non-empty base64url, checked before the
+    /// signature: an empty or non-base64url segment is `Malformed`, not a
+    /// bad signature.
+    #[test]
+    fn segments_are_checked_before_the_signature() {
+        let cfg = config();
+        let token = cfg
+            .sign_jwt(ACCESS_TOKEN_TYP, &json!({"sub": "u"}))
+            .unwrap();
+        assert_eq!(
+            verify::<Value>(&cfg.keys, ACCESS_TOKEN_TYP, &token),
+            Ok(json!({"sub": "u"}))
+        );
+        let [header, payload, signature]: [&str; 3] =
+            token.split('.').collect::<Vec<_>>().try_into().unwrap();
+        for bad in [
+            format!("{header}..{signature}"),
+            format!(".{payload}.{signature}"),
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}.{signature}!"),
+            format!("{header}.{payload}+.{signature}"),
+        ] {
+            assert_eq!(
+                verify::<Value>(&cfg.keys, ACCESS_TOKEN_TYP, &bad).err(),
+                Some(TokenRejection::Malformed),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -485,4 +485,34 @@ mod tests {
             Err(TokenRejection::Expired)
         );
     }
+
+    #[test]
+    fn accessors_and_debug_redact_the_refresh_key() {
+        let cfg = config(Duration::ZERO);
+        assert_eq!(cfg.issuer(), "iss");
+        assert_eq!(cfg.audience(), "aud");
+        let debug = format!("{cfg:?}");
+        for part in ["\"iss\"", "\"aud\"", "\"k\"", "[redacted]"] {
+            assert!(debug.contains(part), "{part} missing from {debug}");
+        }
+        // The refresh key ([2; 32]) and the HMAC secret ([1; 32]) never show.
+        assert!(
+            !debug.contains("2, 2, 2") && !debug.contains("1, 1, 1"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn issuer_and_audience_must_each_be_non_empty() {
+        for (iss, aud) in [("", "aud"), ("iss", ""), ("", "")] {
+            let built = TokenConfig::builder(iss, aud)
+                .signing_key(SigningKey::hs256("k", &[1; 32]).unwrap())
+                .refresh_key([2; 32])
+                .build();
+            assert!(
+                matches!(built, Err(TokenConfigError::EmptyIssuerOrAudience)),
+                "{iss:?} {aud:?}"
+            );
+        }
+    }
 }

@@ -335,6 +335,38 @@ mod tests {
         assert!(key.walk(&parsed(u64::MAX), 0).is_none());
         assert!(key.walk(&parsed(0), u64::MAX).is_none());
     }
+
+    /// Both bounds are inclusive: `MAX_REFRESH_LEN` bytes are read (and
+    /// refused on their merits), one more byte is `Oversized` unread; a walk
+    /// of exactly `MAX_CHAIN_WALK` steps completes, one more is refused.
+    #[test]
+    fn length_and_walk_bounds_are_inclusive() {
+        assert_eq!(
+            parse_refresh(&"x".repeat(MAX_REFRESH_LEN)).err(),
+            Some(TokenRejection::Malformed)
+        );
+        assert_eq!(
+            parse_refresh(&"x".repeat(MAX_REFRESH_LEN + 1)).err(),
+            Some(TokenRejection::Oversized)
+        );
+        let user = UserId::new("u").unwrap();
+        let id = SessionId::generate();
+        let key = RefreshKey::new([4; 32]);
+        let s0 = RefreshSecret::random();
+        let mut want = s0.clone();
+        for g in 0..MAX_CHAIN_WALK {
+            want = key.successor(&user, &id, g, &want).unwrap();
+        }
+        let parsed = ParsedRefresh {
+            user: user.clone(),
+            id: id.clone(),
+            generation: 0,
+            secret: s0,
+        };
+        let walked = key.walk(&parsed, MAX_CHAIN_WALK).unwrap();
+        assert_eq!(walked.hash(), want.hash());
+        assert!(key.walk(&parsed, MAX_CHAIN_WALK + 1).is_none());
+    }
 }
 
 #[cfg(test)]
