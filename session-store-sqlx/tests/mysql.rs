@@ -215,7 +215,7 @@ async fn outage_then_recovery() {
     }
     let url = mysql_url();
     let mut proxy = Proxy::start(socket_of(&url, 3306)).await;
-    let via = url_via(&url, proxy.addr, 3306);
+    let via = url_via(&url, proxy.addr);
     let pool = MySqlPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_millis(800))
@@ -257,7 +257,7 @@ async fn proxied_store(options: StoreOptions) -> Option<(MySqlStore, Proxy)> {
     store_in(&CONFORMANCE_DB, true).await?;
     let url = mysql_url();
     let proxy = Proxy::start(socket_of(&url, 3306)).await;
-    let via = url_via(&url, proxy.addr, 3306);
+    let via = url_via(&url, proxy.addr);
     let store = MySqlStore::connect_with(&conformance_url(&via), options)
         .await
         .unwrap();

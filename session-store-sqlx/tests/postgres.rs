@@ -271,7 +271,7 @@ async fn outage_then_recovery() {
     }
     let url = postgres_url();
     let mut proxy = Proxy::start(socket_of(&url, 5432)).await;
-    let via = url_via(&url, proxy.addr, 5432);
+    let via = url_via(&url, proxy.addr);
     let pool = PgPoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_millis(800))
@@ -318,7 +318,7 @@ async fn proxied_store(options: StoreOptions) -> Option<(PostgresStore, Proxy)> 
     store_in(CONFORMANCE_SCHEMA, true).await?;
     let url = postgres_url();
     let proxy = Proxy::start(socket_of(&url, 5432)).await;
-    let via = url_via(&url, proxy.addr, 5432);
+    let via = url_via(&url, proxy.addr);
     let sep = if via.contains('?') { '&' } else { '?' };
     let store = PostgresStore::connect_with(
         &format!("{via}{sep}options[search_path]={CONFORMANCE_SCHEMA}"),

@@ -8,7 +8,6 @@
     clippy::expect_used
 )]
 
-use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -137,7 +136,7 @@ pub async fn restart_keeps_revocations(
 /// The shared loopback forwarder of the core test kit.
 pub use sessionward_core::testing::TcpProxy as Proxy;
 #[allow(unused_imports)] // not every test binary routes through a proxy
-pub use sessionward_core::testing::socket_of;
+pub use sessionward_core::testing::{socket_of, url_via};
 
 /// Calls every store operation once on `rec`'s user (creating, rotating
 /// and revoking other sessions than `rec`, which stays active) and returns
@@ -301,11 +300,6 @@ pub async fn silent_database_fails_closed_then_recovers(
         .authenticate(l.tokens.access_token.expose_secret())
         .await
         .expect("recovered without a restart");
-}
-
-/// Rewrites a URL's host:port to `addr`.
-pub fn url_via(url: &str, addr: SocketAddr, _default_port: u16) -> String {
-    sessionward_core::testing::url_via(url, addr)
 }
 
 /// A database "restart" while the pool's connections sit idle: the proxy
