@@ -78,6 +78,27 @@ async fn logins(h: &Harness, user: &UserId, n: u32) -> Vec<LoginSuccess> {
     out
 }
 
+/// `l`'s access token authenticated in a task of its own (so a held store
+/// call can stop it midway).
+fn spawn_authenticate(
+    h: &Harness,
+    l: &LoginSuccess,
+) -> tokio::task::JoinHandle<Result<(), SessionError>> {
+    let manager = h.manager.clone();
+    let token = access(l).to_owned();
+    tokio::spawn(async move { manager.authenticate(&token).await.map(|_| ()) })
+}
+
+/// `l`'s refresh token refreshed in a task of its own.
+fn spawn_refresh(
+    h: &Harness,
+    l: &LoginSuccess,
+) -> tokio::task::JoinHandle<Result<(), SessionError>> {
+    let manager = h.manager.clone();
+    let token = l.tokens.refresh_token.clone();
+    tokio::spawn(async move { manager.refresh(&token).await.map(|_| ()) })
+}
+
 /// An authenticate reads a session as active, a login then judges it idle
 /// (and leaves it uncounted), and only then does the authenticate's touch
 /// land: the touch must not revive the session past the limit.
@@ -89,11 +110,7 @@ pub async fn late_touch_after_idle_judgement(store: Arc<dyn SessionStore>) {
         let old = logins(&h, &user, max).await;
         h.clock.advance(IDLE - Duration::from_millis(500));
         let mut hold = held.hold_next(StoreCall::Touch);
-        let auth = tokio::spawn({
-            let manager = h.manager.clone();
-            let token = access(&old[0]).to_owned();
-            async move { manager.authenticate(&token).await.map(|_| ()) }
-        });
+        let auth = spawn_authenticate(&h, &old[0]);
         hold.arrived().await;
         h.clock.advance(Duration::from_secs(1));
         // Every old session is idle now: each login is admitted without evicting.
@@ -136,11 +153,7 @@ async fn late_touch_after_revoke_with(store: Arc<dyn SessionStore>, policy: Sess
     let l = h.manager.login(&user, &ctx()).await.unwrap();
     h.clock.advance(TOUCH);
     let mut hold = held.hold_next(StoreCall::Touch);
-    let auth = tokio::spawn({
-        let manager = h.manager.clone();
-        let token = access(&l).to_owned();
-        async move { manager.authenticate(&token).await.map(|_| ()) }
-    });
+    let auth = spawn_authenticate(&h, &l);
     hold.arrived().await;
     h.manager
         .revoke(&user, &l.session.id, RevokeReason::User)
@@ -171,11 +184,7 @@ async fn late_rotate_after_revoke_with(store: Arc<dyn SessionStore>, policy: Ses
     let user = fresh_user();
     let l = h.manager.login(&user, &ctx()).await.unwrap();
     let mut hold = held.hold_next(StoreCall::RotateRefresh);
-    let refresh = tokio::spawn({
-        let manager = h.manager.clone();
-        let token = l.tokens.refresh_token.clone();
-        async move { manager.refresh(&token).await.map(|r| r.tokens) }
-    });
+    let refresh = spawn_refresh(&h, &l);
     hold.arrived().await;
     h.manager
         .revoke(&user, &l.session.id, RevokeReason::User)
@@ -201,11 +210,7 @@ pub async fn rotate_racing_eviction(store: Arc<dyn SessionStore>) {
         let old = logins(&h, &user, max).await;
         h.clock.advance(Duration::from_secs(2));
         let mut hold = held.hold_next(StoreCall::RotateRefresh);
-        let refresh = tokio::spawn({
-            let manager = h.manager.clone();
-            let token = old[0].tokens.refresh_token.clone();
-            async move { manager.refresh(&token).await.map(|r| r.tokens) }
-        });
+        let refresh = spawn_refresh(&h, &old[0]);
         hold.arrived().await;
         let login = h.manager.login(&user, &ctx()).await;
         hold.release();
