@@ -138,12 +138,12 @@ fn bench(c: &mut Criterion) {
         );
         let strict = caller!(
             App::new()
-                .wrap(SessionMiddleware::new(strict_api))
+                .wrap(SessionMiddleware::from_api(strict_api))
                 .route("/hello", web::get().to(hello_session))
         );
         let cached = caller!(
             App::new()
-                .wrap(SessionMiddleware::new(cached_api.clone()))
+                .wrap(SessionMiddleware::from_api(cached_api.clone()))
                 .route("/hello", web::get().to(hello_session))
         );
         // Let the revocation feed connect, then make sure the cache is in use.

@@ -1,68 +1,97 @@
 //! # sessionward-actix
 //!
-//! [sessionward](sessionward_core) for [actix-web](actix_web) 4: the
-//! [`SessionMiddleware`] that authenticates every request, the
-//! [`AuthSession`] extractor (rejects with the documented error) and
-//! `Option<AuthSession>` (never rejects), [`ClientContext`] for login, and a
-//! [`scope`] with the ready-made session API.
+//! [sessionward](sessionward_core) for [actix-web](actix_web) 4. One
+//! middleware and one handle:
+//! - [`SessionMiddleware`], made from a [`SessionManager`] in one call,
+//!   authenticates every request once and serves the session routes itself
+//!   under its prefix (default `/auth`): nothing to mount, no prefix to
+//!   repeat;
+//! - [`Session`], the extractor a handler takes to do everything with the
+//!   caller's session: read it, log a user in after the app's own password
+//!   check, re-authenticate, log out, list and end sessions. It never
+//!   rejects; [`AuthSession`] is the shortcut for routes that need a
+//!   session.
 //!
-//! All decisions (token transport, cookie strings, CSRF, error table) live
-//! in [`sessionward_core::web`] and are shared with `sessionward-axum`; see
-//! there for the error codes and CSRF options.
+//! Refusals are a typed [`SessionRejection`]: its code, status and why the
+//! session ended can be looked at, and as a response ([`ResponseError`])
+//! it is the documented fixed body. All decisions (token transport,
+//! cookies, CSRF, the error table) live in [`sessionward_core::web`],
+//! shared with `sessionward-axum`.
 //!
 //! ## Quick start
+//! The whole integration (`examples/minimal-actix`):
 //! ```
-//! use std::sync::Arc;
-//! use actix_web::{App, HttpResponse, web};
-//! use sessionward_actix::{AdapterConfig, AuthSession, ClientContext, SessionApi, SessionMiddleware};
-//! use sessionward_core::{MemoryStore, SessionManager, SessionPolicy, UserId};
-//! use sessionward_core::tokens::{SigningKey, TokenConfig};
+//! # fn verify(_: &str, _: &str) -> bool { true }
+//! # fn main() {}
+//! use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
+//! use sessionward_actix::{AuthSession, Session, SessionMiddleware};
+//! use sessionward_core::{SessionManager, UserId};
 //!
-//! async fn hello(session: AuthSession) -> String {
-//!     format!("hello {}", session.user)
+//! /// Serves the app on `listener`. The middleware also serves `/auth/refresh`,
+//! /// `/auth/logout`, `/auth/sessions`, … (the session routes).
+//! pub fn server(manager: SessionManager, listener: std::net::TcpListener) -> std::io::Result<Server> {
+//!     let sessions = SessionMiddleware::new(manager);
+//!     let login = |session: Session, form: web::Form<Login>| async move {
+//!         match UserId::new(&form.user) {
+//!             Ok(user) if crate::verify(&form.user, &form.password) => session.login(&user).await,
+//!             _ => Ok(HttpResponse::Unauthorized().finish()),
+//!         }
+//!     };
+//!     let hello = |session: AuthSession| async move { format!("hello {}", session.user) };
+//!     let app = move || {
+//!         App::new()
+//!             .wrap(sessions.clone())
+//!             .route("/hello", web::get().to(hello))
+//!             .route("/login", web::post().to(login))
+//!     };
+//!     Ok(HttpServer::new(app).listen(listener)?.run())
 //! }
 //!
-//! // The host checks the password; sessionward does the rest.
-//! async fn login(ClientContext(ctx): ClientContext, api: web::Data<SessionApi>) -> HttpResponse {
-//!     let user = UserId::new("alice").expect("valid id"); // after checking credentials
-//!     sessionward_actix::login_response(&api, &user, &ctx).await
+//! #[derive(serde::Deserialize)]
+//! struct Login {
+//!     user: String,
+//!     password: String,
 //! }
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let tokens = TokenConfig::builder("https://auth.example.com", "example-api")
-//!     .signing_key(SigningKey::hs256("k1", &[7u8; 32])?)
-//!     .refresh_key([9u8; 32])
-//!     .build()?;
-//! let manager = SessionManager::builder(SessionPolicy::default(), tokens, Arc::new(MemoryStore::new()))
-//!     .build()?;
-//! let api = SessionApi::new(manager, AdapterConfig::new())?; // cookies, prefix "/auth"
-//!
-//! let make_app = move || {
-//!     App::new()
-//!         .wrap(SessionMiddleware::new(api.clone()))
-//!         .app_data(web::Data::new(api.clone()))
-//!         .route("/hello", web::get().to(hello))
-//!         .route("/login", web::post().to(login))
-//!         .service(sessionward_actix::scope(api.clone()))
-//! };
-//! # let _ = make_app;
-//! // actix_web::HttpServer::new(make_app).bind(("0.0.0.0", 8080))?.run().await
-//! # Ok(())
-//! # }
 //! ```
 //!
-//! ## Routes ([`scope`])
-//! Mounted at `api.config().route_prefix()`: `POST /refresh`,
-//! `POST /logout`, `GET /sessions`, `DELETE /sessions/{id}`,
-//! `POST /sessions/revoke-others`, `POST /sessions/revoke-all`; behaviour
-//! and bodies as documented on [`SessionApi`]. Every answer carries
-//! `Cache-Control: no-store`.
+//! ## Routes (served by the middleware)
+//! | route | answer |
+//! |---|---|
+//! | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
+//! | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
+//! | `GET /sessions` | `{"sessions": [...]}` |
+//! | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
+//! | `POST /sessions/revoke-others` | `{"revoked": n}` |
+//! | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
+//! | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
+//! | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
+//!
+//! Every answer carries `Cache-Control: no-store`; a session path with the
+//! wrong method is `405` with `Allow`. Other paths under the prefix are the
+//! app's.
 //!
 //! ## Client IP
 //! The client address is the TCP peer (`HttpRequest::peer_addr`) passed
-//! through the configured [`ClientIpResolver`] (default [`PeerAddrOnly`]:
-//! forwarding headers are ignored). Behind a proxy, configure a resolver
-//! that trusts `Forwarded`/`X-Forwarded-For` only from the proxy.
+//! through the configured [`ClientIpResolver`]: by default [`PeerAddrOnly`]
+//! (forwarding headers ignored), right when clients connect directly.
+//! Behind a reverse proxy, trust `Forwarded`/`X-Forwarded-For` from the
+//! proxy's addresses only:
+//! ```
+//! use std::sync::Arc;
+//! use sessionward_actix::AdapterConfig;
+//! use sessionward_core::enrich::TrustedProxies;
+//! let config = AdapterConfig::new()
+//!     .with_client_ip_resolver(Arc::new(TrustedProxies::parse("10.0.0.0/8")?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//! A request without a peer address (a test request, a Unix socket) is
+//! logged once: sessions then record no IP.
+//!
+//! ## Without the middleware
+//! [`Session`] and [`AuthSession`] need [`SessionMiddleware`]; without it
+//! they answer `500 internal_error` and log why, `Option<AuthSession>` is
+//! `None` (and logs), and the session routes are not served: the same as
+//! `sessionward-axum` without its layer.
 
 use std::fmt;
 use std::future::{Future, Ready, ready};
@@ -71,33 +100,57 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::{BodyStream, EitherBody, MessageBody, to_bytes_limited};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderMap, HeaderValue};
-use actix_web::{
-    Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError, Scope, web,
-};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use sessionward_core::web::{
-    AuthOutcome, ErrorCode, HeaderSource, MAX_BODY_LEN, WebError, WebResponse,
+    AuthOutcome, ErrorCode, Framework, HeaderSource, MAX_BODY_LEN, Rejection, RouteMatch,
+    RouteRequest, SessionHandle, WebError, WebResponse,
 };
-use sessionward_core::{AuthenticatedSession, RequestContext, UserId};
+use sessionward_core::{AuthenticatedSession, SessionManager};
 
 pub use sessionward_core::web::{
     AdapterConfig, ClientIpResolver, ConfigError, CsrfProtection, PeerAddrOnly, SameSite,
     SessionApi, TokenTransport,
 };
 
-/// Turns a [`WebResponse`] into an actix response.
+/// Turns a [`WebResponse`] into an actix response. A header that cannot be
+/// sent turns the whole answer into `500 internal_error` (logged), never a
+/// response with the header missing.
 pub fn to_http_response(r: WebResponse) -> HttpResponse {
+    let r = r.checked();
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut b = HttpResponse::build(status);
+    let mut resp = match r.body {
+        Some(body) => HttpResponse::with_body(status, body).map_into_boxed_body(),
+        None => HttpResponse::new(status),
+    };
+    let headers = resp.headers_mut();
     for (name, value) in r.headers {
-        b.append_header((name, value));
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => headers.append(n, v),
+            // `checked` already refused what `http` refuses.
+            _ => return to_http_response(WebResponse::internal_error()),
+        }
     }
-    match r.body {
-        Some(body) => b.body(body),
-        None => b.finish(),
+    resp
+}
+
+/// actix-web's types for [`SessionHandle`].
+#[derive(Debug)]
+pub enum Actix {}
+
+impl Framework for Actix {
+    type Response = HttpResponse;
+    type Rejection = SessionRejection;
+
+    fn response(response: WebResponse) -> HttpResponse {
+        to_http_response(response)
+    }
+
+    fn rejection(rejection: Rejection) -> SessionRejection {
+        SessionRejection(rejection)
     }
 }
 
@@ -120,12 +173,14 @@ struct AuthState {
     outcome: AuthOutcome,
 }
 
-/// Middleware that authenticates each request once and leaves the outcome
-/// for [`AuthSession`], `Option<AuthSession>` and [`ClientContext`].
+/// The middleware: authenticates each request once (for [`Session`] and
+/// [`AuthSession`]) and serves the session routes under the configured
+/// prefix.
 ///
-/// By default it lets every request through (handlers decide with the
-/// extractors). [`SessionMiddleware::require`] instead answers
-/// unauthenticated requests itself with the documented error response.
+/// By default it lets every other request through (handlers decide).
+/// [`SessionMiddleware::require`] instead answers unauthenticated requests
+/// itself with the documented error response; the session routes stay
+/// reachable (refresh and logout work with an expired access token).
 /// Requests already authenticated by an outer `SessionMiddleware` are not
 /// checked twice.
 #[derive(Debug, Clone)]
@@ -135,8 +190,26 @@ pub struct SessionMiddleware {
 }
 
 impl SessionMiddleware {
-    /// Middleware over `api` that lets unauthenticated requests through.
-    pub fn new(api: SessionApi) -> Self {
+    /// The middleware for `manager` with the default [`AdapterConfig`]
+    /// (cookies, double-submit CSRF, routes under `/auth`).
+    pub fn new(manager: SessionManager) -> Self {
+        Self::from_api(SessionApi::with_defaults(manager))
+    }
+
+    /// The middleware for `manager` with `config`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the configuration is inconsistent.
+    pub fn with_config(
+        manager: SessionManager,
+        config: AdapterConfig,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self::from_api(SessionApi::new(manager, config)?))
+    }
+
+    /// The middleware over an existing [`SessionApi`] (shared with other
+    /// code, or between the workers' apps).
+    pub fn from_api(api: SessionApi) -> Self {
         SessionMiddleware {
             api,
             require: false,
@@ -144,11 +217,15 @@ impl SessionMiddleware {
     }
 
     /// Refuses every request without a valid session (`401`, `403` on CSRF
-    /// failure, `503` when the store is down). Do not wrap [`scope`] with
-    /// it: refresh and logout must work with an expired access token.
+    /// failure, `503` when the store is down), except the session routes.
     pub fn require(mut self) -> Self {
         self.require = true;
         self
+    }
+
+    /// The HTTP layer it serves with.
+    pub fn api(&self) -> &SessionApi {
+        &self.api
     }
 }
 
@@ -189,26 +266,6 @@ impl<S> fmt::Debug for SessionMiddlewareService<S> {
 
 type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
-async fn state_of(req: &HttpRequest, api: Option<SessionApi>) -> Option<Arc<AuthState>> {
-    if let Some(s) = req.extensions().get::<Arc<AuthState>>().cloned() {
-        return Some(s);
-    }
-    let api = api.or_else(|| api_of(req))?;
-    let outcome = api
-        .authenticate(req.method().as_str(), &Headers(req.headers()))
-        .await;
-    let state = Arc::new(AuthState { api, outcome });
-    req.extensions_mut().insert(state.clone());
-    Some(state)
-}
-
-fn api_of(req: &HttpRequest) -> Option<SessionApi> {
-    req.app_data::<SessionApi>().cloned().or_else(|| {
-        req.app_data::<web::Data<SessionApi>>()
-            .map(|d| d.get_ref().clone())
-    })
-}
-
 impl<S, B> Service<ServiceRequest> for SessionMiddlewareService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -220,16 +277,29 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
         let api = self.api.clone();
         let require = self.require;
         Box::pin(async move {
-            let state = state_of(req.request(), Some(api)).await;
-            if require
-                && let Some(state) = state
-                && let Err(e) = state.outcome.required()
-            {
+            let existing = req.extensions().get::<Arc<AuthState>>().cloned();
+            let state = match existing {
+                Some(s) => s,
+                None => {
+                    let outcome = api
+                        .authenticate(req.method().as_str(), &Headers(req.headers()))
+                        .await;
+                    let state = Arc::new(AuthState { api, outcome });
+                    req.extensions_mut().insert(state.clone());
+                    state
+                }
+            };
+            if let Some(found) = state.api.route(req.method().as_str(), req.path()) {
+                let payload = req.take_payload();
+                let resp = serve_route(&state, found, req.request(), payload).await;
+                return Ok(req.into_response(resp).map_into_right_body());
+            }
+            if require && let Err(e) = state.outcome.required() {
                 let resp = to_http_response(state.api.error_response(&e));
                 return Ok(req.into_response(resp).map_into_right_body());
             }
@@ -241,10 +311,152 @@ where
     }
 }
 
-/// The authenticated session of a request. Extracting it rejects requests
-/// without a valid session with the documented error response (`401`
-/// `missing_token`/`invalid_token` with `WWW-Authenticate`, plus
-/// `Clear-Site-Data` when the session ended; `403` CSRF; `503` store down).
+async fn serve_route(
+    state: &AuthState,
+    found: RouteMatch,
+    req: &HttpRequest,
+    payload: Payload,
+) -> HttpResponse {
+    let api = &state.api;
+    let route = match found {
+        RouteMatch::Route(route) => route,
+        RouteMatch::MethodNotAllowed(allow) => {
+            return to_http_response(api.method_not_allowed(allow));
+        }
+    };
+    let body = if route.reads_body() {
+        match to_bytes_limited(BodyStream::new(payload), MAX_BODY_LEN).await {
+            Ok(Ok(b)) => b,
+            _ => {
+                return to_http_response(
+                    api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
+                );
+            }
+        }
+    } else {
+        actix_web::web::Bytes::new()
+    };
+    let query = Some(req.query_string()).filter(|q| !q.is_empty());
+    let request = RouteRequest {
+        method: req.method().as_str(),
+        headers: &Headers(req.headers()),
+        query,
+        body: &body,
+        outcome: &state.outcome,
+    };
+    to_http_response(api.serve(&route, request).await)
+}
+
+/// A refused request: the documented response, and what it says.
+///
+/// Dereferences to [`Rejection`] ([`Rejection::code`],
+/// [`Rejection::status`], [`Rejection::ended_reason`]), so an HTML app can
+/// send a signed-out visitor to its login page in one `match`:
+/// ```
+/// use actix_web::{HttpResponse, ResponseError};
+/// use sessionward_actix::Session;
+///
+/// async fn account(session: Session) -> HttpResponse {
+///     match session.require() {
+///         Ok(s) => HttpResponse::Ok().body(format!("signed in as {}", s.user)),
+///         Err(r) if r.status() == 401 => HttpResponse::SeeOther()
+///             .insert_header(("location", "/login"))
+///             .finish(),
+///         Err(r) => r.error_response(),
+///     }
+/// }
+/// # let _ = account;
+/// ```
+#[derive(Debug)]
+pub struct SessionRejection(pub Rejection);
+
+impl Deref for SessionRejection {
+    type Target = Rejection;
+    fn deref(&self) -> &Rejection {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for SessionRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        to_http_response(self.0.response().clone())
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<Arc<AuthState>, SessionRejection> {
+    req.extensions()
+        .get::<Arc<AuthState>>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!(
+                target: "sessionward::actix",
+                "a sessionward extractor ran without SessionMiddleware; add `.wrap(SessionMiddleware::new(manager))`"
+            );
+            SessionRejection(Rejection::internal_error())
+        })
+}
+
+/// The caller's session and every action on it: a [`SessionHandle`] with
+/// actix-web's types. Never rejects (unless [`SessionMiddleware`] is
+/// missing).
+///
+/// ```
+/// use actix_web::HttpResponse;
+/// use sessionward_actix::{Session, SessionRejection};
+/// use sessionward_core::UserId;
+///
+/// async fn login(session: Session) -> Result<HttpResponse, SessionRejection> {
+///     // … the app checks the password first …
+///     let user = UserId::new("alice").expect("a valid id");
+///     session.login(&user).await
+/// }
+///
+/// async fn logout(session: Session) -> Result<HttpResponse, SessionRejection> {
+///     session.logout().await
+/// }
+/// # let _ = (login, logout);
+/// ```
+#[derive(Debug)]
+pub struct Session(SessionHandle<Actix>);
+
+impl Deref for Session {
+    type Target = SessionHandle<Actix>;
+    fn deref(&self) -> &SessionHandle<Actix> {
+        &self.0
+    }
+}
+
+impl FromRequest for Session {
+    type Error = SessionRejection;
+    type Future = Ready<Result<Self, SessionRejection>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).map(|state| {
+            let peer = req.peer_addr().map(|a| a.ip());
+            Session(
+                state
+                    .api
+                    .handle(state.outcome.clone(), peer, &Headers(req.headers())),
+            )
+        }))
+    }
+}
+
+/// The authenticated session of a request, for routes that need one.
+/// Extracting it rejects requests without a valid session with the
+/// documented error response (`401` `missing_token`/`invalid_token` with
+/// `WWW-Authenticate`, plus `Clear-Site-Data` when the session ended;
+/// `403` CSRF; `503` store down).
 ///
 /// `Option<AuthSession>` never rejects: it is `None` for anonymous requests
 /// and for any failure, so handlers can serve an anonymous view.
@@ -268,245 +480,14 @@ impl Deref for AuthSession {
     }
 }
 
-/// Why an extractor refused: the documented error response.
-#[derive(Debug)]
-pub struct SessionRejection(WebResponse);
-
-impl fmt::Display for SessionRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session rejected with status {}", self.0.status)
-    }
-}
-
-impl ResponseError for SessionRejection {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        to_http_response(self.0.clone())
-    }
-}
-
-fn not_installed() -> SessionRejection {
-    tracing::error!(
-        target: "sessionward::actix",
-        "neither SessionMiddleware nor SessionApi app data is installed"
-    );
-    let body = format!("{{\"error\":\"{}\"}}", ErrorCode::InternalError.as_str());
-    SessionRejection(WebResponse::json(500, body))
-}
-
-fn extract(state: &AuthState) -> Result<AuthSession, SessionRejection> {
-    match state.outcome.required() {
-        Ok(s) => Ok(AuthSession(s.clone())),
-        Err(e) => Err(SessionRejection(state.api.error_response(&e))),
-    }
-}
-
-/// The future of [`AuthSession`] extraction: ready at once when
-/// [`SessionMiddleware`] already authenticated the request.
-pub struct AuthSessionFuture(AuthFutureInner);
-
-enum AuthFutureInner {
-    Ready(Option<Result<AuthSession, SessionRejection>>),
-    Pending(LocalBoxFuture<Result<AuthSession, SessionRejection>>),
-}
-
-impl fmt::Debug for AuthSessionFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthSessionFuture").finish_non_exhaustive()
-    }
-}
-
-impl Future for AuthSessionFuture {
-    type Output = Result<AuthSession, SessionRejection>;
-
-    fn poll(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        match &mut self.get_mut().0 {
-            AuthFutureInner::Ready(r) => {
-                std::task::Poll::Ready(r.take().unwrap_or_else(|| Err(not_installed())))
-            }
-            AuthFutureInner::Pending(f) => f.as_mut().poll(cx),
-        }
-    }
-}
-
 impl FromRequest for AuthSession {
-    type Error = SessionRejection;
-    type Future = AuthSessionFuture;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(state) = req.extensions().get::<Arc<AuthState>>() {
-            return AuthSessionFuture(AuthFutureInner::Ready(Some(extract(state))));
-        }
-        let req = req.clone();
-        AuthSessionFuture(AuthFutureInner::Pending(Box::pin(async move {
-            let state = state_of(&req, None).await.ok_or_else(not_installed)?;
-            extract(&state)
-        })))
-    }
-}
-
-/// The request facts for login: client IP (peer address through the
-/// configured resolver), User-Agent and device-id cookie. Needs
-/// [`SessionMiddleware`] or `SessionApi` app data.
-#[derive(Debug, Clone)]
-pub struct ClientContext(pub RequestContext);
-
-impl FromRequest for ClientContext {
     type Error = SessionRejection;
     type Future = Ready<Result<Self, SessionRejection>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let api = req
-            .extensions()
-            .get::<Arc<AuthState>>()
-            .map(|s| s.api.clone())
-            .or_else(|| api_of(req));
-        ready(match api {
-            Some(api) => {
-                let peer = req.peer_addr().map(|a| a.ip());
-                Ok(ClientContext(
-                    api.request_context(peer, &Headers(req.headers())),
-                ))
-            }
-            None => Err(not_installed()),
-        })
+        ready(state(req).and_then(|state| match state.outcome.required() {
+            Ok(s) => Ok(AuthSession(s.clone())),
+            Err(e) => Err(SessionRejection(state.api.reject(e))),
+        }))
     }
-}
-
-/// Login helper: after the host verified `user`'s credentials, creates the
-/// session and answers with tokens (JSON with bearer transport, cookies
-/// otherwise); `409 session_limit_reached` with the active sessions when a
-/// limit refuses the login, `503` when the store is down.
-pub async fn login_response(api: &SessionApi, user: &UserId, ctx: &RequestContext) -> HttpResponse {
-    to_http_response(api.login(user, ctx).await)
-}
-
-/// Re-authentication helper: after the host verified the credentials of
-/// `current`'s user again, replaces `current` with a fresh session (new
-/// tokens, new `auth_time`, so ending sessions is allowed again).
-pub async fn reauthenticate_response(
-    api: &SessionApi,
-    current: &AuthSession,
-    ctx: &RequestContext,
-) -> HttpResponse {
-    to_http_response(api.reauthenticate(current, ctx).await)
-}
-
-/// The ready-made session routes as a scope at
-/// `api.config().route_prefix()`:
-///
-/// | route | answer |
-/// |---|---|
-/// | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
-/// | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
-/// | `GET /sessions` | `{"sessions": [...]}` |
-/// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
-/// | `POST /sessions/revoke-others` | `{"revoked": n}` |
-/// | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
-/// | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
-/// | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
-///
-/// The scope works with or without an outer [`SessionMiddleware`].
-pub fn scope(api: SessionApi) -> Scope {
-    web::scope(api.config().route_prefix())
-        .app_data(api)
-        .route("/refresh", web::post().to(refresh))
-        .route("/logout", web::post().to(logout))
-        .route("/sessions", web::get().to(list))
-        .route("/sessions/revoke-others", web::post().to(revoke_others))
-        .route("/sessions/revoke-all", web::post().to(revoke_all))
-        .route("/sessions/not-me", web::get().to(not_me_page))
-        .route("/sessions/not-me", web::post().to(not_me))
-        .route("/sessions/{id}", web::delete().to(revoke_one))
-}
-
-async fn not_me_page(req: HttpRequest) -> Result<HttpResponse, SessionRejection> {
-    let query = Some(req.query_string()).filter(|q| !q.is_empty());
-    Ok(to_http_response(api_or_500(&req)?.not_me_page(query)))
-}
-
-async fn not_me(req: HttpRequest) -> Result<HttpResponse, SessionRejection> {
-    let query = Some(req.query_string()).filter(|q| !q.is_empty());
-    Ok(to_http_response(api_or_500(&req)?.not_me(query).await))
-}
-
-/// [`scope`] as a `configure` function: `App::new().configure(sessionward_actix::configure(api))`.
-pub fn configure(api: SessionApi) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.service(scope(api));
-    }
-}
-
-fn api_or_500(req: &HttpRequest) -> Result<SessionApi, SessionRejection> {
-    api_of(req).ok_or_else(not_installed)
-}
-
-/// The body (at most [`MAX_BODY_LEN`] bytes), or the `400 invalid_request` answer.
-async fn body_or_400(api: &SessionApi, body: web::Payload) -> Result<web::Bytes, HttpResponse> {
-    match body.to_bytes_limited(MAX_BODY_LEN).await {
-        Ok(Ok(b)) => Ok(b),
-        _ => Err(to_http_response(
-            api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
-        )),
-    }
-}
-
-async fn refresh(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, SessionRejection> {
-    let api = api_or_500(&req)?;
-    Ok(match body_or_400(&api, body).await {
-        Ok(body) => to_http_response(
-            api.refresh(req.method().as_str(), &Headers(req.headers()), &body)
-                .await,
-        ),
-        Err(r) => r,
-    })
-}
-
-async fn logout(req: HttpRequest, body: web::Payload) -> Result<HttpResponse, SessionRejection> {
-    let api = api_or_500(&req)?;
-    Ok(match body_or_400(&api, body).await {
-        Ok(body) => to_http_response(
-            api.logout(req.method().as_str(), &Headers(req.headers()), &body)
-                .await,
-        ),
-        Err(r) => r,
-    })
-}
-
-async fn list(req: HttpRequest, session: AuthSession) -> Result<HttpResponse, SessionRejection> {
-    Ok(to_http_response(api_or_500(&req)?.list(&session).await))
-}
-
-async fn revoke_one(
-    req: HttpRequest,
-    session: AuthSession,
-    id: web::Path<String>,
-) -> Result<HttpResponse, SessionRejection> {
-    Ok(to_http_response(
-        api_or_500(&req)?.revoke_session(&session, &id).await,
-    ))
-}
-
-async fn revoke_others(
-    req: HttpRequest,
-    session: AuthSession,
-) -> Result<HttpResponse, SessionRejection> {
-    Ok(to_http_response(
-        api_or_500(&req)?.revoke_others(&session).await,
-    ))
-}
-
-async fn revoke_all(
-    req: HttpRequest,
-    session: AuthSession,
-) -> Result<HttpResponse, SessionRejection> {
-    Ok(to_http_response(
-        api_or_500(&req)?.revoke_all(&session).await,
-    ))
 }

@@ -101,7 +101,7 @@ async fn sessionward_app(mode: RevocationMode) -> (Router, String, SessionApi) {
     .unwrap();
     let app = Router::new()
         .route("/hello", get(hello_session))
-        .layer(SessionLayer::new(api.clone()));
+        .layer(SessionLayer::from_api(api.clone()));
     (app, t, api)
 }
 

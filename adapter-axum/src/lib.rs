@@ -1,66 +1,93 @@
 //! # sessionward-axum
 //!
-//! [sessionward](sessionward_core) for [axum] 0.8: a tower [`SessionLayer`]
-//! that authenticates every request, the [`AuthSession`] extractor (rejects
-//! with the documented error) and `Option<AuthSession>` (never rejects),
-//! [`ClientContext`] for login, and a [`routes`] router with the ready-made
-//! session API to nest under a prefix.
+//! [sessionward](sessionward_core) for [axum] 0.8. One layer and one
+//! handle:
+//! - [`SessionLayer`], made from a [`SessionManager`] in one call,
+//!   authenticates every request once and serves the session routes itself
+//!   under its prefix (default `/auth`): nothing to mount, no prefix to
+//!   repeat;
+//! - [`Session`], the extractor a handler takes to do everything with the
+//!   caller's session: read it, log a user in after the app's own password
+//!   check, re-authenticate, log out, list and end sessions. It never
+//!   rejects; [`AuthSession`] is the shortcut for routes that need a
+//!   session.
 //!
-//! All decisions (token transport, cookie strings, CSRF, error table) live
-//! in [`sessionward_core::web`] and are shared with `sessionward-actix`; see
-//! there for the error codes and CSRF options.
+//! Refusals are a typed [`SessionRejection`]: its code, status and why the
+//! session ended can be looked at, and as a response it is the documented
+//! fixed body. All decisions (token transport, cookies, CSRF, the error
+//! table) live in [`sessionward_core::web`], shared with `sessionward-actix`.
 //!
 //! ## Quick start
+//! The whole integration (`examples/minimal-axum`):
 //! ```
-//! use std::sync::Arc;
-//! use axum::{Router, routing::{get, post}, response::Response};
-//! use sessionward_axum::{AdapterConfig, AuthSession, ClientContext, SessionApi, SessionLayer};
-//! use sessionward_core::{MemoryStore, SessionManager, SessionPolicy, UserId};
-//! use sessionward_core::tokens::{SigningKey, TokenConfig};
+//! # fn verify(_: &str, _: &str) -> bool { true }
+//! # fn main() {}
+//! use axum::{Form, Router, http::StatusCode, response::IntoResponse, routing::get, routing::post};
+//! use sessionward_axum::{AuthSession, Session, SessionLayer};
+//! use sessionward_core::{SessionManager, UserId};
 //!
-//! async fn hello(session: AuthSession) -> String {
-//!     format!("hello {}", session.user)
+//! /// The app's router. The layer also serves `/auth/refresh`, `/auth/logout`,
+//! /// `/auth/sessions`, … (the session routes).
+//! pub fn app(manager: SessionManager) -> Router {
+//!     let login = |session: Session, Form(form): Form<Login>| async move {
+//!         match UserId::new(&form.user) {
+//!             Ok(user) if crate::verify(&form.user, &form.password) => session.login(&user).await,
+//!             _ => Ok(StatusCode::UNAUTHORIZED.into_response()),
+//!         }
+//!     };
+//!     let hello = |session: AuthSession| async move { format!("hello {}", session.user) };
+//!     Router::new()
+//!         .route("/hello", get(hello))
+//!         .route("/login", post(login))
+//!         .layer(SessionLayer::new(manager))
 //! }
 //!
-//! // The host checks the password; sessionward does the rest.
-//! async fn login(ClientContext(ctx): ClientContext, api: axum::extract::State<SessionApi>) -> Response {
-//!     let user = UserId::new("alice").expect("valid id"); // after checking credentials
-//!     sessionward_axum::login_response(&api, &user, &ctx).await
+//! #[derive(serde::Deserialize)]
+//! struct Login {
+//!     user: String,
+//!     password: String,
 //! }
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let tokens = TokenConfig::builder("https://auth.example.com", "example-api")
-//!     .signing_key(SigningKey::hs256("k1", &[7u8; 32])?)
-//!     .refresh_key([9u8; 32])
-//!     .build()?;
-//! let manager = SessionManager::builder(SessionPolicy::default(), tokens, Arc::new(MemoryStore::new()))
-//!     .build()?;
-//! let api = SessionApi::new(manager, AdapterConfig::new())?; // cookies, prefix "/auth"
-//!
-//! let app: Router = Router::new()
-//!     .route("/hello", get(hello))
-//!     .route("/login", post(login))
-//!     .with_state(api.clone())
-//!     .nest(api.config().route_prefix(), sessionward_axum::routes(api.clone()))
-//!     .layer(SessionLayer::new(api));
-//! # let _ = app;
-//! # Ok(())
-//! # }
 //! ```
-//! Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so
-//! the client address reaches the session records.
+//! Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
+//! (as above) so the client address reaches the sessions: without it the
+//! layer logs a warning once and sessions record no IP.
 //!
-//! ## Routes ([`routes`])
-//! `POST /refresh`, `POST /logout`, `GET /sessions`, `DELETE /sessions/{id}`,
-//! `POST /sessions/revoke-others`, `POST /sessions/revoke-all`; behaviour
-//! and bodies as documented on [`SessionApi`]. Every answer carries
-//! `Cache-Control: no-store`.
+//! ## Routes (served by the layer)
+//! | route | answer |
+//! |---|---|
+//! | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
+//! | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
+//! | `GET /sessions` | `{"sessions": [...]}` |
+//! | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
+//! | `POST /sessions/revoke-others` | `{"revoked": n}` |
+//! | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
+//! | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
+//! | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
+//!
+//! Every answer carries `Cache-Control: no-store`; a session path with the
+//! wrong method is `405` with `Allow`. Other paths under the prefix are the
+//! app's.
 //!
 //! ## Client IP
 //! The client address is the TCP peer (`ConnectInfo<SocketAddr>`) passed
-//! through the configured [`ClientIpResolver`] (default [`PeerAddrOnly`]:
-//! forwarding headers are ignored). Behind a proxy, configure a resolver
-//! that trusts `Forwarded`/`X-Forwarded-For` only from the proxy.
+//! through the configured [`ClientIpResolver`]: by default [`PeerAddrOnly`]
+//! (forwarding headers ignored), right when clients connect directly.
+//! Behind a reverse proxy, trust `Forwarded`/`X-Forwarded-For` from the
+//! proxy's addresses only:
+//! ```
+//! use std::sync::Arc;
+//! use sessionward_axum::AdapterConfig;
+//! use sessionward_core::enrich::TrustedProxies;
+//! let config = AdapterConfig::new()
+//!     .with_client_ip_resolver(Arc::new(TrustedProxies::parse("10.0.0.0/8")?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Without the layer
+//! [`Session`] and [`AuthSession`] need [`SessionLayer`]; without it they
+//! answer `500 internal_error` and log why, `Option<AuthSession>` is
+//! `None` (and logs), and the session routes are not served: the same as
+//! `sessionward-actix` without its middleware.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -68,19 +95,16 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{
-    ConnectInfo, FromRequestParts, OptionalFromRequestParts, Path, Request, State,
-};
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use sessionward_core::web::{
-    AuthOutcome, ErrorCode, HeaderSource, MAX_BODY_LEN, WebError, WebResponse,
+    AuthOutcome, ErrorCode, Framework, HeaderSource, MAX_BODY_LEN, Rejection, RouteMatch,
+    RouteRequest, SessionHandle, WebError, WebResponse,
 };
-use sessionward_core::{AuthenticatedSession, RequestContext, UserId};
+use sessionward_core::{AuthenticatedSession, SessionManager};
 use tower::{Layer, Service};
 
 pub use sessionward_core::web::{
@@ -88,26 +112,47 @@ pub use sessionward_core::web::{
     SessionApi, TokenTransport,
 };
 
-/// A [`sessionward_core::web::WebResponse`] as an axum response.
+/// A [`WebResponse`] as an axum response. A header that cannot be sent
+/// turns the whole answer into `500 internal_error` (logged), never a
+/// response with the header missing.
 #[derive(Debug, Clone)]
 pub struct ApiResponse(pub WebResponse);
 
 impl IntoResponse for ApiResponse {
     fn into_response(self) -> Response {
-        let r = self.0;
-        let mut resp = match r.body {
-            Some(b) => Response::new(Body::from(b)),
-            None => Response::new(Body::empty()),
-        };
-        *resp.status_mut() =
-            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = resp.headers_mut();
+        let r = self.0.checked();
+        let mut headers = HeaderMap::with_capacity(r.headers.len());
         for (name, value) in r.headers {
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-                headers.append(n, v);
+            match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                // `checked` already refused what `http` refuses.
+                _ => return ApiResponse(WebResponse::internal_error()).into_response(),
             }
         }
+        let mut resp = Response::new(r.body.map_or_else(Body::empty, Body::from));
+        *resp.status_mut() =
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *resp.headers_mut() = headers;
         resp
+    }
+}
+
+/// axum's types for [`SessionHandle`].
+#[derive(Debug)]
+pub enum Axum {}
+
+impl Framework for Axum {
+    type Response = Response;
+    type Rejection = SessionRejection;
+
+    fn response(response: WebResponse) -> Response {
+        ApiResponse(response).into_response()
+    }
+
+    fn rejection(rejection: Rejection) -> SessionRejection {
+        SessionRejection(rejection)
     }
 }
 
@@ -130,19 +175,16 @@ struct AuthState {
     outcome: AuthOutcome,
 }
 
-fn internal(why: &'static str) -> Response {
-    tracing::error!(target: "sessionward::axum", why, "misconfigured sessionward adapter");
-    let body = format!("{{\"error\":\"{}\"}}", ErrorCode::InternalError.as_str());
-    ApiResponse(WebResponse::json(500, body)).into_response()
-}
-
-/// A tower layer that authenticates each request once and leaves the
-/// outcome for [`AuthSession`], `Option<AuthSession>` and [`ClientContext`].
+/// The tower layer: authenticates each request once (for [`Session`] and
+/// [`AuthSession`]) and serves the session routes under the configured
+/// prefix.
 ///
-/// By default it lets every request through (handlers decide with the
-/// extractors). [`SessionLayer::require`] instead answers unauthenticated
-/// requests itself with the documented error response. Requests already
-/// authenticated by an outer `SessionLayer` are not checked twice.
+/// By default it lets every other request through (handlers decide).
+/// [`SessionLayer::require`] instead answers unauthenticated requests
+/// itself with the documented error response; the session routes stay
+/// reachable (refresh and logout work with an expired access token).
+/// Requests already authenticated by an outer `SessionLayer` are not
+/// checked twice.
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     api: SessionApi,
@@ -150,8 +192,25 @@ pub struct SessionLayer {
 }
 
 impl SessionLayer {
-    /// A layer over `api` that lets unauthenticated requests through.
-    pub fn new(api: SessionApi) -> Self {
+    /// The layer for `manager` with the default [`AdapterConfig`] (cookies,
+    /// double-submit CSRF, routes under `/auth`).
+    pub fn new(manager: SessionManager) -> Self {
+        Self::from_api(SessionApi::with_defaults(manager))
+    }
+
+    /// The layer for `manager` with `config`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the configuration is inconsistent.
+    pub fn with_config(
+        manager: SessionManager,
+        config: AdapterConfig,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self::from_api(SessionApi::new(manager, config)?))
+    }
+
+    /// The layer over an existing [`SessionApi`] (shared with other code).
+    pub fn from_api(api: SessionApi) -> Self {
         SessionLayer {
             api,
             require: false,
@@ -159,11 +218,15 @@ impl SessionLayer {
     }
 
     /// Refuses every request without a valid session (`401`, `403` on CSRF
-    /// failure, `503` when the store is down). Do not put this over
-    /// [`routes`]: refresh and logout must work with an expired access token.
+    /// failure, `503` when the store is down), except the session routes.
     pub fn require(mut self) -> Self {
         self.require = true;
         self
+    }
+
+    /// The HTTP layer it serves with.
+    pub fn api(&self) -> &SessionApi {
+        &self.api
     }
 }
 
@@ -218,6 +281,9 @@ where
                     state
                 }
             };
+            if let Some(found) = state.api.route(req.method().as_str(), req.uri().path()) {
+                return Ok(serve_route(&state, found, req).await.into_response());
+            }
             if require && let Err(e) = state.outcome.required() {
                 return Ok(ApiResponse(state.api.error_response(&e)).into_response());
             }
@@ -226,10 +292,136 @@ where
     }
 }
 
-/// The authenticated session of a request. Extracting it rejects requests
-/// without a valid session with the documented error response (`401`
-/// `missing_token`/`invalid_token` with `WWW-Authenticate`, plus
-/// `Clear-Site-Data` when the session ended; `403` CSRF; `503` store down).
+async fn serve_route(state: &AuthState, found: RouteMatch, req: Request) -> ApiResponse {
+    let api = &state.api;
+    let route = match found {
+        RouteMatch::Route(route) => route,
+        RouteMatch::MethodNotAllowed(allow) => return ApiResponse(api.method_not_allowed(allow)),
+    };
+    let (parts, body) = req.into_parts();
+    let body = if route.reads_body() {
+        match axum::body::to_bytes(body, MAX_BODY_LEN).await {
+            Ok(b) => b,
+            Err(_) => {
+                return ApiResponse(api.error_response(&WebError::new(ErrorCode::InvalidRequest)));
+            }
+        }
+    } else {
+        axum::body::Bytes::new()
+    };
+    let request = RouteRequest {
+        method: parts.method.as_str(),
+        headers: &Headers(&parts.headers),
+        query: parts.uri.query(),
+        body: &body,
+        outcome: &state.outcome,
+    };
+    ApiResponse(api.serve(&route, request).await)
+}
+
+/// A refused request: the documented response, and what it says.
+///
+/// Dereferences to [`Rejection`] ([`Rejection::code`],
+/// [`Rejection::status`], [`Rejection::ended_reason`]), so an HTML app can
+/// send a signed-out visitor to its login page in one `match`:
+/// ```
+/// use axum::response::{IntoResponse, Redirect, Response};
+/// use sessionward_axum::Session;
+///
+/// async fn account(session: Session) -> Response {
+///     match session.require() {
+///         Ok(s) => format!("signed in as {}", s.user).into_response(),
+///         Err(r) if r.status() == 401 => Redirect::to("/login").into_response(),
+///         Err(r) => r.into_response(),
+///     }
+/// }
+/// # let _ = account;
+/// ```
+#[derive(Debug)]
+pub struct SessionRejection(pub Rejection);
+
+impl Deref for SessionRejection {
+    type Target = Rejection;
+    fn deref(&self) -> &Rejection {
+        &self.0
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        ApiResponse(self.0.into_response()).into_response()
+    }
+}
+
+impl std::fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+fn state(parts: &Parts) -> Result<&Arc<AuthState>, SessionRejection> {
+    parts.extensions.get::<Arc<AuthState>>().ok_or_else(|| {
+        tracing::error!(
+            target: "sessionward::axum",
+            "a sessionward extractor ran without SessionLayer; add `.layer(SessionLayer::new(manager))`"
+        );
+        SessionRejection(Rejection::internal_error())
+    })
+}
+
+/// The caller's session and every action on it: a [`SessionHandle`] with
+/// axum's types. Never rejects (unless [`SessionLayer`] is missing).
+///
+/// ```
+/// use axum::response::Response;
+/// use sessionward_axum::{Session, SessionRejection};
+/// use sessionward_core::UserId;
+///
+/// async fn login(session: Session) -> Result<Response, SessionRejection> {
+///     // … the app checks the password first …
+///     let user = UserId::new("alice").expect("a valid id");
+///     session.login(&user).await
+/// }
+///
+/// async fn logout(session: Session) -> Result<Response, SessionRejection> {
+///     session.logout().await
+/// }
+/// # let _ = (login, logout);
+/// ```
+#[derive(Debug)]
+pub struct Session(SessionHandle<Axum>);
+
+impl Deref for Session {
+    type Target = SessionHandle<Axum>;
+    fn deref(&self) -> &SessionHandle<Axum> {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let state = state(parts)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Session(state.api.handle(
+            state.outcome.clone(),
+            peer,
+            &Headers(&parts.headers),
+        )))
+    }
+}
+
+/// The authenticated session of a request, for routes that need one.
+/// Extracting it rejects requests without a valid session with the
+/// documented error response (`401` `missing_token`/`invalid_token` with
+/// `WWW-Authenticate`, plus `Clear-Site-Data` when the session ended;
+/// `403` CSRF; `503` store down).
 ///
 /// `Option<AuthSession>` never rejects: it is `None` for anonymous requests
 /// and for any failure, so handlers can serve an anonymous view.
@@ -253,23 +445,6 @@ impl Deref for AuthSession {
     }
 }
 
-/// Why [`AuthSession`] was refused: the documented error response.
-#[derive(Debug)]
-pub struct SessionRejection(Box<Response>);
-
-impl IntoResponse for SessionRejection {
-    fn into_response(self) -> Response {
-        *self.0
-    }
-}
-
-fn state(parts: &Parts) -> Result<&Arc<AuthState>, SessionRejection> {
-    parts
-        .extensions
-        .get::<Arc<AuthState>>()
-        .ok_or_else(|| SessionRejection(Box::new(internal("SessionLayer is not installed"))))
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
     type Rejection = SessionRejection;
 
@@ -277,9 +452,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthSession {
         let state = state(parts)?;
         match state.outcome.required() {
             Ok(s) => Ok(AuthSession(s.clone())),
-            Err(e) => Err(SessionRejection(Box::new(
-                ApiResponse(state.api.error_response(&e)).into_response(),
-            ))),
+            Err(e) => Err(SessionRejection(state.api.reject(e))),
         }
     }
 }
@@ -288,144 +461,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AuthSession {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Infallible> {
-        Ok(parts
-            .extensions
-            .get::<Arc<AuthState>>()
+        // Without the layer: `None`, and the error is logged (as actix's
+        // `Option` extractor does with a failed inner extractor).
+        Ok(state(parts)
+            .ok()
             .and_then(|s| s.outcome.session().cloned())
             .map(AuthSession))
     }
-}
-
-/// The request facts for login: client IP (peer address through the
-/// configured resolver), User-Agent and device-id cookie. Needs
-/// [`SessionLayer`].
-#[derive(Debug, Clone)]
-pub struct ClientContext(pub RequestContext);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientContext {
-    type Rejection = SessionRejection;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = state(parts)?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(ClientContext(
-            state.api.request_context(peer, &Headers(&parts.headers)),
-        ))
-    }
-}
-
-/// Login helper: after the host verified `user`'s credentials, creates the
-/// session and answers with tokens (JSON with bearer transport, cookies
-/// otherwise); `409 session_limit_reached` with the active sessions when a
-/// limit refuses the login, `503` when the store is down.
-pub async fn login_response(api: &SessionApi, user: &UserId, ctx: &RequestContext) -> Response {
-    ApiResponse(api.login(user, ctx).await).into_response()
-}
-
-/// Re-authentication helper: after the host verified the credentials of
-/// `current`'s user again, replaces `current` with a fresh session (new
-/// tokens, new `auth_time`, so ending sessions is allowed again).
-pub async fn reauthenticate_response(
-    api: &SessionApi,
-    current: &AuthSession,
-    ctx: &RequestContext,
-) -> Response {
-    ApiResponse(api.reauthenticate(current, ctx).await).into_response()
-}
-
-/// The ready-made session routes, to nest under
-/// `api.config().route_prefix()` (the refresh cookie's path depends on it):
-///
-/// | route | answer |
-/// |---|---|
-/// | `POST /refresh` | rotated tokens (JSON body `{"refresh_token": …}` in, JSON out with bearer transport; cookies otherwise) |
-/// | `POST /logout` | ends the session proven by the access token (live or expired), the refresh token (cookie, or JSON body `{"refresh_token": …}` with bearer transport) or both; `204`, `Clear-Site-Data: "cache", "cookies", "storage"`, expired cookies |
-/// | `GET /sessions` | `{"sessions": [...]}` |
-/// | `DELETE /sessions/{id}` | `204`, or `404 not_found` |
-/// | `POST /sessions/revoke-others` | `{"revoked": n}` |
-/// | `POST /sessions/revoke-all` | `{"revoked": n}` and the client wipe |
-/// | `GET /sessions/not-me?token=…` | the "this wasn't me" confirmation page (changes nothing: link scanners fetch GET links) |
-/// | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
-///
-/// The router carries its own [`SessionLayer`].
-pub fn routes<S>(api: SessionApi) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    Router::new()
-        .route("/refresh", post(refresh))
-        .route("/logout", post(logout))
-        .route("/sessions", get(list))
-        .route("/sessions/{id}", delete(revoke_one))
-        .route("/sessions/revoke-others", post(revoke_others))
-        .route("/sessions/revoke-all", post(revoke_all))
-        .route("/sessions/not-me", get(not_me_page).post(not_me))
-        .layer(SessionLayer::new(api.clone()))
-        .with_state(api)
-}
-
-/// The request's parts and body (at most [`MAX_BODY_LEN`] bytes), or the
-/// `400 invalid_request` answer.
-async fn parts_and_body(
-    api: &SessionApi,
-    req: Request,
-) -> Result<(Parts, axum::body::Bytes), ApiResponse> {
-    let (parts, body) = req.into_parts();
-    match axum::body::to_bytes(body, MAX_BODY_LEN).await {
-        Ok(b) => Ok((parts, b)),
-        Err(_) => Err(ApiResponse(
-            api.error_response(&WebError::new(ErrorCode::InvalidRequest)),
-        )),
-    }
-}
-
-async fn refresh(State(api): State<SessionApi>, req: Request) -> ApiResponse {
-    match parts_and_body(&api, req).await {
-        Ok((parts, body)) => ApiResponse(
-            api.refresh(parts.method.as_str(), &Headers(&parts.headers), &body)
-                .await,
-        ),
-        Err(r) => r,
-    }
-}
-
-async fn logout(State(api): State<SessionApi>, req: Request) -> ApiResponse {
-    match parts_and_body(&api, req).await {
-        Ok((parts, body)) => ApiResponse(
-            api.logout(parts.method.as_str(), &Headers(&parts.headers), &body)
-                .await,
-        ),
-        Err(r) => r,
-    }
-}
-
-async fn list(State(api): State<SessionApi>, session: AuthSession) -> ApiResponse {
-    ApiResponse(api.list(&session).await)
-}
-
-async fn revoke_one(
-    State(api): State<SessionApi>,
-    session: AuthSession,
-    Path(id): Path<String>,
-) -> ApiResponse {
-    ApiResponse(api.revoke_session(&session, &id).await)
-}
-
-async fn revoke_others(State(api): State<SessionApi>, session: AuthSession) -> ApiResponse {
-    ApiResponse(api.revoke_others(&session).await)
-}
-
-async fn revoke_all(State(api): State<SessionApi>, session: AuthSession) -> ApiResponse {
-    ApiResponse(api.revoke_all(&session).await)
-}
-
-async fn not_me_page(State(api): State<SessionApi>, uri: axum::http::Uri) -> ApiResponse {
-    ApiResponse(api.not_me_page(uri.query()))
-}
-
-async fn not_me(State(api): State<SessionApi>, uri: axum::http::Uri) -> ApiResponse {
-    ApiResponse(api.not_me(uri.query()).await)
 }

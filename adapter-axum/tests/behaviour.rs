@@ -1,17 +1,20 @@
-//! The shared behavioural cases (`sessionward_core::web::testing`) over axum.
+//! The shared behavioural cases (`sessionward_core::testing::web`) over axum.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::Request;
-use axum::response::Response;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use sessionward_axum::{AuthSession, ClientContext, SessionApi, SessionLayer};
+use sessionward_axum::{
+    ApiResponse, AuthSession, Session, SessionApi, SessionLayer, SessionRejection,
+};
 use sessionward_core::UserId;
-use sessionward_core::web::testing::{AdapterHarness, TestRequest, TestResponse};
+use sessionward_core::testing::web::{AdapterHarness, TestRequest, TestResponse};
+use sessionward_core::web::WebResponse;
 use tower::ServiceExt;
 
 struct Axum(Router);
@@ -27,32 +30,51 @@ async fn maybe(session: Option<AuthSession>) -> String {
     }
 }
 
-async fn login(
-    State(api): State<SessionApi>,
-    ClientContext(ctx): ClientContext,
-    headers: axum::http::HeaderMap,
-) -> Response {
+async fn login(session: Session, headers: HeaderMap) -> Result<Response, SessionRejection> {
     let name = headers
         .get("x-test-user")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("nobody");
-    let user = UserId::new(name).unwrap();
-    sessionward_axum::login_response(&api, &user, &ctx).await
+    session.login(&UserId::new(name).unwrap()).await
+}
+
+async fn account(session: Session) -> Response {
+    match session.require() {
+        Ok(s) => format!("account {}", s.user).into_response(),
+        Err(r) if r.status() == 401 => Redirect::to("/login").into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+fn app() -> Router {
+    Router::new()
+        .route("/hello", get(hello).post(hello))
+        .route("/maybe", get(maybe))
+        .route("/login", post(login))
+        .route("/account", get(account))
+        .route("/app/logout", post(async |s: Session| s.logout().await))
+        .route(
+            "/app/reauth",
+            post(async |s: Session| s.reauthenticate().await),
+        )
+        .route("/app/end-all", post(async |s: Session| s.end_all().await))
+        .route(
+            "/app/sessions",
+            get(async |s: Session| s.list().await.map(|l| l.len().to_string())),
+        )
+        .route(
+            "/app/end-others",
+            post(async |s: Session| s.end_others().await.map(|n| n.to_string())),
+        )
 }
 
 impl AdapterHarness for Axum {
     async fn start(api: SessionApi) -> Self {
-        let app = Router::new()
-            .route("/hello", get(hello).post(hello))
-            .route("/maybe", get(maybe))
-            .route("/login", post(login))
-            .with_state(api.clone())
-            .nest(
-                api.config().route_prefix(),
-                sessionward_axum::routes(api.clone()),
-            )
-            .layer(SessionLayer::new(api));
-        Axum(app)
+        Axum(app().layer(SessionLayer::from_api(api)))
+    }
+
+    async fn start_without_layer(_: SessionApi) -> Self {
+        Axum(app())
     }
 
     async fn send(&self, r: TestRequest) -> TestResponse {
@@ -61,8 +83,10 @@ impl AdapterHarness for Axum {
             req = req.header(n, v);
         }
         let mut req = req.body(Body::from(r.body)).unwrap();
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::new(r.peer, 40_000)));
+        if let Some(peer) = r.peer {
+            req.extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(peer, 40_000)));
+        }
         let resp = self.0.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp
@@ -82,3 +106,11 @@ impl AdapterHarness for Axum {
 }
 
 sessionward_core::web_adapter_tests!(Axum, tokio::test);
+
+#[test]
+fn a_header_that_cannot_be_sent_is_a_500() {
+    let bad = WebResponse::empty(204).with_header("set-cookie", "a=b\r\nx: y");
+    let resp = ApiResponse(bad).into_response();
+    assert_eq!(resp.status(), 500);
+    assert!(resp.headers().get("set-cookie").is_none());
+}

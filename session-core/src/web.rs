@@ -48,25 +48,27 @@
 //! | `invalid_request` | 400 | |
 //! | `session_limit_reached` | 409 | body also has `limit` and `active` (the user's sessions, so the app can offer to end one) |
 //! | `unavailable` | 503 | store unreachable: fail closed |
+//! | `method_not_allowed` | 405 | `Allow` |
 //! | `internal_error` | 500 | |
 //!
 //! # Routes
-//! [`SessionApi`] implements the ready-made routes the adapters mount under
-//! a prefix (default `/auth`): `POST /refresh`, `POST /logout`,
-//! `GET /sessions`, `DELETE /sessions/{id}`, `POST /sessions/revoke-others`,
-//! `POST /sessions/revoke-all`, and the login helper
-//! [`SessionApi::login`].
+//! [`SessionApi`] implements the ready-made routes under a prefix (default
+//! `/auth`): `POST /refresh`, `POST /logout`, `GET /sessions`,
+//! `DELETE /sessions/{id}`, `POST /sessions/revoke-others`,
+//! `POST /sessions/revoke-all`, `GET`/`POST /sessions/not-me`. The
+//! adapters' layer serves them itself ([`SessionApi::route`],
+//! [`SessionApi::serve`]); handlers act on the caller's session through
+//! [`SessionHandle`].
 
 mod actions;
 mod api;
 mod config;
 mod cookies;
 mod error;
+mod handle;
+mod rejection;
 mod response;
-
-#[cfg(any(test, feature = "testing"))]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
+mod routes;
 
 pub use actions::token_from_query;
 pub use api::{AuthOutcome, SessionApi};
@@ -78,7 +80,10 @@ pub use cookies::{
     ACCESS_COOKIE, CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, REFRESH_COOKIE, cookie_value,
 };
 pub use error::{ErrorCode, WebError, ended_reason};
+pub use handle::{Framework, SessionHandle};
+pub use rejection::Rejection;
 pub use response::WebResponse;
+pub use routes::{Route, RouteMatch, RouteRequest};
 
 /// The exact `Clear-Site-Data` value sent when a session ends.
 pub const CLEAR_SITE_DATA: &str = "\"cache\", \"cookies\", \"storage\"";

@@ -1,21 +1,21 @@
 //! The sessionward example app on actix-web: the shared pages and demo
-//! routes from `sessionward-example-common`, plus the ready-made session
-//! scope. The binary (`src/main.rs`) serves [`configure`] behind a
-//! [`SessionMiddleware`](sessionward_actix::SessionMiddleware).
+//! routes from `sessionward-example-common`. The binary (`src/main.rs`)
+//! serves [`configure`] behind a
+//! [`SessionMiddleware`](sessionward_actix::SessionMiddleware), which also
+//! serves the session routes under `/auth`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use sessionward_actix::{AuthSession, ClientContext, to_http_response};
+use sessionward_actix::{AuthSession, Session, to_http_response};
 use sessionward_example_common::{DemoApp, demo, pages, ui};
 
 /// Registers every route of the app. Wrap the `App` in
-/// `SessionMiddleware::new(app.api.clone())`.
+/// `SessionMiddleware::from_api(app.api.clone())`.
 pub fn configure(app: DemoApp) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         let demo_on = app.demo;
         cfg.app_data(Data::new(app.clone()))
-            .service(sessionward_actix::scope(app.api.clone()))
             .route("/", web::get().to(asset))
             .route("/index.html", web::get().to(asset))
             .route("/app.js", web::get().to(asset))
@@ -39,13 +39,8 @@ async fn asset(req: HttpRequest) -> HttpResponse {
     }
 }
 
-async fn login(
-    app: Data<DemoApp>,
-    session: Option<AuthSession>,
-    ClientContext(ctx): ClientContext,
-    body: Bytes,
-) -> HttpResponse {
-    to_http_response(pages::login(&app, &body, session.as_deref(), &ctx).await)
+async fn login(app: Data<DemoApp>, session: Session, body: Bytes) -> HttpResponse {
+    to_http_response(pages::login(&app, &body, session.current(), session.context()).await)
 }
 
 async fn config(app: Data<DemoApp>) -> HttpResponse {

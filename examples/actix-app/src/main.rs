@@ -42,7 +42,7 @@ async fn run(config: Config) -> Result<(), String> {
     let addr = (config.host, config.port);
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(SessionMiddleware::new(app.api.clone()))
+            .wrap(SessionMiddleware::from_api(app.api.clone()))
             .configure(sessionward_example_actix::configure(app.clone()))
     })
     .workers(2)

@@ -21,7 +21,7 @@ async fn login_sessions_logout() {
     let app = DemoApp::build(&config).await.unwrap();
     let svc = test::init_service(
         App::new()
-            .wrap(SessionMiddleware::new(app.api.clone()))
+            .wrap(SessionMiddleware::from_api(app.api.clone()))
             .configure(sessionward_example_actix::configure(app.clone())),
     )
     .await;

@@ -1,5 +1,6 @@
 //! The axum routes: the shared pages and demo routes from
-//! `sessionward-example-common`, plus the ready-made session routes.
+//! `sessionward-example-common`, behind the session layer (which also
+//! serves the session routes under `/auth`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -7,7 +8,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sessionward_axum::{ApiResponse, AuthSession, ClientContext, SessionLayer};
+use sessionward_axum::{ApiResponse, AuthSession, Session, SessionLayer};
 use sessionward_example_common::{DemoApp, demo, pages, ui};
 
 /// The whole app.
@@ -28,13 +29,7 @@ pub(crate) fn router(app: DemoApp) -> Router {
             .route("/api/events", get(events))
             .route("/demo/simulate-login", post(simulate));
     }
-    router
-        .with_state(app)
-        .nest(
-            api.config().route_prefix(),
-            sessionward_axum::routes(api.clone()),
-        )
-        .layer(SessionLayer::new(api))
+    router.with_state(app).layer(SessionLayer::from_api(api))
 }
 
 async fn asset(uri: Uri) -> Response {
@@ -44,13 +39,8 @@ async fn asset(uri: Uri) -> Response {
     }
 }
 
-async fn login(
-    State(app): State<DemoApp>,
-    session: Option<AuthSession>,
-    ClientContext(ctx): ClientContext,
-    body: Bytes,
-) -> ApiResponse {
-    ApiResponse(pages::login(&app, &body, session.as_deref(), &ctx).await)
+async fn login(State(app): State<DemoApp>, session: Session, body: Bytes) -> ApiResponse {
+    ApiResponse(pages::login(&app, &body, session.current(), session.context()).await)
 }
 
 async fn config(State(app): State<DemoApp>) -> ApiResponse {

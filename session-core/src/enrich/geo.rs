@@ -178,6 +178,13 @@ impl From<PathBuf> for DbSource {
     }
 }
 
+impl From<&str> for DbSource {
+    /// A file path, as [`MaxMindResolver::open`] takes it.
+    fn from(p: &str) -> Self {
+        DbSource::File(PathBuf::from(p))
+    }
+}
+
 impl From<&Path> for DbSource {
     fn from(p: &Path) -> Self {
         DbSource::File(p.to_path_buf())

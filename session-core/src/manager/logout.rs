@@ -370,7 +370,7 @@ mod tests {
 
     #[tokio::test]
     async fn store_down_is_an_error() {
-        let store = crate::web::testing::FlakyStore::default();
+        let store = crate::testing::web::FlakyStore::default();
         let h = Harness::new(Arc::new(store.clone()), SessionPolicy::default());
         let login = log_in(&h).await;
         store.set_down(true);

@@ -3,12 +3,16 @@
 //! Every backend, including third-party ones, proves itself with one macro
 //! call in an integration test:
 //!
-//! ```ignore
+//! ```
 //! // tests/conformance.rs of a store crate; needs tokio (macros, rt-multi-thread) as a dev-dependency.
+//! # use sessionward_core::MemoryStore as MyStore;
+//! # trait Connect: Sized { async fn connect(_: &str) -> Result<Self, ()>; }
+//! # impl Connect for MyStore { async fn connect(_: &str) -> Result<Self, ()> { Ok(MyStore::new()) } }
 //! async fn store() -> Option<std::sync::Arc<dyn sessionward_core::SessionStore>> {
 //!     Some(std::sync::Arc::new(MyStore::connect("...").await.ok()?))
 //! }
 //! sessionward_core::store_conformance_tests!(store);
+//! # fn main() {}
 //! ```
 //!
 //! The factory returns `None` to skip (after calling [`service_unavailable`],
@@ -19,6 +23,7 @@
 //! real concurrency: hundreds of parallel logins and refreshes.
 
 mod cases;
+mod docs;
 mod harness;
 mod interleave;
 // Needs tokio's net and io-util, which only the feature turns on.
@@ -27,8 +32,13 @@ mod proxy;
 mod race;
 mod risk_cases;
 mod time_cases;
+pub mod web;
+// Needs tokio's net and io-util.
+#[cfg(feature = "testing")]
+pub mod http;
 
 pub use cases::*;
+pub use docs::quick_start_shows;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };

@@ -301,6 +301,33 @@ impl TokenConfigBuilder {
         self
     }
 
+    /// Fresh random keys that live only in this process: an HS256 signing
+    /// key (kid `ephemeral`) and a refresh key. For development, tests and
+    /// single-instance demos: every token dies with the process, and a second
+    /// instance would refuse the first one's tokens. Production shares
+    /// stable keys between instances ([`TokenConfigBuilder::signing_key`],
+    /// [`TokenConfigBuilder::refresh_key`]).
+    ///
+    /// ```
+    /// use sessionward_core::tokens::TokenConfig;
+    /// let config = TokenConfig::builder("https://auth.example.com", "example-api")
+    ///     .ephemeral_keys()
+    ///     .build()?;
+    /// # let _ = config;
+    /// # Ok::<(), sessionward_core::tokens::TokenConfigError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// When the OS random source fails (minting guessable keys instead
+    /// would fail open).
+    pub fn ephemeral_keys(mut self) -> Self {
+        let secret: [u8; 32] = crate::secret::random_bytes();
+        // A 32-byte secret always makes an HS256 key.
+        self.signing = SigningKey::hs256("ephemeral", &secret).ok();
+        self.refresh_key = Some(crate::secret::random_bytes());
+        self
+    }
+
     /// Clock-skew allowance for `exp`/`nbf` (default zero).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;

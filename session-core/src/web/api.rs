@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +16,7 @@ use crate::manager::{
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
 use crate::secret::RefreshToken;
 use crate::time::Timestamp;
+use crate::view::SessionView;
 
 use super::config::{AdapterConfig, ConfigError, TokenTransport};
 use super::cookies::{
@@ -22,6 +24,7 @@ use super::cookies::{
     expire_all, expire_legacy_refresh, set_cookie,
 };
 use super::error::{ErrorCode, WebError};
+use super::rejection::Rejection;
 use super::response::WebResponse;
 use super::{
     CLEAR_SITE_DATA, CSRF_HEADER, HeaderSource, MAX_BODY_LEN, WWW_AUTHENTICATE_INVALID,
@@ -62,8 +65,8 @@ impl AuthOutcome {
     }
 }
 
-/// The adapters' shared engine: a [`SessionManager`] plus an
-/// [`AdapterConfig`]. Cheap to clone.
+/// The HTTP face of a [`SessionManager`] (the engine): the manager plus an
+/// [`AdapterConfig`], answering in [`WebResponse`]s. Cheap to clone.
 ///
 /// Adapters call [`SessionApi::authenticate`] from their middleware, the
 /// route methods from their handlers, and turn each [`WebResponse`] into a
@@ -77,6 +80,8 @@ pub struct SessionApi {
 struct Inner {
     manager: SessionManager,
     config: AdapterConfig,
+    /// Set once the missing client address has been logged.
+    warned_no_client_ip: AtomicBool,
 }
 
 #[derive(Deserialize)]
@@ -102,9 +107,23 @@ impl SessionApi {
     /// [`ConfigError`] when the configuration is inconsistent.
     pub fn new(manager: SessionManager, config: AdapterConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(SessionApi {
-            inner: Arc::new(Inner { manager, config }),
-        })
+        Ok(Self::build(manager, config))
+    }
+
+    /// Combines a manager with the default [`AdapterConfig`] (cookies,
+    /// double-submit CSRF, prefix `/auth`).
+    pub fn with_defaults(manager: SessionManager) -> Self {
+        Self::build(manager, AdapterConfig::default())
+    }
+
+    fn build(manager: SessionManager, config: AdapterConfig) -> Self {
+        SessionApi {
+            inner: Arc::new(Inner {
+                manager,
+                config,
+                warned_no_client_ip: AtomicBool::new(false),
+            }),
+        }
     }
 
     /// The manager.
@@ -130,7 +149,7 @@ impl SessionApi {
     }
 
     /// The access token presented with the request, per the transport.
-    fn access_token<'a, H: HeaderSource>(
+    pub(super) fn access_token<'a, H: HeaderSource>(
         &self,
         headers: &'a H,
     ) -> Result<Option<&'a str>, WebError> {
@@ -230,8 +249,10 @@ impl SessionApi {
         let mut ctx = RequestContext::new();
         let forwarded = headers.header("forwarded").and_then(text);
         let xff = headers.header("x-forwarded-for").and_then(text);
-        if let Some(ip) = config.resolver.client_ip(peer, forwarded, xff) {
-            ctx = ctx.with_ip(ip);
+        match config.resolver.client_ip(peer, forwarded, xff) {
+            Some(ip) => ctx = ctx.with_ip(ip),
+            None if peer.is_none() => self.warn_no_client_ip(),
+            None => {}
         }
         if let Some(ua) = headers.header("user-agent") {
             ctx = ctx.with_user_agent(String::from_utf8_lossy(ua));
@@ -243,6 +264,25 @@ impl SessionApi {
             ctx = ctx.with_device_id(id);
         }
         ctx
+    }
+
+    /// Logs once that requests arrive without a TCP peer address: sessions
+    /// then record no IP, so location, per-IP limits and new-place alerts
+    /// go blind.
+    fn warn_no_client_ip(&self) {
+        if !self.inner.warned_no_client_ip.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "sessionward::web",
+                "requests carry no client address, so sessions record no IP: with axum serve \
+                 `into_make_service_with_connect_info::<SocketAddr>()`; behind a proxy configure \
+                 `AdapterConfig::with_client_ip_resolver(TrustedProxies::…)` (logged once)"
+            );
+        }
+    }
+
+    /// Whether a request without a client address was seen (and logged).
+    pub fn saw_missing_client_ip(&self) -> bool {
+        self.inner.warned_no_client_ip.load(Ordering::Relaxed)
     }
 
     /// The response for `err`: fixed JSON body, status, `Cache-Control:
@@ -427,7 +467,8 @@ impl SessionApi {
     /// A concurrent-session limit answers `409 session_limit_reached`
     /// listing the user's active sessions; a store outage `503`.
     pub async fn login(&self, user: &UserId, ctx: &RequestContext) -> WebResponse {
-        self.login_inner(user, ctx, LoginOptions::default()).await
+        let result = self.login_with(user, ctx, LoginOptions::default()).await;
+        self.respond(result)
     }
 
     /// Re-authentication helper: the host has verified the credentials of
@@ -438,19 +479,30 @@ impl SessionApi {
         current: &AuthenticatedSession,
         ctx: &RequestContext,
     ) -> WebResponse {
+        let result = self.reauthenticate_result(current, ctx).await;
+        self.respond(result)
+    }
+
+    pub(super) async fn reauthenticate_result(
+        &self,
+        current: &AuthenticatedSession,
+        ctx: &RequestContext,
+    ) -> Result<WebResponse, WebError> {
         let options = LoginOptions {
             replaces: Some(current.session_id.clone()),
             ..LoginOptions::default()
         };
-        self.login_inner(&current.user, ctx, options).await
+        self.login_with(&current.user, ctx, options).await
     }
 
-    async fn login_inner(
+    /// Logs `user` in with `options`: the token answer, or the error to
+    /// answer with.
+    pub(super) async fn login_with(
         &self,
         user: &UserId,
         ctx: &RequestContext,
         options: LoginOptions,
-    ) -> WebResponse {
+    ) -> Result<WebResponse, WebError> {
         let config = &self.inner.config;
         let new_device = (config.device_cookie
             && config.transport == TokenTransport::Cookies
@@ -460,19 +512,26 @@ impl SessionApi {
             Some(d) => ctx.clone().with_device_id(d.as_str()),
             None => ctx.clone(),
         };
-        match self.inner.manager.login_with(user, &ctx, options).await {
-            Ok(ok) => {
-                let now = self.inner.manager.now();
-                self.token_response(
-                    &ok.session,
-                    &ok.tokens,
-                    now,
-                    true,
-                    new_device.as_ref().map(SessionId::as_str),
-                )
-            }
-            Err(e) => self.error_response(&WebError::from(&e)),
-        }
+        let ok = self.inner.manager.login_with(user, &ctx, options).await?;
+        let now = self.inner.manager.now();
+        Ok(self.token_response(
+            &ok.session,
+            &ok.tokens,
+            now,
+            true,
+            new_device.as_ref().map(SessionId::as_str),
+        ))
+    }
+
+    /// `result` as a response: the answer itself, or the error's response.
+    pub(super) fn respond(&self, result: Result<WebResponse, WebError>) -> WebResponse {
+        result.unwrap_or_else(|e| self.error_response(&e))
+    }
+
+    /// `err` with its documented response, for handlers to inspect or send.
+    pub fn reject(&self, err: WebError) -> Rejection {
+        let response = self.error_response(&err);
+        Rejection::new(err, response)
     }
 
     /// The login answer (tokens or cookies) for a session created elsewhere.
@@ -577,32 +636,48 @@ impl SessionApi {
             return self.error_response(&e);
         }
         let refresh = refresh.map(RefreshToken::new);
+        let result = self.logout_proven(access, refresh.as_ref()).await;
+        self.respond(result)
+    }
+
+    /// Ends the session these credentials prove (if any) and answers `204`
+    /// with the client wipe; a store outage is the error.
+    pub(super) async fn logout_proven(
+        &self,
+        access_token: Option<&str>,
+        refresh_token: Option<&RefreshToken>,
+    ) -> Result<WebResponse, WebError> {
         let proof = LogoutProof {
-            access_token: access,
-            refresh_token: refresh.as_ref(),
+            access_token,
+            refresh_token,
         };
-        match self.inner.manager.logout_with_proof(proof).await {
-            Ok(LogoutOutcome::Ended | LogoutOutcome::AlreadyEnded | LogoutOutcome::NoProof) => {
+        match self.inner.manager.logout_with_proof(proof).await? {
+            LogoutOutcome::Ended | LogoutOutcome::AlreadyEnded | LogoutOutcome::NoProof => {
                 let mut r = WebResponse::empty(204);
                 self.add_wipe(&mut r);
-                r
+                Ok(r)
             }
-            Err(e) => self.error_response(&WebError::from(&e)),
         }
     }
 
     /// `GET <prefix>/sessions`: `{"sessions":[…]}`, the caller's active
     /// sessions, most recent first, the caller's own marked `"current": true`.
     pub async fn list(&self, session: &AuthenticatedSession) -> WebResponse {
-        match self
+        match self.list_views(session).await {
+            Ok(views) => self.json_or_500(200, &json!({ "sessions": views })),
+            Err(e) => self.error_response(&e),
+        }
+    }
+
+    pub(super) async fn list_views(
+        &self,
+        session: &AuthenticatedSession,
+    ) -> Result<Vec<SessionView>, WebError> {
+        Ok(self
             .inner
             .manager
             .list(&session.user, Some(&session.session_id))
-            .await
-        {
-            Ok(views) => self.json_or_500(200, &json!({ "sessions": views })),
-            Err(e) => self.error_response(&WebError::from(&e)),
-        }
+            .await?)
     }
 
     fn recent_auth(&self, session: &AuthenticatedSession) -> Result<(), WebError> {
@@ -618,64 +693,74 @@ impl SessionApi {
     /// (`204`; `404 not_found` for an unknown or another user's id). Ending
     /// the caller's own session also wipes the client.
     pub async fn revoke_session(&self, session: &AuthenticatedSession, id: &str) -> WebResponse {
-        if let Err(e) = self.recent_auth(session) {
-            return self.error_response(&e);
-        }
-        let Ok(id) = SessionId::parse(id) else {
-            return self.error_response(&WebError::new(ErrorCode::NotFound));
+        let result = match SessionId::parse(id) {
+            Ok(id) => self.end_session(session, &id).await,
+            // Checked first all the same: an unknown id never skips the
+            // recent-authentication rule.
+            Err(_) => self
+                .recent_auth(session)
+                .and(Err(WebError::new(ErrorCode::NotFound))),
         };
-        match self
-            .inner
+        self.respond(result)
+    }
+
+    pub(super) async fn end_session(
+        &self,
+        session: &AuthenticatedSession,
+        id: &SessionId,
+    ) -> Result<WebResponse, WebError> {
+        self.recent_auth(session)?;
+        self.inner
             .manager
-            .revoke(&session.user, &id, RevokeReason::User)
-            .await
-        {
-            Ok(()) => {
-                let mut r = WebResponse::empty(204);
-                if id == session.session_id {
-                    self.add_wipe(&mut r);
-                }
-                r
-            }
-            Err(e) => self.error_response(&WebError::from(&e)),
+            .revoke(&session.user, id, RevokeReason::User)
+            .await?;
+        let mut r = WebResponse::empty(204);
+        if *id == session.session_id {
+            self.add_wipe(&mut r);
         }
+        Ok(r)
     }
 
     /// `POST <prefix>/sessions/revoke-others`: ends every other session of
     /// the caller; `{"revoked": n}`.
     pub async fn revoke_others(&self, session: &AuthenticatedSession) -> WebResponse {
-        if let Err(e) = self.recent_auth(session) {
-            return self.error_response(&e);
+        match self.end_others(session).await {
+            Ok(n) => self.json_or_500(200, &json!({ "revoked": n })),
+            Err(e) => self.error_response(&e),
         }
-        match self
+    }
+
+    pub(super) async fn end_others(
+        &self,
+        session: &AuthenticatedSession,
+    ) -> Result<usize, WebError> {
+        self.recent_auth(session)?;
+        Ok(self
             .inner
             .manager
             .revoke_others(&session.user, &session.session_id, RevokeReason::User)
-            .await
-        {
-            Ok(n) => self.json_or_500(200, &json!({ "revoked": n })),
-            Err(e) => self.error_response(&WebError::from(&e)),
-        }
+            .await?)
     }
 
     /// `POST <prefix>/sessions/revoke-all`: ends every session of the
     /// caller, this one included; `{"revoked": n}` and the client wipe.
     pub async fn revoke_all(&self, session: &AuthenticatedSession) -> WebResponse {
-        if let Err(e) = self.recent_auth(session) {
-            return self.error_response(&e);
-        }
-        match self
+        let result = self.end_all(session).await;
+        self.respond(result)
+    }
+
+    pub(super) async fn end_all(
+        &self,
+        session: &AuthenticatedSession,
+    ) -> Result<WebResponse, WebError> {
+        self.recent_auth(session)?;
+        let n = self
             .inner
             .manager
             .revoke_all(&session.user, RevokeReason::User)
-            .await
-        {
-            Ok(n) => {
-                let mut r = self.json_or_500(200, &json!({ "revoked": n }));
-                self.add_wipe(&mut r);
-                r
-            }
-            Err(e) => self.error_response(&WebError::from(&e)),
-        }
+            .await?;
+        let mut r = self.json_or_500(200, &json!({ "revoked": n }));
+        self.add_wipe(&mut r);
+        Ok(r)
     }
 }

@@ -368,3 +368,14 @@ impl ClientIpResolver for crate::enrich::TrustedProxies {
         peer.map(|p| crate::enrich::client_ip(p, forwarded, x_forwarded_for, self))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::AdapterConfig;
+
+    #[test]
+    fn the_default_config_is_valid() {
+        // `SessionApi::with_defaults` skips validation on this basis.
+        assert_eq!(AdapterConfig::default().validate(), Ok(()));
+    }
+}

@@ -21,6 +21,9 @@ pub enum ErrorCode {
     NotFound,
     /// 400: malformed request.
     InvalidRequest,
+    /// 405: a session route called with a method it does not take (the
+    /// `Allow` header lists the right ones).
+    MethodNotAllowed,
     /// 409: a concurrent-session limit refused the login.
     SessionLimitReached,
     /// 403: the risk policy wants a second factor first; the body carries
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::CsrfRejected => "csrf_rejected",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::SessionLimitReached => "session_limit_reached",
             ErrorCode::StepUpRequired => "step_up_required",
             ErrorCode::LoginDenied => "login_denied",
@@ -61,6 +65,7 @@ impl ErrorCode {
             ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidRequest => 400,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::SessionLimitReached => 409,
             ErrorCode::Unavailable => 503,
             ErrorCode::InternalError => 500,

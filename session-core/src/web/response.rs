@@ -69,4 +69,70 @@ impl WebResponse {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The first header whose name or value could not go on the wire (a
+    /// name outside RFC 9110 token characters, a value with a control
+    /// character such as CR/LF), or `None` when every header is sound.
+    pub fn invalid_header(&self) -> Option<&'static str> {
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        };
+        let value_ok = |v: &str| v.bytes().all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t');
+        self.headers
+            .iter()
+            .find(|(n, v)| !name_ok(n) || !value_ok(v))
+            .map(|(n, _)| *n)
+    }
+
+    /// `self`, or `500 internal_error` (logged) when a header could not be
+    /// sent: a response is never sent with a header silently missing (a
+    /// dropped `Set-Cookie` would leave a client holding a dead session).
+    pub fn checked(self) -> WebResponse {
+        match self.invalid_header() {
+            None => self,
+            Some(name) => {
+                tracing::error!(
+                    target: "sessionward::web",
+                    header = name,
+                    "a response header cannot be sent; answering 500 instead"
+                );
+                Self::internal_error()
+            }
+        }
+    }
+
+    /// The fixed `500 internal_error` answer.
+    pub fn internal_error() -> WebResponse {
+        let code = super::ErrorCode::InternalError;
+        WebResponse::json(
+            code.status(),
+            format!("{{\"error\":\"{}\"}}", code.as_str()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WebResponse;
+
+    #[test]
+    fn a_header_that_cannot_be_sent_is_a_500_not_a_gap() {
+        let ok = WebResponse::empty(204).with_header("set-cookie", "a=b; Path=/\tx");
+        assert_eq!(ok.invalid_header(), None);
+        assert_eq!(ok.clone().checked(), ok);
+        for bad in [
+            WebResponse::empty(204).with_header("set-cookie", "a=b\r\nx: y"),
+            WebResponse::empty(204).with_header("set-cookie", "a=\u{7f}"),
+            WebResponse::empty(204).with_header("bad name", "v"),
+            WebResponse::empty(204).with_header("", "v"),
+        ] {
+            assert!(bad.invalid_header().is_some());
+            let r = bad.checked();
+            assert_eq!(r.status, 500);
+            assert_eq!(r.body.as_deref(), Some("{\"error\":\"internal_error\"}"));
+            assert_eq!(r.header("cache-control"), Some("no-store"));
+        }
+    }
 }

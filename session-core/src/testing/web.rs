@@ -4,23 +4,50 @@
 //! An adapter implements [`AdapterHarness`] over an in-process test app and
 //! expands [`crate::web_adapter_tests!`] in an integration test:
 //!
-//! ```ignore
-//! struct MyHarness { /* in-process app */ }
-//! impl sessionward_core::web::testing::AdapterHarness for MyHarness { /* … */ }
+//! ```
+//! use sessionward_core::testing::web::{AdapterHarness, TestRequest, TestResponse};
+//! use sessionward_core::web::SessionApi;
+//!
+//! struct MyHarness {
+//!     api: SessionApi, // and the in-process app built around it
+//! }
+//!
+//! impl AdapterHarness for MyHarness {
+//!     async fn start(api: SessionApi) -> Self {
+//!         MyHarness { api }
+//!     }
+//!     async fn start_without_layer(api: SessionApi) -> Self {
+//!         MyHarness { api }
+//!     }
+//!     async fn send(&self, request: TestRequest) -> TestResponse {
+//!         unimplemented!("send {} {} through the app", request.method, request.path)
+//!     }
+//! }
+//!
 //! sessionward_core::web_adapter_tests!(MyHarness, tokio::test);
+//! # fn main() {}
 //! ```
 //!
 //! # The test app contract
 //! Built by [`AdapterHarness::start`] around the given [`SessionApi`], with
-//! the adapter's authentication layer/middleware in front of everything:
-//! - `GET` and `POST /hello`: requires the adapter's session extractor;
+//! the adapter's layer/middleware (made with its `from_api`) in front of
+//! everything, so the session routes are served under the configured
+//! prefix (`/auth` in every case):
+//! - `GET` and `POST /hello`: requires the adapter's `AuthSession`;
 //!   answers `200` with the text `hello <user id>`;
-//! - `GET /maybe`: the optional extractor; `user <user id>` or `anonymous`;
+//! - `GET /maybe`: `Option<AuthSession>`; `user <user id>` or `anonymous`;
 //! - `POST /login`: logs in the user named by the `x-test-user` header with
-//!   the adapter's login helper and request context (peer address,
-//!   User-Agent, device cookie);
-//! - the adapter's ready-made session routes mounted at the configured
-//!   prefix (`/auth` in every case).
+//!   the adapter's `Session` handle;
+//! - `POST /app/logout`, `POST /app/reauth`, `POST /app/end-all`: the
+//!   handle's `logout`, `reauthenticate`, `end_all`, answered as they return;
+//! - `GET /app/sessions`, `POST /app/end-others`: the handle's `list` (the
+//!   count as text) and `end_others` (the count as text), or the rejection;
+//! - `GET /account`: `account <user id>` for a session; for a `401`
+//!   rejection `303` to `/login` (the typed-rejection `match`); any other
+//!   rejection as is.
+//!
+//! [`AdapterHarness::start_without_layer`] builds the same routes without
+//! the layer/middleware.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -51,7 +78,7 @@ use crate::store::{
 use crate::testing::Harness;
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 
-use super::{AdapterConfig, CsrfProtection, SessionApi, TokenTransport};
+use crate::web::{AdapterConfig, CsrfProtection, SessionApi, TokenTransport};
 
 /// A request as the cases send it.
 #[derive(Debug, Clone)]
@@ -64,8 +91,9 @@ pub struct TestRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
-    /// TCP peer address the adapter should see.
-    pub peer: IpAddr,
+    /// TCP peer address the adapter should see (`None`: the request
+    /// carries none, as behind a server set up without it).
+    pub peer: Option<IpAddr>,
 }
 
 impl TestRequest {
@@ -76,7 +104,7 @@ impl TestRequest {
             path: path.into(),
             headers: Vec::new(),
             body: Vec::new(),
-            peer: IpAddr::from([203, 0, 113, 1]),
+            peer: Some(IpAddr::from([203, 0, 113, 1])),
         }
     }
 
@@ -132,6 +160,8 @@ impl TestResponse {
 pub trait AdapterHarness: Sized {
     /// Builds the test app around `api`.
     async fn start(api: SessionApi) -> Self;
+    /// Builds the same routes without the layer/middleware.
+    async fn start_without_layer(api: SessionApi) -> Self;
     /// Sends one request through the app.
     async fn send(&self, request: TestRequest) -> TestResponse;
 }
@@ -234,6 +264,14 @@ pub async fn fixture<H: AdapterHarness>(
     config: AdapterConfig,
     policy: SessionPolicy,
 ) -> Fixture<H> {
+    fixture_with::<H>(config, policy, true).await
+}
+
+async fn fixture_with<H: AdapterHarness>(
+    config: AdapterConfig,
+    policy: SessionPolicy,
+    layer: bool,
+) -> Fixture<H> {
     let store = FlakyStore::default();
     let h = Harness::with_mode(
         Arc::new(store.clone()),
@@ -243,7 +281,11 @@ pub async fn fixture<H: AdapterHarness>(
     );
     let api = SessionApi::new(h.manager, config).expect("valid adapter config");
     Fixture {
-        app: H::start(api.clone()).await,
+        app: if layer {
+            H::start(api.clone()).await
+        } else {
+            H::start_without_layer(api.clone()).await
+        },
         api,
         clock: h.clock,
         store,
@@ -294,7 +336,7 @@ impl Device {
     /// A request carrying this device's credentials.
     pub fn request(&self, method: &'static str, path: &str) -> TestRequest {
         let mut r = TestRequest::new(method, path).header("user-agent", self.user_agent.clone());
-        r.peer = self.peer;
+        r.peer = Some(self.peer);
         if self.bearer
             && let Some(a) = &self.access
         {
@@ -310,7 +352,7 @@ impl Device {
             r = r.header("cookie", cookies.join("; "));
         }
         if self.send_csrf
-            && let Some((v, _)) = self.jar.get(super::CSRF_COOKIE)
+            && let Some((v, _)) = self.jar.get(crate::web::CSRF_COOKIE)
         {
             r = r.header("x-csrf-token", v.clone());
         }
@@ -401,13 +443,13 @@ impl Device {
     /// Forgets the access token (and its cookie), keeping the refresh token.
     pub fn drop_access(&mut self) {
         self.access = None;
-        self.jar.remove(super::ACCESS_COOKIE);
+        self.jar.remove(crate::web::ACCESS_COOKIE);
     }
 
     /// Forgets the refresh token (and its cookie), keeping the access token.
     pub fn drop_refresh(&mut self) {
         self.refresh = None;
-        self.jar.remove(super::REFRESH_COOKIE);
+        self.jar.remove(crate::web::REFRESH_COOKIE);
     }
 
     /// `GET /hello`.
@@ -561,7 +603,7 @@ pub async fn protected_route_with_revoked_token<H: AdapterHarness>() {
     let r = d.hello(&fx.app).await;
     assert_ended(&r, "admin");
     assert_eq!(r.all("set-cookie"), expired_cookies());
-    assert!(!d.jar.contains_key(super::ACCESS_COOKIE));
+    assert!(!d.jar.contains_key(crate::web::ACCESS_COOKIE));
 }
 
 pub async fn garbage_and_wrong_type_tokens<H: AdapterHarness>() {
@@ -672,7 +714,7 @@ pub async fn login_cookies_exact<H: AdapterHarness>() {
 
     // Strict is configurable.
     let fx = fixture::<H>(
-        cookies().with_same_site(super::SameSite::Strict),
+        cookies().with_same_site(crate::web::SameSite::Strict),
         SessionPolicy::default(),
     )
     .await;
@@ -745,14 +787,14 @@ pub async fn refresh_rotation_and_reuse_cookies<H: AdapterHarness>() {
                 .any(|(_, v)| v.contains("sw_refresh"))
         );
     }
-    let old = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
-    let csrf = d.jar.get(super::CSRF_COOKIE).unwrap().0.clone();
+    let old = d.jar.get(crate::web::REFRESH_COOKIE).unwrap().0.clone();
+    let csrf = d.jar.get(crate::web::CSRF_COOKIE).unwrap().0.clone();
     fx.clock.advance(Duration::from_secs(60));
     let r = d.refresh(&fx.app).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let set = r.all("set-cookie");
     assert_eq!(set.len(), 3, "{set:?}");
-    let new = d.jar.get(super::REFRESH_COOKIE).unwrap().0.clone();
+    let new = d.jar.get(crate::web::REFRESH_COOKIE).unwrap().0.clone();
     assert_ne!(new, old);
     assert_eq!(
         set[1],
@@ -762,11 +804,11 @@ pub async fn refresh_rotation_and_reuse_cookies<H: AdapterHarness>() {
     );
     assert_eq!(set[2], LEGACY_REFRESH_EXPIRY);
     assert!(set[0].ends_with("; Path=/; Max-Age=43140; Secure; HttpOnly; SameSite=Lax"));
-    assert_eq!(d.jar.get(super::CSRF_COOKIE).unwrap().0, csrf);
+    assert_eq!(d.jar.get(crate::web::CSRF_COOKIE).unwrap().0, csrf);
     assert_eq!(d.hello(&fx.app).await.status, 200);
     fx.clock.advance(Duration::from_secs(6));
     let mut thief = d.clone();
-    thief.jar.get_mut(super::REFRESH_COOKIE).unwrap().0 = old;
+    thief.jar.get_mut(crate::web::REFRESH_COOKIE).unwrap().0 = old;
     let r = thief.refresh(&fx.app).await;
     assert_ended(&r, "refresh_token_reuse");
     assert_eq!(r.all("set-cookie"), expired_cookies());
@@ -790,7 +832,7 @@ pub async fn logout_headers_exact<H: AdapterHarness>() {
             assert!(r.all("set-cookie").is_empty());
         } else {
             assert_eq!(r.all("set-cookie"), expired_cookies());
-            assert!(d.jar.keys().all(|k| k == super::DEVICE_COOKIE));
+            assert!(d.jar.keys().all(|k| k == crate::web::DEVICE_COOKIE));
         }
         // The old tokens are dead server-side.
         let mut old = before;
@@ -1404,15 +1446,16 @@ pub async fn logout_unproven_ends_nothing<H: AdapterHarness>() {
     for (fx, pick, is_cookies) in per_transport::<H>().await {
         let mut d = logged_in(&fx, pick(chrome()), "alice").await;
         let mut forger = d.clone();
-        let real = d
-            .refresh
-            .clone()
-            .or_else(|| d.jar.get(super::REFRESH_COOKIE).map(|(v, _)| v.clone()));
+        let real = d.refresh.clone().or_else(|| {
+            d.jar
+                .get(crate::web::REFRESH_COOKIE)
+                .map(|(v, _)| v.clone())
+        });
         let (head, _) = real.as_deref().unwrap().rsplit_once('.').unwrap();
         let forged = format!("{head}.{}", "A".repeat(43));
         forger.drop_access();
         forger.refresh = Some(forged.clone());
-        if let Some(c) = forger.jar.get_mut(super::REFRESH_COOKIE) {
+        if let Some(c) = forger.jar.get_mut(crate::web::REFRESH_COOKIE) {
             c.0 = forged;
         }
         let r = forger.logout(&fx.app).await;
@@ -1552,6 +1595,146 @@ pub async fn time_travel_revoke_after_access_expiry<H: AdapterHarness>() {
     }
 }
 
+// ------------------------------------------------- the handle and the layer
+
+pub async fn session_handle_actions<H: AdapterHarness>() {
+    for (config, cookie) in [(bearer(), false), (cookies(), true)] {
+        let fx = fixture::<H>(config, SessionPolicy::default()).await;
+        let pick = |d: Device| if cookie { as_cookies(d) } else { d };
+        let mut laptop = logged_in(&fx, pick(chrome()), "alice").await;
+        let mut phone = logged_in(&fx, pick(phone()), "alice").await;
+
+        let r = laptop
+            .send(&fx.app, laptop.request("GET", "/app/sessions"))
+            .await;
+        assert_eq!((r.status, r.body.as_str()), (200, "2"));
+        let r = laptop
+            .send(&fx.app, laptop.request("POST", "/app/end-others"))
+            .await;
+        assert_eq!((r.status, r.body.as_str()), (200, "1"));
+        assert_ended(&phone.hello(&fx.app).await, "user");
+
+        // Re-authentication replaces the session: new tokens, old ones refused.
+        let before = laptop.clone();
+        let r = laptop
+            .send(&fx.app, laptop.request("POST", "/app/reauth"))
+            .await;
+        assert_eq!(r.status, 200, "reauth: {}", r.body);
+        assert_eq!(laptop.hello(&fx.app).await.status, 200);
+        let mut stale = before;
+        assert_ended(&stale.hello(&fx.app).await, "reauthenticated");
+
+        let r = laptop
+            .send(&fx.app, laptop.request("POST", "/app/logout"))
+            .await;
+        assert_eq!(r.status, 204, "logout: {}", r.body);
+        assert_eq!(r.one("clear-site-data"), Some(WIPE));
+        assert!(revoked_for_logout(&fx));
+
+        let mut phone = logged_in(&fx, pick(self::phone()), "alice").await;
+        let r = phone
+            .send(&fx.app, phone.request("POST", "/app/end-all"))
+            .await;
+        assert_eq!((r.status, r.json()["revoked"].as_u64()), (200, Some(1)));
+        assert_eq!(r.one("clear-site-data"), Some(WIPE));
+
+        // Without a session every action is the documented rejection.
+        let anonymous = pick(chrome());
+        for (method, path) in [
+            ("GET", "/app/sessions"),
+            ("POST", "/app/end-others"),
+            ("POST", "/app/end-all"),
+            ("POST", "/app/reauth"),
+        ] {
+            let r = fx.app.send(anonymous.request(method, path)).await;
+            assert_error(&r, 401, "missing_token");
+        }
+        // Logging out without a session still wipes the client.
+        let r = fx.app.send(anonymous.request("POST", "/app/logout")).await;
+        assert_eq!(r.status, 204);
+        assert_eq!(r.one("clear-site-data"), Some(WIPE));
+    }
+}
+
+pub async fn typed_rejection_redirects<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let r = fx.app.send(TestRequest::new("GET", "/account")).await;
+    assert_eq!((r.status, r.one("location")), (303, Some("/login")));
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    let r = d.send(&fx.app, d.request("GET", "/account")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "account alice"));
+    fx.clock.advance(Duration::from_secs(5 * 60 + 1));
+    let r = d.send(&fx.app, d.request("GET", "/account")).await;
+    assert_eq!((r.status, r.one("location")), (303, Some("/login")));
+    // Anything but a 401 is sent as is.
+    let mut d = logged_in(&fx, as_cookies(chrome()), "alice").await;
+    fx.store.set_down(true);
+    let r = d.send(&fx.app, d.request("GET", "/account")).await;
+    assert_error(&r, 503, "unavailable");
+}
+
+pub async fn without_the_layer<H: AdapterHarness>() {
+    for config in [bearer(), cookies()] {
+        let fx = fixture_with::<H>(config, SessionPolicy::default(), false).await;
+        let r = fx.app.send(TestRequest::new("GET", "/hello")).await;
+        assert_error(&r, 500, "internal_error");
+        let r = fx
+            .app
+            .send(TestRequest::new("POST", "/login").header("x-test-user", "alice"))
+            .await;
+        assert_error(&r, 500, "internal_error");
+        let r = fx.app.send(TestRequest::new("GET", "/maybe")).await;
+        assert_eq!((r.status, r.body.as_str()), (200, "anonymous"));
+        // Nothing is served under the prefix either: no session was made.
+        let r = fx.app.send(TestRequest::new("POST", "/auth/refresh")).await;
+        assert_eq!(r.status, 404);
+        assert!(fx.events.events().is_empty(), "nothing happened");
+    }
+}
+
+pub async fn session_paths_with_the_wrong_method<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    for (method, path, allow) in [
+        ("GET", "/auth/refresh", "POST"),
+        ("GET", "/auth/logout", "POST"),
+        ("POST", "/auth/sessions", "GET"),
+        ("DELETE", "/auth/sessions/revoke-all", "POST"),
+        ("POST", "/auth/sessions/some-id", "DELETE"),
+        ("PUT", "/auth/sessions/not-me", "GET, HEAD, POST"),
+    ] {
+        let r = fx.app.send(TestRequest::new(method, path)).await;
+        assert_error(&r, 405, "method_not_allowed");
+        assert_eq!(r.one("allow"), Some(allow), "{method} {path}");
+    }
+    // Other paths under the prefix are the app's (none here).
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/auth/elsewhere"))
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+pub async fn missing_client_address_is_logged_once<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let d = logged_in(&fx, chrome(), "alice").await;
+    assert!(!fx.api.saw_missing_client_ip());
+    let mut anonymous_peer = d.request("POST", "/login").header("x-test-user", "bob");
+    anonymous_peer.peer = None;
+    let r = fx.app.send(anonymous_peer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        fx.api.saw_missing_client_ip(),
+        "the missing address was reported"
+    );
+    let user = UserId::new("bob").unwrap();
+    let sessions = fx.api.manager().list(&user, None).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].ip, None, "no address was invented");
+    let alice = UserId::new("alice").unwrap();
+    let sessions = fx.api.manager().list(&alice, None).await.unwrap();
+    assert_eq!(sessions[0].ip, Some(d.peer));
+}
+
 /// Expands to one test per behavioural case for the adapter harness
 /// `$harness`, each marked with the test attribute `$attr` (for example
 /// `tokio::test` or `actix_web::test`).
@@ -1590,13 +1773,18 @@ macro_rules! web_adapter_tests {
             limit_reached_is_409,
             not_me_link_over_http,
             jwt_attack_corpus_over_http,
+            session_handle_actions,
+            typed_rejection_redirects,
+            without_the_layer,
+            session_paths_with_the_wrong_method,
+            missing_client_address_is_logged_once,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {
         $(
             #[$attr]
             async fn $case() {
-                $crate::web::testing::$case::<$harness>().await;
+                $crate::testing::web::$case::<$harness>().await;
             }
         )+
     };

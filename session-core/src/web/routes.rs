@@ -1,0 +1,211 @@
+//! The ready-made session routes, matched and served once for every
+//! adapter: the adapters' layer/middleware hands over any request under the
+//! configured prefix that [`SessionApi::route`] recognises, so an app never
+//! mounts them itself or repeats the prefix.
+
+use super::api::{AuthOutcome, SessionApi};
+use super::error::{ErrorCode, WebError};
+use super::response::WebResponse;
+use super::{HeaderSource, MAX_BODY_LEN};
+
+/// One of the session routes (paths relative to the route prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// `POST /refresh`.
+    Refresh,
+    /// `POST /logout`.
+    Logout,
+    /// `GET /sessions`.
+    List,
+    /// `DELETE /sessions/{id}`.
+    EndOne(String),
+    /// `POST /sessions/revoke-others`.
+    EndOthers,
+    /// `POST /sessions/revoke-all`.
+    EndAll,
+    /// `GET /sessions/not-me?token=…` (the confirmation page).
+    NotMePage,
+    /// `POST /sessions/not-me?token=…`.
+    NotMe,
+}
+
+impl Route {
+    /// Whether serving it needs the request body (at most
+    /// [`MAX_BODY_LEN`] bytes).
+    pub fn reads_body(&self) -> bool {
+        matches!(self, Route::Refresh | Route::Logout)
+    }
+}
+
+/// What [`SessionApi::route`] found for a path under the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMatch {
+    /// A session route, to [`SessionApi::serve`].
+    Route(Route),
+    /// A session path with a method it does not take: answer
+    /// [`SessionApi::method_not_allowed`].
+    MethodNotAllowed(&'static str),
+}
+
+/// The parts of a request a session route reads.
+#[derive(Debug)]
+pub struct RouteRequest<'a, H> {
+    /// Upper-case method.
+    pub method: &'a str,
+    /// The request headers.
+    pub headers: &'a H,
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The body, when [`Route::reads_body`] (empty otherwise).
+    pub body: &'a [u8],
+    /// What authenticating the request found.
+    pub outcome: &'a AuthOutcome,
+}
+
+fn method_is(method: &str, allowed: &str) -> bool {
+    method == allowed || (allowed == "GET" && method == "HEAD")
+}
+
+impl SessionApi {
+    /// The session route `method` + `path` names, `None` when the path is
+    /// not one of them (the app serves it).
+    pub fn route(&self, method: &str, path: &str) -> Option<RouteMatch> {
+        let prefix = self.config().route_prefix();
+        let rest = path.strip_prefix(prefix)?;
+        let pick = |allow: &'static str, route: Route| {
+            Some(if method_is(method, allow) {
+                RouteMatch::Route(route)
+            } else {
+                RouteMatch::MethodNotAllowed(allow)
+            })
+        };
+        match rest {
+            "/refresh" => pick("POST", Route::Refresh),
+            "/logout" => pick("POST", Route::Logout),
+            "/sessions" => pick("GET", Route::List),
+            "/sessions/revoke-others" => pick("POST", Route::EndOthers),
+            "/sessions/revoke-all" => pick("POST", Route::EndAll),
+            "/sessions/not-me" => match method {
+                "POST" => Some(RouteMatch::Route(Route::NotMe)),
+                m if method_is(m, "GET") => Some(RouteMatch::Route(Route::NotMePage)),
+                _ => Some(RouteMatch::MethodNotAllowed("GET, HEAD, POST")),
+            },
+            _ => {
+                let id = rest.strip_prefix("/sessions/")?;
+                if id.is_empty() || id.contains('/') {
+                    return None;
+                }
+                pick("DELETE", Route::EndOne(id.to_owned()))
+            }
+        }
+    }
+
+    /// `405` for a session path called with the wrong method.
+    pub fn method_not_allowed(&self, allow: &'static str) -> WebResponse {
+        let mut r = self.error_response(&WebError::new(ErrorCode::MethodNotAllowed));
+        r.headers.push(("allow", allow.to_owned()));
+        r
+    }
+
+    /// Serves one session route.
+    pub async fn serve<H: HeaderSource>(
+        &self,
+        route: &Route,
+        req: RouteRequest<'_, H>,
+    ) -> WebResponse {
+        if req.body.len() > MAX_BODY_LEN {
+            return self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+        }
+        let session = || req.outcome.required();
+        match route {
+            Route::Refresh => self.refresh(req.method, req.headers, req.body).await,
+            Route::Logout => self.logout(req.method, req.headers, req.body).await,
+            Route::NotMePage => self.not_me_page(req.query),
+            Route::NotMe => self.not_me(req.query).await,
+            Route::List => match session() {
+                Ok(s) => self.list(s).await,
+                Err(e) => self.error_response(&e),
+            },
+            Route::EndOne(id) => match session() {
+                Ok(s) => self.revoke_session(s, id).await,
+                Err(e) => self.error_response(&e),
+            },
+            Route::EndOthers => match session() {
+                Ok(s) => self.revoke_others(s).await,
+                Err(e) => self.error_response(&e),
+            },
+            Route::EndAll => match session() {
+                Ok(s) => self.revoke_all(s).await,
+                Err(e) => self.error_response(&e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
+    use crate::web::AdapterConfig;
+
+    fn api(prefix: &str) -> SessionApi {
+        let h = Harness::new(
+            std::sync::Arc::new(crate::MemoryStore::new()),
+            crate::SessionPolicy::default(),
+        );
+        SessionApi::new(h.manager, AdapterConfig::new().with_route_prefix(prefix)).unwrap()
+    }
+
+    #[test]
+    fn only_session_paths_match() {
+        let api = api("/auth");
+        let r = |m, p| api.route(m, p);
+        assert_eq!(
+            r("POST", "/auth/refresh"),
+            Some(RouteMatch::Route(Route::Refresh))
+        );
+        assert_eq!(
+            r("GET", "/auth/refresh"),
+            Some(RouteMatch::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            r("HEAD", "/auth/sessions"),
+            Some(RouteMatch::Route(Route::List))
+        );
+        assert_eq!(
+            r("DELETE", "/auth/sessions/abc"),
+            Some(RouteMatch::Route(Route::EndOne("abc".into())))
+        );
+        assert_eq!(
+            r("DELETE", "/auth/sessions/revoke-all"),
+            Some(RouteMatch::MethodNotAllowed("POST"))
+        );
+        assert_eq!(
+            r("PUT", "/auth/sessions/not-me"),
+            Some(RouteMatch::MethodNotAllowed("GET, HEAD, POST"))
+        );
+        for not_ours in [
+            "/auth",
+            "/auth/",
+            "/auth/login",
+            "/auth/refresh/",
+            "/auth/sessions/",
+            "/auth/sessions/a/b",
+            "/authx/refresh",
+            "/refresh",
+        ] {
+            assert_eq!(r("POST", not_ours), None, "{not_ours}");
+        }
+    }
+
+    #[test]
+    fn an_empty_prefix_serves_at_the_root() {
+        let api = api("");
+        assert_eq!(
+            api.route("POST", "/logout"),
+            Some(RouteMatch::Route(Route::Logout))
+        );
+        assert_eq!(api.route("GET", "/"), None);
+    }
+}
