@@ -50,9 +50,9 @@ pub enum SessionError {
     #[error("re-authentication required")]
     ReauthenticationRequired,
     /// The risk policy wants a second factor before this login; complete it
-    /// with [`crate::SessionManager::complete_step_up`].
+    /// with `SessionManager::complete_step_up` (feature `risk`).
     #[error("step-up authentication required")]
-    StepUpRequired(Box<crate::StepUpChallenge>),
+    StepUpRequired(Box<crate::risk::StepUpChallenge>),
     /// The risk policy denied this login.
     #[error("login denied by risk policy")]
     LoginDenied(crate::RiskSummary),

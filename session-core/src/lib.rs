@@ -9,6 +9,8 @@ pub mod events;
 pub mod ids;
 mod manager;
 mod memory;
+#[cfg(feature = "risk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
 pub mod notify;
 pub mod policy;
 pub mod record;
@@ -18,6 +20,8 @@ pub mod store;
 pub mod time;
 pub mod tokens;
 mod view;
+#[cfg(feature = "web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod web;
 
 #[cfg(any(test, feature = "testing"))]
@@ -27,10 +31,12 @@ pub mod testing;
 pub use error::{LimitReached, SessionError};
 pub use events::{EventSink, SecurityEvent};
 pub use ids::{IdError, SessionId, UserId};
+#[cfg(feature = "risk")]
+pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    ACTION_TOKEN_TYP, AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions,
-    LoginSuccess, LogoutOutcome, LogoutProof, NoticeLinks, Refreshed, RevocationMode, RiskEngine,
-    SessionManager, SessionManagerBuilder, StepUpChallenge, TokenPair,
+    AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions, LoginSuccess,
+    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
+    TokenPair,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -40,6 +46,9 @@ pub use record::{
     DeviceClass, DeviceInfo, Inactive, Location, RefreshState, RequestContext, Revocation,
     RevokeReason, RiskSignal, RiskSummary, SessionMeta, SessionRecord,
 };
+pub use risk::StepUpChallenge;
+#[cfg(feature = "risk")]
+pub use risk::{NoticeLinks, RiskEngine};
 pub use secret::{AccessToken, ActionToken, RefreshToken, TokenHash};
 pub use store::{
     CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,

@@ -60,6 +60,7 @@
 //! [`SessionApi::serve`]); handlers act on the caller's session through
 //! [`SessionHandle`].
 
+#[cfg(feature = "risk")]
 mod actions;
 mod api;
 mod config;
@@ -70,6 +71,7 @@ mod rejection;
 mod response;
 mod routes;
 
+#[cfg(feature = "risk")]
 pub use actions::token_from_query;
 pub use api::{AuthOutcome, SessionApi};
 pub use config::{

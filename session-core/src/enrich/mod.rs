@@ -1,15 +1,18 @@
 //! Request enrichment: what device and roughly where a request comes from.
 //!
 //! - [`user_agent`]: User-Agent → [`DeviceInfo`] + [`DeviceClass`]
-//!   ([`UapParser`], [`CachedParser`]).
-//! - [`geo`]: IP → [`Location`] ([`MaxMindResolver`], [`NoGeo`]).
+//!   (`UapParser` with feature `user-agent`, [`CachedParser`]).
+//! - [`geo`]: IP → [`Location`] (`MaxMindResolver` with feature `geoip`,
+//!   [`NoGeo`]).
 //! - [`client_ip`](mod@client_ip): the client address behind trusted
 //!   reverse proxies.
 //! - [`Enricher`] combines a parser and a resolver; [`Describe`] renders the
 //!   results for people ("Chrome 131 on Windows 10", "London, United
 //!   Kingdom").
 //!
+//! With feature `bundled-test-data`:
 //! ```
+//! # #[cfg(feature = "bundled-test-data")] {
 //! use sessionward_core::DeviceClass;
 //! use sessionward_core::enrich::{Describe, Enricher};
 //!
@@ -22,7 +25,8 @@
 //! assert_eq!(e.class, DeviceClass::Desktop);
 //! assert_eq!(e.device.describe(), "Chrome 131 on Windows 10");
 //! assert_eq!(e.location.describe(), "London, United Kingdom");
-//! # Ok::<(), sessionward_core::enrich::EnrichError>(())
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::fmt;
@@ -41,13 +45,16 @@ pub use client_ip::{
     CidrError, IpCidr, MAX_FORWARDED_HEADER_LEN, MAX_FORWARDED_HOPS, ProxyHeader, TrustedProxies,
     client_ip,
 };
-pub use geo::{
-    AnonymousIp, DatabaseInfo, DbSource, GeoError, GeoResolver, MaxMindResolver, NoGeo,
-    is_public_ip,
-};
-pub use user_agent::{CachedParser, ParsedUserAgent, UaParserError, UapParser, UserAgentParser};
+pub use geo::{AnonymousIp, GeoResolver, NoGeo, is_public_ip};
+#[cfg(feature = "geoip")]
+pub use geo::{DatabaseInfo, DbSource, GeoError, MaxMindResolver};
+pub use user_agent::{CachedParser, ParsedUserAgent, UserAgentParser};
+#[cfg(feature = "user-agent")]
+pub use user_agent::{UaParserError, UapParser};
 
 /// Why [`Enricher::bundled`] failed (only if the embedded data is corrupt).
+#[cfg(feature = "bundled-test-data")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bundled-test-data")))]
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
     /// The embedded uap regexes could not be compiled.
@@ -126,6 +133,8 @@ impl Enricher {
     /// For demos and tests: real addresses resolve to unknown with the test
     /// databases. In production use [`Enricher::new`] with a
     /// [`MaxMindResolver::open`] on a real database.
+    #[cfg(feature = "bundled-test-data")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bundled-test-data")))]
     pub fn bundled() -> Result<Self, EnrichError> {
         let parser = CachedParser::with_default_capacity(UapParser::shared_embedded()?);
         let geo = MaxMindResolver::bundled_test_data()?;

@@ -8,7 +8,6 @@ use crate::record::{
     DeviceClass, RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta,
     SessionRecord,
 };
-use crate::risk::RiskAction;
 use crate::store::{CreateOutcome, CreateRequest};
 use crate::time::Timestamp;
 use crate::tokens::{RefreshSecret, format_refresh};
@@ -99,29 +98,14 @@ impl SessionManager {
     ) -> Result<LoginSuccess, SessionError> {
         let now = self.now();
         let enrichment = self.enrich(ctx);
-        let Some(risk) = self.inner.risk.clone() else {
+        #[cfg(feature = "risk")]
+        if let Some(risk) = self.inner.risk.clone() {
             return self
-                .create_session(user, ctx, enrichment, options, RiskSummary::default(), now)
+                .login_with_risk(&risk, user, ctx, enrichment, options, now)
                 .await;
-        };
-        let (assessment, facts) = self
-            .assess_login(&risk, user, ctx, &enrichment, now)
-            .await?;
-        if !risk.config.shadow {
-            match assessment.action {
-                RiskAction::Deny => return Err(SessionError::LoginDenied(assessment.summary())),
-                RiskAction::StepUp => {
-                    return Err(self.step_up_challenge(&risk, user, &assessment, now)?);
-                }
-                RiskAction::Allow | RiskAction::Notify => {}
-            }
         }
-        let success = self
-            .create_session(user, ctx, enrichment, options, assessment.summary(), now)
-            .await?;
-        self.after_login(&risk, &success, &facts, assessment.notify, now)
-            .await?;
-        Ok(success)
+        self.create_session(user, ctx, enrichment, options, RiskSummary::default(), now)
+            .await
     }
 
     /// Inserts the session through the store's atomic create and mints its tokens.

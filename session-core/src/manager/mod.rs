@@ -9,6 +9,7 @@ mod login;
 mod logout;
 mod refresh;
 mod revoke;
+#[cfg(feature = "risk")]
 mod risk_flow;
 
 use std::fmt;
@@ -21,6 +22,8 @@ use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingS
 use crate::ids::{SessionId, UserId};
 use crate::policy::SessionPolicy;
 use crate::record::{DeviceClass, DeviceInfo, Location, RequestContext, SessionRecord};
+#[cfg(feature = "risk")]
+use crate::risk::RiskEngine;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::store::SessionStore;
 use crate::time::{Clock, SystemClock, Timestamp};
@@ -30,7 +33,8 @@ pub use authenticate::AuthenticatedSession;
 pub use login::{LoginOptions, LoginSuccess};
 pub use logout::{LogoutOutcome, LogoutProof};
 pub use refresh::Refreshed;
-pub use risk_flow::{ACTION_TOKEN_TYP, NoticeLinks, RiskEngine, StepUpChallenge};
+#[cfg(feature = "risk")]
+pub use risk_flow::ACTION_TOKEN_TYP;
 
 use cache::RevocationCache;
 
@@ -148,6 +152,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     hasher: SessionHasher,
     enricher: Option<Arc<dyn LoginEnricher>>,
+    #[cfg(feature = "risk")]
     risk: Option<RiskEngine>,
     cache: Option<Arc<RevocationCache>>,
     /// The latest "not before" mark this instance raised (Unix ms), so a
@@ -186,6 +191,7 @@ pub struct SessionManagerBuilder {
     clock: Arc<dyn Clock>,
     hasher: SessionHasher,
     enricher: Option<Arc<dyn LoginEnricher>>,
+    #[cfg(feature = "risk")]
     risk: Option<RiskEngine>,
     mode: RevocationMode,
 }
@@ -213,6 +219,7 @@ impl SessionManager {
             clock: Arc::new(SystemClock),
             hasher: SessionHasher::default(),
             enricher: None,
+            #[cfg(feature = "risk")]
             risk: None,
             mode: RevocationMode::Strict,
         }
@@ -336,6 +343,8 @@ impl SessionManagerBuilder {
         self
     }
 
+    #[cfg(feature = "risk")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
     /// Risk scoring, step-up and new-login notices at login (default: none).
     pub fn risk(mut self, engine: RiskEngine) -> Self {
         self.risk = Some(engine);
@@ -389,6 +398,7 @@ impl SessionManagerBuilder {
                 clock: self.clock,
                 hasher: self.hasher,
                 enricher: self.enricher,
+                #[cfg(feature = "risk")]
                 risk: self.risk,
                 cache,
                 latest_mark: std::sync::atomic::AtomicI64::new(i64::MIN),

@@ -1,8 +1,6 @@
 //! Risk scoring at login, step-up completion, new-login notices and the
 //! "this wasn't me" action.
 
-use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +11,9 @@ use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
 use crate::notify::{NewLoginNotice, Notifier};
 use crate::record::{RequestContext, RevokeReason, RiskSummary};
-use crate::risk::{LoginFacts, LoginSignals, RiskAssessment, RiskConfig, RiskStore};
+use crate::risk::{
+    LoginFacts, LoginSignals, NoticeLinks, RiskAction, RiskAssessment, RiskEngine, StepUpChallenge,
+};
 use crate::secret::{ActionToken, TokenHash};
 use crate::time::Timestamp;
 use crate::tokens::TokenRejection;
@@ -28,97 +28,6 @@ const ACT_STEP_UP: &str = "step_up";
 
 /// How long a notifier may take before the login goes on without it.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Where notices link to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoticeLinks {
-    /// The session-management page.
-    pub sessions_url: String,
-    /// The "this wasn't me" endpoint; `?token=…` (or `&token=…`) is appended.
-    pub not_me_url: String,
-}
-
-/// Risk scoring plus notification, plugged into a [`SessionManager`] with
-/// [`super::SessionManagerBuilder::risk`].
-///
-/// ```
-/// use std::sync::Arc;
-/// use sessionward_core::{MemoryStore, RiskEngine};
-/// use sessionward_core::notify::OutboxNotifier;
-/// use sessionward_core::risk::RiskConfig;
-///
-/// let store = Arc::new(MemoryStore::new());
-/// let engine = RiskEngine::new(RiskConfig::default(), store)
-///     .with_notifier(Arc::new(OutboxNotifier::new(100)), sessionward_core::NoticeLinks {
-///         sessions_url: "https://app.example.com/sessions".into(),
-///         not_me_url: "https://app.example.com/auth/sessions/not-me".into(),
-///     });
-/// ```
-#[derive(Clone)]
-pub struct RiskEngine {
-    pub(super) config: RiskConfig,
-    store: Arc<dyn RiskStore>,
-    notifier: Option<(Arc<dyn Notifier>, NoticeLinks)>,
-    action_token_ttl: Duration,
-    step_up_ttl: Duration,
-}
-
-impl fmt::Debug for RiskEngine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RiskEngine")
-            .field("config", &self.config)
-            .field("notifier", &self.notifier.as_ref().map(|(_, l)| l))
-            .finish_non_exhaustive()
-    }
-}
-
-impl RiskEngine {
-    /// Scoring with `config`, history kept in `store`.
-    pub fn new(config: RiskConfig, store: Arc<dyn RiskStore>) -> Self {
-        RiskEngine {
-            config,
-            store,
-            notifier: None,
-            action_token_ttl: Duration::from_secs(2 * 3600),
-            step_up_ttl: Duration::from_secs(600),
-        }
-    }
-
-    /// Sends new-login notices through `notifier`, linking to `links`.
-    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>, links: NoticeLinks) -> Self {
-        self.notifier = Some((notifier, links));
-        self
-    }
-
-    /// Lifetime of "this wasn't me" links (default 2 hours).
-    pub fn with_not_me_ttl(mut self, ttl: Duration) -> Self {
-        self.action_token_ttl = ttl;
-        self
-    }
-
-    /// Lifetime of step-up challenges (default 10 minutes).
-    pub fn with_step_up_ttl(mut self, ttl: Duration) -> Self {
-        self.step_up_ttl = ttl;
-        self
-    }
-
-    /// The scoring configuration.
-    pub fn config(&self) -> &RiskConfig {
-        &self.config
-    }
-}
-
-/// A login that needs a second factor first.
-#[derive(Debug, Clone)]
-pub struct StepUpChallenge {
-    /// Single-use token to pass to [`SessionManager::complete_step_up`]
-    /// once the second factor checked out.
-    pub token: ActionToken,
-    /// Why.
-    pub risk: RiskSummary,
-    /// When the token expires.
-    pub expires_at: Timestamp,
-}
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +46,35 @@ struct ActionClaims {
 }
 
 impl SessionManager {
+    /// The login path with a risk engine: assess, then deny, challenge or
+    /// create (and notify).
+    pub(super) async fn login_with_risk(
+        &self,
+        risk: &RiskEngine,
+        user: &UserId,
+        ctx: &RequestContext,
+        enrichment: Enrichment,
+        options: LoginOptions,
+        now: Timestamp,
+    ) -> Result<LoginSuccess, SessionError> {
+        let (assessment, facts) = self.assess_login(risk, user, ctx, &enrichment, now).await?;
+        if !risk.config.shadow {
+            match assessment.action {
+                RiskAction::Deny => return Err(SessionError::LoginDenied(assessment.summary())),
+                RiskAction::StepUp => {
+                    return Err(self.step_up_challenge(risk, user, &assessment, now)?);
+                }
+                RiskAction::Allow | RiskAction::Notify => {}
+            }
+        }
+        let success = self
+            .create_session(user, ctx, enrichment, options, assessment.summary(), now)
+            .await?;
+        self.after_login(risk, &success, &facts, assessment.notify, now)
+            .await?;
+        Ok(success)
+    }
+
     /// Scores a login and emits its signal events.
     pub(super) async fn assess_login(
         &self,

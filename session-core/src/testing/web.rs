@@ -1286,9 +1286,10 @@ pub async fn jwt_attack_corpus_over_http<H: AdapterHarness>() {
 /// The "this wasn't me" link over HTTP: GET only shows a page, POST ends
 /// every session once, a second POST is refused.
 pub async fn not_me_link_over_http<H: AdapterHarness>() {
-    use crate::manager::{NoticeLinks, RiskEngine, SessionManager};
+    use crate::manager::SessionManager;
     use crate::notify::OutboxNotifier;
     use crate::risk::RiskConfig;
+    use crate::risk::{NoticeLinks, RiskEngine};
     use crate::testing::{TestEnricher, test_tokens};
 
     let store = MemoryStore::new();

@@ -367,7 +367,7 @@ impl SessionApi {
     /// The success response carrying fresh tokens: JSON tokens with bearer
     /// transport; `Set-Cookie` plus expiry times with cookie transport.
     /// `csrf` is set at login only: it lives as long as the session.
-    fn token_response(
+    pub(super) fn token_response(
         &self,
         session: &SessionRecord,
         tokens: &TokenPair,
@@ -532,12 +532,6 @@ impl SessionApi {
     pub fn reject(&self, err: WebError) -> Rejection {
         let response = self.error_response(&err);
         Rejection::new(err, response)
-    }
-
-    /// The login answer (tokens or cookies) for a session created elsewhere.
-    pub(super) fn login_response_for(&self, ok: &crate::LoginSuccess) -> WebResponse {
-        let now = self.inner.manager.now();
-        self.token_response(&ok.session, &ok.tokens, now, true, None)
     }
 
     /// `POST <prefix>/refresh`: rotates the refresh token taken from the

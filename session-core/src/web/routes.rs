@@ -24,9 +24,12 @@ pub enum Route {
     EndOthers,
     /// `POST /sessions/revoke-all`.
     EndAll,
-    /// `GET /sessions/not-me?token=…` (the confirmation page).
+    /// `GET /sessions/not-me?token=…` (the confirmation page; feature
+    /// `risk`).
+    #[cfg(feature = "risk")]
     NotMePage,
-    /// `POST /sessions/not-me?token=…`.
+    /// `POST /sessions/not-me?token=…` (feature `risk`).
+    #[cfg(feature = "risk")]
     NotMe,
 }
 
@@ -86,6 +89,7 @@ impl SessionApi {
             "/sessions" => pick("GET", Route::List),
             "/sessions/revoke-others" => pick("POST", Route::EndOthers),
             "/sessions/revoke-all" => pick("POST", Route::EndAll),
+            #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
                 m if method_is(m, "GET") => Some(RouteMatch::Route(Route::NotMePage)),
@@ -121,7 +125,9 @@ impl SessionApi {
         match route {
             Route::Refresh => self.refresh(req.method, req.headers, req.body).await,
             Route::Logout => self.logout(req.method, req.headers, req.body).await,
+            #[cfg(feature = "risk")]
             Route::NotMePage => self.not_me_page(req.query),
+            #[cfg(feature = "risk")]
             Route::NotMe => self.not_me(req.query).await,
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
