@@ -34,9 +34,8 @@ pub use ids::{IdError, SessionId, UserId};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    AuthenticatedSession, BuildError, Enrichment, LoginEnricher, LoginOptions, LoginSuccess,
-    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
-    TokenPair,
+    AuthenticatedSession, BuildError, LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof,
+    Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -57,7 +56,7 @@ pub use store::{
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use view::SessionView;
 
-pub use enrich::{Enricher, GeoResolver, UserAgentParser};
+pub use enrich::{Enricher, Enrichment, GeoResolver, LoginEnricher, UserAgentParser};
 
 #[cfg(test)]
 mod memory_conformance {

@@ -796,12 +796,12 @@ fn enricher_as_login_enricher() {
         .with_ip(ip("89.160.20.128"))
         .with_user_agent(SAFARI_IPAD);
     let out = LoginEnricher::enrich(&e, &ctx);
-    assert_eq!(out.class, Some(DeviceClass::Tablet));
+    assert_eq!(out.class, DeviceClass::Tablet);
     assert_eq!(out.location.country_code.as_deref(), Some("SE"));
     assert!(!out.anonymous_ip);
     let vpn = RequestContext::new().with_ip(ip("1.2.0.0"));
     assert!(LoginEnricher::enrich(&e, &vpn).anonymous_ip);
     let none = LoginEnricher::enrich(&Enricher::none(), &ctx);
-    assert_eq!(none.class, Some(DeviceClass::Other));
+    assert_eq!(none.class, DeviceClass::Other);
     assert!(!none.anonymous_ip);
 }

@@ -45,7 +45,7 @@ impl LoginEnricher for StoryEnricher {
             _ => Location::default(),
         };
         Enrichment {
-            class: Some(class),
+            class,
             device: DeviceInfo {
                 browser: Some(browser.into()),
                 os: Some(os.into()),

@@ -194,7 +194,7 @@ impl sessionward_core::LoginEnricher for TwoDevices {
             _ => ("Mobile Safari", "iOS", DeviceClass::Mobile),
         };
         Enrichment {
-            class: Some(class),
+            class,
             device: DeviceInfo {
                 browser: Some(browser.into()),
                 os: Some(os.into()),

@@ -65,19 +65,19 @@ pub enum EnrichError {
     Geo(#[from] GeoError),
 }
 
-/// The enrichment of one request, as returned by [`Enricher::enrich`].
-///
-/// Not to be confused with the engine's login enrichment
-/// [`crate::Enrichment`], which also carries the anonymiser flag; convert
-/// with `From` or use [`Enricher::login_enrichment`].
+/// Device and location facts of one request: what a [`LoginEnricher`]
+/// gives the manager at login, and what [`Enricher::enrich`] returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Enrichment {
     /// Parsed User-Agent facts.
     pub device: DeviceInfo,
-    /// Device class.
+    /// Device class (for per-class limits).
     pub class: DeviceClass,
     /// Approximate location of the client IP.
     pub location: Location,
+    /// Whether the IP is a known anonymising network (VPN, proxy, hosting,
+    /// Tor), per [`GeoResolver::is_anonymous`].
+    pub anonymous_ip: bool,
 }
 
 impl Default for Enrichment {
@@ -86,8 +86,19 @@ impl Default for Enrichment {
             device: DeviceInfo::default(),
             class: DeviceClass::Other,
             location: Location::default(),
+            anonymous_ip: false,
         }
     }
+}
+
+/// Turns request facts into device and location facts at login
+/// (User-Agent parsing, GeoIP); plugged into the manager with
+/// `SessionManagerBuilder::enricher`. Must be fast and must not fail:
+/// unknown input gives empty facts. [`Enricher`] is the implementation
+/// built from a parser and a resolver.
+pub trait LoginEnricher: Send + Sync + 'static {
+    /// Facts about the request.
+    fn enrich(&self, ctx: &RequestContext) -> Enrichment;
 }
 
 /// Combines a [`UserAgentParser`] and a [`GeoResolver`]. Cheap to clone.
@@ -169,17 +180,21 @@ impl Enricher {
         &self.geo
     }
 
-    /// Enriches one request. Missing inputs give empty facts; this never
-    /// fails.
+    /// Enriches one request: device facts, location and the anonymiser
+    /// flag. Missing inputs give empty facts; this never fails.
     pub fn enrich(&self, ip: Option<IpAddr>, user_agent: Option<&str>) -> Enrichment {
         let parsed = user_agent
             .map(|ua| self.user_agent.parse(ua))
             .unwrap_or_default();
         let location = ip.map(|ip| self.geo.locate(ip)).unwrap_or_default();
+        let anonymous_ip = ip
+            .and_then(|ip| self.geo.is_anonymous(ip))
+            .is_some_and(|a| a.anonymous);
         Enrichment {
             device: parsed.device,
             class: parsed.class,
             location,
+            anonymous_ip,
         }
     }
 
@@ -187,26 +202,13 @@ impl Enricher {
     pub fn enrich_context(&self, ctx: &RequestContext) -> Enrichment {
         self.enrich(ctx.ip(), ctx.user_agent())
     }
-
-    /// The engine's login enrichment for `ctx`: [`Enricher::enrich_context`]
-    /// plus the anonymiser flag from [`GeoResolver::is_anonymous`]. This is
-    /// what the [`LoginEnricher`](crate::LoginEnricher) implementation
-    /// returns.
-    pub fn login_enrichment(&self, ctx: &RequestContext) -> crate::Enrichment {
-        let anonymous_ip = ctx
-            .ip()
-            .and_then(|ip| self.geo.is_anonymous(ip))
-            .is_some_and(|a| a.anonymous);
-        let mut out = crate::Enrichment::from(self.enrich_context(ctx));
-        out.anonymous_ip = anonymous_ip;
-        out
-    }
 }
 
 /// Plugs an [`Enricher`] into the session engine:
-/// `SessionManager::builder(..).enricher(Arc::new(Enricher::bundled()?))`.
+/// `SessionManager::builder(..).enricher(Arc::new(enricher))`.
 ///
 /// ```
+/// # #[cfg(feature = "bundled-test-data")] {
 /// use sessionward_core::{DeviceClass, Enricher, LoginEnricher, RequestContext};
 ///
 /// let enricher = Enricher::bundled()?;
@@ -214,27 +216,15 @@ impl Enricher {
 ///     .with_ip("81.2.69.142".parse().unwrap())
 ///     .with_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
 /// let e = LoginEnricher::enrich(&enricher, &ctx);
-/// assert_eq!(e.class, Some(DeviceClass::Desktop));
+/// assert_eq!(e.class, DeviceClass::Desktop);
 /// assert_eq!(e.location.city.as_deref(), Some("London"));
 /// assert!(e.anonymous_ip); // listed in the bundled Anonymous-IP test database
-/// # Ok::<(), sessionward_core::enrich::EnrichError>(())
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-impl crate::LoginEnricher for Enricher {
-    fn enrich(&self, ctx: &RequestContext) -> crate::Enrichment {
-        self.login_enrichment(ctx)
-    }
-}
-
-/// Converts to the engine's login enrichment (`anonymous_ip` is `false`;
-/// [`Enricher::login_enrichment`] fills it).
-impl From<Enrichment> for crate::Enrichment {
-    fn from(e: Enrichment) -> Self {
-        crate::Enrichment {
-            class: Some(e.class),
-            device: e.device,
-            location: e.location,
-            anonymous_ip: false,
-        }
+impl LoginEnricher for Enricher {
+    fn enrich(&self, ctx: &RequestContext) -> Enrichment {
+        self.enrich_context(ctx)
     }
 }
 

@@ -5,15 +5,15 @@ use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
 use crate::policy::OnLimit;
 use crate::record::{
-    DeviceClass, RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta,
-    SessionRecord,
+    RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta, SessionRecord,
 };
 use crate::store::{CreateOutcome, CreateRequest};
 use crate::time::Timestamp;
 use crate::tokens::{RefreshSecret, format_refresh};
 use crate::view::SessionView;
 
-use super::{Enrichment, SessionManager, TokenPair};
+use super::{SessionManager, TokenPair};
+use crate::enrich::Enrichment;
 
 /// Options for [`SessionManager::login_with`].
 #[derive(Debug, Clone, Default)]
@@ -236,7 +236,7 @@ impl SessionManager {
             },
             revoked: None,
             ip: ctx.ip(),
-            device_class: enrichment.class.unwrap_or(DeviceClass::Other),
+            device_class: enrichment.class,
             country: enrichment.location.country_code.clone(),
             meta: SessionMeta {
                 user_agent: ctx.user_agent().map(str::to_owned),

@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::enrich::LoginEnricher;
 use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingSink};
 use crate::ids::{SessionId, UserId};
 use crate::policy::SessionPolicy;
-use crate::record::{DeviceClass, DeviceInfo, Location, RequestContext, SessionRecord};
+use crate::record::SessionRecord;
 #[cfg(feature = "risk")]
 use crate::risk::RiskEngine;
 use crate::secret::{AccessToken, RefreshToken};
@@ -67,27 +68,6 @@ impl RevocationMode {
             capacity: 100_000,
         }
     }
-}
-
-/// Device and location facts derived from a request at login.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Enrichment {
-    /// Device class for limits.
-    pub class: Option<DeviceClass>,
-    /// Parsed device facts.
-    pub device: DeviceInfo,
-    /// Approximate location.
-    pub location: Location,
-    /// Whether the IP is a known anonymising network (VPN, proxy, hosting, Tor).
-    pub anonymous_ip: bool,
-}
-
-/// Turns request facts into device and location facts at login
-/// (User-Agent parsing, GeoIP). Must be fast and must not fail: unknown
-/// input gives empty facts.
-pub trait LoginEnricher: Send + Sync + 'static {
-    /// Facts about the request.
-    fn enrich(&self, ctx: &RequestContext) -> Enrichment;
 }
 
 /// A fresh access/refresh token pair.

@@ -18,7 +18,8 @@ use crate::secret::{ActionToken, TokenHash};
 use crate::time::Timestamp;
 use crate::tokens::TokenRejection;
 
-use super::{Enrichment, LoginOptions, LoginSuccess, SessionManager};
+use super::{LoginOptions, LoginSuccess, SessionManager};
+use crate::enrich::Enrichment;
 
 /// Header `typ` of action tokens ("this wasn't me", step-up).
 pub const ACTION_TOKEN_TYP: &str = "swr-action+jwt";
@@ -84,7 +85,7 @@ impl SessionManager {
         enrichment: &Enrichment,
         now: Timestamp,
     ) -> Result<(RiskAssessment, LoginFacts), SessionError> {
-        let class = enrichment.class.unwrap_or(crate::DeviceClass::Other);
+        let class = enrichment.class;
         let d = &enrichment.device;
         let mut fingerprints = vec![format!(
             "ua:{}|{}|{}",

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::enrich::{Enrichment, LoginEnricher};
 use crate::events::MemorySink;
 use crate::ids::UserId;
-use crate::manager::{Enrichment, LoginEnricher, RevocationMode, SessionManager};
+use crate::manager::{RevocationMode, SessionManager};
 use crate::policy::SessionPolicy;
 use crate::record::{DeviceClass, Location, RequestContext};
 use crate::store::SessionStore;
@@ -51,7 +52,7 @@ pub struct TestEnricher;
 impl LoginEnricher for TestEnricher {
     fn enrich(&self, ctx: &RequestContext) -> Enrichment {
         let mut parts = ctx.user_agent().unwrap_or("").split('/').skip(1);
-        let class = parts.next().map(DeviceClass::parse);
+        let class = parts.next().map_or(DeviceClass::Other, DeviceClass::parse);
         let country = parts.next().filter(|c| *c != "-").map(str::to_owned);
         Enrichment {
             class,
