@@ -34,7 +34,7 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
     let meta = rename_keys(strip_nulls(meta), true);
     let mut out = String::with_capacity(160);
     let (revoked_at, reason) = match r.revoked {
-        Some(rev) => (rev.at.unix_millis().to_string(), rev.reason.as_str()),
+        Some(rev) => (crate::args::millis(rev.at), rev.reason.as_str()),
         None => (String::new(), ""),
     };
     let ip = r.ip.map(|ip| ip.to_string()).unwrap_or_default();

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use sessionward_core::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
 use sessionward_core::{SessionId, StoreError, Timestamp, UserId};
 
-use crate::{RedisStore, keys, millis};
+use crate::args::millis;
+use crate::{RedisStore, keys};
 
 /// The history field holding the previous login.
 const LAST: &str = "last";
@@ -114,7 +115,7 @@ impl RiskStore for RedisStore {
         let (values, burst) = try_join(history, burst).await?;
         let recent_logins_from_ip = u32::try_from(burst).unwrap_or(u32::MAX);
         let Some((last, found)) = values.split_first() else {
-            return Err(crate::unexpected());
+            return Err(crate::args::unexpected());
         };
         let Some(last) = last else {
             // `last` is written by every recorded login and never trimmed:
@@ -133,7 +134,7 @@ impl RiskStore for RedisStore {
         if found.len()
             != n_fp + usize::from(facts.country.is_some()) + usize::from(facts.asn.is_some())
         {
-            return Err(crate::unexpected());
+            return Err(crate::args::unexpected());
         }
         let (fps, rest) = found.split_at(n_fp);
         let mut rest = rest.iter();
