@@ -64,7 +64,17 @@ pub enum SessionError {
     Signing(#[source] jsonwebtoken::errors::Error),
     /// The store failed; [`StoreError::Unavailable`] means fail closed with 503.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SessionError {
+    /// Every store failure a caller sees passes here, so it is also where
+    /// the `sessionward_store_errors_total` metric counts them.
+    fn from(e: StoreError) -> Self {
+        #[cfg(feature = "metrics")]
+        crate::metrics::store_error(&e);
+        SessionError::Store(e)
+    }
 }
 
 impl SessionError {

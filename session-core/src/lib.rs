@@ -9,6 +9,9 @@ pub mod events;
 pub mod ids;
 mod manager;
 mod memory;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 #[cfg(feature = "risk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
 pub mod notify;

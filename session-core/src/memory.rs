@@ -91,7 +91,8 @@ impl MemoryStore {
         self.marks().get(user).copied()
     }
 
-    fn publish(&self, revoked: &[SessionRecord]) {
+    /// Announces `revoked` (the records before revocation) ended at `at`.
+    fn publish(&self, revoked: &[SessionRecord], at: Timestamp) {
         if revoked.is_empty() {
             return;
         }
@@ -105,6 +106,7 @@ impl MemoryStore {
                 tx.try_send(FeedEvent::Revoked {
                     user: r.user.clone(),
                     id: r.id.clone(),
+                    at: Some(at),
                 })
                 .is_ok()
             })
@@ -128,6 +130,7 @@ fn revoke_in_place(
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, req: CreateRequest) -> Result<CreateOutcome, StoreError> {
+        let now = req.now;
         let (outcome, revoked) = {
             let mut all = self.lock();
             // The mark is read under the sessions lock, which `revoke_all`
@@ -151,7 +154,7 @@ impl SessionStore for MemoryStore {
             }
             (decision.into_outcome(), revoked)
         };
-        self.publish(&revoked);
+        self.publish(&revoked, now);
         Ok(outcome)
     }
 
@@ -208,7 +211,7 @@ impl SessionStore for MemoryStore {
                 .and_then(|r| revoke_in_place(r, reason, at))
         };
         if let Some(b) = &before {
-            self.publish(std::slice::from_ref(b));
+            self.publish(std::slice::from_ref(b), at);
         }
         Ok(before)
     }
@@ -236,7 +239,7 @@ impl SessionStore for MemoryStore {
                 None => Vec::new(),
             }
         };
-        self.publish(&revoked);
+        self.publish(&revoked, at);
         Ok(revoked)
     }
 

@@ -465,6 +465,9 @@ pub enum FeedEvent {
         user: UserId,
         /// Session.
         id: SessionId,
+        /// When, by the revoking instance's clock, if the store's message
+        /// carries it (for the feed-lag metric; nothing decides on it).
+        at: Option<Timestamp>,
     },
 }
 

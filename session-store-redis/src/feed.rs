@@ -60,10 +60,16 @@ impl RedisRevocationFeed {
     }
 }
 
-/// Parses one published message into revocation events.
+/// Parses one published message (`<id> <id>…\n<user id>\n<revoked at, ms>`;
+/// the time is absent in messages of earlier versions) into revocation
+/// events.
 pub(crate) fn parse_message(payload: &str) -> Vec<FeedEvent> {
-    let Some((ids, user)) = payload.split_once('\n') else {
+    let Some((ids, rest)) = payload.split_once('\n') else {
         return Vec::new();
+    };
+    let (user, at) = match rest.split_once('\n') {
+        Some((user, at)) => (user, crate::args::parse_millis(at).ok()),
+        None => (rest, None),
     };
     let Ok(user) = UserId::new(user) else {
         return Vec::new();
@@ -73,6 +79,7 @@ pub(crate) fn parse_message(payload: &str) -> Vec<FeedEvent> {
         .map(|id| FeedEvent::Revoked {
             user: user.clone(),
             id,
+            at,
         })
         .collect()
 }
@@ -161,8 +168,15 @@ mod tests {
         let b = SessionId::generate();
         let events = parse_message(&format!("{a} {b}\nuser with spaces {{x}}"));
         assert_eq!(events.len(), 2);
-        assert!(matches!(&events[1], FeedEvent::Revoked { user, id }
-            if user.as_str() == "user with spaces {x}" && *id == b));
+        assert!(
+            matches!(&events[1], FeedEvent::Revoked { user, id, at: None }
+            if user.as_str() == "user with spaces {x}" && *id == b)
+        );
+        let events = parse_message(&format!("{a}\nalice\n1767225600123"));
+        assert!(
+            matches!(&events[0], FeedEvent::Revoked { id, at: Some(t), .. }
+            if *id == a && t.unix_millis() == 1_767_225_600_123)
+        );
         assert!(parse_message("garbage").is_empty());
         assert!(parse_message("notanid\nu").is_empty());
     }

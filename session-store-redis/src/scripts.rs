@@ -180,7 +180,7 @@ local revoked = {}
 local function announce()
   if #revoked > 0 then
     sync_revoked_ttl()
-    redis.call('PUBLISH', channel, table.concat(revoked, " ") .. "\n" .. user)
+    redis.call('PUBLISH', channel, table.concat(revoked, " ") .. "\n" .. user .. "\n" .. now)
   end
 end
 local function end_idle(id, f)
@@ -371,7 +371,7 @@ if f[9] ~= "" then return false end
 ensure_index()
 mark_revoked(ARGV[1], f, ARGV[3], ARGV[2])
 sync_revoked_ttl()
-redis.call('PUBLISH', ARGV[5], ARGV[1] .. "\n" .. ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[1] .. "\n" .. ARGV[4] .. "\n" .. ARGV[3])
 return v
 "#;
 
@@ -401,7 +401,7 @@ for _, id in ipairs(unrevoked_ids) do
 end
 if #ids > 0 then
   sync_revoked_ttl()
-  redis.call('PUBLISH', ARGV[5], table.concat(ids, " ") .. "\n" .. ARGV[4])
+  redis.call('PUBLISH', ARGV[5], table.concat(ids, " ") .. "\n" .. ARGV[4] .. "\n" .. ARGV[3])
 end
 return reply
 "#;

@@ -62,7 +62,7 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 /// result column has a decodable type).
 macro_rules! notify {
     () => {
-        "pg_notify('sessionward_revoked', json_build_object('user', user_id, 'id', session_id)::text)::text AS notified"
+        "pg_notify('sessionward_revoked', json_build_object('user', user_id, 'id', session_id, 'at', revoked_at)::text)::text AS notified"
     };
 }
 
@@ -787,6 +787,9 @@ struct PgFeed {
 struct Payload {
     user: String,
     id: String,
+    /// Unix ms; absent in messages of earlier versions.
+    #[serde(default)]
+    at: Option<i64>,
 }
 
 fn parse_payload(text: &str) -> Option<FeedEvent> {
@@ -794,6 +797,7 @@ fn parse_payload(text: &str) -> Option<FeedEvent> {
     Some(FeedEvent::Revoked {
         user: UserId::new(p.user).ok()?,
         id: SessionId::parse(&p.id).ok()?,
+        at: p.at.map(Timestamp::from_unix_millis),
     })
 }
 
@@ -869,7 +873,17 @@ mod tests {
             parse_payload(&ok),
             Some(FeedEvent::Revoked {
                 user: UserId::new("alice").unwrap(),
-                id
+                id: id.clone(),
+                at: None,
+            })
+        );
+        let timed = format!(r#"{{"user":"alice","id":"{id}","at":1767225600123}}"#);
+        assert_eq!(
+            parse_payload(&timed),
+            Some(FeedEvent::Revoked {
+                user: UserId::new("alice").unwrap(),
+                id,
+                at: Some(Timestamp::from_unix_millis(1_767_225_600_123)),
             })
         );
         assert_eq!(parse_payload("not json"), None);

@@ -65,6 +65,22 @@ impl SessionManager {
     /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`], or
     /// [`SessionError::Store`] (fail closed) when the store cannot answer.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let result = self.authenticate_token(token).await;
+        #[cfg(feature = "metrics")]
+        crate::metrics::authenticated(
+            started.elapsed(),
+            match &result {
+                Ok(_) => "ok",
+                Err(SessionError::Store(_)) => "error",
+                Err(_) => "refused",
+            },
+        );
+        result
+    }
+
+    async fn authenticate_token(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
         let now = self.now();
         let claims = self.verify_access(token, now)?;
         let (user, id) = match (

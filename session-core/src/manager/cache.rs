@@ -152,6 +152,8 @@ pub(super) async fn listen(
             Ok(mut rx) => {
                 while let Some(event) = rx.recv().await {
                     let Some(cache) = cache.upgrade() else { return };
+                    #[cfg(feature = "metrics")]
+                    crate::metrics::feed(&event, clock.now());
                     match event {
                         FeedEvent::Connected => {
                             cache.reset(true);

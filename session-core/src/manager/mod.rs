@@ -233,6 +233,8 @@ impl SessionManager {
 
     /// Records a security event through the configured sink.
     pub fn emit(&self, event: SecurityEvent) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::event(&event);
         self.inner.events.record(&event);
     }
 

@@ -1106,3 +1106,45 @@ pub async fn cached_mode_sees_revocation(store: Arc<dyn SessionStore>) {
     }
     assert!(refused, "the other instance never saw the revocation");
 }
+
+/// A store with a revocation feed announces each revocation with the
+/// revoking call's time (`FeedEvent::Revoked::at`), which the feed-lag metric
+/// reads. Stores without a feed have nothing to announce.
+pub async fn feed_announces_revocations_with_their_time(store: Arc<dyn SessionStore>) {
+    let Some(feed) = store.revocation_feed() else {
+        return;
+    };
+    let mut rx = feed.subscribe().await.unwrap();
+    let connected = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert!(
+        matches!(connected, Ok(Some(crate::store::FeedEvent::Connected))),
+        "the feed first says it is connected: {connected:?}"
+    );
+    let h = Harness::new(store, SessionPolicy::default());
+    let user = fresh_user();
+    let a = login(&h, &user).await;
+    h.clock.advance(Duration::from_secs(3));
+    let revoked_at = h.clock.now();
+    h.manager
+        .revoke(&user, &a.session.id, RevokeReason::User)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the revocation is announced within 5 s")
+            .expect("the feed stays open");
+        if let crate::store::FeedEvent::Revoked { user: u, id, at } = event
+            && u == user
+        {
+            assert_eq!(id, a.session.id);
+            assert_eq!(
+                at,
+                Some(revoked_at),
+                "the announcement carries the revocation time"
+            );
+            return;
+        }
+    }
+}

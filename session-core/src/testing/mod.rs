@@ -56,6 +56,7 @@ macro_rules! store_conformance_tests {
     ($factory:path) => {
         $crate::store_conformance_tests!(@cases $factory;
             login_then_authenticate,
+            feed_announces_revocations_with_their_time,
             list_shows_only_own_active_sessions,
             concurrent_logins_reject_new,
             concurrent_logins_evict_oldest,
