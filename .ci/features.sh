@@ -11,7 +11,7 @@ if cargo tree -p "$core" --no-default-features -e normal | grep -E '^.*(ua-parse
   echo "the kernel must not depend on ua-parser or maxminddb" >&2
   exit 1
 fi
-for feature in web user-agent geoip risk metrics bundled-test-data testing; do
+for feature in web user-agent geoip risk metrics utoipa bundled-test-data testing; do
   echo "-- $core --no-default-features --features $feature"
   cargo check -p "$core" --no-default-features --features "$feature" --quiet
 done

@@ -67,6 +67,7 @@ mod config;
 mod cookies;
 mod error;
 mod handle;
+mod openapi;
 mod rejection;
 mod response;
 mod routes;
@@ -83,6 +84,7 @@ pub use cookies::{
 };
 pub use error::{ErrorCode, WebError, ended_reason};
 pub use handle::{Framework, SessionHandle};
+pub use openapi::OPENAPI_PATH;
 pub use rejection::Rejection;
 pub use response::WebResponse;
 pub use routes::{Route, RouteMatch, RouteRequest};

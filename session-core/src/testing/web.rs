@@ -1736,6 +1736,25 @@ pub async fn missing_client_address_is_logged_once<H: AdapterHarness>() {
     assert_eq!(sessions[0].ip, Some(d.peer));
 }
 
+pub async fn openapi_document_over_http<H: AdapterHarness>() {
+    let fx = fixture::<H>(cookies().with_openapi_route(true), SessionPolicy::default()).await;
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/auth/openapi.json"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.one("content-type"), Some("application/json"));
+    assert_eq!(r.one("cache-control"), Some("no-store"));
+    assert_eq!(r.json(), fx.api.openapi_json());
+    // Off by default: the path is then the app's (none here).
+    let fx = fixture::<H>(cookies(), SessionPolicy::default()).await;
+    let r = fx
+        .app
+        .send(TestRequest::new("GET", "/auth/openapi.json"))
+        .await;
+    assert_eq!(r.status, 404);
+}
+
 /// Expands to one test per behavioural case for the adapter harness
 /// `$harness`, each marked with the test attribute `$attr` (for example
 /// `tokio::test` or `actix_web::test`).
@@ -1779,6 +1798,7 @@ macro_rules! web_adapter_tests {
             without_the_layer,
             session_paths_with_the_wrong_method,
             missing_client_address_is_logged_once,
+            openapi_document_over_http,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {

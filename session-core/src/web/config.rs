@@ -155,6 +155,7 @@ pub struct AdapterConfig {
     pub(super) device_cookie: bool,
     pub(super) max_credential_len: usize,
     pub(super) resolver: Arc<dyn ClientIpResolver>,
+    pub(super) openapi_route: bool,
 }
 
 impl fmt::Debug for AdapterConfig {
@@ -167,6 +168,7 @@ impl fmt::Debug for AdapterConfig {
             .field("recent_auth", &self.recent_auth)
             .field("device_cookie", &self.device_cookie)
             .field("max_credential_len", &self.max_credential_len)
+            .field("openapi_route", &self.openapi_route)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +184,7 @@ impl Default for AdapterConfig {
             device_cookie: true,
             max_credential_len: DEFAULT_MAX_CREDENTIAL_LEN,
             resolver: Arc::new(PeerAddrOnly),
+            openapi_route: false,
         }
     }
 }
@@ -259,6 +262,20 @@ impl AdapterConfig {
     pub fn with_client_ip_resolver(mut self, resolver: Arc<dyn ClientIpResolver>) -> Self {
         self.resolver = resolver;
         self
+    }
+
+    /// Also serve the OpenAPI 3.1 description of the session routes at
+    /// `GET <prefix>/openapi.json` (default off: it tells a visitor which
+    /// routes exist). [`super::SessionApi::openapi_json`] gives it without
+    /// serving it.
+    pub fn with_openapi_route(mut self, enabled: bool) -> Self {
+        self.openapi_route = enabled;
+        self
+    }
+
+    /// Whether `GET <prefix>/openapi.json` is served.
+    pub fn openapi_route(&self) -> bool {
+        self.openapi_route
     }
 
     /// The token transport.

@@ -31,6 +31,9 @@ pub enum Route {
     /// `POST /sessions/not-me?token=…` (feature `risk`).
     #[cfg(feature = "risk")]
     NotMe,
+    /// `GET /openapi.json`, when [`super::AdapterConfig::with_openapi_route`]
+    /// is on.
+    OpenApi,
 }
 
 impl Route {
@@ -89,6 +92,9 @@ impl SessionApi {
             "/sessions" => pick("GET", Route::List),
             "/sessions/revoke-others" => pick("POST", Route::EndOthers),
             "/sessions/revoke-all" => pick("POST", Route::EndAll),
+            super::openapi::OPENAPI_PATH if self.config().openapi_route() => {
+                pick("GET", Route::OpenApi)
+            }
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
@@ -129,6 +135,7 @@ impl SessionApi {
             Route::NotMePage => self.not_me_page(req.query),
             #[cfg(feature = "risk")]
             Route::NotMe => self.not_me(req.query).await,
+            Route::OpenApi => WebResponse::json(200, self.openapi_json().to_string()),
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),

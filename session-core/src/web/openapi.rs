@@ -1,0 +1,405 @@
+//! The OpenAPI 3.1 description of the session routes, built from the same
+//! configuration the routes run with (prefix, transport), so it cannot
+//! describe routes that are not served. The layer serves it at
+//! `GET <prefix>/openapi.json` when [`AdapterConfig::with_openapi_route`]
+//! is on; with feature `utoipa`, [`SessionApi::openapi`] gives it as a
+//! [`utoipa::openapi::OpenApi`] to merge into the app's own document.
+//!
+//! [`AdapterConfig::with_openapi_route`]: super::AdapterConfig::with_openapi_route
+
+use serde_json::{Map, Value, json};
+
+use super::api::SessionApi;
+use super::config::TokenTransport;
+use super::error::ErrorCode;
+
+/// The path of the document under the route prefix.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+fn error_response(description: &str, codes: &[ErrorCode]) -> Value {
+    let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    json!({
+        "description": format!("{description} (`error`: {})", names.join(", ")),
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn responses(ok: (&str, Value), errors: &[(u16, &str, &[ErrorCode])]) -> Value {
+    let mut map = Map::new();
+    map.insert(ok.0.to_owned(), ok.1);
+    for (status, description, codes) in errors {
+        map.insert(status.to_string(), error_response(description, codes));
+    }
+    Value::Object(map)
+}
+
+fn json_body(schema: &str, description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+    })
+}
+
+const UNAUTHENTICATED: (u16, &str, &[ErrorCode]) = (
+    401,
+    "no valid session; `Clear-Site-Data` when it ended",
+    &[ErrorCode::MissingToken, ErrorCode::InvalidToken],
+);
+const CSRF: (u16, &str, &[ErrorCode]) = (403, "CSRF check failed", &[ErrorCode::CsrfRejected]);
+const UNAVAILABLE: (u16, &str, &[ErrorCode]) = (
+    503,
+    "the session store is unreachable (fail closed)",
+    &[ErrorCode::Unavailable],
+);
+const REAUTH: (u16, &str, &[ErrorCode]) = (
+    401,
+    "no valid session, or the last full login is older than the recent-authentication window",
+    &[
+        ErrorCode::MissingToken,
+        ErrorCode::InvalidToken,
+        ErrorCode::ReauthenticationRequired,
+    ],
+);
+
+impl SessionApi {
+    /// The OpenAPI 3.1 document of the session routes this configuration
+    /// serves, as JSON.
+    pub fn openapi_json(&self) -> Value {
+        let config = self.config();
+        let p = config.route_prefix();
+        let bearer = config.transport() == TokenTransport::Bearer;
+        let security = if bearer {
+            json!([{ "bearer": [] }])
+        } else {
+            json!([{ "accessCookie": [], "csrfHeader": [] }])
+        };
+        let wipe = json!({
+            "Clear-Site-Data": {
+                "description": "`\"cache\", \"cookies\", \"storage\"`: the client drops what it stored",
+                "schema": { "type": "string" }
+            }
+        });
+        let tokens = if bearer {
+            "BearerTokens"
+        } else {
+            "CookieTokens"
+        };
+        let mut refresh = json!({
+            "operationId": "sessionward_refresh",
+            "summary": "Rotate the refresh token",
+            "description": if bearer {
+                "Takes `{\"refresh_token\": …}`; answers new tokens. A rotated token presented again revokes the session."
+            } else {
+                "Takes the refresh cookie (path: the route prefix); sets new cookies. Needs the CSRF header."
+            },
+            "responses": responses(
+                ("200", json_body(tokens, "rotated tokens")),
+                &[
+                    (400, "malformed body", &[ErrorCode::InvalidRequest]),
+                    UNAUTHENTICATED,
+                    CSRF,
+                    UNAVAILABLE,
+                ],
+            ),
+        });
+        if bearer {
+            refresh["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/RefreshRequest" } } }
+            });
+        }
+        let mut paths = Map::new();
+        paths.insert(format!("{p}/refresh"), json!({ "post": refresh }));
+        paths.insert(
+            format!("{p}/logout"),
+            json!({ "post": {
+                "operationId": "sessionward_logout",
+                "summary": "End this session on the server",
+                "description": "Ends the session proven by the access token (live, or expired but authentic) or the refresh token, then tells the client to wipe. Without a proof it ends nothing and still wipes.",
+                "requestBody": { "required": false, "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/RefreshRequest" } } } },
+                "responses": {
+                    "204": { "description": "ended (or nothing to end); the client wipes", "headers": wipe },
+                    "400": error_response("malformed body", &[ErrorCode::InvalidRequest]),
+                    "403": error_response(CSRF.1, CSRF.2),
+                    "503": error_response(UNAVAILABLE.1, UNAVAILABLE.2),
+                }
+            }}),
+        );
+        paths.insert(
+            format!("{p}/sessions"),
+            json!({ "get": {
+                "operationId": "sessionward_list_sessions",
+                "summary": "The user's active sessions",
+                "security": security,
+                "responses": responses(
+                    ("200", json_body("SessionList", "most recent first; the caller's own has `current: true`")),
+                    &[UNAUTHENTICATED, UNAVAILABLE],
+                ),
+            }}),
+        );
+        paths.insert(
+            format!("{p}/sessions/{{id}}"),
+            json!({ "delete": {
+                "operationId": "sessionward_end_session",
+                "summary": "End one of the user's sessions",
+                "security": security,
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": {
+                    "204": { "description": "ended; the client wipes when it was its own session", "headers": wipe },
+                    "401": error_response(REAUTH.1, REAUTH.2),
+                    "403": error_response(CSRF.1, CSRF.2),
+                    "404": error_response("no such session of this user", &[ErrorCode::NotFound]),
+                    "503": error_response(UNAVAILABLE.1, UNAVAILABLE.2),
+                }
+            }}),
+        );
+        for (path, id, summary) in [
+            (
+                "revoke-others",
+                "sessionward_end_other_sessions",
+                "End every other session of the user",
+            ),
+            (
+                "revoke-all",
+                "sessionward_end_all_sessions",
+                "End every session of the user, this one included",
+            ),
+        ] {
+            paths.insert(
+                format!("{p}/sessions/{path}"),
+                json!({ "post": {
+                    "operationId": id,
+                    "summary": summary,
+                    "security": security,
+                    "responses": responses(
+                        ("200", json_body("Revoked", "how many ended")),
+                        &[REAUTH, CSRF, UNAVAILABLE],
+                    ),
+                }}),
+            );
+        }
+        #[cfg(feature = "risk")]
+        {
+            let token = json!([{ "name": "token", "in": "query", "required": true, "schema": { "type": "string" } }]);
+            let page = |description: &str| json!({ "description": description, "content": { "text/html": { "schema": { "type": "string" } } } });
+            paths.insert(
+                format!("{p}/sessions/not-me"),
+                json!({
+                    "get": {
+                        "operationId": "sessionward_not_me_page",
+                        "summary": "The \"this wasn't me\" confirmation page (changes nothing)",
+                        "parameters": token,
+                        "responses": { "200": page("the confirmation page"), "400": page("an incomplete link") }
+                    },
+                    "post": {
+                        "operationId": "sessionward_not_me",
+                        "summary": "Redeem a \"this wasn't me\" link: every session of the account ends",
+                        "parameters": token,
+                        "responses": {
+                            "200": page("signed out everywhere"),
+                            "400": page("an invalid, expired or used link"),
+                            "503": page("the store is unreachable; nothing changed")
+                        }
+                    }
+                }),
+            );
+        }
+        if config.openapi_route() {
+            paths.insert(
+                format!("{p}{OPENAPI_PATH}"),
+                json!({ "get": {
+                    "operationId": "sessionward_openapi",
+                    "summary": "This document",
+                    "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } }
+                }}),
+            );
+        }
+        let timestamp = json!({ "type": "string", "format": "date-time" });
+        json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": "sessionward session routes",
+                "version": env!("CARGO_PKG_VERSION"),
+                "description": "Refresh, logout and session management, served by the sessionward layer. Every answer carries `Cache-Control: no-store`; a session path called with the wrong method is `405 method_not_allowed` with `Allow`."
+            },
+            "paths": Value::Object(paths),
+            "components": {
+                "securitySchemes": {
+                    "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" },
+                    "accessCookie": { "type": "apiKey", "in": "cookie", "name": super::ACCESS_COOKIE },
+                    "csrfHeader": { "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                        "description": "equal to the `__Host-sw_csrf` cookie on state-changing requests" }
+                },
+                "schemas": {
+                    "Error": { "type": "object", "required": ["error"], "properties": {
+                        "error": { "type": "string" },
+                        "reason": { "type": "string", "description": "why the session ended (idle_timeout, evicted, logout, …)" }
+                    }},
+                    "RefreshRequest": { "type": "object", "properties": { "refresh_token": { "type": "string" } } },
+                    "BearerTokens": { "type": "object", "required": ["access_token", "refresh_token", "session_id"], "properties": {
+                        "token_type": { "type": "string", "const": "Bearer" },
+                        "access_token": { "type": "string" },
+                        "expires_in": { "type": "integer", "minimum": 0 },
+                        "access_expires_at": timestamp,
+                        "refresh_token": { "type": "string" },
+                        "refresh_expires_at": timestamp,
+                        "session_id": { "type": "string" }
+                    }},
+                    "CookieTokens": { "type": "object", "required": ["session_id"], "properties": {
+                        "expires_in": { "type": "integer", "minimum": 0 },
+                        "access_expires_at": timestamp,
+                        "refresh_expires_at": timestamp,
+                        "session_id": { "type": "string" }
+                    }},
+                    "Revoked": { "type": "object", "required": ["revoked"], "properties": { "revoked": { "type": "integer", "minimum": 0 } } },
+                    "SessionList": { "type": "object", "required": ["sessions"], "properties": {
+                        "sessions": { "type": "array", "items": { "$ref": "#/components/schemas/Session" } }
+                    }},
+                    "Session": { "type": "object", "required": ["id", "created_at", "last_seen_at", "expires_at", "current"], "properties": {
+                        "id": { "type": "string" },
+                        "created_at": timestamp,
+                        "last_seen_at": timestamp,
+                        "expires_at": timestamp,
+                        "ip": { "type": ["string", "null"] },
+                        "user_agent": { "type": ["string", "null"] },
+                        "device_class": { "type": "string" },
+                        "device": { "type": "object" },
+                        "location": { "type": "object" },
+                        "risk": { "type": "object" },
+                        "current": { "type": "boolean" }
+                    }}
+                }
+            }
+        })
+    }
+
+    /// The document as utoipa's model, to merge into the app's own
+    /// (`app_doc.merge(api.openapi())`).
+    ///
+    /// # Errors
+    /// Never in practice: the JSON is ours; an error would mean it no
+    /// longer matches utoipa's model (a test guards that).
+    #[cfg(feature = "utoipa")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+    pub fn openapi(&self) -> Result<utoipa::openapi::OpenApi, serde_json::Error> {
+        serde_json::from_value(self.openapi_json())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::OPENAPI_PATH;
+    use crate::testing::Harness;
+    use crate::web::{AdapterConfig, RouteMatch, SessionApi, TokenTransport};
+
+    fn api(config: AdapterConfig) -> SessionApi {
+        let h = Harness::new(
+            std::sync::Arc::new(crate::MemoryStore::new()),
+            crate::SessionPolicy::default(),
+        );
+        SessionApi::new(h.manager, config).unwrap()
+    }
+
+    /// Every (method, path template) in the document.
+    fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                out.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+        out
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes_served() {
+        for (transport, openapi_route, prefix) in [
+            (TokenTransport::Cookies, false, "/auth"),
+            (TokenTransport::Bearer, true, "/api/session"),
+            (TokenTransport::Cookies, true, ""),
+        ] {
+            let api = api(AdapterConfig::new()
+                .with_transport(transport)
+                .with_route_prefix(prefix)
+                .with_openapi_route(openapi_route));
+            let doc = api.openapi_json();
+            assert_eq!(doc["openapi"], "3.1.0");
+            let found = operations(&doc);
+            let mut expected: BTreeSet<(String, String)> = [
+                ("POST", "/refresh"),
+                ("POST", "/logout"),
+                ("GET", "/sessions"),
+                ("DELETE", "/sessions/{id}"),
+                ("POST", "/sessions/revoke-others"),
+                ("POST", "/sessions/revoke-all"),
+                ("GET", "/sessions/not-me"),
+                ("POST", "/sessions/not-me"),
+            ]
+            .into_iter()
+            .map(|(m, p)| (m.to_owned(), format!("{prefix}{p}")))
+            .collect();
+            if openapi_route {
+                expected.insert(("GET".to_owned(), format!("{prefix}{OPENAPI_PATH}")));
+            }
+            assert_eq!(found, expected);
+            // Each documented operation is one the layer serves, and its
+            // operation id is unique.
+            let mut ids = BTreeSet::new();
+            for (method, path) in &found {
+                let concrete = path.replace("{id}", "some-session-id");
+                assert!(
+                    matches!(api.route(method, &concrete), Some(RouteMatch::Route(_))),
+                    "{method} {concrete} is documented but not served"
+                );
+                let op = &doc["paths"][path][method.to_ascii_lowercase()];
+                assert!(ids.insert(op["operationId"].as_str().unwrap().to_owned()));
+                assert!(!op["responses"].as_object().unwrap().is_empty());
+            }
+            // Every reference resolves.
+            let mut all = Vec::new();
+            refs(&doc, &mut all);
+            for r in all {
+                let name = r.strip_prefix("#/components/schemas/").unwrap();
+                assert!(doc["components"]["schemas"].get(name).is_some(), "{r}");
+            }
+            assert_eq!(
+                api.route("GET", &format!("{prefix}{OPENAPI_PATH}"))
+                    .is_some(),
+                openapi_route,
+                "the document is served only when asked for"
+            );
+        }
+    }
+
+    #[cfg(feature = "utoipa")]
+    #[test]
+    fn utoipa_reads_it_as_an_openapi_document() {
+        let api = api(AdapterConfig::new().with_openapi_route(true));
+        let doc = api.openapi().unwrap();
+        assert_eq!(doc.paths.paths.len(), 8);
+        // And back: nothing is lost on the way through utoipa's model.
+        let again = serde_json::to_value(&doc).unwrap();
+        assert_eq!(operations(&again), operations(&api.openapi_json()));
+    }
+}
