@@ -149,6 +149,8 @@ mod purge;
 mod risk;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod row;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod shared;
 
 #[cfg(feature = "mysql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]

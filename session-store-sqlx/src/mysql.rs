@@ -39,9 +39,9 @@ use crate::error::{carry, map_err, map_migrate_err, retry_tx, unwrap_store_err};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
-    Encoded, SessionRow, bind_record, cols, generation, mark as mark_at, records,
-    revocations_by_reason,
+    Encoded, SessionRow, bind_record, cols, generation, records, revocations_by_reason,
 };
+use crate::shared::{QUESTION_MARKS, Shared};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The embedded MySQL migrations, recorded in the `sessionward_migrations`
@@ -94,19 +94,7 @@ async fn lock_user(
     .bind(user)
     .execute(&mut *conn)
     .await?;
-    read_mark(conn, user).await
-}
-
-async fn read_mark<'c>(
-    conn: impl sqlx::MySqlExecutor<'c>,
-    user: &str,
-) -> Result<Option<Timestamp>, sqlx::Error> {
-    let mark: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = ?")
-            .bind(user)
-            .fetch_optional(conn)
-            .await?;
-    Ok(mark_at(mark.flatten()))
+    My::read_mark(conn, &QUESTION_MARKS, user).await
 }
 
 /// Raises the user's mark to `at` (never lowers it); the caller holds the
@@ -222,22 +210,7 @@ async fn mark_revoked(
     Ok(())
 }
 
-async fn select_one(
-    conn: &mut MySqlConnection,
-    user: &str,
-    id: &str,
-) -> Result<Option<SessionRecord>, sqlx::Error> {
-    let row: Option<SessionRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        cols!(),
-        " FROM sessionward_sessions WHERE user_id = ? AND session_id = ?"
-    ))
-    .bind(user)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(SessionRow::into_record).transpose().map_err(carry)
-}
+type My = Shared<MySql>;
 
 /// Sets the session's server-side timeouts: (statement, lock wait), or
 /// (`None`) the server's defaults.
@@ -414,7 +387,7 @@ impl MySqlStore {
         .execute(&mut *tx)
         .await?;
         // Read back under the row lock the update took (if it matched).
-        let record = select_one(&mut tx, req.user.as_str(), req.id.as_str()).await?;
+        let record = My::select_one(&mut *tx, &QUESTION_MARKS, &req.user, &req.id).await?;
         tx.commit().await?;
         Ok(match (done.rows_affected(), record) {
             (1, Some(r)) => RotateOutcome::Rotated(r),
@@ -496,7 +469,7 @@ impl SessionStore for MySqlStore {
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
         self.run(async |conn| {
-            select_one(conn, user.as_str(), id.as_str())
+            My::select_one(conn, &QUESTION_MARKS, user, id)
                 .await
                 .map_err(unwrap_store_err)
         })
@@ -504,24 +477,8 @@ impl SessionStore for MySqlStore {
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        self.run(async |conn| {
-            let done = sqlx::query(
-                "UPDATE sessionward_sessions SET last_seen_at = ? \
-                 WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
-                 AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
-            )
-            .bind(req.at.unix_millis())
-            .bind(req.user.as_str())
-            .bind(req.id.as_str())
-            .bind(req.at.unix_millis())
-            .bind(req.idle_cutoff.unix_millis())
-            .bind(req.at.unix_millis())
-            .execute(conn)
+        self.run(async |conn| My::touch(conn, &QUESTION_MARKS, &req).await)
             .await
-            .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -554,36 +511,22 @@ impl SessionStore for MySqlStore {
     }
 
     async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.run(async |conn| read_mark(conn, user.as_str()).await.map_err(map_err))
-            .await
+        self.run(async |conn| {
+            My::read_mark(conn, &QUESTION_MARKS, user.as_str())
+                .await
+                .map_err(map_err)
+        })
+        .await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                cols!(),
-                " FROM sessionward_sessions WHERE user_id = ?"
-            ))
-            .bind(user.as_str())
-            .fetch_all(conn)
+        self.run(async |conn| My::list(conn, &QUESTION_MARKS, user).await)
             .await
-            .map_err(map_err)?;
-            records(rows)
-        })
-        .await
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.run(async |conn| {
-            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?")
-                .bind(before.unix_millis())
-                .execute(conn)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected())
-        })
-        .await
+        self.run(async |conn| My::purge(conn, &QUESTION_MARKS, before).await)
+            .await
     }
 }
 

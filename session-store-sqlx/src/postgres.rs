@@ -36,13 +36,14 @@ use sqlx::{Connection, PgConnection, Postgres};
 use tokio::sync::mpsc;
 
 use crate::deadline::with_conn;
-use crate::error::{carry, map_err, map_migrate_err, retry_tx};
+use crate::error::{carry, map_err, map_migrate_err, retry_tx, unwrap_store_err};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
     records, revocations_by_reason,
 };
+use crate::shared::{Shared, Statements};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The channel revocations are announced on (`pg_notify`), with a JSON
@@ -238,7 +239,9 @@ impl PostgresStore {
             if insert_unless_marked(&mut *conn, &encoded, req).await? {
                 return Ok(CreateOutcome::admitted());
             }
-            let not_before = read_mark(&mut *conn, user).await?.unwrap_or(req.now);
+            let not_before = Pg::read_mark(&mut *conn, &SQL, user)
+                .await?
+                .unwrap_or(req.now);
             return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
         let mut tx = conn.begin().await?;
@@ -256,24 +259,26 @@ impl PostgresStore {
     }
 }
 
-/// The session `id` of `user`, revoked or not.
-async fn select_one(
-    conn: &mut PgConnection,
-    user: &UserId,
-    id: &SessionId,
-) -> Result<Option<SessionRecord>, StoreError> {
-    let row: Option<SessionRow> = sqlx::query_as(concat!(
+/// The statements Postgres runs like every dialect ([`Shared`]).
+const SQL: Statements = Statements {
+    select_one: concat!(
         "SELECT ",
         cols!(),
         " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
-    ))
-    .bind(user.as_str())
-    .bind(id.as_str())
-    .fetch_optional(conn)
-    .await
-    .map_err(map_err)?;
-    row.map(SessionRow::into_record).transpose()
-}
+    ),
+    list: concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = $1"
+    ),
+    touch: "UPDATE sessionward_sessions SET last_seen_at = $1 \
+            WHERE user_id = $2 AND session_id = $3 AND revoked_at IS NULL \
+            AND last_seen_at < $4 AND last_seen_at > $5 AND expires_at > $6",
+    purge: "DELETE FROM sessionward_sessions WHERE expires_at <= $1",
+    read_mark: "SELECT not_before FROM sessionward_users WHERE user_id = $1",
+};
+
+type Pg = Shared<Postgres>;
 
 /// What [`CreateRequest::decide`] uses: with a limit applying, the user's
 /// unrevoked sessions before their end (active ones count; idle ones are
@@ -380,18 +385,6 @@ async fn raise_mark(conn: &mut PgConnection, user: &str, at: Timestamp) -> Resul
     Ok(())
 }
 
-async fn read_mark<'c>(
-    conn: impl sqlx::PgExecutor<'c>,
-    user: &str,
-) -> Result<Option<Timestamp>, sqlx::Error> {
-    let mark: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = $1")
-            .bind(user)
-            .fetch_optional(conn)
-            .await?;
-    Ok(mark_at(mark.flatten()))
-}
-
 /// Revokes every unrevoked session of `user` but `except`, announcing each.
 async fn revoke_all_rows<'c>(
     conn: impl sqlx::PgExecutor<'c>,
@@ -459,27 +452,17 @@ impl SessionStore for PostgresStore {
         user: &UserId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.run(async |conn| select_one(conn, user, id).await)
-            .await
+        self.run(async |conn| {
+            Pg::select_one(conn, &SQL, user, id)
+                .await
+                .map_err(unwrap_store_err)
+        })
+        .await
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        self.run(async |conn| {
-            let done = sqlx::query(
-                "UPDATE sessionward_sessions SET last_seen_at = $3 \
-                 WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL \
-                 AND last_seen_at < $3 AND last_seen_at > $4 AND expires_at > $3",
-            )
-            .bind(req.user.as_str())
-            .bind(req.id.as_str())
-            .bind(req.at.unix_millis())
-            .bind(req.idle_cutoff.unix_millis())
-            .execute(conn)
+        self.run(async |conn| Pg::touch(conn, &SQL, &req).await)
             .await
-            .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
-        })
-        .await
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
@@ -506,7 +489,9 @@ impl SessionStore for PostgresStore {
             match row {
                 Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
                 None => Ok(RotateOutcome::Unchanged(
-                    select_one(conn, &req.user, &req.id).await?,
+                    Pg::select_one(conn, &SQL, &req.user, &req.id)
+                        .await
+                        .map_err(unwrap_store_err)?,
                 )),
             }
         })
@@ -565,36 +550,22 @@ impl SessionStore for PostgresStore {
     }
 
     async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.run(async |conn| read_mark(conn, user.as_str()).await.map_err(map_err))
-            .await
+        self.run(async |conn| {
+            Pg::read_mark(conn, &SQL, user.as_str())
+                .await
+                .map_err(map_err)
+        })
+        .await
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                cols!(),
-                " FROM sessionward_sessions WHERE user_id = $1"
-            ))
-            .bind(user.as_str())
-            .fetch_all(conn)
+        self.run(async |conn| Pg::list(conn, &SQL, user).await)
             .await
-            .map_err(map_err)?;
-            records(rows)
-        })
-        .await
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.run(async |conn| {
-            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= $1")
-                .bind(before.unix_millis())
-                .execute(conn)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected())
-        })
-        .await
+        self.run(async |conn| Pg::purge(conn, &SQL, before).await)
+            .await
     }
 
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {

@@ -41,13 +41,14 @@ use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
 use crate::deadline::within;
-use crate::error::{map_err, map_migrate_err};
+use crate::error::{map_err, map_migrate_err, unwrap_store_err};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
-    Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
-    records, revocations_by_reason,
+    Encoded, SessionRow, before_revocation, bind_record, cols, generation, records,
+    revocations_by_reason,
 };
+use crate::shared::{QUESTION_MARKS, Shared};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The embedded SQLite migrations, recorded in the `sessionward_migrations`
@@ -223,17 +224,16 @@ async fn insert_unless_marked(
     Ok(done.rows_affected() == 1)
 }
 
+type Lite = Shared<Sqlite>;
+
+/// The user's mark, errors mapped.
 async fn read_mark<'c>(
     conn: impl sqlx::SqliteExecutor<'c>,
     user: &str,
 ) -> Result<Option<Timestamp>, StoreError> {
-    let mark: Option<i64> =
-        sqlx::query_scalar("SELECT not_before FROM sessionward_users WHERE user_id = ?1")
-            .bind(user)
-            .fetch_optional(conn)
-            .await
-            .map_err(map_err)?;
-    Ok(mark_at(mark))
+    Lite::read_mark(conn, &QUESTION_MARKS, user)
+        .await
+        .map_err(map_err)
 }
 
 /// What [`CreateRequest::decide`] uses: with a limit applying, the user's
@@ -325,17 +325,9 @@ impl SessionStore for SqliteStore {
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
         within(self.deadline, async {
-            let row: Option<SessionRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                cols!(),
-                " FROM sessionward_sessions WHERE user_id = ?1 AND session_id = ?2"
-            ))
-            .bind(user.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            row.map(SessionRow::into_record).transpose()
+            Lite::select_one(&self.pool, &QUESTION_MARKS, user, id)
+                .await
+                .map_err(unwrap_store_err)
         })
         .await
     }
@@ -343,19 +335,7 @@ impl SessionStore for SqliteStore {
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            let done = sqlx::query(
-                "UPDATE sessionward_sessions SET last_seen_at = ?3 \
-                 WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL \
-                 AND last_seen_at < ?3 AND last_seen_at > ?4 AND expires_at > ?3",
-            )
-            .bind(req.user.as_str())
-            .bind(req.id.as_str())
-            .bind(req.at.unix_millis())
-            .bind(req.idle_cutoff.unix_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(done.rows_affected() == 1)
+            Lite::touch(&self.pool, &QUESTION_MARKS, &req).await
         })
         .await
     }
@@ -469,30 +449,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        within(self.deadline, async {
-            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-                "SELECT ",
-                cols!(),
-                " FROM sessionward_sessions WHERE user_id = ?1"
-            ))
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
-            records(rows)
-        })
-        .await
+        within(self.deadline, Lite::list(&self.pool, &QUESTION_MARKS, user)).await
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            let done = sqlx::query("DELETE FROM sessionward_sessions WHERE expires_at <= ?1")
-                .bind(before.unix_millis())
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-            Ok(done.rows_affected())
+            Lite::purge(&self.pool, &QUESTION_MARKS, before).await
         })
         .await
     }
