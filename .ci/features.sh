@@ -29,3 +29,11 @@ for adapter in sessionward-axum sessionward-actix; do
   echo "-- $adapter --all-features"
   cargo check -p "$adapter" --all-features --quiet
 done
+
+# Each published crate documented on its own, as docs.rs builds it (the
+# core with all its features, as its docs.rs metadata asks).
+echo "-- rustdoc per crate"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p "$core" --all-features
+for crate in sessionward-sqlx sessionward-redis sessionward-axum sessionward-actix; do
+  RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p "$crate"
+done

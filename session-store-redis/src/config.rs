@@ -8,7 +8,7 @@ use crate::keys;
 /// Default key prefix.
 pub const DEFAULT_KEY_PREFIX: &str = "sessionward:";
 
-/// Settings of a [`RedisStore`]. Start from [`RedisStoreConfig::default`].
+/// Settings of a [`RedisStore`](crate::RedisStore). Start from [`RedisStoreConfig::default`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -52,7 +52,7 @@ impl Default for RedisStoreConfig {
 impl RedisStoreConfig {
     /// Prefix of every key and of the channel (default [`DEFAULT_KEY_PREFIX`]).
     /// At most 64 bytes; no whitespace, control characters, `{`, `}` or glob
-    /// characters (`*?[]\`), which [`RedisStore::connect`] refuses with
+    /// characters (`*?[]\`), which [`RedisStore::connect`](crate::RedisStore::connect) refuses with
     /// [`RedisStoreError::InvalidPrefix`].
     ///
     /// ```
@@ -91,7 +91,7 @@ impl RedisStoreConfig {
 
     /// Upper bound for a whole store operation, including waiting for a
     /// reconnect (default 2 s). When it passes the call fails with
-    /// [`StoreError::Unavailable`]. `purge_expired` applies it per step.
+    /// [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable). `purge_expired` applies it per step.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -143,7 +143,7 @@ impl RedisStoreConfig {
     /// How many of the most recent logins are kept per IP address for the
     /// `login_burst` risk signal (default 128, at least 1). The count a
     /// login sees saturates at this number, so keep it at or above
-    /// [`RiskConfig::burst_logins`](sessionward_core::risk::RiskConfig)
+    /// `RiskConfig::burst_logins` (core feature `risk`)
     /// (default 10). It bounds the memory of a busy shared address: up to
     /// 128 entries the set keeps Redis' compact listpack encoding (about
     /// 5 KB when full); beyond, a skiplist costs about 120 bytes per entry.
@@ -168,7 +168,7 @@ impl RedisStoreConfig {
     /// refused by the mark) the store sends `WAIT <replicas> <timeout ms>` on
     /// the connection that carried the write. Fewer acknowledgements, or a
     /// connection replaced in between, make the call fail closed with
-    /// [`StoreError::Unavailable`] (source
+    /// [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable) (source
     /// [`RedisStoreError::ReplicaAcksMissing`] or
     /// [`RedisStoreError::ReplicaAcksUnknown`]); the write stays applied on
     /// the primary and retrying the call is safe. On a cluster the `WAIT`
@@ -209,8 +209,8 @@ impl RedisStoreConfig {
         &self.key_prefix
     }
 
-    /// Checks the settings as [`RedisStore::connect`] and
-    /// [`RedisStore::connect_cluster`] do, without connecting.
+    /// Checks the settings as [`RedisStore::connect`](crate::RedisStore::connect) and
+    /// [`RedisStore::connect_cluster`](crate::RedisStore::connect_cluster) do, without connecting.
     ///
     /// # Errors
     /// [`RedisStoreError::InvalidPrefix`] for a prefix that would break the

@@ -86,7 +86,7 @@
 //!
 //! # One round trip per operation
 //!
-//! | [`SessionStore`] method | Redis |
+//! | [`SessionStore`](sessionward_core::SessionStore) method | Redis |
 //! |---|---|
 //! | `create` | one script: when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, IP, device class and country, eviction order and tie-breaks); drop entries past their absolute end; revoke victims and the `replaces` session; insert; extend the keys' TTL; publish |
 //! | `get` | `HGET` |
@@ -119,7 +119,7 @@
 //! [`RedisStore`] also implements
 //! [`RiskStore`](sessionward_core::risk::RiskStore), so one store serves
 //! both the manager and its
-//! [`RiskEngine`](sessionward_core::RiskEngine):
+//! `RiskEngine` (core feature `risk`):
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -141,7 +141,7 @@
 //!   backwards), replaces `last` only by a login at least as recent, drops
 //!   fields last seen before `keep_since`, and sets the key's TTL to the
 //!   retention (newest login − `keep_since`). A user who has not logged in
-//!   for the whole retention ([`RiskConfig::history_retention`], 180 days by
+//!   for the whole retention (`RiskConfig::history_retention`, 180 days by
 //!   default) is therefore forgotten and scored like a first login.
 //!   About **460 bytes** per user after 5 logins from 2 devices (each with a
 //!   device-id cookie), 2 countries and 3 networks (`MEMORY USAGE`, test
@@ -166,11 +166,10 @@
 //! spread over the slots like users do; every script still touches exactly
 //! one declared key.
 //!
-//! [`RiskConfig::history_retention`]: sessionward_core::risk::RiskConfig::history_retention
 //!
 //! # Revocation feed and cluster notes
 //!
-//! [`RedisStore::revocation_feed`](SessionStore::revocation_feed) returns a
+//! [`RedisStore::revocation_feed`](sessionward_core::SessionStore::revocation_feed) returns a
 //! [`RedisRevocationFeed`]. Each subscription opens its own pub/sub
 //! connection, sends [`FeedEvent::Connected`](sessionward_core::FeedEvent)
 //! only after `SUBSCRIBE` is confirmed, forwards every published revocation,
@@ -196,7 +195,7 @@
 //! gap for revoking writes: after each one the store sends
 //! `WAIT <replicas> <timeout>` on the connection that carried it (on a
 //! cluster, to the primary of the user's slot) and fails closed with
-//! [`StoreError::Unavailable`] ([`RedisStoreError::ReplicaAcksMissing`])
+//! [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable) ([`RedisStoreError::ReplicaAcksMissing`])
 //! when fewer replicas acknowledged. `WAIT` does not make Redis strongly
 //! consistent: with several replicas, a failover can still pick one that
 //! did not acknowledge, so set the count to the number of replicas that can
@@ -209,7 +208,7 @@
 //! Every operation runs under [`RedisStoreConfig::with_operation_timeout`]
 //! (default 2 s), on top of redis-rs connection and response timeouts.
 //! Connection failures, timeouts and cluster-down states become
-//! [`StoreError::Unavailable`]; the [`redis::aio::ConnectionManager`] (or
+//! [`StoreError::Unavailable`](sessionward_core::StoreError::Unavailable); the [`redis::aio::ConnectionManager`] (or
 //! cluster connection) reconnects by itself once Redis is back, so the store
 //! and the manager never need rebuilding.
 

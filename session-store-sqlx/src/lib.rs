@@ -12,7 +12,7 @@
 //! | revocation push (cached mode) | `LISTEN/NOTIFY` on [`postgres::NOTIFY_CHANNEL`] | none | none |
 //!
 //! Each store also implements [`RiskStore`](sessionward_core::risk::RiskStore)
-//! for [`RiskEngine`](sessionward_core::RiskEngine) (pass the same store
+//! for `RiskEngine` (core feature `risk`; pass the same store
 //! to both):
 //!
 //! | decision | how (every backend) |
