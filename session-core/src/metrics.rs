@@ -1,4 +1,4 @@
-//! Metrics through the [`metrics`](::metrics) facade (feature `metrics`):
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`):
 //! install any recorder (a Prometheus exporter, StatsD, …) in the host app
 //! and these appear. Nothing is recorded without one, and nothing here
 //! carries a user id, a session id or a token: labels are fixed sets of
