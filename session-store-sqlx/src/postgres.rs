@@ -26,9 +26,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RevokeReason, RotateOutcome,
-    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest,
-    UserId,
+    CreateOutcome, CreateRequest, FeedEvent, Revocation, RevocationFeed, RevokeReason,
+    RotateOutcome, RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp,
+    TouchRequest, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -221,9 +221,16 @@ impl PostgresStore {
     ) -> Result<Vec<SessionRecord>, sqlx::Error> {
         let mut tx = conn.begin().await?;
         raise_mark(&mut tx, user.as_str(), at).await?;
-        let rows = revoke_all_rows(&mut *tx, user, except, reason, at).await?;
+        let revoked = Pg::revoke_all_returning(
+            &mut *tx,
+            REVOKE_ALL,
+            user,
+            except,
+            Revocation { at, reason },
+        )
+        .await?;
         tx.commit().await?;
-        before_revocation(rows).map_err(carry)
+        Ok(revoked)
     }
 
     async fn try_create(
@@ -385,32 +392,31 @@ async fn raise_mark(conn: &mut PgConnection, user: &str, at: Timestamp) -> Resul
     Ok(())
 }
 
-/// Revokes every unrevoked session of `user` but `except`, announcing each.
-async fn revoke_all_rows<'c>(
-    conn: impl sqlx::PgExecutor<'c>,
-    user: &UserId,
-    except: Option<&SessionId>,
-    reason: RevokeReason,
-    at: Timestamp,
-) -> Result<Vec<SessionRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-         WHERE user_id = $1 AND revoked_at IS NULL \
-         AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
-        cols!(),
-        ") SELECT ",
-        cols!(),
-        ", ",
-        notify!(),
-        " FROM r"
-    ))
-    .bind(user.as_str())
-    .bind(except.map(SessionId::as_str))
-    .bind(at.unix_millis())
-    .bind(reason.as_str())
-    .fetch_all(conn)
-    .await
-}
+/// Revokes every unrevoked session of `user` but `except` (binds: user,
+/// except, at, reason), announcing each.
+const REVOKE_ALL: &str = concat!(
+    "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+     WHERE user_id = $1 AND revoked_at IS NULL \
+     AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
+    cols!(),
+    ") SELECT ",
+    cols!(),
+    ", ",
+    notify!(),
+    " FROM r"
+);
+
+/// Revokes one unrevoked session (binds: user, id, at, reason), announcing it.
+const REVOKE_ONE: &str = concat!(
+    "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+     WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
+    cols!(),
+    ") SELECT ",
+    cols!(),
+    ", ",
+    notify!(),
+    " FROM r"
+);
 
 /// Revokes the given unrevoked sessions of `user` and announces each on
 /// [`NOTIFY_CHANNEL`]; returns them as they were before.
@@ -505,27 +511,9 @@ impl SessionStore for PostgresStore {
         reason: RevokeReason,
         at: Timestamp,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            let row: Option<SessionRow> = sqlx::query_as(concat!(
-                "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-                 WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
-                cols!(),
-                ") SELECT ",
-                cols!(),
-                ", ",
-                notify!(),
-                " FROM r"
-            ))
-            .bind(user.as_str())
-            .bind(id.as_str())
-            .bind(at.unix_millis())
-            .bind(reason.as_str())
-            .fetch_optional(conn)
+        let revocation = Revocation { at, reason };
+        self.run(async |conn| Pg::revoke_returning(conn, REVOKE_ONE, user, id, revocation).await)
             .await
-            .map_err(map_err)?;
-            Ok(before_revocation(row.into_iter().collect())?.pop())
-        })
-        .await
     }
 
     async fn revoke_all(
@@ -541,10 +529,9 @@ impl SessionStore for PostgresStore {
                     &mut *conn, user, except, reason, at
                 ));
             }
-            let rows = revoke_all_rows(conn, user, except, reason, at)
+            Pg::revoke_all_returning(conn, REVOKE_ALL, user, except, Revocation { at, reason })
                 .await
-                .map_err(map_err)?;
-            before_revocation(rows)
+                .map_err(unwrap_store_err)
         })
         .await
     }

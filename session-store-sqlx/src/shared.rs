@@ -9,10 +9,14 @@
 
 use std::marker::PhantomData;
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+use sessionward_core::Revocation;
 use sessionward_core::{SessionId, SessionRecord, StoreError, Timestamp, TouchRequest, UserId};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::error::{carry, map_err};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+use crate::row::before_revocation;
 use crate::row::{SessionRow, mark as mark_at, records};
 
 /// One dialect's text of the shared statements. Arguments are bound in the
@@ -90,6 +94,7 @@ where
     for<'r> SessionRow: FromRow<'r, DB::Row>,
     DB::Arguments: IntoArguments<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
@@ -170,5 +175,49 @@ where
             .fetch_optional(exec)
             .await?;
         Ok(mark_at(mark.flatten()))
+    }
+
+    /// Revokes the unrevoked session `id` of `user` with a statement that
+    /// returns the revoked row (`RETURNING`; on Postgres it also announces
+    /// it); binds `user`, `id`, `at`, `reason`. The record as it was before.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    pub(crate) async fn revoke_returning<'e, E: Executor<'e, Database = DB>>(
+        exec: E,
+        sql: &'static str,
+        user: &UserId,
+        id: &SessionId,
+        revocation: Revocation,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(sql)
+            .bind(user.as_str())
+            .bind(id.as_str())
+            .bind(revocation.at.unix_millis())
+            .bind(revocation.reason.as_str())
+            .fetch_optional(exec)
+            .await
+            .map_err(map_err)?;
+        Ok(before_revocation(row.into_iter().collect())?.pop())
+    }
+
+    /// Revokes every unrevoked session of `user` but `except` with a
+    /// statement that returns the revoked rows; binds `user`, `except`,
+    /// `at`, `reason`. Errors are sqlx's (a corrupt row [`carry`]ed), for use
+    /// inside a transaction.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    pub(crate) async fn revoke_all_returning<'e, E: Executor<'e, Database = DB>>(
+        exec: E,
+        sql: &'static str,
+        user: &UserId,
+        except: Option<&SessionId>,
+        revocation: Revocation,
+    ) -> Result<Vec<SessionRecord>, sqlx::Error> {
+        let rows: Vec<SessionRow> = sqlx::query_as(sql)
+            .bind(user.as_str())
+            .bind(except.map(SessionId::as_str))
+            .bind(revocation.at.unix_millis())
+            .bind(revocation.reason.as_str())
+            .fetch_all(exec)
+            .await?;
+        before_revocation(rows).map_err(carry)
     }
 }

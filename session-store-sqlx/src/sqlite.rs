@@ -32,8 +32,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
-    SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
+    CreateOutcome, CreateRequest, Revocation, RevokeReason, RotateOutcome, RotateRequest,
+    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
@@ -226,6 +226,21 @@ async fn insert_unless_marked(
 
 type Lite = Shared<Sqlite>;
 
+/// Revokes one unrevoked session (binds: user, id, at, reason).
+const REVOKE_ONE: &str = concat!(
+    "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+     WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL RETURNING ",
+    cols!()
+);
+
+/// Revokes every unrevoked session but one (binds: user, except, at, reason).
+const REVOKE_ALL: &str = concat!(
+    "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
+     WHERE user_id = ?1 AND revoked_at IS NULL \
+     AND (?2 IS NULL OR session_id <> ?2) RETURNING ",
+    cols!()
+);
+
 /// The user's mark, errors mapped.
 async fn read_mark<'c>(
     conn: impl sqlx::SqliteExecutor<'c>,
@@ -383,19 +398,8 @@ impl SessionStore for SqliteStore {
     ) -> Result<Option<SessionRecord>, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            let row: Option<SessionRow> = sqlx::query_as(concat!(
-                "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
-                 WHERE user_id = ?1 AND session_id = ?2 AND revoked_at IS NULL RETURNING ",
-                cols!()
-            ))
-            .bind(user.as_str())
-            .bind(id.as_str())
-            .bind(at.unix_millis())
-            .bind(reason.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
-            Ok(before_revocation(row.into_iter().collect())?.pop())
+            let revocation = Revocation { at, reason };
+            Lite::revoke_returning(&self.pool, REVOKE_ONE, user, id, revocation).await
         })
         .await
     }
@@ -425,21 +429,13 @@ impl SessionStore for SqliteStore {
                 .await
                 .map_err(map_err)?;
             }
-            let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-                "UPDATE sessionward_sessions SET revoked_at = ?3, revoke_reason = ?4 \
-                 WHERE user_id = ?1 AND revoked_at IS NULL \
-                 AND (?2 IS NULL OR session_id <> ?2) RETURNING ",
-                cols!()
-            ))
-            .bind(user.as_str())
-            .bind(except.map(SessionId::as_str))
-            .bind(at.unix_millis())
-            .bind(reason.as_str())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            let revocation = Revocation { at, reason };
+            let revoked =
+                Lite::revoke_all_returning(&mut *tx, REVOKE_ALL, user, except, revocation)
+                    .await
+                    .map_err(unwrap_store_err)?;
             tx.commit().await.map_err(map_err)?;
-            before_revocation(rows)
+            Ok(revoked)
         })
         .await
     }
