@@ -112,6 +112,11 @@ fn parse_key_file(text: &str) -> Option<KeyPair> {
 fn load_or_create(path: &Path) -> Result<(KeyPair, bool), String> {
     let fail = |e: &dyn std::fmt::Display| format!("key file {}: {e}", path.display());
     if !path.exists() {
+        // A fresh checkout has no `data/` folder yet: the keys are made
+        // before the SQLite store creates it.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        }
         let keys = (random_32()?, random_32()?);
         let tmp = path.with_extension(format!("keys.tmp.{}", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
@@ -257,5 +262,19 @@ mod tests {
                 .is_err()
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A fresh checkout: neither the data folder nor the key file exists
+    /// yet. The first start creates both (the demo's first command must
+    /// work on a new machine).
+    #[test]
+    fn first_start_creates_the_data_folder() {
+        let root = std::env::temp_dir().join(format!("sw-keys-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let path = root.join("data").join("demo.sqlite.keys");
+        let (_, source) = token_config(|_| None, Some(&path)).unwrap();
+        assert!(matches!(source, KeySource::File { created: true, .. }));
+        assert!(path.exists());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
