@@ -26,14 +26,16 @@
 //! use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
 //! use sessionward_actix::{AuthSession, Session, SessionMiddleware};
 //! use sessionward_core::{SessionManager, UserId};
+//! use std::collections::HashMap;
 //!
 //! /// Serves the app on `listener`. The middleware also serves `/auth/refresh`,
 //! /// `/auth/logout`, `/auth/sessions`, … (the session routes).
 //! pub fn server(manager: SessionManager, listener: std::net::TcpListener) -> std::io::Result<Server> {
 //!     let sessions = SessionMiddleware::new(manager);
-//!     let login = |session: Session, form: web::Form<Login>| async move {
-//!         match UserId::new(&form.user) {
-//!             Ok(user) if crate::verify(&form.user, &form.password) => session.login(&user).await,
+//!     let login = |session: Session, form: web::Form<HashMap<String, String>>| async move {
+//!         let field = |name: &str| form.get(name).map_or("", String::as_str);
+//!         match UserId::new(field("user")) {
+//!             Ok(id) if crate::verify(id.as_str(), field("password")) => session.login(&id).await,
 //!             _ => Ok(HttpResponse::Unauthorized().finish()),
 //!         }
 //!     };
@@ -45,12 +47,6 @@
 //!             .route("/login", web::post().to(login))
 //!     };
 //!     Ok(HttpServer::new(app).listen(listener)?.run())
-//! }
-//!
-//! #[derive(serde::Deserialize)]
-//! struct Login {
-//!     user: String,
-//!     password: String,
 //! }
 //! ```
 //!

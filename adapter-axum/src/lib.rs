@@ -25,13 +25,15 @@
 //! use axum::{Form, Router, http::StatusCode, response::IntoResponse, routing::get, routing::post};
 //! use sessionward_axum::{AuthSession, Session, SessionLayer};
 //! use sessionward_core::{SessionManager, UserId};
+//! use std::collections::HashMap;
 //!
 //! /// The app's router. The layer also serves `/auth/refresh`, `/auth/logout`,
 //! /// `/auth/sessions`, … (the session routes).
 //! pub fn app(manager: SessionManager) -> Router {
-//!     let login = |session: Session, Form(form): Form<Login>| async move {
-//!         match UserId::new(&form.user) {
-//!             Ok(user) if crate::verify(&form.user, &form.password) => session.login(&user).await,
+//!     let login = |session: Session, Form(form): Form<HashMap<String, String>>| async move {
+//!         let field = |name: &str| form.get(name).map_or("", String::as_str);
+//!         match UserId::new(field("user")) {
+//!             Ok(id) if crate::verify(id.as_str(), field("password")) => session.login(&id).await,
 //!             _ => Ok(StatusCode::UNAUTHORIZED.into_response()),
 //!         }
 //!     };
@@ -40,12 +42,6 @@
 //!         .route("/hello", get(hello))
 //!         .route("/login", post(login))
 //!         .layer(SessionLayer::new(manager))
-//! }
-//!
-//! #[derive(serde::Deserialize)]
-//! struct Login {
-//!     user: String,
-//!     password: String,
 //! }
 //! ```
 //! Serve it with `into_make_service_with_connect_info::<SocketAddr>()`

@@ -105,11 +105,12 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 /// /login` (form `user`, `password`; `password` is the right one for
 /// `user`) and the layer's session routes under `/auth`.
 ///
-/// Anonymous `/hello` is `401 missing_token`; a wrong password `401` with
-/// no cookie; the right one signs in with cookies; `/hello` greets the
-/// user; `/auth/sessions` lists one current session that recorded the
-/// client's real address (`127.0.0.1`); logout answers `204` with the
-/// wipe, and the old access cookie is then refused, saying why.
+/// Anonymous `/hello` is `401 missing_token`; a wrong password is `401`
+/// with no cookie, and so is an empty form; the right one signs in with
+/// cookies; `/hello` greets the user; `/auth/sessions` lists one current
+/// session that recorded the client's real address (`127.0.0.1`); logout
+/// answers `204` with the wipe, and the old access cookie is then refused,
+/// saying why.
 ///
 /// # Panics
 /// When any step differs.
@@ -136,6 +137,17 @@ pub async fn minimal_app_story(addr: SocketAddr, user: &str, password: &str) {
     let r = step(addr, &mut device, |device| form(device, "not-the-password")).await;
     assert_eq!(r.status, 401, "a wrong password: {}", r.body);
     assert!(r.all("set-cookie").is_empty());
+    let r = step(addr, &mut device, |device| {
+        let mut empty = form(device, "");
+        empty.body.clear();
+        empty
+    })
+    .await;
+    assert_eq!(
+        r.status, 401,
+        "an empty form is refused, not an error: {}",
+        r.body
+    );
 
     let r = step(addr, &mut device, |device| form(device, password)).await;
     assert_eq!(r.status, 200, "login: {}", r.body);
