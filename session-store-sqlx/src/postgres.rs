@@ -67,6 +67,24 @@ macro_rules! notify {
     };
 }
 
+/// `$update` (an `UPDATE` of session rows) returning the rows it changed,
+/// each announced on [`NOTIFY_CHANNEL`] in the same statement.
+macro_rules! announcing {
+    ($update:expr) => {
+        concat!(
+            "WITH r AS (",
+            $update,
+            " RETURNING ",
+            cols!(),
+            ") SELECT ",
+            cols!(),
+            ", ",
+            notify!(),
+            " FROM r"
+        )
+    };
+}
+
 /// Capacity of a feed subscriber's queue; a subscriber this far behind is
 /// disconnected and resubscribes.
 const FEED_QUEUE: usize = 4096;
@@ -394,28 +412,16 @@ async fn raise_mark(conn: &mut PgConnection, user: &str, at: Timestamp) -> Resul
 
 /// Revokes every unrevoked session of `user` but `except` (binds: user,
 /// except, at, reason), announcing each.
-const REVOKE_ALL: &str = concat!(
-    "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+const REVOKE_ALL: &str = announcing!(
+    "UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
      WHERE user_id = $1 AND revoked_at IS NULL \
-     AND ($2::text IS NULL OR session_id <> $2) RETURNING ",
-    cols!(),
-    ") SELECT ",
-    cols!(),
-    ", ",
-    notify!(),
-    " FROM r"
+     AND ($2::text IS NULL OR session_id <> $2)"
 );
 
 /// Revokes one unrevoked session (binds: user, id, at, reason), announcing it.
-const REVOKE_ONE: &str = concat!(
-    "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-     WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL RETURNING ",
-    cols!(),
-    ") SELECT ",
-    cols!(),
-    ", ",
-    notify!(),
-    " FROM r"
+const REVOKE_ONE: &str = announcing!(
+    "UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+     WHERE user_id = $1 AND session_id = $2 AND revoked_at IS NULL"
 );
 
 /// Revokes the given unrevoked sessions of `user` and announces each on
@@ -427,15 +433,9 @@ async fn revoke_ids(
     reason: RevokeReason,
     at: Timestamp,
 ) -> Result<Vec<SessionRecord>, sqlx::Error> {
-    let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-        "WITH r AS (UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
-         WHERE user_id = $1 AND session_id = ANY($2) AND revoked_at IS NULL RETURNING ",
-        cols!(),
-        ") SELECT ",
-        cols!(),
-        ", ",
-        notify!(),
-        " FROM r"
+    let rows: Vec<SessionRow> = sqlx::query_as(announcing!(
+        "UPDATE sessionward_sessions SET revoked_at = $3, revoke_reason = $4 \
+         WHERE user_id = $1 AND session_id = ANY($2) AND revoked_at IS NULL"
     ))
     .bind(user)
     .bind(ids)

@@ -168,6 +168,16 @@ impl SqliteStore {
         MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
     }
 
+    /// A write transaction that takes SQLite's write lock at once (`BEGIN
+    /// IMMEDIATE`), so it never fails to upgrade a read lock halfway.
+    /// The caller holds `self.write`.
+    async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
+    }
+
     async fn try_create(&self, req: &CreateRequest) -> Result<CreateOutcome, StoreError> {
         let encoded = Encoded::new(&req.session)?;
         let user = req.session.user.as_str();
@@ -181,11 +191,7 @@ impl SqliteStore {
             let not_before = read_mark(&self.pool, user).await?.unwrap_or(req.now);
             return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
+        let mut tx = self.begin_immediate().await?;
         let not_before = read_mark(&mut *tx, user).await?;
         let existing = admission_rows(&mut tx, req).await?;
         let decision = req.decide(existing, not_before);
@@ -413,11 +419,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<SessionRecord>, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_err)?;
+            let mut tx = self.begin_immediate().await?;
             if reason.raises_not_before() {
                 sqlx::query(
                     "INSERT INTO sessionward_users (user_id, not_before) VALUES (?1, ?2) \
@@ -521,11 +523,7 @@ impl RiskStore for SqliteStore {
                 keep_since.unix_millis(),
             );
             let _write = self.write.lock().await;
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(map_err)?;
+            let mut tx = self.begin_immediate().await?;
             // `WHERE true` resolves the parsing ambiguity of an upsert from a SELECT.
             sqlx::query(
                 "INSERT INTO sessionward_login_history (user_id, kind, value, last_seen_at) \
