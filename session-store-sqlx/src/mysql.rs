@@ -27,21 +27,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
-    CreateOutcome, CreateRequest, RevokeReason, RotateOutcome, RotateRequest, SessionId,
-    SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
+    CreateOutcome, CreateRequest, Revocation, RevokeReason, RotateOutcome, RotateRequest,
+    SessionId, SessionRecord, StoreError, Timestamp, TouchRequest, UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use sqlx::{Connection, MySql, MySqlConnection, QueryBuilder};
 
 use crate::deadline::with_conn;
-use crate::error::{carry, map_err, map_migrate_err, retry_tx, unwrap_store_err};
+use crate::error::{carry, map_err, map_migrate_err, retry_tx};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
-use crate::row::{
-    Encoded, SessionRow, bind_record, cols, generation, records, revocations_by_reason,
-};
-use crate::shared::{QUESTION_MARKS, Shared};
+use crate::row::{Encoded, SessionRow, cols, generation, records, revocations_by_reason};
+use crate::shared::{QUESTION_MARKS, Shared, Statements, pooled_session_store};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The embedded MySQL migrations, recorded in the `sessionward_migrations`
@@ -94,7 +92,7 @@ async fn lock_user(
     .bind(user)
     .execute(&mut *conn)
     .await?;
-    My::read_mark(conn, &QUESTION_MARKS, user).await
+    My::read_mark(conn, &MYSQL, user).await
 }
 
 /// Raises the user's mark to `at` (never lowers it); the caller holds the
@@ -136,59 +134,6 @@ async fn locked_unrevoked(
     records(rows).map_err(carry)
 }
 
-/// Reads and locks what [`CreateRequest::decide`] uses: with a limit
-/// applying, the user's unrevoked sessions before their end (idle ones are
-/// ended in the same transaction; the replaced one matters only if active,
-/// so it is among them), read through the `(user_id, revoked_at)` index;
-/// otherwise just the replaced session. Revoked tombstones are never read.
-async fn locked_for_admission(
-    conn: &mut MySqlConnection,
-    req: &CreateRequest,
-) -> Result<Vec<SessionRecord>, sqlx::Error> {
-    let user = req.session.user.as_str();
-    if !req.limits_apply() && req.replaces.is_none() {
-        return Ok(Vec::new());
-    }
-    let query = if req.limits_apply() {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
-             AND expires_at > ? FOR UPDATE"
-        ))
-        .bind(user)
-        .bind(req.now.unix_millis())
-    } else {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ? AND session_id = ? FOR UPDATE"
-        ))
-        .bind(user)
-        .bind(req.replaces.as_ref().map(SessionId::as_str))
-    };
-    let rows: Vec<SessionRow> = query.fetch_all(conn).await?;
-    records(rows).map_err(carry)
-}
-
-/// Inserts one session row.
-async fn insert<'c>(
-    conn: impl sqlx::MySqlExecutor<'c>,
-    encoded: &Encoded<'_>,
-) -> Result<(), sqlx::Error> {
-    bind_record!(
-        sqlx::query(concat!(
-            "INSERT INTO sessionward_sessions (",
-            cols!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )),
-        encoded
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Marks one session revoked (the caller holds its row lock).
 async fn mark_revoked(
     conn: &mut MySqlConnection,
@@ -209,6 +154,24 @@ async fn mark_revoked(
     .await?;
     Ok(())
 }
+
+/// MySQL's statements: the shared `?` set, with admission reading under
+/// `FOR UPDATE`, so the rows it decides on are locked until its transaction
+/// ends (any write to them, a touch included, waits for the decision).
+const MYSQL: Statements = Statements {
+    admission: concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL \
+         AND expires_at > ? FOR UPDATE"
+    ),
+    replaced: concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND session_id = ? FOR UPDATE"
+    ),
+    ..QUESTION_MARKS
+};
 
 type My = Shared<MySql>;
 
@@ -346,7 +309,7 @@ impl MySqlStore {
         // Even a login no limit applies to takes the user's lock: it reads
         // the mark a racing password change raises under the same lock.
         let not_before = lock_user(&mut tx, user).await?;
-        let existing = locked_for_admission(&mut tx, req).await?;
+        let existing = My::admission_rows(&mut *tx, &MYSQL, req).await?;
         let decision = req.decide(existing, not_before);
         for (reason, ids) in revocations_by_reason(&decision) {
             for id in ids {
@@ -354,7 +317,7 @@ impl MySqlStore {
             }
         }
         if decision.admits() {
-            insert(&mut *tx, &encoded).await?;
+            My::insert(&mut *tx, &MYSQL, &encoded).await?;
         }
         tx.commit().await?;
         Ok(decision.into_outcome())
@@ -387,7 +350,7 @@ impl MySqlStore {
         .execute(&mut *tx)
         .await?;
         // Read back under the row lock the update took (if it matched).
-        let record = My::select_one(&mut *tx, &QUESTION_MARKS, &req.user, &req.id).await?;
+        let record = My::select_one(&mut *tx, &MYSQL, &req.user, &req.id).await?;
         tx.commit().await?;
         Ok(match (done.rows_affected(), record) {
             (1, Some(r)) => RotateOutcome::Rotated(r),
@@ -456,77 +419,50 @@ impl MySqlStore {
     }
 }
 
-#[async_trait]
-impl SessionStore for MySqlStore {
-    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        self.run(async |conn| retry_tx!(Self::try_create(&mut *conn, &request)))
-            .await
+pooled_session_store!(MySqlStore, My, &MYSQL);
+
+/// What the MySQL store does its own way (the rest is [`Shared`]): every
+/// write is a short transaction, retried on deadlock or lock timeout.
+impl MySqlStore {
+    async fn create_in(
+        conn: &mut MySqlConnection,
+        request: &CreateRequest,
+    ) -> Result<CreateOutcome, StoreError> {
+        retry_tx!(Self::try_create(&mut *conn, request))
     }
 
-    async fn get(
-        &self,
+    async fn rotate_in(
+        conn: &mut MySqlConnection,
+        req: &RotateRequest,
+    ) -> Result<RotateOutcome, StoreError> {
+        retry_tx!(Self::try_rotate(&mut *conn, req))
+    }
+
+    async fn revoke_in(
+        conn: &mut MySqlConnection,
         user: &UserId,
         id: &SessionId,
+        revocation: Revocation,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            My::select_one(conn, &QUESTION_MARKS, user, id)
-                .await
-                .map_err(unwrap_store_err)
-        })
-        .await
-    }
-
-    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        self.run(async |conn| My::touch(conn, &QUESTION_MARKS, &req).await)
-            .await
-    }
-
-    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        self.run(async |conn| retry_tx!(Self::try_rotate(&mut *conn, &req)))
-            .await
-    }
-
-    async fn revoke(
-        &self,
-        user: &UserId,
-        id: &SessionId,
-        reason: RevokeReason,
-        at: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Revocation { at, reason } = revocation;
         let (user, id) = (user.as_str(), id.as_str());
-        self.run(async |conn| retry_tx!(Self::try_revoke(&mut *conn, user, id, reason, at)))
-            .await
+        retry_tx!(Self::try_revoke(&mut *conn, user, id, reason, at))
     }
 
-    async fn revoke_all(
-        &self,
+    async fn revoke_all_in(
+        conn: &mut MySqlConnection,
         user: &UserId,
         except: Option<&SessionId>,
-        reason: RevokeReason,
-        at: Timestamp,
+        revocation: Revocation,
     ) -> Result<Vec<SessionRecord>, StoreError> {
+        let Revocation { at, reason } = revocation;
         let (user, except) = (user.as_str(), except.map(SessionId::as_str));
-        self.run(async |conn| retry_tx!(Self::try_revoke_all(&mut *conn, user, except, reason, at)))
-            .await
+        retry_tx!(Self::try_revoke_all(&mut *conn, user, except, reason, at))
     }
 
-    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.run(async |conn| {
-            My::read_mark(conn, &QUESTION_MARKS, user.as_str())
-                .await
-                .map_err(map_err)
-        })
-        .await
-    }
-
-    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        self.run(async |conn| My::list(conn, &QUESTION_MARKS, user).await)
-            .await
-    }
-
-    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.run(async |conn| My::purge(conn, &QUESTION_MARKS, before).await)
-            .await
+    /// No push channel: cached-mode managers check the store on every request.
+    fn feed(&self) -> Option<std::sync::Arc<dyn sessionward_core::RevocationFeed>> {
+        None
     }
 }
 

@@ -27,8 +27,8 @@ use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, FeedEvent, Revocation, RevocationFeed, RevokeReason,
-    RotateOutcome, RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp,
-    TouchRequest, UserId,
+    RotateOutcome, RotateRequest, SessionId, SessionRecord, StoreError, Timestamp, TouchRequest,
+    UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -41,9 +41,9 @@ use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
-    records, revocations_by_reason,
+    revocations_by_reason,
 };
-use crate::shared::{Shared, Statements};
+use crate::shared::{Shared, Statements, pooled_session_store};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
 /// The channel revocations are announced on (`pg_notify`), with a JSON
@@ -271,13 +271,13 @@ impl PostgresStore {
         }
         let mut tx = conn.begin().await?;
         let not_before = lock_user(&mut tx, user).await?;
-        let existing = admission_rows(&mut tx, req).await?;
+        let existing = Pg::admission_rows(&mut *tx, &SQL, req).await?;
         let decision = req.decide(existing, not_before);
         for (reason, ids) in revocations_by_reason(&decision) {
             revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
         if decision.admits() {
-            insert(&mut *tx, &encoded).await?;
+            Pg::insert(&mut *tx, &SQL, &encoded).await?;
         }
         tx.commit().await?;
         Ok(decision.into_outcome())
@@ -301,59 +301,24 @@ const SQL: Statements = Statements {
             AND last_seen_at < $4 AND last_seen_at > $5 AND expires_at > $6",
     purge: "DELETE FROM sessionward_sessions WHERE expires_at <= $1",
     read_mark: "SELECT not_before FROM sessionward_users WHERE user_id = $1",
+    admission: concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2"
+    ),
+    replaced: concat!(
+        "SELECT ",
+        cols!(),
+        " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
+    ),
+    insert: concat!(
+        "INSERT INTO sessionward_sessions (",
+        cols!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ),
 };
 
 type Pg = Shared<Postgres>;
-
-/// What [`CreateRequest::decide`] uses: with a limit applying, the user's
-/// unrevoked sessions before their end (active ones count; idle ones are
-/// ended in the same transaction; the replaced one matters only if active,
-/// so it is among them), read through the partial index of unrevoked rows;
-/// otherwise just the replaced session. Revoked tombstones are never read.
-async fn admission_rows(
-    conn: &mut PgConnection,
-    req: &CreateRequest,
-) -> Result<Vec<SessionRecord>, sqlx::Error> {
-    let user = req.session.user.as_str();
-    let query = if req.limits_apply() {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1 AND revoked_at IS NULL \
-             AND expires_at > $2"
-        ))
-        .bind(user)
-        .bind(req.now.unix_millis())
-    } else {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = $1 AND session_id = $2"
-        ))
-        .bind(user)
-        .bind(req.replaces.as_ref().map(SessionId::as_str))
-    };
-    let rows: Vec<SessionRow> = query.fetch_all(conn).await?;
-    records(rows).map_err(carry)
-}
-
-/// Inserts one session row.
-async fn insert<'c>(
-    conn: impl sqlx::PgExecutor<'c>,
-    encoded: &Encoded<'_>,
-) -> Result<(), sqlx::Error> {
-    bind_record!(
-        sqlx::query(concat!(
-            "INSERT INTO sessionward_sessions (",
-            cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        )),
-        encoded
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// Inserts one session row unless the user's "not before" mark is later
 /// than the credential check, in one statement that also takes the user's
@@ -446,116 +411,79 @@ async fn revoke_ids(
     before_revocation(rows).map_err(carry)
 }
 
-#[async_trait]
-impl SessionStore for PostgresStore {
-    async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
-        self.run(async |conn| retry_tx!(Self::try_create(&mut *conn, &request)))
-            .await
+pooled_session_store!(PostgresStore, Pg, &SQL);
+
+/// What the Postgres store does its own way (the rest is [`Shared`]).
+impl PostgresStore {
+    async fn create_in(
+        conn: &mut PgConnection,
+        request: &CreateRequest,
+    ) -> Result<CreateOutcome, StoreError> {
+        retry_tx!(Self::try_create(&mut *conn, request))
     }
 
-    async fn get(
-        &self,
+    /// Compare-and-swap on generation and hash, while active; one
+    /// statement, so no retry.
+    async fn rotate_in(
+        conn: &mut PgConnection,
+        req: &RotateRequest,
+    ) -> Result<RotateOutcome, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessionward_sessions SET refresh_hash = $5, \
+             refresh_generation = refresh_generation + 1, rotated_at = $6, \
+             last_seen_at = GREATEST(last_seen_at, $6) \
+             WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
+             AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
+             AND last_seen_at > $7 RETURNING ",
+            cols!()
+        ))
+        .bind(req.user.as_str())
+        .bind(req.id.as_str())
+        .bind(generation(req.expected_generation)?)
+        .bind(req.expected_hash.as_bytes().as_slice())
+        .bind(req.new_hash.as_bytes().as_slice())
+        .bind(req.now.unix_millis())
+        .bind(req.idle_cutoff.unix_millis())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?;
+        match row {
+            Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+            None => Ok(RotateOutcome::Unchanged(
+                Pg::select_one(conn, &SQL, &req.user, &req.id)
+                    .await
+                    .map_err(unwrap_store_err)?,
+            )),
+        }
+    }
+
+    async fn revoke_in(
+        conn: &mut PgConnection,
         user: &UserId,
         id: &SessionId,
+        revocation: Revocation,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            Pg::select_one(conn, &SQL, user, id)
-                .await
-                .map_err(unwrap_store_err)
-        })
-        .await
+        Pg::revoke_returning(conn, REVOKE_ONE, user, id, revocation).await
     }
 
-    async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
-        self.run(async |conn| Pg::touch(conn, &SQL, &req).await)
-            .await
-    }
-
-    async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        self.run(async |conn| {
-            let row: Option<SessionRow> = sqlx::query_as(concat!(
-                "UPDATE sessionward_sessions SET refresh_hash = $5, \
-                 refresh_generation = refresh_generation + 1, rotated_at = $6, \
-                 last_seen_at = GREATEST(last_seen_at, $6) \
-                 WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
-                 AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
-                 AND last_seen_at > $7 RETURNING ",
-                cols!()
-            ))
-            .bind(req.user.as_str())
-            .bind(req.id.as_str())
-            .bind(generation(req.expected_generation)?)
-            .bind(req.expected_hash.as_bytes().as_slice())
-            .bind(req.new_hash.as_bytes().as_slice())
-            .bind(req.now.unix_millis())
-            .bind(req.idle_cutoff.unix_millis())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(map_err)?;
-            match row {
-                Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
-                None => Ok(RotateOutcome::Unchanged(
-                    Pg::select_one(conn, &SQL, &req.user, &req.id)
-                        .await
-                        .map_err(unwrap_store_err)?,
-                )),
-            }
-        })
-        .await
-    }
-
-    async fn revoke(
-        &self,
-        user: &UserId,
-        id: &SessionId,
-        reason: RevokeReason,
-        at: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let revocation = Revocation { at, reason };
-        self.run(async |conn| Pg::revoke_returning(conn, REVOKE_ONE, user, id, revocation).await)
-            .await
-    }
-
-    async fn revoke_all(
-        &self,
+    async fn revoke_all_in(
+        conn: &mut PgConnection,
         user: &UserId,
         except: Option<&SessionId>,
-        reason: RevokeReason,
-        at: Timestamp,
+        revocation: Revocation,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        self.run(async |conn| {
-            if reason.raises_not_before() {
-                return retry_tx!(Self::try_revoke_all_marked(
-                    &mut *conn, user, except, reason, at
-                ));
-            }
-            Pg::revoke_all_returning(conn, REVOKE_ALL, user, except, Revocation { at, reason })
-                .await
-                .map_err(unwrap_store_err)
-        })
-        .await
-    }
-
-    async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
-        self.run(async |conn| {
-            Pg::read_mark(conn, &SQL, user.as_str())
-                .await
-                .map_err(map_err)
-        })
-        .await
-    }
-
-    async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
-        self.run(async |conn| Pg::list(conn, &SQL, user).await)
+        let Revocation { at, reason } = revocation;
+        if reason.raises_not_before() {
+            return retry_tx!(Self::try_revoke_all_marked(
+                &mut *conn, user, except, reason, at
+            ));
+        }
+        Pg::revoke_all_returning(conn, REVOKE_ALL, user, except, revocation)
             .await
+            .map_err(unwrap_store_err)
     }
 
-    async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
-        self.run(async |conn| Pg::purge(conn, &SQL, before).await)
-            .await
-    }
-
-    fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
+    fn feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         self.feed.clone().map(|f| f as Arc<dyn RevocationFeed>)
     }
 }

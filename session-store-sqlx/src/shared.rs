@@ -11,13 +11,15 @@ use std::marker::PhantomData;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use sessionward_core::Revocation;
-use sessionward_core::{SessionId, SessionRecord, StoreError, Timestamp, TouchRequest, UserId};
+use sessionward_core::{
+    CreateRequest, SessionId, SessionRecord, StoreError, Timestamp, TouchRequest, UserId,
+};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::error::{carry, map_err};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use crate::row::before_revocation;
-use crate::row::{SessionRow, mark as mark_at, records};
+use crate::row::{Encoded, SessionRow, bind_record, mark as mark_at, records};
 
 /// One dialect's text of the shared statements. Arguments are bound in the
 /// order given for each; a statement that needs a value twice names it
@@ -35,6 +37,14 @@ pub(crate) struct Statements {
     pub(crate) purge: &'static str,
     /// The user's "not before" mark: `user`.
     pub(crate) read_mark: &'static str,
+    /// What admission reads when a limit applies: the user's unrevoked
+    /// sessions before their end: `user`, `now` (MySQL also locks them).
+    pub(crate) admission: &'static str,
+    /// What admission reads for a re-authentication without a limit: the
+    /// replaced session: `user`, `id`.
+    pub(crate) replaced: &'static str,
+    /// Insert one session: the fifteen columns in `cols!()` order.
+    pub(crate) insert: &'static str,
 }
 
 /// The shared statements with `?` placeholders, as MySQL and SQLite take them.
@@ -55,6 +65,21 @@ pub(crate) const QUESTION_MARKS: Statements = Statements {
             AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
     purge: "DELETE FROM sessionward_sessions WHERE expires_at <= ?",
     read_mark: "SELECT not_before FROM sessionward_users WHERE user_id = ?",
+    admission: concat!(
+        "SELECT ",
+        crate::row::cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?"
+    ),
+    replaced: concat!(
+        "SELECT ",
+        crate::row::cols!(),
+        " FROM sessionward_sessions WHERE user_id = ? AND session_id = ?"
+    ),
+    insert: concat!(
+        "INSERT INTO sessionward_sessions (",
+        crate::row::cols!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ),
 };
 
 /// How many rows a statement changed, for each dialect's result type.
@@ -96,7 +121,8 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'r> Option<i64>: Decode<'r, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
     /// The session `id` of `user`, revoked or not. Errors are sqlx's (a
@@ -164,6 +190,44 @@ where
         Ok(done.changed())
     }
 
+    /// What [`CreateRequest::decide`] needs: with a limit applying, the
+    /// user's unrevoked sessions before their end (idle ones are ended in
+    /// the same transaction; the replaced one matters only if active, so it
+    /// is among them); otherwise just the replaced session, or nothing.
+    /// Revoked tombstones are never read.
+    pub(crate) async fn admission_rows<'e, E: Executor<'e, Database = DB>>(
+        exec: E,
+        sql: &Statements,
+        req: &CreateRequest,
+    ) -> Result<Vec<SessionRecord>, sqlx::Error> {
+        let user = req.session.user.as_str();
+        let query = if req.limits_apply() {
+            sqlx::query_as(sql.admission)
+                .bind(user)
+                .bind(req.now.unix_millis())
+        } else if let Some(replaced) = &req.replaces {
+            sqlx::query_as(sql.replaced)
+                .bind(user)
+                .bind(replaced.as_str())
+        } else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<SessionRow> = query.fetch_all(exec).await?;
+        records(rows).map_err(carry)
+    }
+
+    /// Inserts one session row.
+    pub(crate) async fn insert<'e, E: Executor<'e, Database = DB>>(
+        exec: E,
+        sql: &Statements,
+        encoded: &Encoded<'_>,
+    ) -> Result<(), sqlx::Error> {
+        bind_record!(sqlx::query(sql.insert), encoded)
+            .execute(exec)
+            .await?;
+        Ok(())
+    }
+
     /// The user's "not before" mark, if any.
     pub(crate) async fn read_mark<'e, E: Executor<'e, Database = DB>>(
         exec: E,
@@ -221,3 +285,99 @@ where
         before_revocation(rows).map_err(carry)
     }
 }
+
+/// The [`SessionStore`](sessionward_core::SessionStore) impl of a store that
+/// runs each call on one pooled connection under its deadline (`self.run`):
+/// Postgres and MySQL. The shared statements go through `$shared` with the
+/// dialect's `$sql`; the store supplies what differs in substance as
+/// associated functions on a connection (`create_in`, `rotate_in`,
+/// `revoke_in`, `revoke_all_in`) and its feed (`feed`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! pooled_session_store {
+    ($store:ty, $shared:ty, $sql:expr) => {
+        #[async_trait::async_trait]
+        impl sessionward_core::SessionStore for $store {
+            async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
+                self.run(async |conn| Self::create_in(conn, &request).await)
+                    .await
+            }
+
+            async fn get(
+                &self,
+                user: &UserId,
+                id: &SessionId,
+            ) -> Result<Option<SessionRecord>, StoreError> {
+                self.run(async |conn| {
+                    <$shared>::select_one(conn, $sql, user, id)
+                        .await
+                        .map_err($crate::error::unwrap_store_err)
+                })
+                .await
+            }
+
+            async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
+                self.run(async |conn| <$shared>::touch(conn, $sql, &req).await)
+                    .await
+            }
+
+            async fn rotate_refresh(
+                &self,
+                req: RotateRequest,
+            ) -> Result<RotateOutcome, StoreError> {
+                self.run(async |conn| Self::rotate_in(conn, &req).await)
+                    .await
+            }
+
+            async fn revoke(
+                &self,
+                user: &UserId,
+                id: &SessionId,
+                reason: RevokeReason,
+                at: Timestamp,
+            ) -> Result<Option<SessionRecord>, StoreError> {
+                let revocation = sessionward_core::Revocation { at, reason };
+                self.run(async |conn| Self::revoke_in(conn, user, id, revocation).await)
+                    .await
+            }
+
+            async fn revoke_all(
+                &self,
+                user: &UserId,
+                except: Option<&SessionId>,
+                reason: RevokeReason,
+                at: Timestamp,
+            ) -> Result<Vec<SessionRecord>, StoreError> {
+                let revocation = sessionward_core::Revocation { at, reason };
+                self.run(async |conn| Self::revoke_all_in(conn, user, except, revocation).await)
+                    .await
+            }
+
+            async fn not_before(&self, user: &UserId) -> Result<Option<Timestamp>, StoreError> {
+                self.run(async |conn| {
+                    <$shared>::read_mark(conn, $sql, user.as_str())
+                        .await
+                        .map_err($crate::error::map_err)
+                })
+                .await
+            }
+
+            async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
+                self.run(async |conn| <$shared>::list(conn, $sql, user).await)
+                    .await
+            }
+
+            async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
+                self.run(async |conn| <$shared>::purge(conn, $sql, before).await)
+                    .await
+            }
+
+            fn revocation_feed(
+                &self,
+            ) -> Option<std::sync::Arc<dyn sessionward_core::RevocationFeed>> {
+                self.feed()
+            }
+        }
+    };
+}
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use pooled_session_store;

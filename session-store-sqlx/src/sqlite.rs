@@ -45,8 +45,7 @@ use crate::error::{map_err, map_migrate_err, unwrap_store_err};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
-    Encoded, SessionRow, before_revocation, bind_record, cols, generation, records,
-    revocations_by_reason,
+    Encoded, SessionRow, before_revocation, bind_record, cols, generation, revocations_by_reason,
 };
 use crate::shared::{QUESTION_MARKS, Shared};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
@@ -193,13 +192,17 @@ impl SqliteStore {
         }
         let mut tx = self.begin_immediate().await?;
         let not_before = read_mark(&mut *tx, user).await?;
-        let existing = admission_rows(&mut tx, req).await?;
+        let existing = Lite::admission_rows(&mut *tx, &QUESTION_MARKS, req)
+            .await
+            .map_err(unwrap_store_err)?;
         let decision = req.decide(existing, not_before);
         for (reason, ids) in revocations_by_reason(&decision) {
             revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
         if decision.admits() {
-            insert(&mut *tx, &encoded).await?;
+            Lite::insert(&mut *tx, &QUESTION_MARKS, &encoded)
+                .await
+                .map_err(map_err)?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(decision.into_outcome())
@@ -255,57 +258,6 @@ async fn read_mark<'c>(
     Lite::read_mark(conn, &QUESTION_MARKS, user)
         .await
         .map_err(map_err)
-}
-
-/// What [`CreateRequest::decide`] uses: with a limit applying, the user's
-/// unrevoked sessions before their end (idle ones are ended in the same
-/// transaction; the replaced one matters only if active, so it is among
-/// them), read through the partial index of unrevoked rows; otherwise just
-/// the replaced session. Revoked tombstones are never read.
-async fn admission_rows(
-    conn: &mut SqliteConnection,
-    req: &CreateRequest,
-) -> Result<Vec<SessionRecord>, StoreError> {
-    let user = req.session.user.as_str();
-    let query = if req.limits_apply() {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?1 AND revoked_at IS NULL \
-             AND expires_at > ?2"
-        ))
-        .bind(user)
-        .bind(req.now.unix_millis())
-    } else {
-        sqlx::query_as(concat!(
-            "SELECT ",
-            cols!(),
-            " FROM sessionward_sessions WHERE user_id = ?1 AND session_id = ?2"
-        ))
-        .bind(user)
-        .bind(req.replaces.as_ref().map(SessionId::as_str))
-    };
-    let rows: Vec<SessionRow> = query.fetch_all(conn).await.map_err(map_err)?;
-    records(rows)
-}
-
-/// Inserts one session row.
-async fn insert<'c>(
-    conn: impl sqlx::SqliteExecutor<'c>,
-    encoded: &Encoded<'_>,
-) -> Result<(), StoreError> {
-    bind_record!(
-        sqlx::query(concat!(
-            "INSERT INTO sessionward_sessions (",
-            cols!(),
-            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-        )),
-        encoded
-    )
-    .execute(conn)
-    .await
-    .map_err(map_err)?;
-    Ok(())
 }
 
 /// Revokes the given unrevoked sessions of `user`; returns them as they were
