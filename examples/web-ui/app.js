@@ -457,6 +457,8 @@ async function init() {
   $("transport-name").textContent = state.cfg.transport;
   $("demo-banner").hidden = !state.cfg.demo;
   for (const e of document.querySelectorAll(".demo-only")) e.hidden = !state.cfg.demo;
+  for (const e of document.querySelectorAll(".no-demo-only")) e.hidden = !!state.cfg.demo;
+  if (state.cfg.plug_in_users) $("plug-in-users").textContent = "No users are configured: " + state.cfg.plug_in_users + ".";
   setupDemo();
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);

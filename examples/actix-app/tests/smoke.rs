@@ -90,3 +90,40 @@ async fn login_sessions_logout() {
         .to_request();
     assert_eq!(test::call_service(&svc, after).await.status(), 401);
 }
+
+/// `--no-demo`: no demo users (the demo passwords are refused), the config
+/// says where to plug in real users, and the demo routes are gone.
+#[actix_web::test]
+async fn without_the_demo_there_are_no_users() {
+    let config = Config {
+        host: [127, 0, 0, 1].into(),
+        port: 3001,
+        store: "memory".into(),
+        transport: TokenTransport::Bearer,
+        demo: false,
+        access_ttl: None,
+    };
+    let app = DemoApp::build(&config).await.unwrap();
+    let svc = test::init_service(
+        App::new()
+            .wrap(SessionMiddleware::from_api(app.api.clone()))
+            .configure(sessionward_example_actix::configure(app.clone())),
+    )
+    .await;
+    let login = test::TestRequest::post()
+        .uri("/login")
+        .set_payload(r#"{"username":"alice","password":"alice-password"}"#)
+        .to_request();
+    assert_eq!(test::call_service(&svc, login).await.status(), 401);
+    let cfg: Value = test::call_and_read_body_json(
+        &svc,
+        test::TestRequest::get().uri("/api/config").to_request(),
+    )
+    .await;
+    assert_eq!(cfg["demo"], false);
+    assert!(cfg["plug_in_users"].as_str().unwrap().contains("check_password"));
+    let events = test::TestRequest::get().uri("/api/events").to_request();
+    assert_eq!(test::call_service(&svc, events).await.status(), 404);
+    let banner = sessionward_example_common::setup::banner(&config, "actix-web");
+    assert!(!banner.contains("alice-password"), "{banner}");
+}

@@ -50,8 +50,12 @@ pub async fn login(
     let Ok(body) = serde_json::from_slice::<LoginBody>(body) else {
         return error(400, "invalid_request");
     };
-    let Some(user) = check_password(&body.username, &body.password) else {
-        tracing::info!(target: "example", "failed login");
+    let Some(user) = check_password(app.demo, &body.username, &body.password) else {
+        if app.demo {
+            tracing::info!(target: "example", "failed login");
+        } else {
+            tracing::warn!(target: "example", "login refused: no user store ({})", crate::users::PLUG_IN_USERS);
+        }
         return error(401, "invalid_credentials");
     };
     match current {
@@ -67,6 +71,7 @@ pub fn client_config(app: &DemoApp) -> WebResponse {
         &json!({
             "transport": app.transport(),
             "demo": app.demo,
+            "plug_in_users": (!app.demo).then_some(crate::users::PLUG_IN_USERS),
             "prefix": app.api.config().route_prefix(),
             "reauth_seconds": app.api.config().recent_auth().map(|d| d.as_secs()),
             "demo_devices": if app.demo { crate::demo::catalogue() } else { json!(null) },

@@ -85,7 +85,12 @@ pub fn demo_enricher() -> Result<Enricher, String> {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    // Colours only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 impl DemoApp {
@@ -150,8 +155,13 @@ impl DemoApp {
 
 /// The startup banner lines.
 pub fn banner(config: &Config, framework: &str) -> String {
+    let users = if config.demo {
+        "alice/alice-password, bob/bob-password (demo)".to_owned()
+    } else {
+        format!("none: {}", crate::users::PLUG_IN_USERS)
+    };
     let mut out = format!(
-        "sessionward example ({framework}) on {}\n  store: {}\n  transport: {}\n  users: alice/alice-password, bob/bob-password",
+        "sessionward example ({framework}) on {}\n  store: {}\n  transport: {}\n  users: {users}",
         config.base_url(),
         crate::store::redact(&config.store),
         transport_name(config.transport),
