@@ -2,29 +2,49 @@
 //! session list, simulated login, logout (memory store, bearer transport).
 #![allow(missing_docs)]
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, test};
 use serde_json::Value;
 use sessionward_actix::SessionMiddleware;
 use sessionward_core::web::TokenTransport;
 use sessionward_example_common::{Config, DemoApp};
 
-#[actix_web::test]
-async fn login_sessions_logout() {
+/// The example app on the memory store with bearer transport, demo mode
+/// `demo`, and its configuration.
+async fn demo_app(
+    demo: bool,
+) -> (
+    Config,
+    App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+) {
     let config = Config {
         host: [127, 0, 0, 1].into(),
         port: 3001,
         store: "memory".into(),
         transport: TokenTransport::Bearer,
-        demo: true,
+        demo,
         access_ttl: None,
     };
     let app = DemoApp::build(&config).await.unwrap();
-    let svc = test::init_service(
-        App::new()
-            .wrap(SessionMiddleware::from_api(app.api.clone()))
-            .configure(sessionward_example_actix::configure(app.clone())),
-    )
-    .await;
+    let service = App::new()
+        .wrap(SessionMiddleware::from_api(app.api.clone()))
+        .configure(sessionward_example_actix::configure(app));
+    (config, service)
+}
+
+#[actix_web::test]
+async fn login_sessions_logout() {
+    let (_, app) = demo_app(true).await;
+    let svc = test::init_service(app).await;
 
     let page = test::call_service(&svc, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(page.status(), 200);
@@ -95,21 +115,8 @@ async fn login_sessions_logout() {
 /// says where to plug in real users, and the demo routes are gone.
 #[actix_web::test]
 async fn without_the_demo_there_are_no_users() {
-    let config = Config {
-        host: [127, 0, 0, 1].into(),
-        port: 3001,
-        store: "memory".into(),
-        transport: TokenTransport::Bearer,
-        demo: false,
-        access_ttl: None,
-    };
-    let app = DemoApp::build(&config).await.unwrap();
-    let svc = test::init_service(
-        App::new()
-            .wrap(SessionMiddleware::from_api(app.api.clone()))
-            .configure(sessionward_example_actix::configure(app.clone())),
-    )
-    .await;
+    let (config, app) = demo_app(false).await;
+    let svc = test::init_service(app).await;
     let login = test::TestRequest::post()
         .uri("/login")
         .set_payload(r#"{"username":"alice","password":"alice-password"}"#)
@@ -121,7 +128,12 @@ async fn without_the_demo_there_are_no_users() {
     )
     .await;
     assert_eq!(cfg["demo"], false);
-    assert!(cfg["plug_in_users"].as_str().unwrap().contains("check_password"));
+    assert!(
+        cfg["plug_in_users"]
+            .as_str()
+            .unwrap()
+            .contains("check_password")
+    );
     let events = test::TestRequest::get().uri("/api/events").to_request();
     assert_eq!(test::call_service(&svc, events).await.status(), 404);
     let banner = sessionward_example_common::setup::banner(&config, "actix-web");
