@@ -90,7 +90,8 @@ fn instance(store: &str) -> (Proc, u16) {
                 store,
                 "--transport",
                 "bearer",
-                "--no-demo",
+                // The demo users log in; nothing else of the demo is used.
+                "--demo",
             ])
             .env("SESSIONWARD_SIGNING_KEY", SIGNING_KEY)
             .env("SESSIONWARD_REFRESH_KEY", REFRESH_KEY)
