@@ -21,7 +21,8 @@ bin="${CARGO_TARGET_DIR:-target}/$dir/sessionward-example-axum"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 work=$(mktemp -d)
-"$bin" --port "$port" --store "$STORE" --transport bearer --no-demo >"$work/server.log" 2>&1 &
+# The demo users log in (with --no-demo there are none).
+"$bin" --port "$port" --store "$STORE" --transport bearer --demo >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fs "$base/api/config" >/dev/null 2>&1 && break; sleep 0.1; done
