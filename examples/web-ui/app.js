@@ -282,7 +282,7 @@ async function renderSessions() {
       el("div", { class: "device-icon", title: s.device_class }, deviceIcon(s.device_class)),
       el("div", {},
         el("div", { class: "device-text" }, deviceText(s)),
-        el("div", { class: "meta" }, locationText(s.location) + " · " + (s.ip || "unknown IP")),
+        el("div", { class: "meta" }, (s.place || locationText(s.location)) + " · " + (s.ip || "unknown IP")),
         el("div", { class: "meta", title: created.toISOString() }, "Signed in " + created.toLocaleString() + " · Last active " + when(s.last_seen_at)),
         badges),
       button));

@@ -60,7 +60,13 @@ impl fmt::Debug for NewLoginNotice {
 impl NewLoginNotice {
     /// "New login from Chrome 131 on Windows 10 in London, United Kingdom".
     pub fn headline(&self) -> String {
-        format!("New login from {} in {}", self.device, self.location)
+        let place = match self.location.as_str() {
+            crate::enrich::THIS_COMPUTER => "on this computer".to_owned(),
+            crate::enrich::LOCAL_NETWORK => "on your local network".to_owned(),
+            "Unknown location" => "from an unknown location".to_owned(),
+            known => format!("in {known}"),
+        };
+        format!("New login from {} {place}", self.device)
     }
 }
 
@@ -140,5 +146,47 @@ impl Notifier for OutboxNotifier {
         }
         notices.push_back(notice.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewLoginNotice;
+    use crate::enrich::{LOCAL_NETWORK, THIS_COMPUTER};
+    use crate::ids::{SessionId, UserId};
+    use crate::time::Timestamp;
+
+    fn notice(location: &str) -> NewLoginNotice {
+        NewLoginNotice {
+            user: UserId::new("alice").unwrap(),
+            session_id: SessionId::generate(),
+            device: "Firefox 140 on Linux".to_owned(),
+            location: location.to_owned(),
+            ip: None,
+            at: Timestamp::from_unix_millis(0),
+            reasons: Vec::new(),
+            sessions_url: String::new(),
+            not_me_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn headlines_read_as_sentences_wherever_the_login_came_from() {
+        assert_eq!(
+            notice("London, United Kingdom").headline(),
+            "New login from Firefox 140 on Linux in London, United Kingdom"
+        );
+        assert_eq!(
+            notice(THIS_COMPUTER).headline(),
+            "New login from Firefox 140 on Linux on this computer"
+        );
+        assert_eq!(
+            notice(LOCAL_NETWORK).headline(),
+            "New login from Firefox 140 on Linux on your local network"
+        );
+        assert_eq!(
+            notice("Unknown location").headline(),
+            "New login from Firefox 140 on Linux from an unknown location"
+        );
     }
 }

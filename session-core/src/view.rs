@@ -33,6 +33,9 @@ pub struct SessionView {
     pub risk: RiskSummary,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// Where it was signed in from, for people ([`crate::enrich::describe_place`]:
+    /// the location, "This computer", "Local network" or "Unknown location").
+    pub place: String,
 }
 
 impl SessionView {
@@ -50,6 +53,7 @@ impl SessionView {
             location: record.meta.location.clone(),
             risk: record.meta.risk.clone(),
             current: Some(&record.id) == current,
+            place: crate::enrich::describe_place(record.ip, &record.meta.location),
         }
     }
 }

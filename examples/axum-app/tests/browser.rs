@@ -258,6 +258,17 @@ async fn scenario(driver: &str, chromium: &Path, transport: &str) {
         other.0
     );
     let other_id = other.2.clone();
+    // Both browsers are on this machine: the cards say so, never "Unknown location".
+    let places = first
+        .execute(
+            "return [...document.querySelectorAll('.session-card .meta')].map(e => e.textContent).join('|')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let places = places.as_str().unwrap_or_default().to_owned();
+    assert!(places.contains("This computer"), "{places}");
+    assert!(!places.contains("Unknown location"), "{places}");
 
     // A simulated login (demo panel) adds a flagged third session.
     let mut result = simulate(&first, "firefox-linux", "london").await;

@@ -288,6 +288,40 @@ impl Describe for Location {
     }
 }
 
+/// Where a request came from, for people: the location when the data knows
+/// it; otherwise "This computer" for a loopback address, "Local network"
+/// for a private, link-local or unique-local one (GeoIP knows neither),
+/// and "Unknown location" only for a public address nobody knows.
+///
+/// ```
+/// use sessionward_core::Location;
+/// use sessionward_core::enrich::describe_place;
+/// let nowhere = Location::default();
+/// assert_eq!(describe_place(Some("127.0.0.1".parse().unwrap()), &nowhere), "This computer");
+/// assert_eq!(describe_place(Some("::1".parse().unwrap()), &nowhere), "This computer");
+/// assert_eq!(describe_place(Some("192.168.1.20".parse().unwrap()), &nowhere), "Local network");
+/// assert_eq!(describe_place(Some("fd00::7".parse().unwrap()), &nowhere), "Local network");
+/// assert_eq!(describe_place(Some("81.2.69.142".parse().unwrap()), &nowhere), "Unknown location");
+/// assert_eq!(describe_place(None, &nowhere), "Unknown location");
+/// ```
+pub fn describe_place(ip: Option<IpAddr>, location: &Location) -> String {
+    let known = location.city.is_some()
+        || location.country_name.is_some()
+        || location.country_code.is_some();
+    match ip.map(|ip| ip.to_canonical()) {
+        _ if known => location.describe(),
+        Some(ip) if ip.is_loopback() => THIS_COMPUTER.to_owned(),
+        Some(ip) if !is_public_ip(ip) && !ip.is_unspecified() => LOCAL_NETWORK.to_owned(),
+        _ => location.describe(),
+    }
+}
+
+/// [`describe_place`] for a loopback address.
+pub const THIS_COMPUTER: &str = "This computer";
+
+/// [`describe_place`] for a private, link-local or unique-local address.
+pub const LOCAL_NETWORK: &str = "Local network";
+
 impl Describe for Enrichment {
     /// "Device in Location", e.g. "Chrome 131 on Windows 10 in London,
     /// United Kingdom"; the location part is left out when unknown.

@@ -207,7 +207,7 @@ impl SessionManager {
             user: s.user.clone(),
             session_id: s.id.clone(),
             device: s.meta.device.describe(),
-            location: s.meta.location.describe(),
+            location: crate::enrich::describe_place(s.ip, &s.meta.location),
             ip: s.ip,
             at: now,
             reasons: s.meta.risk.signals.clone(),

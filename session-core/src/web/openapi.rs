@@ -267,7 +267,8 @@ impl SessionApi {
                         "device": { "type": "object" },
                         "location": { "type": "object" },
                         "risk": { "type": "object" },
-                        "current": { "type": "boolean" }
+                        "current": { "type": "boolean" },
+                        "place": { "type": "string", "description": "the location, \"This computer\", \"Local network\" or \"Unknown location\"" }
                     }}
                 }
             }
