@@ -439,11 +439,12 @@ impl FromRequest for Session {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).map(|state| {
             let peer = req.peer_addr().map(|a| a.ip());
-            Session(
-                state
-                    .api
-                    .handle(state.outcome.clone(), peer, &Headers(req.headers())),
-            )
+            Session(state.api.handle(
+                state.outcome.clone(),
+                req.method().as_str(),
+                peer,
+                &Headers(req.headers()),
+            ))
         }))
     }
 }

@@ -60,6 +60,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(async |s: Session| s.logout().await),
         )
         .route(
+            "/app/logout",
+            web::get().to(async |s: Session| s.logout().await),
+        )
+        .route(
             "/app/reauth",
             web::post().to(async |s: Session| s.reauthenticate().await),
         )

@@ -407,6 +407,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .map(|c| c.0.ip());
         Ok(Session(state.api.handle(
             state.outcome.clone(),
+            parts.method.as_str(),
             peer,
             &Headers(&parts.headers),
         )))

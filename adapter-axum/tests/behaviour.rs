@@ -52,7 +52,10 @@ fn app() -> Router {
         .route("/maybe", get(maybe))
         .route("/login", post(login))
         .route("/account", get(account))
-        .route("/app/logout", post(async |s: Session| s.logout().await))
+        .route(
+            "/app/logout",
+            get(async |s: Session| s.logout().await).post(async |s: Session| s.logout().await),
+        )
         .route(
             "/app/reauth",
             post(async |s: Session| s.reauthenticate().await),

@@ -7,7 +7,7 @@
 //! | name | type | labels | counts / measures |
 //! |---|---|---|---|
 //! | `sessionward_logins_total` | counter | | sessions created by a login |
-//! | `sessionward_limit_hits_total` | counter | `limit` (`per_user`, `per_ip`, `per_device_class`, `countries`), `action` (`reject_new`, `evict_oldest`, `evict_lru`) | logins that ran into a limit |
+//! | `sessionward_limit_hits_total` | counter | `limit` (`per_user`, `per_ip`, `per_device_class`, `countries`), `action` ([`OnLimit::as_str`]: `reject_new`, `evict_oldest`, `evict_least_recently_used`) | logins that ran into a limit |
 //! | `sessionward_evictions_total` | counter | | sessions ended to make room for a login |
 //! | `sessionward_revocations_total` | counter | `reason` ([`RevokeReason::as_str`]) | sessions ended, evictions included |
 //! | `sessionward_refreshes_total` | counter | | token rotations |
@@ -20,13 +20,13 @@
 //! | `sessionward_feed_lag_seconds` | histogram | | from a revocation on any instance to its arrival here (stores that send the time: Postgres, Redis) |
 //!
 //! [`RevokeReason::as_str`]: crate::RevokeReason::as_str
+//! [`OnLimit::as_str`]: crate::OnLimit::as_str
 //! [`TokenRejection::as_str`]: crate::tokens::TokenRejection::as_str
 //! [`SessionManager::authenticate`]: crate::SessionManager::authenticate
 
 use std::time::Duration;
 
 use crate::events::{EventKind, SecurityEvent};
-use crate::policy::OnLimit;
 use crate::record::{Inactive, RevokeReason};
 use crate::store::{FeedEvent, StoreError};
 use crate::time::Timestamp;
@@ -56,14 +56,6 @@ pub const FEED_CONNECTED: &str = "sessionward_feed_connected";
 /// From a revocation to its arrival over the feed.
 pub const FEED_LAG_SECONDS: &str = "sessionward_feed_lag_seconds";
 
-fn action_name(action: OnLimit) -> &'static str {
-    match action {
-        OnLimit::RejectNew => "reject_new",
-        OnLimit::EvictOldest => "evict_oldest",
-        OnLimit::EvictLeastRecentlyUsed => "evict_lru",
-    }
-}
-
 fn ended_name(reason: Inactive) -> &'static str {
     match reason {
         Inactive::IdleTimeout => "idle_timeout",
@@ -86,7 +78,7 @@ pub(crate) fn event(event: &SecurityEvent) {
         EventKind::SessionLimitReached { limit, action } => ::metrics::counter!(
             LIMIT_HITS,
             "limit" => limit.as_str(),
-            "action" => action_name(*action)
+            "action" => action.as_str()
         )
         .increment(1),
         EventKind::TokenReuse { .. } => ::metrics::counter!(REUSE_DETECTIONS).increment(1),

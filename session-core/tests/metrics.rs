@@ -125,7 +125,10 @@ async fn every_documented_metric_moves_with_its_event() {
     assert_eq!(s.counter(EVICTIONS, &[]), 0);
     let third = m.login(&alice, &ctx).await.unwrap();
     assert_eq!(s.counter(LOGINS, &[]), 3);
-    let hit = [("limit", "per_user"), ("action", "evict_lru")];
+    let hit = [
+        ("limit", "per_user"),
+        ("action", "evict_least_recently_used"),
+    ];
     assert_eq!(s.counter(LIMIT_HITS, &hit), 1);
     assert_eq!(s.counter(EVICTIONS, &[]), 1);
     assert_eq!(s.counter(REVOCATIONS, &[("reason", "evicted")]), 1);

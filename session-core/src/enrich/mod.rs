@@ -305,15 +305,17 @@ impl Describe for Location {
 /// assert_eq!(describe_place(None, &nowhere), "Unknown location");
 /// ```
 pub fn describe_place(ip: Option<IpAddr>, location: &Location) -> String {
-    let known = location.city.is_some()
-        || location.country_name.is_some()
-        || location.country_code.is_some();
     match ip.map(|ip| ip.to_canonical()) {
-        _ if known => location.describe(),
+        _ if is_known(location) => location.describe(),
         Some(ip) if ip.is_loopback() => THIS_COMPUTER.to_owned(),
         Some(ip) if !is_public_ip(ip) && !ip.is_unspecified() => LOCAL_NETWORK.to_owned(),
         _ => location.describe(),
     }
+}
+
+/// Whether the data told anything about where `location` is.
+fn is_known(location: &Location) -> bool {
+    location.city.is_some() || location.country_name.is_some() || location.country_code.is_some()
 }
 
 /// [`describe_place`] for a loopback address.
@@ -327,10 +329,7 @@ impl Describe for Enrichment {
     /// United Kingdom"; the location part is left out when unknown.
     fn describe(&self) -> String {
         let device = self.device.describe();
-        if self.location.city.is_none()
-            && self.location.country_name.is_none()
-            && self.location.country_code.is_none()
-        {
+        if !is_known(&self.location) {
             device
         } else {
             format!("{device} in {}", self.location.describe())

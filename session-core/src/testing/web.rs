@@ -39,7 +39,8 @@
 //! - `POST /login`: logs in the user named by the `x-test-user` header with
 //!   the adapter's `Session` handle;
 //! - `POST /app/logout`, `POST /app/reauth`, `POST /app/end-all`: the
-//!   handle's `logout`, `reauthenticate`, `end_all`, answered as they return;
+//!   handle's `logout`, `reauthenticate`, `end_all`, answered as they return
+//!   (`/app/logout` also on `GET`, which the handle must refuse);
 //! - `GET /app/sessions`, `POST /app/end-others`: the handle's `list` (the
 //!   count as text) and `end_others` (the count as text), or the rejection;
 //! - `GET /account`: `account <user id>` for a session; for a `401`
@@ -1609,6 +1610,11 @@ pub async fn session_handle_actions<H: AdapterHarness>() {
             .send(&fx.app, laptop.request("GET", "/app/sessions"))
             .await;
         assert_eq!((r.status, r.body.as_str()), (200, "2"));
+        // A GET (a cross-site link or image, which CSRF checks do not
+        // cover) cannot act: the session survives it.
+        let r = fx.app.send(laptop.request("GET", "/app/logout")).await;
+        assert_error(&r, 405, "method_not_allowed");
+        assert_eq!(laptop.hello(&fx.app).await.status, 200);
         let r = laptop
             .send(&fx.app, laptop.request("POST", "/app/end-others"))
             .await;

@@ -11,11 +11,11 @@ use crate::record::RequestContext;
 use crate::secret::AccessToken;
 use crate::view::SessionView;
 
-use super::HeaderSource;
 use super::api::{AuthOutcome, SessionApi};
 use super::error::{ErrorCode, WebError};
 use super::rejection::Rejection;
 use super::response::WebResponse;
+use super::{HeaderSource, is_state_changing};
 
 /// A web framework's answer types, implemented by each adapter so that
 /// [`SessionHandle`]'s methods return what its handlers return.
@@ -47,6 +47,9 @@ pub struct SessionHandle<F: Framework> {
     outcome: AuthOutcome,
     context: RequestContext,
     access_token: Option<AccessToken>,
+    /// Whether the request's method may change state; CSRF checks cover
+    /// only those, so the actions refuse the others.
+    state_changing: bool,
     framework: PhantomData<fn() -> F>,
 }
 
@@ -62,9 +65,12 @@ impl<F: Framework> fmt::Debug for SessionHandle<F> {
 impl SessionApi {
     /// The handle for one request: its authentication `outcome` (from
     /// [`SessionApi::authenticate`]), the TCP `peer` address and headers.
+    /// The request's upper-case `method` decides whether the handle's
+    /// actions may change anything (see [`SessionHandle::login`]).
     pub fn handle<F: Framework, H: HeaderSource>(
         &self,
         outcome: AuthOutcome,
+        method: &str,
         peer: Option<IpAddr>,
         headers: &H,
     ) -> SessionHandle<F> {
@@ -78,6 +84,7 @@ impl SessionApi {
             outcome,
             context: self.request_context(peer, headers),
             access_token,
+            state_changing: is_state_changing(method),
             framework: PhantomData,
         }
     }
@@ -86,6 +93,18 @@ impl SessionApi {
 impl<F: Framework> SessionHandle<F> {
     fn reject(&self, err: WebError) -> F::Rejection {
         F::rejection(self.api.reject(err))
+    }
+
+    /// `405` for an action on a `GET`/`HEAD`/`OPTIONS`/`TRACE` request: CSRF
+    /// checks cover only state-changing methods, so a cross-site link or
+    /// image must not be able to log a user in or out or end sessions.
+    fn writable(&self) -> Result<(), F::Rejection> {
+        if self.state_changing {
+            return Ok(());
+        }
+        let err = WebError::new(ErrorCode::MethodNotAllowed);
+        let response = self.api.method_not_allowed("POST, PUT, PATCH, DELETE");
+        Err(F::rejection(Rejection::new(err, response)))
     }
 
     fn answer(&self, result: Result<WebResponse, WebError>) -> Result<F::Response, F::Rejection> {
@@ -129,6 +148,9 @@ impl<F: Framework> SessionHandle<F> {
     /// Logs `user` in: call it after the app verified the credentials.
     /// Answers with the tokens (JSON or cookies).
     ///
+    /// Like every action of the handle, it needs a state-changing request
+    /// (`POST`, …): on `GET`/`HEAD` it answers `405 method_not_allowed`.
+    ///
     /// # Errors
     /// `409 session_limit_reached` (with the user's active sessions) when a
     /// limit refuses the login, `401 reauthentication_required` when the
@@ -148,6 +170,7 @@ impl<F: Framework> SessionHandle<F> {
         user: &UserId,
         options: LoginOptions,
     ) -> Result<F::Response, F::Rejection> {
+        self.writable()?;
         let result = self.api.login_with(user, &self.context, options).await;
         self.answer(result)
     }
@@ -160,6 +183,7 @@ impl<F: Framework> SessionHandle<F> {
     /// The [`SessionHandle::require`] rejection without a session; then as
     /// [`SessionHandle::login`].
     pub async fn reauthenticate(&self) -> Result<F::Response, F::Rejection> {
+        self.writable()?;
         let current = self.require()?;
         let result = self.api.reauthenticate_result(current, &self.context).await;
         self.answer(result)
@@ -173,6 +197,7 @@ impl<F: Framework> SessionHandle<F> {
     /// `403 csrf_rejected` for a cookie request that failed the CSRF check,
     /// `503` when the store is down (nothing is wiped: the client retries).
     pub async fn logout(&self) -> Result<F::Response, F::Rejection> {
+        self.writable()?;
         if let AuthOutcome::Rejected(e) = &self.outcome
             && e.code() == ErrorCode::CsrfRejected
         {
@@ -204,6 +229,7 @@ impl<F: Framework> SessionHandle<F> {
     /// reauthentication_required` when the last full login is older than
     /// the configured window; the [`SessionHandle::require`] rejection.
     pub async fn end(&self, id: &SessionId) -> Result<F::Response, F::Rejection> {
+        self.writable()?;
         let current = self.require()?;
         let result = self.api.end_session(current, id).await;
         self.answer(result)
@@ -214,6 +240,7 @@ impl<F: Framework> SessionHandle<F> {
     /// # Errors
     /// As [`SessionHandle::end`].
     pub async fn end_others(&self) -> Result<usize, F::Rejection> {
+        self.writable()?;
         let current = self.require()?;
         self.api
             .end_others(current)
@@ -227,6 +254,7 @@ impl<F: Framework> SessionHandle<F> {
     /// # Errors
     /// As [`SessionHandle::end`].
     pub async fn end_all(&self) -> Result<F::Response, F::Rejection> {
+        self.writable()?;
         let current = self.require()?;
         let result = self.api.end_all(current).await;
         self.answer(result)
