@@ -1,18 +1,31 @@
-// sessionward example front-end: plain JavaScript, no build step.
+// sessionward example front-end: plain JavaScript, no build step, no
+// framework, nothing inline (the page's CSP allows scripts and styles from
+// the app only). Every piece of server data reaches the page through
+// textContent or attribute values, never as HTML.
+//
 // Bearer transport keeps tokens in localStorage (the SPA case of the
 // original finding) and removes them on logout / 401; cookie transport
 // keeps them in HttpOnly cookies and sends the CSRF double-submit header.
 // Either way the page refreshes before the access token runs out (while the
 // user is active) and whenever a request finds it missing or expired, so an
-// active user is never signed out while the session lives.
+// active user is never signed out while the session lives. A browser whose
+// session was ended elsewhere is told so, with the reason, the moment any
+// view opens, public ones included.
 "use strict";
 
 const ACCESS = "sw_access";
 const REFRESH = "sw_refresh";
-const state = { cfg: null, me: null };
+const state = { cfg: null, me: null, sessions: [], open: new Set() };
 const $ = (id) => document.getElementById(id);
 
+/** The session is gone; the login page with the reason is already shown. */
 class SessionEnded extends Error {}
+/** The user dismissed a prompt: nothing happens and nothing is said. */
+class Cancelled extends Error {}
+/** fetch itself failed (offline, server down). */
+class Unreachable extends Error {}
+
+const UNREACHABLE = "Can't reach the server — try again.";
 
 function csrfToken() {
   const m = document.cookie.match(/(?:^|;\s*)__Host-sw_csrf=([^;]+)/);
@@ -40,7 +53,9 @@ function scheduleRefresh(accessExpiresAt) {
   tokenIssuedAt = Date.now();
   const left = exp - tokenIssuedAt;
   refreshTimer = setTimeout(async () => {
-    if (lastActivity > tokenIssuedAt) await refreshTokens();
+    if (lastActivity > tokenIssuedAt) {
+      try { await refreshTokens(); } catch (_) { /* the next request retries */ }
+    }
   }, Math.max(500, left * 0.8));
 }
 
@@ -60,28 +75,31 @@ function wipeTokens() {
   localStorage.removeItem(REFRESH);
   sessionStorage.clear();
   state.me = null;
+  state.sessions = [];
+  state.open.clear();
 }
 
-// Why the session ended, from the "reason" of a 401 invalid_token.
-const ENDED = {
-  idle_timeout: "You were signed out after a period of inactivity.",
-  absolute_timeout: "Your session reached its maximum lifetime.",
-  logout: "This session was logged out.",
-  user: "This session was ended from your session list (possibly on another device).",
-  admin: "An administrator ended this session.",
-  evicted: "You were signed out because your account signed in on too many devices.",
-  refresh_token_reuse: "This session was ended because its refresh token was used twice (possible theft).",
-  password_change: "You were signed out because the password changed.",
-  account_disabled: "This account was disabled.",
-  reauthenticated: "This session was replaced by a newer sign-in.",
-  not_me: "All sessions were ended from a \"this wasn't me\" link.",
-  risk: "This session was ended for security reasons.",
+// How a session ended, from the "reason" of a 401 invalid_token
+// (RevokeReason::as_str, or idle_timeout / absolute_timeout), completing
+// "This device was signed out …".
+const ENDED_WHY = {
+  user: "by you from another device",
+  evicted: "because you signed in on another device and the device limit was reached",
+  logout: "here",
+  admin: "by an administrator",
+  password_change: "because the password was changed",
+  idle_timeout: "because of inactivity",
+  absolute_timeout: "because the session reached its maximum age",
+  account_disabled: "because the account was disabled",
+  reauthenticated: "because you signed in again",
+  refresh_token_reuse: "for your security: its sign-in was used twice, which can mean someone copied it",
+  not_me: "for your security: a sign-in was reported with \"This wasn't me\"",
+  risk: "for your security: the sign-in looked unusual",
 };
 
-function endedMessage(data, wasSignedIn) {
-  const reason = data && data.reason;
-  if (reason) return (ENDED[reason] || "Your session has ended.") + " Please sign in again.";
-  return wasSignedIn ? "Your session has expired. Please sign in again." : "";
+function endedMessage(reason) {
+  const why = ENDED_WHY[reason];
+  return "This device was signed out" + (why ? " " + why : "") + ". Sign in again to continue.";
 }
 
 async function rawFetch(method, path, body) {
@@ -94,10 +112,15 @@ async function rawFetch(method, path, body) {
     const c = csrfToken();
     if (c) headers["X-CSRF-Token"] = c;
   }
-  const res = await fetch(path, {
-    method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (_) {
+    throw new Unreachable(UNREACHABLE);
+  }
   let data = null;
   try { data = await res.json(); } catch (_) { /* empty body */ }
   return { status: res.status, data };
@@ -124,10 +147,19 @@ async function refreshTokens() {
   return refreshing;
 }
 
+/** The session is gone: wipe, and say why (nothing for a visitor who never signed in). */
+function signedOut(reason, wasSignedIn = true) {
+  wipeTokens();
+  if (reason) showLogin(endedMessage(reason), "warn");
+  else if (wasSignedIn) showLogin("Your session has ended. Sign in again to continue.", "warn");
+  else showLogin();
+}
+
 // Authenticated API call: on a missing or refused access token (expired,
 // or its cookie gone) refreshes once and retries; asks for the password
-// again on reauthentication_required; when the session is really gone,
-// wipes the tokens and shows the login page with the reason.
+// again on reauthentication_required (a dismissed prompt throws Cancelled);
+// when the session is really gone, wipes the tokens and shows the login
+// page with the reason.
 async function api(method, path, body, retried = false) {
   const r = await rawFetch(method, path, body);
   const code = r.data && r.data.error;
@@ -138,23 +170,48 @@ async function api(method, path, body, retried = false) {
       if (refreshed.status === 200) return api(method, path, body, true);
       why = refreshed.data;
     }
-    const wasSignedIn = !!state.me;
-    wipeTokens();
-    showLogin(endedMessage(why, wasSignedIn));
+    signedOut(why && why.reason, !!state.me);
     throw new SessionEnded();
   }
   if (r.status === 401 && code === "reauthentication_required" && !retried) {
     if (await reauthenticate()) return api(method, path, body, true);
-    throw new Error("reauthentication cancelled");
+    throw new Cancelled();
   }
   return r;
 }
 
-function flash(text, kind = "") {
+// What a browser holding (or maybe holding) tokens learns before it shows
+// anything: {state: "active", me} | {state: "ended", reason} | {state: "none"}.
+async function sessionState() {
+  const heldRefresh = bearer() ? !!localStorage.getItem(REFRESH) : !!csrfToken();
+  if (bearer() && !localStorage.getItem(ACCESS) && !heldRefresh) return { state: "none" };
+  let r = await rawFetch("GET", "/api/me");
+  if (r.status === 200) return { state: "active", me: r.data };
+  const code = r.data && r.data.error;
+  if (r.status !== 401) return { state: "none" };
+  if (r.data && r.data.reason) return { state: "ended", reason: r.data.reason };
+  if (code === "invalid_token" || (code === "missing_token" && heldRefresh)) {
+    const f = await refreshTokens();
+    if (f.status === 200) {
+      r = await rawFetch("GET", "/api/me");
+      if (r.status === 200) return { state: "active", me: r.data };
+    }
+    if (f.data && f.data.reason) return { state: "ended", reason: f.data.reason };
+    if (f.status === 401 && code === "invalid_token") return { state: "ended", reason: null };
+  }
+  return { state: "none" };
+}
+
+function flash(text, kind = "ok") {
   const f = $("flash");
-  f.textContent = text;
-  f.className = "flash " + kind;
-  f.hidden = !text;
+  f.className = "flash " + (text ? kind : "");
+  f.textContent = text || "";
+}
+
+function report(e) {
+  if (e instanceof SessionEnded || e instanceof Cancelled) return;
+  if (e instanceof Unreachable) { flash(UNREACHABLE, "bad"); return; }
+  flash(String((e && e.message) || e), "bad");
 }
 
 // ---------- views ----------
@@ -163,50 +220,85 @@ const VIEWS = ["login", "sessions", "notifications", "events", "policy"];
 
 function showView(name) {
   for (const v of VIEWS) $("view-" + v).hidden = v !== name;
-  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === name);
+  for (const a of document.querySelectorAll("nav a")) {
+    const here = a.dataset.view === name;
+    a.classList.toggle("active", here);
+    if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
   const signedIn = name !== "login";
   $("nav").hidden = !signedIn;
   $("who").hidden = !signedIn;
 }
 
-function showLogin(message) {
+function showLogin(message, kind = "info") {
   showView("login");
-  $("login-error").hidden = !message;
-  $("login-error").textContent = message || "";
+  $("login-error").hidden = true;
+  const n = $("login-notice");
+  n.textContent = message || "";
+  n.className = "notice-box " + (message ? kind : "");
   if (location.hash !== "#/login") history.replaceState(null, "", "#/login");
 }
 
 async function route() {
   const view = (location.hash.replace(/^#\//, "") || "sessions").split("?")[0];
-  if (view === "login") { showLogin(); return; }
   try {
     if (!state.me) {
-      const r = await api("GET", "/api/me");
-      if (r.status !== 200) { showLogin(); return; }
-      state.me = r.data;
-      $("who-name").textContent = state.me.user;
+      // Before any view, public ones included: did this browser's session end elsewhere?
+      const s = await sessionState();
+      if (s.state === "ended") { signedOut(s.reason); return; }
+      if (s.state !== "active") {
+        if (view !== "login" || $("view-login").hidden) showLogin();
+        return;
+      }
+      state.me = s.me;
       if (!refreshTimer) scheduleRefresh(state.me.access_expires_at);
+    } else {
+      // Every view change checks again, so a session ended elsewhere is
+      // noticed on the next action even on a view with public data.
+      const r = await api("GET", "/api/me");
+      if (r.status === 200) state.me = r.data;
     }
-    const render = { sessions: renderSessions, notifications: renderNotifications, events: renderEvents, policy: renderPolicy }[view] || renderSessions;
-    showView(render === renderSessions ? "sessions" : view);
-    await render();
+    if (view === "login") { showLogin(); return; }
+    $("who-name").textContent = state.me.user;
+    const renders = { sessions: renderSessions, notifications: renderNotifications, events: renderEvents, policy: renderPolicy };
+    const name = renders[view] ? view : "sessions";
+    showView(name);
+    await renders[name]();
     refreshNotificationCount();
   } catch (e) {
-    if (!(e instanceof SessionEnded)) flash(String(e.message || e), "bad");
+    if (e instanceof Unreachable && VIEWS.every((v) => $("view-" + v).hidden)) showLogin(UNREACHABLE, "bad");
+    else report(e);
   }
 }
 
-// ---------- sessions ----------
+// ---------- formatting ----------
 
-const SIGNALS = {
-  new_country: ["New country", "bad"],
-  impossible_travel: ["Impossible travel", "bad"],
-  new_device: ["New device", "warn"],
-  new_asn: ["New network", "info"],
-  anonymous_ip: ["Anonymous IP", "bad"],
-  many_sessions: ["Many sessions", "warn"],
-  login_burst: ["Login burst", "warn"],
-};
+const RTF = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const EXACT = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+const SHORT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function capitalise(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
+
+function startOfDay(d) { return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime(); }
+
+/** "Just now", "5 minutes ago", "3 hours ago", "Yesterday", "4 days ago", "in 11 hours", or a date. */
+function relative(date, now = new Date()) {
+  const secs = Math.round((date.getTime() - now.getTime()) / 1000);
+  const abs = Math.abs(secs);
+  if (abs < 60) return secs <= 0 ? "Just now" : "In a moment";
+  if (abs < 3600) return capitalise(RTF.format(Math.trunc(secs / 60), "minute"));
+  const days = Math.round((startOfDay(date) - startOfDay(now)) / 86400000);
+  if (abs < 6 * 3600 || days === 0) return capitalise(RTF.format(Math.trunc(secs / 3600), "hour"));
+  if (Math.abs(days) < 30) return capitalise(RTF.format(days, "day"));
+  return SHORT.format(date);
+}
+
+/** <time datetime="…" title="exact local time">5 minutes ago</time>, or null for a bad timestamp. */
+function timeEl(ts, text) {
+  const d = new Date(ts);
+  if (!ts || isNaN(d.getTime())) return null;
+  return el("time", { datetime: d.toISOString(), title: EXACT.format(d) }, text === undefined ? relative(d) : text(d));
+}
 
 function major(v) { return v ? String(v).split(".")[0] : ""; }
 
@@ -218,120 +310,395 @@ function deviceText(s) {
   return browser || os || d.device_family || "Unknown device";
 }
 
-// Inline SVG device icons (no emoji font needed).
-const ICONS = {
-  desktop: '<rect x="3" y="4" width="18" height="12" rx="1.5"/><path d="M8 20h8M12 16v4"/>',
-  mobile: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M11 18.5h2"/>',
-  tablet: '<rect x="4" y="3" width="16" height="18" rx="2"/><path d="M11 18h2"/>',
-  bot: '<rect x="5" y="8" width="14" height="11" rx="2"/><path d="M12 4v4M9 13h.01M15 13h.01"/>',
-  other: '<circle cx="12" cy="12" r="8.5"/><path d="M3.5 12h17M12 3.5c3 3.5 3 13.5 0 17M12 3.5c-3 3.5-3 13.5 0 17"/>',
-};
-
-function deviceIcon(cls) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "26");
-  svg.setAttribute("height", "26");
-  svg.innerHTML = ICONS[cls] || ICONS.other;
-  return svg;
-}
+/** The server's `device_name` when it sends one, else built from the parsed device. */
+function deviceName(s) { return (typeof s.device_name === "string" && s.device_name) || deviceText(s); }
 
 function locationText(l) {
-  if (!l) return "Unknown location";
-  const parts = [l.city, l.country_name].filter(Boolean);
-  return parts.length ? parts.join(", ") : "Unknown location";
+  if (!l) return null;
+  const parts = [l.city, l.region && l.region !== l.city ? l.region : null, l.country_name].filter(Boolean);
+  return parts.length ? parts.join(", ") : null;
 }
 
-function when(ts) {
-  const t = new Date(ts);
-  const secs = Math.round((Date.now() - t.getTime()) / 1000);
-  let rel;
-  if (secs < 60) rel = "just now";
-  else if (secs < 3600) rel = Math.floor(secs / 60) + " min ago";
-  else if (secs < 86400) rel = Math.floor(secs / 3600) + " h ago";
-  else rel = Math.floor(secs / 86400) + " d ago";
-  return rel;
+function placeOf(p) { return (p && (p.place || locationText(p.location))) || "Unknown location"; }
+
+function ipText(ip) { return typeof ip === "string" && ip ? ip : null; }
+
+/** "London, United Kingdom · 81.2.69.0/24" */
+function whereText(p) { return [placeOf(p), ipText(p && p.ip)].filter(Boolean).join(" · "); }
+
+function lastSeen(s) {
+  return s.last_seen && s.last_seen.at ? s.last_seen : { at: s.last_seen_at, ip: s.ip, place: s.place, location: s.location };
 }
+
+const SIGNALS = {
+  new_country: ["New country", "bad", "Signed in from a country this account had not used"],
+  impossible_travel: ["Impossible travel", "bad", "Too far from the previous sign-in for the time between them"],
+  new_device: ["New device", "warn", "Signed in from a device this account had not used"],
+  new_asn: ["New network", "info", "Signed in from a network this account had not used"],
+  anonymous_ip: ["Anonymous IP", "bad", "Signed in through an anonymiser (VPN, proxy or Tor)"],
+  many_sessions: ["Many sessions", "warn", "The account had many sessions open at once"],
+  login_burst: ["Login burst", "warn", "Many sign-ins in a short time"],
+};
+
+function signal(sig) {
+  const name = String((sig && sig.name) || "signal");
+  const [label, kind, words] = SIGNALS[name] || [capitalise(name.replace(/_/g, " ")), "info", null];
+  return { label, kind, words: capitalise(String(sig.reason || words || label)) };
+}
+
+const METHODS = { password: "Password", passkey: "Passkey", webauthn: "Security key", otp: "One-time code", sso: "Single sign-on", oauth: "Single sign-on", magic_link: "Email link", step_up: "Password and second factor" };
+
+function methodText(m) { return METHODS[m] || capitalise(String(m).replace(/_/g, " ")); }
+
+// ---------- DOM helpers ----------
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children) if (c != null) e.append(c);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(c);
   return e;
 }
 
-async function renderSessions() {
-  const r = await api("GET", state.cfg.prefix + "/sessions");
-  const list = $("sessions");
-  list.replaceChildren();
-  const sessions = (r.data && r.data.sessions) || [];
-  if (!sessions.length) list.append(el("div", { class: "card empty" }, "No active sessions."));
-  for (const s of sessions) {
-    const signals = (s.risk && s.risk.signals) || [];
-    const badges = el("div", { class: "badges" });
-    if (s.current) badges.append(el("span", { class: "badge this" }, "This device"));
-    for (const sig of signals) {
-      const [label, kind] = SIGNALS[sig.name] || [sig.name.replace(/_/g, " "), "info"];
-      badges.append(el("span", { class: "badge " + kind, title: sig.reason || "" }, label));
-    }
-    const button = el("button", { class: "btn btn-small revoke-one", "data-id": s.id, onclick: () => revokeOne(s) }, "Log out this device");
-    const created = new Date(s.created_at);
-    list.append(el("div", { class: "session-card" + (s.current ? " current" : "") + (signals.length ? " risky" : ""), "data-current": String(!!s.current), "data-id": s.id },
-      el("div", { class: "device-icon", title: s.device_class }, deviceIcon(s.device_class)),
-      el("div", {},
-        el("div", { class: "device-text" }, deviceText(s)),
-        el("div", { class: "meta" }, (s.place || locationText(s.location)) + " · " + (s.ip || "unknown IP")),
-        el("div", { class: "meta", title: created.toISOString() }, "Signed in " + created.toLocaleString() + " · Last active " + when(s.last_seen_at)),
-        badges),
-      button));
+// Device icons, drawn with DOM calls (no markup strings).
+const ICONS = {
+  desktop: [["rect", { x: 3, y: 4, width: 18, height: 12, rx: 1.5 }], ["path", { d: "M8 20h8M12 16v4" }]],
+  mobile: [["rect", { x: 7, y: 2.5, width: 10, height: 19, rx: 2 }], ["path", { d: "M11 18.5h2" }]],
+  tablet: [["rect", { x: 4, y: 3, width: 16, height: 18, rx: 2 }], ["path", { d: "M11 18h2" }]],
+  bot: [["rect", { x: 5, y: 8, width: 14, height: 11, rx: 2 }], ["path", { d: "M12 4v4M9 13h.01M15 13h.01" }]],
+  other: [["circle", { cx: 12, cy: 12, r: 8.5 }], ["path", { d: "M3.5 12h17M12 3.5c3 3.5 3 13.5 0 17M12 3.5c-3 3.5-3 13.5 0 17" }]],
+};
+
+function deviceIcon(cls) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", width: 24, height: 24, "aria-hidden": "true", focusable: "false" })) svg.setAttribute(k, v);
+  for (const [tag, attrs] of ICONS[cls] || ICONS.other) {
+    const part = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) part.setAttribute(k, v);
+    svg.append(part);
   }
+  return el("div", { class: "device-icon" }, svg);
 }
 
+function safeId(s) { return String(s).replace(/[^A-Za-z0-9_-]/g, "_"); }
+
+// ---------- sessions ----------
+
+function skeletons(list) {
+  list.setAttribute("aria-busy", "true");
+  const one = () => el("div", { class: "skeleton-card", "aria-hidden": "true" },
+    el("div", { class: "sk sk-icon" }),
+    el("div", { class: "sk-lines" }, el("div", { class: "sk sk-line w60" }), el("div", { class: "sk sk-line w40" }), el("div", { class: "sk sk-line w30" })));
+  list.replaceChildren(el("p", { class: "visually-hidden" }, "Loading your sessions…"), one(), one());
+}
+
+/** Sessions of the same non-null `device_group` together, in first-seen order. */
+function groupSessions(sessions) {
+  const groups = new Map();
+  for (const s of sessions) {
+    const key = typeof s.device_group === "string" && s.device_group ? "g:" + s.device_group : "s:" + s.id;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(s);
+  }
+  return [...groups.values()];
+}
+
+function detailRow(term, ...value) {
+  const v = value.filter((x) => x !== null && x !== undefined && x !== "");
+  if (!v.length) return null;
+  return el("div", { class: "detail-row" }, el("dt", {}, term), el("dd", {}, ...v));
+}
+
+function joinNodes(parts, sep = " · ") {
+  const out = [];
+  for (const p of parts.filter(Boolean)) { if (out.length) out.push(sep); out.push(p); }
+  return out;
+}
+
+function sessionDetails(s, id) {
+  const d = s.device || {};
+  const seen = lastSeen(s);
+  const places = Array.isArray(s.places) ? s.places : [];
+  const risk = s.risk || {};
+  const signals = Array.isArray(risk.signals) ? risk.signals : [];
+  const browser = d.browser ? d.browser + (d.browser_version ? " " + d.browser_version : "") : null;
+  const os = d.os ? d.os + (d.os_version ? " " + d.os_version : "") : null;
+  const model = [d.device_brand, d.device_model].filter(Boolean).join(" ") || null;
+  const placeList = places.length ? el("ul", { class: "places" }, ...places.map((p) =>
+    el("li", {}, ...joinNodes([whereText(p), timeEl(p.at)])))) : null;
+  const level = risk.level ? capitalise(String(risk.level)) + " risk" : null;
+  const riskParts = signals.length
+    ? [level, el("ul", { class: "reasons" }, ...signals.map((sig) => el("li", {}, signal(sig).words)))]
+    : [(level ? level + ": " : "") + "nothing unusual about this sign-in"];
+  return el("dl", { class: "session-details", id, hidden: true },
+    detailRow("Signed in", ...joinNodes([timeEl(s.created_at, (t) => SHORT.format(t)), whereText(s)])),
+    detailRow("Last seen", ...joinNodes([s.current ? "Active now" : timeEl(seen.at), s.last_seen ? whereText(seen) : null])),
+    detailRow("Recent places", placeList),
+    detailRow("Device", deviceName(s) + (s.device_class && s.device_class !== "other" ? " (" + s.device_class + ")" : "")),
+    detailRow("Browser", browser),
+    detailRow("Operating system", os),
+    detailRow("Model", model),
+    detailRow("Sign-in method", s.sign_in_method ? methodText(s.sign_in_method) : null),
+    detailRow("Security check", ...riskParts),
+    detailRow("Expires", timeEl(s.expires_at)),
+    detailRow("User agent", s.user_agent ? el("span", { class: "ua" }, s.user_agent) : null));
+}
+
+function sessionCard(s, level, grouped) {
+  const name = deviceName(s);
+  const hid = "dev-" + safeId(s.id);
+  const did = "det-" + safeId(s.id);
+  const signals = (s.risk && Array.isArray(s.risk.signals)) ? s.risk.signals : [];
+  const badges = el("div", { class: "badges" });
+  if (s.current) badges.append(el("span", { class: "badge this" }, "This device"));
+  for (const sig of signals) {
+    const g = signal(sig);
+    badges.append(el("span", { class: "badge " + g.kind, title: g.words }, g.label));
+  }
+  const seen = lastSeen(s);
+  const status = s.current
+    ? el("p", { class: "status" }, el("strong", { class: "active-now" }, "Active now"))
+    : el("p", { class: "status" }, "Last active ", timeEl(seen.at, (t) => relative(t).toLowerCase()) || "unknown");
+  const when = grouped ? ", signed in " + relative(new Date(s.created_at)).toLowerCase() : "";
+  const details = sessionDetails(s, did);
+  const who = " for " + name + (s.current ? " (this device)" : when);
+  const toggle = el("button", {
+    class: "link-btn details-toggle", type: "button", "aria-expanded": "false", "aria-controls": did,
+  });
+  const showing = (open) => {
+    details.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.textContent = open ? "Hide details" : "Details";
+    toggle.setAttribute("aria-label", toggle.textContent + who);
+    if (open) state.open.add(s.id); else state.open.delete(s.id);
+  };
+  showing(state.open.has(s.id));
+  toggle.addEventListener("click", () => showing(details.hidden));
+  const button = el("button", {
+    class: "btn btn-small revoke-one", type: "button", "data-id": s.id,
+    "aria-label": "Sign out " + name + (s.current ? " (this device)" : when),
+  }, "Sign out");
+  button.addEventListener("click", () => revokeOne(s));
+  return el("article", {
+    class: "session-card" + (s.current ? " current" : "") + (signals.length ? " risky" : "") + (grouped ? " in-group" : ""),
+    "data-current": String(!!s.current), "data-id": s.id, "aria-labelledby": hid,
+  },
+  grouped ? null : deviceIcon(s.device_class),
+  el("div", { class: "session-main" },
+    el("h" + level, { class: "device-text", id: hid }, name),
+    status,
+    el("p", { class: "meta" }, whereText(seen)),
+    badges,
+    toggle,
+    details),
+  el("div", { class: "session-actions" }, button));
+}
+
+function groupEl(group) {
+  if (group.length === 1) return el("section", { class: "device-group single" }, sessionCard(group[0], "h2", false));
+  const first = group[0];
+  const gid = "grp-" + safeId(first.id);
+  return el("section", { class: "device-group multi", "aria-labelledby": gid, "data-group": first.device_group },
+    el("div", { class: "group-head" },
+      deviceIcon(first.device_class),
+      el("div", {},
+        el("h2", { id: gid, class: "group-name" }, deviceName(first)),
+        el("p", { class: "muted small" }, group.length + " sessions on this device"))),
+    ...group.map((s) => sessionCard(s, "h3", true)));
+}
+
+function endedItem(s) {
+  const reason = typeof s.ended_reason === "string" ? s.ended_reason : "";
+  const text = (typeof s.ended_text === "string" && s.ended_text) ||
+    ("Signed out" + (ENDED_WHY[reason] && reason !== "logout" ? " " + ENDED_WHY[reason] : ""));
+  return el("li", { class: "ended-item", "data-id": s.id, "data-reason": reason },
+    el("div", { class: "ended-name" }, deviceName(s)),
+    el("div", { class: "meta" }, ...joinNodes([whereText(s), "signed in " + relative(new Date(s.created_at)).toLowerCase()])),
+    el("div", { class: "ended-how" }, ...joinNodes([el("span", { class: "ended-text" }, text), timeEl(s.ended_at)])));
+}
+
+function renderEnded(ended) {
+  const box = $("ended-section");
+  if (!Array.isArray(ended)) { box.hidden = true; return; }
+  box.hidden = false;
+  $("ended-count").textContent = "(" + ended.length + ")";
+  const list = $("ended");
+  list.replaceChildren(...ended.map(endedItem));
+  if (!ended.length) list.append(el("li", { class: "muted" }, "No sessions ended in the last 30 days."));
+}
+
+function byRecency(a, b) {
+  if (!!a.current !== !!b.current) return a.current ? -1 : 1;
+  const t = (s) => Date.parse((s.last_seen && s.last_seen.at) || s.last_seen_at) || 0;
+  return t(b) - t(a);
+}
+
+async function renderSessions() {
+  const list = $("sessions");
+  if (!state.sessions.length) skeletons(list);
+  let r;
+  try {
+    r = await api("GET", state.cfg.prefix + "/sessions");
+  } catch (e) {
+    if (!state.sessions.length) list.replaceChildren();
+    list.setAttribute("aria-busy", "false");
+    throw e;
+  }
+  list.setAttribute("aria-busy", "false");
+  if (r.status !== 200) {
+    list.replaceChildren();
+    flash("Couldn't load your sessions (" + ((r.data && r.data.error) || r.status) + "). Try again.", "bad");
+    return;
+  }
+  const sessions = (Array.isArray(r.data && r.data.sessions) ? r.data.sessions : []).slice().sort(byRecency);
+  state.sessions = sessions;
+  if (!sessions.length) list.replaceChildren(el("div", { class: "card empty" }, "No active sessions."));
+  else list.replaceChildren(...groupSessions(sessions).map(groupEl));
+  $("revoke-others").disabled = !sessions.some((s) => !s.current);
+  renderEnded(r.data.ended);
+  // A re-render after an action replaced the focused button: keep keyboard users in place.
+  if (document.activeElement === document.body && !$("view-sessions").hidden) $("sessions-title").focus();
+}
+
+// ---------- confirmation and re-authentication dialogs ----------
+
+/** Focus `opener` again if it is still on the page, else the sessions heading. */
+function restoreFocus(opener) {
+  if (opener && opener.isConnected && !opener.closest("[hidden]")) opener.focus();
+  else if (!$("view-sessions").hidden) $("sessions-title").focus();
+}
+
+/**
+ * Opens `dlg` as a modal; `wire(finish)` attaches its handlers and returns
+ * a function removing them. Resolves to what `finish` was called with, or
+ * false when closed any other way (Cancel, Esc).
+ */
+function modal(dlg, first, wire) {
+  return new Promise((resolve) => {
+    const opener = document.activeElement;
+    let result = false;
+    const finish = (value) => { result = value; dlg.close(); };
+    const unwire = wire(finish);
+    dlg.addEventListener("close", () => {
+      unwire();
+      restoreFocus(opener);
+      resolve(result);
+    }, { once: true });
+    dlg.showModal();
+    first.focus();
+  });
+}
+
+function confirmDialog({ title, text, ok }) {
+  const dlg = $("confirm");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = ok;
+  return modal(dlg, $("confirm-cancel"), (finish) => {
+    const yes = () => finish(true);
+    const no = () => finish(false);
+    $("confirm-ok").addEventListener("click", yes);
+    $("confirm-cancel").addEventListener("click", no);
+    return () => {
+      $("confirm-ok").removeEventListener("click", yes);
+      $("confirm-cancel").removeEventListener("click", no);
+    };
+  });
+}
+
+function reauthenticate() {
+  const dlg = $("reauth");
+  $("reauth-password").value = "";
+  $("reauth-error").hidden = true;
+  return modal(dlg, $("reauth-password"), (finish) => {
+    const no = () => finish(false);
+    const submit = async (ev) => {
+      ev.preventDefault();
+      let r;
+      try {
+        r = await rawFetch("POST", "/login", { username: state.me.user, password: $("reauth-password").value });
+      } catch (e) {
+        $("reauth-error").textContent = UNREACHABLE;
+        $("reauth-error").hidden = false;
+        return;
+      }
+      if (r.status === 200) { storeTokens(r.data); state.me.session_id = r.data.session_id; finish(true); }
+      else { $("reauth-error").textContent = "Wrong password."; $("reauth-error").hidden = false; }
+    };
+    $("reauth-cancel").addEventListener("click", no);
+    $("reauth-form").addEventListener("submit", submit);
+    return () => {
+      $("reauth-cancel").removeEventListener("click", no);
+      $("reauth-form").removeEventListener("submit", submit);
+    };
+  });
+}
+
+/** "Last used 5 minutes ago in London, United Kingdom." */
+function lastUsedText(s) {
+  const seen = lastSeen(s);
+  const at = new Date(seen.at);
+  return "Last used " + (isNaN(at.getTime()) ? "at an unknown time" : relative(at).toLowerCase()) + " in " + placeOf(seen) + ".";
+}
+
+function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
 async function revokeOne(s) {
-  const r = await api("DELETE", state.cfg.prefix + "/sessions/" + encodeURIComponent(s.id));
-  if (r.status === 204) {
-    if (s.current) { wipeTokens(); showLogin("You logged out this device."); return; }
-    flash("Logged out " + deviceText(s) + ".");
-  } else flash("Could not end that session (" + (r.data && r.data.error) + ").", "bad");
-  await renderSessions();
+  const name = deviceName(s);
+  const ok = await confirmDialog(s.current
+    ? { title: "Sign out this device?", text: "You'll need to sign in again on " + name + ".", ok: "Sign out" }
+    : { title: "Sign out " + name + "?", text: lastUsedText(s) + " It will have to sign in again to use your account.", ok: "Sign out" });
+  if (!ok) return;
+  try {
+    const r = await api("DELETE", state.cfg.prefix + "/sessions/" + encodeURIComponent(s.id));
+    if (r.status === 204) {
+      if (s.current) { wipeTokens(); showLogin("You signed out this device.", "ok"); return; }
+      state.open.delete(s.id);
+      flash("Signed out " + name + ".", "ok");
+    } else if (r.status === 404) {
+      flash(name + " was already signed out.", "warn");
+    } else {
+      flash("Couldn't sign out " + name + " (" + ((r.data && r.data.error) || r.status) + "). Try again.", "bad");
+    }
+    await renderSessions();
+  } catch (e) { report(e); }
 }
 
 async function revokeOthers() {
+  const n = state.sessions.filter((s) => !s.current).length;
+  if (!n) return;
+  const ok = await confirmDialog({
+    title: "Sign out " + plural(n, "other session", "other sessions") + "?",
+    text: "Every device except this one will have to sign in again.",
+    ok: "Sign out " + plural(n, "session", "sessions"),
+  });
+  if (!ok) return;
   try {
     const r = await api("POST", state.cfg.prefix + "/sessions/revoke-others");
-    if (r.status === 200) flash("Logged out " + r.data.revoked + " other session(s).");
-    else flash("Failed: " + (r.data && r.data.error), "bad");
+    if (r.status === 200) flash("Signed out " + plural(r.data.revoked, "other session", "other sessions") + ".", "ok");
+    else flash("Couldn't sign out the other sessions (" + ((r.data && r.data.error) || r.status) + "). Try again.", "bad");
     await renderSessions();
-  } catch (e) { if (!(e instanceof SessionEnded)) flash(String(e.message || e), "bad"); }
+  } catch (e) { report(e); }
 }
 
 async function revokeAll() {
+  const n = state.sessions.length;
+  const ok = await confirmDialog(n > 1
+    ? { title: "Sign out all " + n + " sessions?", text: "Every device, this one included, will have to sign in again.", ok: "Sign out everywhere" }
+    : { title: "Sign out everywhere?", text: "This is your only session: this device will have to sign in again.", ok: "Sign out everywhere" });
+  if (!ok) return;
   try {
     const r = await api("POST", state.cfg.prefix + "/sessions/revoke-all");
-    if (r.status === 200) { wipeTokens(); showLogin("Logged out from all devices (" + r.data.revoked + " session(s))."); }
-    else flash("Failed: " + (r.data && r.data.error), "bad");
-  } catch (e) { if (!(e instanceof SessionEnded)) flash(String(e.message || e), "bad"); }
-}
-
-// ---------- re-authentication ----------
-
-function reauthenticate() {
-  return new Promise((resolve) => {
-    const dlg = $("reauth");
-    $("reauth-password").value = "";
-    $("reauth-error").hidden = true;
-    const done = (ok) => { dlg.close(); $("reauth-form").onsubmit = null; $("reauth-cancel").onclick = null; resolve(ok); };
-    $("reauth-cancel").onclick = () => done(false);
-    $("reauth-form").onsubmit = async (ev) => {
-      ev.preventDefault();
-      const r = await rawFetch("POST", "/login", { username: state.me.user, password: $("reauth-password").value });
-      if (r.status === 200) { storeTokens(r.data); state.me.session_id = r.data.session_id; done(true); }
-      else { $("reauth-error").textContent = "Wrong password."; $("reauth-error").hidden = false; }
-    };
-    dlg.showModal();
-  });
+    if (r.status === 200) {
+      wipeTokens();
+      showLogin("You signed out from all devices (" + plural(r.data.revoked, "session", "sessions") + ").", "ok");
+    } else flash("Couldn't sign out everywhere (" + ((r.data && r.data.error) || r.status) + "). Try again.", "bad");
+  } catch (e) { report(e); }
 }
 
 // ---------- notifications, events, policy ----------
@@ -339,10 +706,10 @@ function reauthenticate() {
 async function refreshNotificationCount() {
   try {
     const r = await rawFetch("GET", "/api/notifications");
-    const n = (r.data && r.data.notifications || []).length;
+    const n = ((r.data && r.data.notifications) || []).length;
     $("notif-count").textContent = n;
     $("notif-count").hidden = n === 0;
-  } catch (_) { /* ignore */ }
+  } catch (_) { /* the count is a hint only */ }
 }
 
 async function renderNotifications() {
@@ -354,14 +721,14 @@ async function renderNotifications() {
   for (const n of items) {
     const badges = el("div", { class: "badges" });
     for (const sig of n.reasons || []) {
-      const [label, kind] = SIGNALS[sig.name] || [sig.name, "info"];
-      badges.append(el("span", { class: "badge " + kind }, label));
+      const g = signal(sig);
+      badges.append(el("span", { class: "badge " + g.kind, title: g.words }, g.label));
     }
-    box.append(el("div", { class: "notice" },
-      el("div", { class: "headline" }, n.headline),
-      el("div", { class: "meta" }, new Date(n.at).toLocaleString() + (n.ip ? " · " + n.ip : "")),
+    box.append(el("article", { class: "notice" },
+      el("h2", { class: "headline" }, n.headline),
+      el("p", { class: "meta" }, ...joinNodes([timeEl(n.at), n.ip ? String(n.ip) : null])),
       badges,
-      el("div", { style: "margin-top:8px" },
+      el("p", { class: "notice-links" },
         el("a", { href: n.sessions_url }, "Review your sessions"),
         el("a", { href: n.not_me_url, class: "danger", rel: "noreferrer" }, "This wasn't me"))));
   }
@@ -397,16 +764,16 @@ async function simulate(stepUpToken) {
     out.replaceChildren();
     const d = r.data || {};
     if (d.outcome === "created") {
-      const sigs = d.session.risk.signals.map((s) => (SIGNALS[s.name] || [s.name])[0]);
-      out.append(el("b", {}, "Login created: "), deviceText(d.session) + " in " + locationText(d.session.location) +
+      const sigs = d.session.risk.signals.map((s) => signal(s).label);
+      out.append(el("b", {}, "Login created: "), deviceName(d.session) + " in " + placeOf(d.session) +
         ". Risk " + d.session.risk.level + " (" + d.session.risk.score + ")" + (sigs.length ? ": " + sigs.join(", ") : "") +
         (d.evicted ? ". Evicted " + d.evicted + " session(s) to stay within the policy." : "."));
     } else if (d.outcome === "refused") {
       const b = d.body || {};
       if (b.error === "step_up_required") {
-        const sigs = (b.risk && b.risk.signals || []).map((s) => (SIGNALS[s.name] || [s.name])[0]);
+        const sigs = ((b.risk && b.risk.signals) || []).map((s) => signal(s).label);
         out.append(el("b", {}, "Step-up required"), " (risk " + (b.risk && b.risk.level) + ": " + sigs.join(", ") + "). The login waits for a second factor. ",
-          el("button", { class: "btn btn-small btn-primary", onclick: () => simulate(b.step_up_token) }, "Approve second factor (demo)"));
+          el("button", { class: "btn btn-small btn-primary", type: "button", onclick: () => simulate(b.step_up_token) }, "Approve second factor (demo)"));
       } else if (b.error === "session_limit_reached") {
         out.append(el("b", {}, "Refused: session limit reached"), " (" + b.limit + ").");
       } else {
@@ -417,7 +784,7 @@ async function simulate(stepUpToken) {
     }
     await renderSessions();
     refreshNotificationCount();
-  } catch (e) { if (!(e instanceof SessionEnded)) flash(String(e.message || e), "bad"); }
+  } catch (e) { report(e); }
 }
 
 // ---------- login / logout ----------
@@ -425,14 +792,21 @@ async function simulate(stepUpToken) {
 async function login(ev) {
   ev.preventDefault();
   $("login-error").hidden = true;
-  const r = await rawFetch("POST", "/login", { username: $("login-username").value, password: $("login-password").value });
+  let r;
+  try {
+    r = await rawFetch("POST", "/login", { username: $("login-username").value, password: $("login-password").value });
+  } catch (e) {
+    $("login-error").textContent = UNREACHABLE;
+    $("login-error").hidden = false;
+    return;
+  }
   if (r.status === 200) {
     storeTokens(r.data);
     $("login-password").value = "";
+    showLogin();
     state.me = null;
     flash("");
     location.hash = "#/sessions";
-    await route();
   } else {
     const msg = { invalid_credentials: "Wrong user name or password.", session_limit_reached: "Too many active sessions.", step_up_required: "This login needs a second factor." }[r.data && r.data.error];
     $("login-error").textContent = msg || "Sign-in failed (" + ((r.data && r.data.error) || r.status) + ").";
@@ -445,14 +819,25 @@ async function login(ev) {
 // browser sends both cookies. The server ends the session either way.
 async function logout() {
   const rt = bearer() ? localStorage.getItem(REFRESH) : null;
-  try { await rawFetch("POST", state.cfg.prefix + "/logout", rt ? { refresh_token: rt } : undefined); } finally {
-    wipeTokens();
-    showLogin("You are logged out.");
+  try {
+    await rawFetch("POST", state.cfg.prefix + "/logout", rt ? { refresh_token: rt } : undefined);
+  } catch (e) {
+    flash(UNREACHABLE, "bad");
+    return;
   }
+  wipeTokens();
+  showLogin("You signed out.", "ok");
 }
 
 async function init() {
-  const r = await rawFetch("GET", "/api/config");
+  let r;
+  try {
+    r = await rawFetch("GET", "/api/config");
+  } catch (e) {
+    showView("login");
+    showLogin(UNREACHABLE, "bad");
+    return;
+  }
   state.cfg = r.data;
   $("transport-name").textContent = state.cfg.transport;
   $("demo-banner").hidden = !state.cfg.demo;
@@ -465,7 +850,8 @@ async function init() {
   $("revoke-others").addEventListener("click", revokeOthers);
   $("revoke-all").addEventListener("click", revokeAll);
   window.addEventListener("hashchange", () => { flash(""); route(); });
-  if (bearer() && !localStorage.getItem(ACCESS) && !localStorage.getItem(REFRESH)) { showLogin(); return; }
+  // Back to a tab left open: look again (the session may have ended meanwhile).
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && state.me) route(); });
   await route();
 }
 
