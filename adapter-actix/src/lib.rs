@@ -283,26 +283,37 @@ where
                 Some(s) => s,
                 None => {
                     let outcome = api
-                        .authenticate(req.method().as_str(), &Headers(req.headers()))
+                        .authenticate(
+                            req.method().as_str(),
+                            req.peer_addr().map(|a| a.ip()),
+                            &Headers(req.headers()),
+                        )
                         .await;
                     let state = Arc::new(AuthState { api, outcome });
                     req.extensions_mut().insert(state.clone());
                     state
                 }
             };
-            if let Some(found) = state.api.route(req.method().as_str(), req.path()) {
-                let payload = req.take_payload();
-                let resp = serve_route(&state, found, req.request(), payload).await;
-                return Ok(req.into_response(resp).map_into_right_body());
+            let accept_ch = state.api.config().accept_ch();
+            let mut response =
+                if let Some(found) = state.api.route(req.method().as_str(), req.path()) {
+                    let payload = req.take_payload();
+                    let resp = serve_route(&state, found, req.request(), payload).await;
+                    req.into_response(resp).map_into_right_body()
+                } else if require && let Err(e) = state.outcome.required() {
+                    let resp = to_http_response(state.api.error_response(&e));
+                    req.into_response(resp).map_into_right_body()
+                } else {
+                    service.call(req).await?.map_into_left_body()
+                };
+            if let Some(value) = accept_ch {
+                let headers = response.headers_mut();
+                let name = HeaderName::from_static("accept-ch");
+                if !headers.contains_key(&name) {
+                    headers.insert(name, HeaderValue::from_static(value));
+                }
             }
-            if require && let Err(e) = state.outcome.required() {
-                let resp = to_http_response(state.api.error_response(&e));
-                return Ok(req.into_response(resp).map_into_right_body());
-            }
-            service
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            Ok(response)
         })
     }
 }
@@ -335,6 +346,7 @@ async fn serve_route(
     let query = Some(req.query_string()).filter(|q| !q.is_empty());
     let request = RouteRequest {
         method: req.method().as_str(),
+        peer: req.peer_addr().map(|a| a.ip()),
         headers: &Headers(req.headers()),
         query,
         body: &body,

@@ -270,22 +270,46 @@ where
                 Some(s) => s.clone(),
                 None => {
                     let outcome = api
-                        .authenticate(req.method().as_str(), &Headers(req.headers()))
+                        .authenticate(
+                            req.method().as_str(),
+                            peer_of(&req),
+                            &Headers(req.headers()),
+                        )
                         .await;
                     let state = Arc::new(AuthState { api, outcome });
                     req.extensions_mut().insert(state.clone());
                     state
                 }
             };
-            if let Some(found) = state.api.route(req.method().as_str(), req.uri().path()) {
-                return Ok(serve_route(&state, found, req).await.into_response());
+            let accept_ch = state.api.config().accept_ch();
+            let mut response =
+                if let Some(found) = state.api.route(req.method().as_str(), req.uri().path()) {
+                    serve_route(&state, found, req).await.into_response()
+                } else if require && let Err(e) = state.outcome.required() {
+                    ApiResponse(state.api.error_response(&e)).into_response()
+                } else {
+                    inner.call(req).await?
+                };
+            if let Some(value) = accept_ch {
+                response
+                    .headers_mut()
+                    .entry(axum::http::HeaderName::from_static("accept-ch"))
+                    .or_insert(axum::http::HeaderValue::from_static(value));
             }
-            if require && let Err(e) = state.outcome.required() {
-                return Ok(ApiResponse(state.api.error_response(&e)).into_response());
-            }
-            inner.call(req).await
+            Ok(response)
         })
     }
+}
+
+/// The TCP peer of a request served with `ConnectInfo<SocketAddr>`.
+fn peer_of<B>(req: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
+    peer_in(req.extensions())
+}
+
+fn peer_in(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 async fn serve_route(state: &AuthState, found: RouteMatch, req: Request) -> ApiResponse {
@@ -307,6 +331,7 @@ async fn serve_route(state: &AuthState, found: RouteMatch, req: Request) -> ApiR
     };
     let request = RouteRequest {
         method: parts.method.as_str(),
+        peer: peer_in(&parts.extensions),
         headers: &Headers(&parts.headers),
         query: parts.uri.query(),
         body: &body,
@@ -401,14 +426,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let state = state(parts)?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
         Ok(Session(state.api.handle(
             state.outcome.clone(),
             parts.method.as_str(),
-            peer,
+            peer_in(&parts.extensions),
             &Headers(&parts.headers),
         )))
     }

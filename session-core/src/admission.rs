@@ -87,6 +87,7 @@ pub enum Admission {
 ///     device_class: DeviceClass::Desktop,
 ///     country: None,
 ///     meta: SessionMeta::default(),
+///     seen: Default::default(),
 /// };
 /// let mut limits = SessionLimits {
 ///     per_user: None,
@@ -129,6 +130,7 @@ pub const FIRST_USE_RESOLUTION: Duration = Duration::from_secs(1);
 /// #     refresh: RefreshState { hash: TokenHash::of(b"r"), generation: 0, rotated_at: t0 },
 /// #     revoked: None, ip: None, device_class: DeviceClass::Desktop, country: None,
 /// #     meta: SessionMeta::default(),
+/// #     seen: Default::default(),
 /// # };
 /// let minute = Duration::from_secs(60);
 /// // Never used since login: known to the first-use resolution.
@@ -322,6 +324,7 @@ mod tests {
                 .get(rng.below(3) as usize)
                 .map(|c| (*c).to_owned()),
             meta: SessionMeta::default(),
+            seen: Default::default(),
         }
     }
 

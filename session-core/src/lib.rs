@@ -16,13 +16,15 @@ pub mod metrics;
 #[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
 pub mod notify;
 pub mod policy;
+pub mod privacy;
 pub mod record;
 pub mod risk;
 pub mod secret;
+pub mod seen;
 pub mod store;
 pub mod time;
 pub mod tokens;
-mod view;
+pub mod view;
 #[cfg(feature = "web")]
 #[cfg_attr(docsrs, doc(cfg(feature = "web")))]
 pub mod web;
@@ -37,8 +39,9 @@ pub use ids::{IdError, SessionId, UserId};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    AuthenticatedSession, BuildError, LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof,
-    Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair,
+    AuthenticatedSession, BuildError, ExportedSession, LoginOptions, LoginSuccess, LogoutOutcome,
+    LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair,
+    UserExport,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -52,12 +55,13 @@ pub use risk::StepUpChallenge;
 #[cfg(feature = "risk")]
 pub use risk::{NoticeLinks, RiskEngine};
 pub use secret::{AccessToken, ActionToken, RefreshToken, TokenHash};
+pub use seen::{SeenFrom, SeenLog, SeenUpdate};
 pub use store::{
     CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,
     RotateRequest, SessionStore, StoreError, TouchRequest,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
-pub use view::SessionView;
+pub use view::{EndedSessionView, SessionOverview, SessionView};
 
 pub use enrich::{Enricher, Enrichment, GeoResolver, LoginEnricher, UserAgentParser};
 

@@ -172,6 +172,12 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         if r.is_active(req.at, req.idle_cutoff) && req.at > r.last_seen_at {
+            if let Some(seen) = req.seen {
+                if r.last_seen_at == seen.read_last_seen_at {
+                    r.seen.places = seen.places;
+                }
+                r.seen.last = Some(seen.last);
+            }
             r.last_seen_at = req.at;
             return Ok(true);
         }
@@ -193,7 +199,12 @@ impl SessionStore for MemoryStore {
             generation: r.refresh.generation + 1,
             rotated_at: req.now,
         };
-        r.last_seen_at = r.last_seen_at.max(req.now);
+        if req.now > r.last_seen_at {
+            r.last_seen_at = req.now;
+            if let Some(seen) = req.seen {
+                r.seen.last = Some(seen);
+            }
+        }
         Ok(RotateOutcome::Rotated(r.clone()))
     }
 
@@ -253,6 +264,13 @@ impl SessionStore for MemoryStore {
             .get(user)
             .map(|s| s.values().cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        let mut all = self.lock();
+        let erased = all.remove(user).map_or(0, |s| s.len() as u64);
+        self.marks().remove(user);
+        Ok(erased)
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
@@ -353,6 +371,11 @@ impl RiskStore for MemoryStore {
             previous: h.last.clone(),
             recent_logins_from_ip,
         })
+    }
+
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        self.risk().users.remove(user);
+        Ok(())
     }
 
     async fn record_login(

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::privacy::{IpDisplay, IpStorage, describe_ip_rules};
 use crate::record::DeviceClass;
 
 /// What happens when a new login would exceed a limit.
@@ -103,6 +104,9 @@ pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(5);
 /// Default minimum interval between last-activity writes: 60 seconds.
 pub const DEFAULT_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Default [`SessionPolicy::history_retention`]: 30 days.
+pub const DEFAULT_HISTORY_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 /// Default per-user session limit.
 pub const DEFAULT_MAX_SESSIONS_PER_USER: u32 = 5;
 
@@ -159,6 +163,16 @@ pub struct SessionPolicy {
     access_token_ttl: Duration,
     refresh_grace: Duration,
     touch_interval: Duration,
+    #[serde(default)]
+    ip_storage: IpStorage,
+    #[serde(default)]
+    ip_display: IpDisplay,
+    #[serde(default = "default_history_retention")]
+    history_retention: Duration,
+}
+
+fn default_history_retention() -> Duration {
+    DEFAULT_HISTORY_RETENTION
 }
 
 impl Default for SessionPolicy {
@@ -176,6 +190,9 @@ impl Default for SessionPolicy {
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_grace: DEFAULT_REFRESH_GRACE,
             touch_interval: DEFAULT_TOUCH_INTERVAL,
+            ip_storage: IpStorage::Full,
+            ip_display: IpDisplay::Full,
+            history_retention: DEFAULT_HISTORY_RETENTION,
         }
     }
 }
@@ -217,6 +234,23 @@ impl SessionPolicy {
     /// Minimum time between last-activity writes to the store.
     pub fn touch_interval(&self) -> Duration {
         self.touch_interval
+    }
+
+    /// What the store keeps of client IP addresses (default: in full).
+    pub fn ip_storage(&self) -> IpStorage {
+        self.ip_storage
+    }
+
+    /// What users see of client IP addresses (default: in full).
+    pub fn ip_display(&self) -> IpDisplay {
+        self.ip_display
+    }
+
+    /// How long ended sessions (tombstones) are kept after their absolute
+    /// end, and recent places after they were last seen (default 30
+    /// days): the "Signed out" list of the session page reaches this far.
+    pub fn history_retention(&self) -> Duration {
+        self.history_retention
     }
 
     /// A human-readable Markdown document of the whole policy: limits,
@@ -288,6 +322,14 @@ impl SessionPolicy {
             human(self.refresh_grace)
         ));
         out.push_str("\n## Ending sessions\n\n- Users can list their sessions and end one, all others, or all.\n- Logout revokes the session on the server and tells the browser to clear its tokens.\n");
+        out.push_str("\n## Privacy\n\n");
+        out.push_str(&describe_ip_rules(self.ip_storage, self.ip_display));
+        out.push_str(&format!(
+            "- Each session remembers where it was last used (address, approximate location, device) and up to {} distinct recent places; places not seen for {} are dropped.\n- Ended sessions stay listed (\"Signed out\") and are deleted {} after their absolute end.\n- A user's session data can be exported as JSON and is erased with the account.\n",
+            crate::seen::MAX_RECENT_PLACES,
+            human(self.history_retention),
+            human(self.history_retention)
+        ));
         out
     }
 }
@@ -395,6 +437,26 @@ impl SessionPolicyBuilder {
         self
     }
 
+    /// What the store keeps of client IP addresses (see [`IpStorage`]).
+    /// [`IpStorage::KeyedHash`] also needs
+    /// `SessionManagerBuilder::ip_hash_key`.
+    pub fn store_ips(mut self, storage: IpStorage) -> Self {
+        self.policy.ip_storage = storage;
+        self
+    }
+
+    /// What users see of client IP addresses (see [`IpDisplay`]).
+    pub fn show_ips(mut self, display: IpDisplay) -> Self {
+        self.policy.ip_display = display;
+        self
+    }
+
+    /// How long ended sessions and recent places are kept (default 30 days).
+    pub fn history_retention(mut self, d: Duration) -> Self {
+        self.policy.history_retention = d;
+        self
+    }
+
     /// Validates and returns the policy.
     ///
     /// # Errors
@@ -419,6 +481,7 @@ impl SessionPolicyBuilder {
             ("idle_timeout", p.idle_timeout),
             ("absolute_lifetime", p.absolute_lifetime),
             ("access_token_ttl", p.access_token_ttl),
+            ("history_retention", p.history_retention),
         ] {
             if d.is_zero() {
                 return Err(PolicyError::ZeroDuration(name));

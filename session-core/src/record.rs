@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::enrich::ClientHints;
 use crate::ids::{SessionId, UserId};
 use crate::secret::TokenHash;
+use crate::seen::SeenLog;
 use crate::time::Timestamp;
 
 /// Coarse device category, used for per-class limits and in listings.
@@ -250,6 +252,14 @@ pub struct SessionMeta {
     pub location: Location,
     /// Risk assessment at login.
     pub risk: RiskSummary,
+    /// How the user signed in ("password", "passkey", …), as the host
+    /// named it in [`crate::LoginOptions::sign_in_method`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_method: Option<String>,
+    /// Groups sessions of one browser: a short hash of the device-id cookie
+    /// (never the cookie itself), when the request carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_group: Option<String>,
 }
 
 /// Everything a store keeps about one session.
@@ -282,6 +292,8 @@ pub struct SessionRecord {
     pub country: Option<String>,
     /// Descriptive facts (UA, device, location, risk).
     pub meta: SessionMeta,
+    /// Where it was used after login (the latest use and recent places).
+    pub seen: SeenLog,
 }
 
 /// Why a session is not usable at a given time.
@@ -346,6 +358,7 @@ pub struct RequestContext {
     ip: Option<IpAddr>,
     user_agent: Option<String>,
     device_id: Option<String>,
+    client_hints: ClientHints,
 }
 
 impl RequestContext {
@@ -380,6 +393,12 @@ impl RequestContext {
         self
     }
 
+    /// Sets the User-Agent Client Hints the request carried.
+    pub fn with_client_hints(mut self, hints: ClientHints) -> Self {
+        self.client_hints = hints;
+        self
+    }
+
     /// The client IP.
     pub fn ip(&self) -> Option<IpAddr> {
         self.ip
@@ -393,6 +412,17 @@ impl RequestContext {
     /// The device-id cookie value.
     pub fn device_id(&self) -> Option<&str> {
         self.device_id.as_deref()
+    }
+
+    /// The User-Agent Client Hints (empty when none were sent).
+    pub fn client_hints(&self) -> &ClientHints {
+        &self.client_hints
+    }
+
+    /// Whether the context carries nothing to record (no address, no
+    /// User-Agent).
+    pub fn is_empty(&self) -> bool {
+        self.ip.is_none() && self.user_agent.is_none()
     }
 }
 

@@ -35,6 +35,7 @@ use crate::ids::{SessionId, UserId};
 use crate::policy::{LimitKind, SessionLimits};
 use crate::record::{RevokeReason, SessionRecord};
 use crate::secret::TokenHash;
+use crate::seen::{SeenFrom, SeenUpdate};
 use crate::time::Timestamp;
 
 /// A boxed error source kept inside [`StoreError`].
@@ -323,6 +324,10 @@ pub struct RotateRequest {
     pub now: Timestamp,
     /// Sessions last seen at or before this are idle and are not rotated.
     pub idle_cutoff: Timestamp,
+    /// Where the refresh came from: becomes [`crate::SeenLog::last`] when
+    /// the rotation moves the activity time forward (recent places are
+    /// left as they are; the next touch folds it in).
+    pub seen: Option<SeenFrom>,
 }
 
 /// A conditional write of a session's last activity.
@@ -344,6 +349,9 @@ pub struct TouchRequest {
     /// `at - idle_timeout`: a session last seen at or before this is idle
     /// and is not touched.
     pub idle_cutoff: Timestamp,
+    /// Where the request came from, written in the same step when the
+    /// touch writes (see [`SeenUpdate`] for its own condition on places).
+    pub seen: Option<SeenUpdate>,
 }
 
 /// Result of [`SessionStore::rotate_refresh`].
@@ -380,6 +388,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// before its absolute end, last seen after `request.idle_cutoff` and
     /// before `request.at`. Returns whether it wrote. Absent sessions are
     /// ignored (`false`).
+    ///
+    /// With [`TouchRequest::seen`], the same write sets
+    /// [`crate::SeenLog::last`], and replaces [`crate::SeenLog::places`]
+    /// only if the stored `last_seen_at` equals
+    /// [`SeenUpdate::read_last_seen_at`] (the places were merged from that
+    /// state; another instance's later write wins over them).
     ///
     /// # Errors
     /// [`StoreError`] on backend failure.
@@ -434,6 +448,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] on backend failure.
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Deletes every session of `user`, tombstones included, and the user's
+    /// "not before" mark, in one step (erasure on account deletion; the
+    /// manager revokes them first so cached views drop them). Returns how
+    /// many sessions were deleted.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure; nothing is deleted then.
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError>;
 
     /// Deletes sessions whose absolute end is at or before `before`.
     /// Returns how many were deleted.

@@ -74,6 +74,9 @@ impl SessionStore for Store {
     async fn list(&self, u: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
         self.0.inner.list(u).await
     }
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.0.inner.erase_user(user).await
+    }
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.0.inner.purge_expired(before).await
     }

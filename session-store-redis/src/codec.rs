@@ -1,8 +1,14 @@
 //! The packed form of one session, as stored in the per-user hash.
 //!
 //! ```text
-//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country\n{meta json}
+//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country\n{meta json}[\n{last seen json}\n{places json}]
 //! ```
+//!
+//! The two optional lines after the metadata are the session's
+//! [`sessionward_core::SeenLog`]: the latest use (`SeenFrom` JSON, or
+//! empty) and the recent places (a JSON array, or empty). The touch and
+//! rotate scripts replace them as opaque text, in the same write as the
+//! activity time.
 //!
 //! The header before the newline is what the Lua scripts read and rewrite
 //! (timestamps are unix milliseconds in decimal, the refresh hash is base64url,
@@ -17,8 +23,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sessionward_core::{
-    DeviceClass, RefreshState, Revocation, RevokeReason, SessionId, SessionMeta, SessionRecord,
-    StoreError, Timestamp, TokenHash, UserId,
+    DeviceClass, RefreshState, Revocation, RevokeReason, SeenFrom, SeenLog, SessionId, SessionMeta,
+    SessionRecord, StoreError, Timestamp, TokenHash, UserId,
 };
 
 /// Format version, the first header field.
@@ -52,7 +58,31 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
         hash_text(&r.refresh.hash),
         class_code(r.device_class),
     );
+    let (last, places) = seen_lines(r.seen.last.as_ref(), &r.seen.places)?;
+    if !last.is_empty() || !places.is_empty() {
+        let _ = write!(out, "\n{last}\n{places}");
+    }
     Ok(out)
+}
+
+/// The two seen lines: the latest use and the recent places, each JSON or
+/// empty when absent.
+pub(crate) fn seen_lines(
+    last: Option<&SeenFrom>,
+    places: &[SeenFrom],
+) -> Result<(String, String), StoreError> {
+    let last = last.map(to_json).transpose()?.unwrap_or_default();
+    let places = if places.is_empty() {
+        String::new()
+    } else {
+        to_json(places)?
+    };
+    Ok((last, places))
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Corrupt(format!("session seen log does not serialize: {e}")))
 }
 
 /// The stored text of a refresh-token hash.
@@ -63,7 +93,11 @@ pub(crate) fn hash_text(hash: &TokenHash) -> String {
 /// Decodes the value stored for session `id` of `user`.
 pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("redis session record: {what}"));
-    let (head, meta) = raw.split_once('\n').unwrap_or((raw, ""));
+    let mut lines = raw.splitn(4, '\n');
+    let head = lines.next().unwrap_or("");
+    let meta = lines.next().unwrap_or("");
+    let seen_last = lines.next().unwrap_or("");
+    let seen_places = lines.next().unwrap_or("");
     let f: Vec<&str> = head.split('|').collect();
     if f.len() != FIELDS || f[0] != VERSION {
         return Err(corrupt("unknown format"));
@@ -104,6 +138,19 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
             serde_json::from_str(meta).map_err(|_| corrupt("bad metadata"))?;
         serde_json::from_value(rename_keys(value, false)).map_err(|_| corrupt("bad metadata"))?
     };
+    let seen = SeenLog {
+        last: if seen_last.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_str(seen_last).map_err(|_| corrupt("bad last-seen line"))?)
+        },
+        places: if seen_places.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(seen_places).map_err(|_| corrupt("bad places line"))?
+        },
+    }
+    .bounded();
     Ok(SessionRecord {
         user: user.clone(),
         id,
@@ -121,6 +168,7 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
         device_class: class_from_code(f[11]).ok_or_else(|| corrupt("bad device class"))?,
         country,
         meta,
+        seen,
     })
 }
 
@@ -288,6 +336,7 @@ mod tests {
             device_class: DeviceClass::Mobile,
             country: Some("G|B%\n".into()),
             meta: SessionMeta::default(),
+            seen: Default::default(),
         }
     }
 
@@ -326,9 +375,28 @@ mod tests {
                     reason: "first login\nfrom here".into(),
                 }],
             },
+            sign_in_method: Some("pass|key\n".into()),
+            device_group: Some("0123456789abcdef".into()),
         };
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
+        assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+
+        let seen = sessionward_core::SeenFrom {
+            at: r.created_at,
+            ip: Some("2a02:ff0:3::9".parse().unwrap()),
+            location: Location {
+                city: Some("Line\nbreak|pipe".into()),
+                ..Location::default()
+            },
+            device: DeviceInfo::default(),
+        };
+        r.seen.last = Some(seen.clone());
+        let raw = encode(&r).unwrap();
+        assert_eq!(raw.matches('\n').count(), 3, "two seen lines follow");
+        assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+        r.seen.places = vec![seen.clone(), seen];
+        let raw = encode(&r).unwrap();
         assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
     }
 
@@ -365,6 +433,8 @@ mod tests {
                     reason: "x".into(),
                 }],
             },
+            sign_in_method: Some("x".into()),
+            device_group: Some("x".into()),
         };
         fn names(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {

@@ -84,8 +84,17 @@ impl RedisStore {
 /// | `login_history` | `HMGET` of the user's history hash, concurrently with `ZCOUNT` of the IP's set |
 /// | `record_login` | one script on the user's history hash, concurrently with one script on the IP's set |
 /// | `consume_once` | `SET … NX PX` |
+/// | `forget_user` | `DEL` of the user's history hash |
 #[async_trait]
 impl RiskStore for RedisStore {
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        let mut del = redis::cmd("DEL");
+        del.arg(keys::history_key(self.key_prefix(), user));
+        let mut conn = self.conn();
+        let _: u64 = self.run(del.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
     async fn login_history(
         &self,
         user: &UserId,

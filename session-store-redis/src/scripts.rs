@@ -39,6 +39,21 @@ end
 local function pack(f)
   return table.concat(f, "|", 1, 13) .. f.tail
 end
+-- The tail is "\n" .. meta, optionally followed by "\n" .. last .. "\n" ..
+-- places (the session's seen log, opaque JSON text; see codec.rs).
+local function split_seen(tail)
+  local nl = string.find(tail, "\n", 2, true)
+  if not nl then return tail, "", "" end
+  local meta, rest = string.sub(tail, 1, nl - 1), string.sub(tail, nl + 1)
+  local nl2 = string.find(rest, "\n", 1, true)
+  if not nl2 then return meta, rest, "" end
+  return meta, string.sub(rest, 1, nl2 - 1), string.sub(rest, nl2 + 1)
+end
+local function join_seen(meta, last, places)
+  if meta == "" then meta = "\n{}" end
+  if last == "" and places == "" then return meta end
+  return meta .. "\n" .. last .. "\n" .. places
+end
 local function is_active(f, now, cutoff)
   return f[9] == "" and now < tonumber(f[4]) and tonumber(f[3]) > cutoff
 end
@@ -328,8 +343,10 @@ return reply
 "#;
 
 /// Refresh-token compare-and-swap. KEYS[1] user hash. ARGV: id, expected
-/// generation, expected hash, new generation, new hash, now, idle_cutoff.
-/// Reply: `{"absent"}`, `{"unchanged", value}` or `{"rotated", value}`.
+/// generation, expected hash, new generation, new hash, now, idle_cutoff,
+/// last-seen JSON (or empty), written when the rotation moves the activity
+/// time forward. Reply: `{"absent"}`, `{"unchanged", value}` or
+/// `{"rotated", value}`.
 const ROTATE: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return {"absent"} end
@@ -339,22 +356,36 @@ if f[6] ~= ARGV[2] or f[8] ~= ARGV[3] or not is_active(f, now, tonumber(ARGV[7])
   return {"unchanged", v}
 end
 f[6], f[8], f[7] = ARGV[4], ARGV[5], ARGV[6]
-if now > tonumber(f[3]) then f[3] = ARGV[6] end
+if now > tonumber(f[3]) then
+  f[3] = ARGV[6]
+  if ARGV[8] ~= "" then
+    local meta, _, places = split_seen(f.tail)
+    f.tail = join_seen(meta, ARGV[8], places)
+  end
+end
 local packed = pack(f)
 redis.call('HSET', KEYS[1], ARGV[1], packed)
 return {"rotated", packed}
 "#;
 
-/// Activity. KEYS[1] user hash. ARGV: id, at, idle_cutoff. Moves
-/// `last_seen_at` forward only, and only on a session still active by the
-/// request's cutoffs (unrevoked, before its end at `at`, seen after
-/// `idle_cutoff`); never creates an entry. Reply: 1 when it wrote.
+/// Activity. KEYS[1] user hash. ARGV: id, at, idle_cutoff, the activity
+/// time the places were merged from, last-seen JSON (or empty), places JSON
+/// (or empty). Moves `last_seen_at` forward only, and only on a session
+/// still active by the request's cutoffs (unrevoked, before its end at
+/// `at`, seen after `idle_cutoff`); never creates an entry. The last-seen
+/// line is written with it; the places only while the stored activity is
+/// still the one they were merged from. Reply: 1 when it wrote.
 const TOUCH: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local f = parse(v)
 local at = tonumber(ARGV[2])
 if not is_active(f, at, tonumber(ARGV[3])) or at <= tonumber(f[3]) then return 0 end
+if ARGV[5] ~= "" then
+  local meta, _, places = split_seen(f.tail)
+  if ARGV[6] ~= "" and f[3] == ARGV[4] then places = ARGV[6] end
+  f.tail = join_seen(meta, ARGV[5], places)
+end
 f[3] = ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], pack(f))
 return 1
@@ -480,6 +511,14 @@ redis.call('PEXPIRE', key, math.max(tonumber(top[2]) - keep, 1000))
 return redis.call('ZCARD', key)
 "#;
 
+/// Erase one user. KEYS: session hash, unrevoked index, revoked index,
+/// not-before mark. Deletes all four; reply: how many sessions the hash held.
+const ERASE: &str = r#"
+local n = redis.call('HLEN', hash)
+redis.call('DEL', hash, active_ix, revoked_ix, mark_key)
+return n
+"#;
+
 /// The compiled scripts (SHA-1 computed once).
 pub(crate) struct Scripts {
     pub(crate) create: Script,
@@ -488,6 +527,7 @@ pub(crate) struct Scripts {
     pub(crate) revoke: Script,
     pub(crate) revoke_all: Script,
     pub(crate) purge: Script,
+    pub(crate) erase: Script,
     pub(crate) record_login: Script,
     pub(crate) record_ip: Script,
 }
@@ -502,13 +542,14 @@ impl Scripts {
             revoke: with_prelude(REVOKE),
             revoke_all: with_prelude(REVOKE_ALL),
             purge: with_prelude(PURGE),
+            erase: with_prelude(ERASE),
             record_login: Script::new(RECORD_LOGIN),
             record_ip: Script::new(RECORD_IP),
         }
     }
 
     /// Every script, for preloading with `SCRIPT LOAD`.
-    pub(crate) fn all(&self) -> [&Script; 8] {
+    pub(crate) fn all(&self) -> [&Script; 9] {
         [
             &self.create,
             &self.rotate,
@@ -516,6 +557,7 @@ impl Scripts {
             &self.revoke,
             &self.revoke_all,
             &self.purge,
+            &self.erase,
             &self.record_login,
             &self.record_ip,
         ]

@@ -455,9 +455,25 @@ impl SessionStore for RedisStore {
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let mut inv = self.inner.scripts.touch.key(self.key(&req.user));
+        let seen = req.seen.as_ref();
+        let (last, places) = match seen {
+            Some(s) => codec::seen_lines(Some(&s.last), &s.places)?,
+            None => (String::new(), String::new()),
+        };
+        // An empty list is still a list to write ("[]"), unlike "not given".
+        let places = match seen {
+            Some(s) if s.places.is_empty() => "[]".to_owned(),
+            _ => places,
+        };
         inv.arg(req.id.as_str())
             .arg(millis(req.at))
-            .arg(millis(req.idle_cutoff));
+            .arg(millis(req.idle_cutoff))
+            .arg(
+                seen.map(|s| millis(s.read_last_seen_at))
+                    .unwrap_or_default(),
+            )
+            .arg(last)
+            .arg(places);
         let written: i64 = self.run(inv.invoke_async(&mut conn)).await?;
         Ok(written == 1)
     }
@@ -475,7 +491,8 @@ impl SessionStore for RedisStore {
             .arg(next.to_string())
             .arg(codec::hash_text(&req.new_hash))
             .arg(millis(req.now))
-            .arg(millis(req.idle_cutoff));
+            .arg(millis(req.idle_cutoff))
+            .arg(codec::seen_lines(req.seen.as_ref(), &[])?.0);
         let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
         let decode = |raw: &str| codec::decode(&req.user, req.id.as_str(), raw);
         match (reply.first().map(String::as_str), reply.get(1)) {
@@ -540,6 +557,12 @@ impl SessionStore for RedisStore {
         let cmd = redis::cmd("HGETALL").arg(self.key(user)).clone();
         let flat: Vec<String> = self.run(cmd.query_async(&mut conn)).await?;
         Self::decode_pairs(user, &flat)
+    }
+
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let inv = self.on_user(&self.inner.scripts.erase, user);
+        self.run(inv.invoke_async(&mut conn)).await
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {

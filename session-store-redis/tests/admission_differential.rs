@@ -74,6 +74,7 @@ fn random_record(rng: &mut Rng, user: &UserId) -> SessionRecord {
             .pick(&[None, Some("GB"), Some("SE"), Some("US")])
             .map(str::to_owned),
         meta: SessionMeta::default(),
+        seen: Default::default(),
     }
 }
 

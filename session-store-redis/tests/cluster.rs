@@ -76,6 +76,9 @@ impl SessionStore for ClusterStore {
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
         self.store.list(user).await
     }
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.store.erase_user(user).await
+    }
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.store.purge_expired(before).await
     }
@@ -101,6 +104,9 @@ impl RiskStore for ClusterStore {
         keep_since: Timestamp,
     ) -> Result<(), StoreError> {
         self.store.record_login(user, facts, keep_since).await
+    }
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        self.store.forget_user(user).await
     }
     async fn consume_once(
         &self,

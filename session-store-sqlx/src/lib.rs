@@ -167,7 +167,7 @@ pub use mysql::MySqlStore;
 pub use options::StoreOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use purge::{PurgeTask, spawn_purge_task};
+pub use purge::{PurgeTask, spawn_purge_task, spawn_purge_task_keeping};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 

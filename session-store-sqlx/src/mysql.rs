@@ -38,7 +38,9 @@ use crate::deadline::with_conn;
 use crate::error::{carry, map_err, map_migrate_err, retry_tx};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
-use crate::row::{Encoded, SessionRow, cols, generation, records, revocations_by_reason};
+use crate::row::{
+    Encoded, SessionRow, cols, generation, records, revocations_by_reason, seen_text,
+};
 use crate::shared::{QUESTION_MARKS, Shared, Statements, pooled_session_store};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
 
@@ -333,6 +335,8 @@ impl MySqlStore {
         let done = sqlx::query(
             "UPDATE sessionward_sessions SET refresh_hash = ?, \
              refresh_generation = refresh_generation + 1, rotated_at = ?, \
+             last_seen_from = CASE WHEN ? > last_seen_at \
+                 THEN COALESCE(?, last_seen_from) ELSE last_seen_from END, \
              last_seen_at = GREATEST(last_seen_at, ?) \
              WHERE user_id = ? AND session_id = ? AND refresh_generation = ? \
              AND refresh_hash = ? AND revoked_at IS NULL AND expires_at > ? \
@@ -340,6 +344,8 @@ impl MySqlStore {
         )
         .bind(req.new_hash.as_bytes().as_slice())
         .bind(req.now.unix_millis())
+        .bind(req.now.unix_millis())
+        .bind(seen_text(req).map_err(carry)?)
         .bind(req.now.unix_millis())
         .bind(req.user.as_str())
         .bind(req.id.as_str())
@@ -626,6 +632,11 @@ impl RiskStore for MySqlStore {
             .run(async |conn| q.build_query_as().fetch_one(conn).await.map_err(map_err))
             .await?;
         Ok(row.into_prior())
+    }
+
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        self.run(async |conn| My::delete_user(conn, MYSQL.forget, user).await.map(drop))
+            .await
     }
 
     async fn record_login(

@@ -41,7 +41,7 @@ use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, mark as mark_at,
-    revocations_by_reason,
+    revocations_by_reason, seen_text,
 };
 use crate::shared::{Shared, Statements, pooled_session_store};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
@@ -296,9 +296,19 @@ const SQL: Statements = Statements {
         cols!(),
         " FROM sessionward_sessions WHERE user_id = $1"
     ),
-    touch: "UPDATE sessionward_sessions SET last_seen_at = $1 \
-            WHERE user_id = $2 AND session_id = $3 AND revoked_at IS NULL \
-            AND last_seen_at < $4 AND last_seen_at > $5 AND expires_at > $6",
+    touch: "UPDATE sessionward_sessions SET \
+            places = CASE WHEN last_seen_at = $1 THEN COALESCE($2, places) ELSE places END, \
+            last_seen_from = COALESCE($3, last_seen_from), last_seen_at = $4 \
+            WHERE user_id = $5 AND session_id = $6 AND revoked_at IS NULL \
+            AND last_seen_at < $7 AND last_seen_at > $8 AND expires_at > $9",
+    erase: [
+        "DELETE FROM sessionward_sessions WHERE user_id = $1",
+        "DELETE FROM sessionward_users WHERE user_id = $1",
+    ],
+    forget: [
+        "DELETE FROM sessionward_login_history WHERE user_id = $1",
+        "DELETE FROM sessionward_last_login WHERE user_id = $1",
+    ],
     purge: "DELETE FROM sessionward_sessions WHERE expires_at <= $1",
     read_mark: "SELECT not_before FROM sessionward_users WHERE user_id = $1",
     admission: concat!(
@@ -314,7 +324,7 @@ const SQL: Statements = Statements {
     insert: concat!(
         "INSERT INTO sessionward_sessions (",
         cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ),
 };
 
@@ -334,8 +344,8 @@ async fn insert_unless_marked<'c>(
              ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING not_before) \
              INSERT INTO sessionward_sessions (",
             cols!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM u \
-             WHERE u.not_before IS NULL OR u.not_before < $16"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
+             FROM u WHERE u.not_before IS NULL OR u.not_before < $18"
         )),
         encoded
     )
@@ -431,6 +441,8 @@ impl PostgresStore {
         let row: Option<SessionRow> = sqlx::query_as(concat!(
             "UPDATE sessionward_sessions SET refresh_hash = $5, \
              refresh_generation = refresh_generation + 1, rotated_at = $6, \
+             last_seen_from = CASE WHEN $6 > last_seen_at \
+                 THEN COALESCE($8, last_seen_from) ELSE last_seen_from END, \
              last_seen_at = GREATEST(last_seen_at, $6) \
              WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
              AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
@@ -444,6 +456,7 @@ impl PostgresStore {
         .bind(req.new_hash.as_bytes().as_slice())
         .bind(req.now.unix_millis())
         .bind(req.idle_cutoff.unix_millis())
+        .bind(seen_text(req)?.as_deref())
         .fetch_optional(&mut *conn)
         .await
         .map_err(map_err)?;
@@ -595,6 +608,11 @@ impl RiskStore for PostgresStore {
             Ok(row.into_prior())
         })
         .await
+    }
+
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        self.run(async |conn| Pg::delete_user(conn, SQL.forget, user).await.map(drop))
+            .await
     }
 
     async fn record_login(

@@ -62,13 +62,29 @@ pub fn spawn_purge_task(
     clock: Arc<dyn Clock>,
     every: Duration,
 ) -> PurgeTask {
+    spawn_purge_task_keeping(store, clock, every, Duration::ZERO)
+}
+
+/// [`spawn_purge_task`] that keeps ended sessions for `retention` after
+/// their absolute end, so the session page can list them as "Signed out":
+/// pass the policy's [`history_retention`](sessionward_core::SessionPolicy::history_retention)
+/// (what [`sessionward_core::SessionManager::purge_expired`] does).
+///
+/// # Panics
+/// When called outside a Tokio runtime.
+pub fn spawn_purge_task_keeping(
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    retention: Duration,
+) -> PurgeTask {
     let every = every.max(Duration::from_millis(1));
     let handle = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match store.purge_expired(clock.now()).await {
+            match store.purge_expired(clock.now().minus(retention)).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::debug!(target: "sessionward::purge", purged = n, "purged ended sessions")

@@ -1,15 +1,16 @@
 //! The session row shared by every backend, and its conversions.
 
 use sessionward_core::{
-    DeviceClass, RefreshState, Revocation, RevokeReason, SessionId, SessionMeta, SessionRecord,
-    StoreError, Timestamp, TokenHash, UserId,
+    DeviceClass, RefreshState, Revocation, RevokeReason, SeenLog, SessionId, SessionMeta,
+    SessionRecord, StoreError, Timestamp, TokenHash, UserId,
 };
 
 /// The column list, in the order of [`SessionRow`] and of every INSERT.
 macro_rules! cols {
     () => {
         "user_id, session_id, created_at, last_seen_at, expires_at, auth_time, refresh_hash, \
-         refresh_generation, rotated_at, revoked_at, revoke_reason, ip, device_class, country, meta"
+         refresh_generation, rotated_at, revoked_at, revoke_reason, ip, device_class, country, meta, \
+         last_seen_from, places"
     };
 }
 pub(crate) use cols;
@@ -32,6 +33,8 @@ pub(crate) struct SessionRow {
     device_class: String,
     country: Option<String>,
     meta: String,
+    last_seen_from: Option<String>,
+    places: Option<String>,
 }
 
 fn corrupt(what: &str, session: &str) -> StoreError {
@@ -67,6 +70,16 @@ impl SessionRow {
             .transpose()?;
         let meta: SessionMeta =
             serde_json::from_str(&self.meta).map_err(|_| corrupt("invalid meta JSON", &sid))?;
+        let seen = SeenLog {
+            last: json_column(
+                self.last_seen_from.as_deref(),
+                "invalid last_seen_from JSON",
+                &sid,
+            )?,
+            places: json_column(self.places.as_deref(), "invalid places JSON", &sid)?
+                .unwrap_or_default(),
+        }
+        .bounded();
         Ok(SessionRecord {
             user,
             id,
@@ -84,8 +97,35 @@ impl SessionRow {
             device_class: DeviceClass::parse(&self.device_class),
             country: self.country,
             meta,
+            seen,
         })
     }
+}
+
+/// A nullable JSON column.
+fn json_column<T: serde::de::DeserializeOwned>(
+    text: Option<&str>,
+    what: &str,
+    session: &str,
+) -> Result<Option<T>, StoreError> {
+    text.map(|t| serde_json::from_str(t).map_err(|_| corrupt(what, session)))
+        .transpose()
+}
+
+/// The JSON text of the seen columns: `last_seen_from`, and `places`
+/// (`None` binds `NULL`).
+pub(crate) fn seen_columns(
+    last: Option<&sessionward_core::SeenFrom>,
+    places: Option<&[sessionward_core::SeenFrom]>,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    Ok((
+        last.map(to_json).transpose()?,
+        places.map(to_json).transpose()?,
+    ))
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -123,6 +163,8 @@ pub(crate) struct Encoded<'a> {
     pub(crate) device_class: &'static str,
     pub(crate) country: Option<&'a str>,
     pub(crate) meta: String,
+    pub(crate) last_seen_from: Option<String>,
+    pub(crate) places: Option<String>,
 }
 
 impl<'a> Encoded<'a> {
@@ -135,6 +177,8 @@ impl<'a> Encoded<'a> {
         let meta = serde_json::to_string(&r.meta).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let refresh_generation =
             i64::try_from(r.refresh.generation).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let places = Some(r.seen.places.as_slice()).filter(|p| !p.is_empty());
+        let (last_seen_from, places) = seen_columns(r.seen.last.as_ref(), places)?;
         Ok(Encoded {
             user_id: r.user.as_str(),
             session_id: r.id.as_str(),
@@ -151,6 +195,8 @@ impl<'a> Encoded<'a> {
             device_class: r.device_class.as_str(),
             country: r.country.as_deref(),
             meta,
+            last_seen_from,
+            places,
         })
     }
 }
@@ -175,6 +221,8 @@ macro_rules! bind_record {
             .bind(e.device_class)
             .bind(e.country)
             .bind(e.meta.as_str())
+            .bind(e.last_seen_from.as_deref())
+            .bind(e.places.as_deref())
     }};
 }
 pub(crate) use bind_record;
@@ -202,4 +250,11 @@ pub(crate) fn revocations_by_reason(
 /// A stored "not before" mark.
 pub(crate) fn mark(millis: Option<i64>) -> Option<Timestamp> {
     millis.map(Timestamp::from_unix_millis)
+}
+
+/// The `last_seen_from` JSON a rotation writes, if the request carries one.
+pub(crate) fn seen_text(
+    req: &sessionward_core::RotateRequest,
+) -> Result<Option<String>, StoreError> {
+    req.seen.as_ref().map(to_json).transpose()
 }

@@ -19,7 +19,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArgumen
 use crate::error::{carry, map_err};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 use crate::row::before_revocation;
-use crate::row::{Encoded, SessionRow, bind_record, mark as mark_at, records};
+use crate::row::{Encoded, SessionRow, bind_record, mark as mark_at, records, seen_columns};
 
 /// One dialect's text of the shared statements. Arguments are bound in the
 /// order given for each; a statement that needs a value twice names it
@@ -29,10 +29,20 @@ pub(crate) struct Statements {
     pub(crate) select_one: &'static str,
     /// `SELECT` every session of a user: `user`.
     pub(crate) list: &'static str,
-    /// The conditional touch: `at`, `user`, `id`, `at`, `idle_cutoff`, `at`
-    /// (set `last_seen_at = at` only while unrevoked, earlier than `at`,
-    /// later than the cutoff, and before the session's end).
+    /// The conditional touch: `read_last_seen_at`, `places`, `last`, `at`,
+    /// `user`, `id`, `at`, `idle_cutoff`, `at` (set `last_seen_at = at` only
+    /// while unrevoked, earlier than `at`, later than the cutoff, and
+    /// before the session's end; with it `last_seen_from` when given, and
+    /// `places` when given and the stored activity is still the one read).
+    /// `places` is assigned first: MySQL evaluates `SET` left to right
+    /// with the new values.
     pub(crate) touch: &'static str,
+    /// Erase a user: delete the sessions, then the lock row with the
+    /// mark; each binds `user`.
+    pub(crate) erase: [&'static str; 2],
+    /// Forget a user's login history: the history rows, then the last
+    /// login; each binds `user`.
+    pub(crate) forget: [&'static str; 2],
     /// `DELETE` every session ended by `before`: `before`.
     pub(crate) purge: &'static str,
     /// The user's "not before" mark: `user`.
@@ -43,7 +53,7 @@ pub(crate) struct Statements {
     /// What admission reads for a re-authentication without a limit: the
     /// replaced session: `user`, `id`.
     pub(crate) replaced: &'static str,
-    /// Insert one session: the fifteen columns in `cols!()` order.
+    /// Insert one session: the seventeen columns in `cols!()` order.
     pub(crate) insert: &'static str,
 }
 
@@ -60,9 +70,19 @@ pub(crate) const QUESTION_MARKS: Statements = Statements {
         crate::row::cols!(),
         " FROM sessionward_sessions WHERE user_id = ?"
     ),
-    touch: "UPDATE sessionward_sessions SET last_seen_at = ? \
+    touch: "UPDATE sessionward_sessions SET \
+            places = CASE WHEN last_seen_at = ? THEN COALESCE(?, places) ELSE places END, \
+            last_seen_from = COALESCE(?, last_seen_from), last_seen_at = ? \
             WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
             AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
+    erase: [
+        "DELETE FROM sessionward_sessions WHERE user_id = ?",
+        "DELETE FROM sessionward_users WHERE user_id = ?",
+    ],
+    forget: [
+        "DELETE FROM sessionward_login_history WHERE user_id = ?",
+        "DELETE FROM sessionward_last_login WHERE user_id = ?",
+    ],
     purge: "DELETE FROM sessionward_sessions WHERE expires_at <= ?",
     read_mark: "SELECT not_before FROM sessionward_users WHERE user_id = ?",
     admission: concat!(
@@ -78,7 +98,7 @@ pub(crate) const QUESTION_MARKS: Statements = Statements {
     insert: concat!(
         "INSERT INTO sessionward_sessions (",
         crate::row::cols!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ),
 };
 
@@ -163,7 +183,14 @@ where
         req: &TouchRequest,
     ) -> Result<bool, StoreError> {
         let at = req.at.unix_millis();
+        let seen = req.seen.as_ref();
+        let (last, places) =
+            seen_columns(seen.map(|s| &s.last), seen.map(|s| s.places.as_slice()))?;
+        let read = seen.map_or(i64::MIN, |s| s.read_last_seen_at.unix_millis());
         let done = sqlx::query(sql.touch)
+            .bind(read)
+            .bind(places.as_deref())
+            .bind(last.as_deref())
             .bind(at)
             .bind(req.user.as_str())
             .bind(req.id.as_str())
@@ -174,6 +201,33 @@ where
             .await
             .map_err(map_err)?;
         Ok(done.changed() == 1)
+    }
+
+    /// Runs each of `statements` (a `DELETE` binding `user`) in one
+    /// transaction; how many rows the first one deleted. Erasure of a
+    /// user's sessions with the lock row and mark ([`Statements::erase`]),
+    /// and of the login history ([`Statements::forget`]).
+    pub(crate) async fn delete_user<'c, C>(
+        conn: C,
+        statements: [&'static str; 2],
+        user: &UserId,
+    ) -> Result<u64, StoreError>
+    where
+        C: sqlx::Acquire<'c, Database = DB>,
+        for<'t> &'t mut DB::Connection: Executor<'t, Database = DB>,
+    {
+        let mut tx = conn.begin().await.map_err(map_err)?;
+        let mut first = None;
+        for statement in statements {
+            let done = sqlx::query(statement)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            first.get_or_insert(done.changed());
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(first.unwrap_or(0))
     }
 
     /// Deletes every session whose absolute end is at or before `before`.
@@ -363,6 +417,11 @@ macro_rules! pooled_session_store {
 
             async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
                 self.run(async |conn| <$shared>::list(conn, $sql, user).await)
+                    .await
+            }
+
+            async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+                self.run(async |conn| <$shared>::delete_user(conn, ($sql).erase, user).await)
                     .await
             }
 

@@ -46,6 +46,7 @@ use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
 use crate::row::{
     Encoded, SessionRow, before_revocation, bind_record, cols, generation, revocations_by_reason,
+    seen_text,
 };
 use crate::shared::{QUESTION_MARKS, Shared};
 use crate::{MIGRATIONS_TABLE, StoreOptions};
@@ -220,9 +221,9 @@ async fn insert_unless_marked(
         sqlx::query(concat!(
             "INSERT INTO sessionward_sessions (",
             cols!(),
-            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 \
+            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17 \
              WHERE NOT EXISTS (SELECT 1 FROM sessionward_users \
-             WHERE user_id = ?1 AND not_before >= ?16)"
+             WHERE user_id = ?1 AND not_before >= ?18)"
         )),
         encoded
     )
@@ -320,6 +321,8 @@ impl SessionStore for SqliteStore {
                 sqlx::query_as(concat!(
                     "UPDATE sessionward_sessions SET refresh_hash = ?5, \
                      refresh_generation = refresh_generation + 1, rotated_at = ?6, \
+                     last_seen_from = CASE WHEN ?6 > last_seen_at \
+                         THEN COALESCE(?8, last_seen_from) ELSE last_seen_from END, \
                      last_seen_at = max(last_seen_at, ?6) \
                      WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
                      AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
@@ -333,6 +336,7 @@ impl SessionStore for SqliteStore {
                 .bind(req.new_hash.as_bytes().as_slice())
                 .bind(req.now.unix_millis())
                 .bind(req.idle_cutoff.unix_millis())
+                .bind(seen_text(&req)?.as_deref())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_err)?
@@ -402,6 +406,14 @@ impl SessionStore for SqliteStore {
         within(self.deadline, Lite::list(&self.pool, &QUESTION_MARKS, user)).await
     }
 
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            Lite::delete_user(&self.pool, QUESTION_MARKS.erase, user).await
+        })
+        .await
+    }
+
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
@@ -456,6 +468,16 @@ impl RiskStore for SqliteStore {
             .await
             .map_err(map_err)?;
             Ok(row.into_prior())
+        })
+        .await
+    }
+
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            Lite::delete_user(&self.pool, QUESTION_MARKS.forget, user)
+                .await
+                .map(drop)
         })
         .await
     }

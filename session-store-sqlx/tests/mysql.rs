@@ -118,7 +118,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await

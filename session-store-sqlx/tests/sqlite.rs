@@ -103,7 +103,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
@@ -169,7 +169,7 @@ async fn corrupt_rows_are_reported_not_panicked() {
     let user = sessionward_core::testing::fresh_user();
     let id = sessionward_core::SessionId::generate();
     sqlx::query(
-        "INSERT INTO sessionward_sessions VALUES (?1, ?2, 0, 0, 9, 0, zeroblob(32), 0, 0, NULL, 'bogus', NULL, 'desktop', NULL, '{}')",
+        "INSERT INTO sessionward_sessions VALUES (?1, ?2, 0, 0, 9, 0, zeroblob(32), 0, 0, NULL, 'bogus', NULL, 'desktop', NULL, '{}', NULL, NULL)",
     )
     .bind(user.as_str())
     .bind(id.as_str())
@@ -417,4 +417,44 @@ async fn held_write_lock_is_unavailable_within_the_timeouts() {
         .authenticate(l.tokens.access_token.expose_secret())
         .await
         .unwrap();
+}
+
+/// The purge task deletes a session past its absolute end at once, or only
+/// a full retention later when asked to keep ended sessions listed.
+#[tokio::test]
+async fn purge_task_keeps_ended_sessions_for_the_retention() {
+    use sessionward_core::testing::{Harness, fresh_user};
+    use sessionward_core::{Clock, ManualClock, RequestContext, SessionPolicy, SystemClock};
+    use sessionward_sqlx::{spawn_purge_task, spawn_purge_task_keeping};
+
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let store: Arc<dyn SessionStore> = Arc::new(store);
+    let policy = SessionPolicy::builder()
+        .absolute_lifetime(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let h = Harness::new(store.clone(), policy);
+    let user = fresh_user();
+    let login = h.manager.login(&user, &RequestContext::new()).await.unwrap();
+    let id = login.session.id;
+    // An hour and a minute later, by a clock the tasks read.
+    let later = ManualClock::new(SystemClock.now().plus(Duration::from_secs(3660)));
+    let day = Duration::from_secs(86_400);
+    let kept = spawn_purge_task_keeping(
+        store.clone(),
+        Arc::new(later.clone()),
+        Duration::from_millis(10),
+        day,
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(store.get(&user, &id).await.unwrap().is_some(), "kept");
+    drop(kept);
+    let plain = spawn_purge_task(store.clone(), Arc::new(later), Duration::from_millis(10));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.get(&user, &id).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the plain task never purged it");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(plain);
 }

@@ -15,6 +15,7 @@ use serde_json::json;
 use sessionward_core::web::{WebError, WebResponse};
 use sessionward_core::{
     ActionToken, AuthenticatedSession, LoginSuccess, RequestContext, SessionError, SessionView,
+    privacy::IpPrivacy,
 };
 
 use crate::pages::{error, json};
@@ -79,12 +80,12 @@ fn context(device: &str, place: &str) -> Option<RequestContext> {
     Some(RequestContext::new().with_user_agent(ua).with_ip(ip))
 }
 
-fn created(ok: &LoginSuccess) -> WebResponse {
+fn created(ok: &LoginSuccess, privacy: &IpPrivacy) -> WebResponse {
     json(
         200,
         &json!({
             "outcome": "created",
-            "session": SessionView::from_record(&ok.session, None),
+            "session": SessionView::from_record(&ok.session, None, privacy),
             "evicted": ok.evicted.len(),
         }),
     )
@@ -121,7 +122,7 @@ pub async fn simulate_login(
         None => manager.login(&session.user, &ctx).await,
     };
     match result {
-        Ok(ok) => created(&ok),
+        Ok(ok) => created(&ok, manager.ip_privacy()),
         Err(e) => refused(app, &e),
     }
 }

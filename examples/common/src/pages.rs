@@ -13,7 +13,7 @@
 use serde::Deserialize;
 use serde_json::json;
 use sessionward_core::web::WebResponse;
-use sessionward_core::{AuthenticatedSession, RequestContext};
+use sessionward_core::{AuthenticatedSession, LoginOptions, RequestContext};
 
 use crate::setup::DemoApp;
 use crate::users::check_password;
@@ -60,7 +60,10 @@ pub async fn login(
     };
     match current {
         Some(s) if s.user == user => app.api.reauthenticate(s, ctx).await,
-        _ => app.api.login(&user, ctx).await,
+        _ => {
+            let method = LoginOptions::signed_in_with("password");
+            app.api.login_with_options(&user, ctx, method).await
+        }
     }
 }
 

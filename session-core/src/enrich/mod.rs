@@ -37,10 +37,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{DeviceClass, DeviceInfo, Location, RequestContext};
 
+pub mod client_hints;
 pub mod client_ip;
 pub mod geo;
 pub mod user_agent;
 
+pub use client_hints::{ACCEPT_CH, ClientHints};
 pub use client_ip::{
     CidrError, IpCidr, MAX_FORWARDED_HEADER_LEN, MAX_FORWARDED_HOPS, ProxyHeader, TrustedProxies,
     client_ip,

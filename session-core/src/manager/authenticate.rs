@@ -7,7 +7,8 @@ use crate::admission::FIRST_USE_RESOLUTION;
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
-use crate::record::{Inactive, SessionRecord};
+use crate::record::{Inactive, RequestContext, SessionRecord};
+use crate::seen::{SeenUpdate, keep_since};
 use crate::store::TouchRequest;
 use crate::time::Timestamp;
 use crate::tokens::{ACCESS_TOKEN_TYP, AccessClaims, TokenRejection};
@@ -65,9 +66,43 @@ impl SessionManager {
     /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`], or
     /// [`SessionError::Store`] (fail closed) when the store cannot answer.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
+        self.authenticate_from(token, None).await
+    }
+
+    /// [`SessionManager::authenticate`] that also records where the request
+    /// came from: when the throttled activity write is due, the same store
+    /// write sets the session's last-seen address, place and device
+    /// ([`crate::SeenLog`]). The adapters call this.
+    ///
+    /// # Errors
+    /// As [`SessionManager::authenticate`].
+    pub async fn authenticate_with(
+        &self,
+        token: &str,
+        ctx: &RequestContext,
+    ) -> Result<AuthenticatedSession, SessionError> {
+        self.authenticate_from(token, Some(&|| ctx.clone())).await
+    }
+
+    /// [`SessionManager::authenticate_with`] that builds the context only
+    /// when the activity write is due (the web layer's per-request path).
+    #[cfg(feature = "web")]
+    pub(crate) async fn authenticate_seen(
+        &self,
+        token: &str,
+        ctx: &(dyn Fn() -> RequestContext + Sync),
+    ) -> Result<AuthenticatedSession, SessionError> {
+        self.authenticate_from(token, Some(ctx)).await
+    }
+
+    async fn authenticate_from(
+        &self,
+        token: &str,
+        ctx: Option<&(dyn Fn() -> RequestContext + Sync)>,
+    ) -> Result<AuthenticatedSession, SessionError> {
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        let result = self.authenticate_token(token).await;
+        let result = self.authenticate_token(token, ctx).await;
         #[cfg(feature = "metrics")]
         crate::metrics::authenticated(
             started.elapsed(),
@@ -80,7 +115,11 @@ impl SessionManager {
         result
     }
 
-    async fn authenticate_token(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
+    async fn authenticate_token(
+        &self,
+        token: &str,
+        ctx: Option<&(dyn Fn() -> RequestContext + Sync)>,
+    ) -> Result<AuthenticatedSession, SessionError> {
         let now = self.now();
         let claims = self.verify_access(token, now)?;
         let (user, id) = match (
@@ -97,7 +136,7 @@ impl SessionManager {
         if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
             return Err(self.ended(now, reason, &record));
         }
-        let record = self.touch_if_due(record, now).await?;
+        let record = self.touch_if_due(record, now, ctx).await?;
         Ok(AuthenticatedSession {
             user,
             session_id: id,
@@ -187,15 +226,25 @@ impl SessionManager {
         &self,
         record: Arc<SessionRecord>,
         now: Timestamp,
+        ctx: Option<&(dyn Fn() -> RequestContext + Sync)>,
     ) -> Result<Arc<SessionRecord>, SessionError> {
         if !touch_due(&record, now, self.inner.policy.touch_interval()) {
             return Ok(record);
         }
+        let keep_since = keep_since(now, Some(self.inner.policy.history_retention()));
+        let seen = ctx
+            .and_then(|ctx| self.seen_from(&ctx(), now))
+            .map(|last| SeenUpdate {
+                places: record.seen.places_with(&last, keep_since),
+                read_last_seen_at: record.last_seen_at,
+                last,
+            });
         let request = TouchRequest {
             user: record.user.clone(),
             id: record.id.clone(),
             at: now,
             idle_cutoff: self.idle_cutoff(now),
+            seen: seen.clone(),
         };
         let written = self.inner.store.touch(request).await?;
         if let Some(cache) = &self.inner.cache {
@@ -208,6 +257,10 @@ impl SessionManager {
         }
         let mut updated = (*record).clone();
         updated.last_seen_at = now;
+        if let Some(seen) = seen {
+            updated.seen.places = seen.places;
+            updated.seen.last = Some(seen.last);
+        }
         Ok(Arc::new(updated))
     }
 
@@ -237,7 +290,6 @@ mod tests {
     use super::*;
     use crate::memory::MemoryStore;
     use crate::policy::SessionPolicy;
-    use crate::record::RequestContext;
     use crate::testing::Harness;
     use crate::time::Clock;
 

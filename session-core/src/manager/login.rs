@@ -6,7 +6,10 @@ use crate::ids::{SessionId, UserId};
 use crate::policy::OnLimit;
 use crate::record::{
     RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta, SessionRecord,
+    sanitize_text,
 };
+use crate::secret::TokenHash;
+use crate::seen::{SeenFrom, SeenLog};
 use crate::store::{CreateOutcome, CreateRequest};
 use crate::time::Timestamp;
 use crate::tokens::{RefreshSecret, format_refresh};
@@ -33,7 +36,29 @@ pub struct LoginOptions {
     /// just before the change cannot complete after it. It also becomes
     /// the session's `auth_time` (capped at the login time).
     pub credential_verified_at: Option<Timestamp>,
+    /// How the user signed in ("password", "passkey", "sso", …), shown in
+    /// the session's detail view; sanitised and cut to 64 bytes.
+    pub sign_in_method: Option<String>,
 }
+
+impl LoginOptions {
+    /// Options naming only the sign-in method.
+    ///
+    /// ```
+    /// use sessionward_core::LoginOptions;
+    /// let options = LoginOptions::signed_in_with("password");
+    /// assert_eq!(options.sign_in_method.as_deref(), Some("password"));
+    /// ```
+    pub fn signed_in_with(method: impl AsRef<str>) -> Self {
+        LoginOptions {
+            sign_in_method: Some(sanitize_text(method.as_ref(), MAX_METHOD_LEN)),
+            ..LoginOptions::default()
+        }
+    }
+}
+
+/// Longest sign-in method name kept, in bytes.
+const MAX_METHOD_LEN: usize = 64;
 
 /// A successful login.
 #[derive(Debug, Clone)]
@@ -123,6 +148,10 @@ impl SessionManager {
             .credential_verified_at
             .unwrap_or_else(|| self.default_credential_time(now));
         let mut record = self.new_record(user, ctx, enrichment, risk, &secret, now);
+        record.meta.sign_in_method = options
+            .sign_in_method
+            .as_deref()
+            .map(|m| sanitize_text(m, MAX_METHOD_LEN));
         record.auth_time = verified_at.min(now);
         let request = CreateRequest {
             session: record.clone(),
@@ -145,12 +174,12 @@ impl SessionManager {
                     Some(user),
                     None,
                 );
-                event.ip = ctx.ip();
+                event.ip = self.event_ip(self.inner.privacy.store_opt(ctx.ip()));
                 event.user_agent = ctx.user_agent().map(str::to_owned);
                 self.emit(event);
                 let mut active: Vec<SessionView> = active
                     .iter()
-                    .map(|r| SessionView::from_record(r, None))
+                    .map(|r| SessionView::from_record(r, None, &self.inner.privacy))
                     .collect();
                 active.sort_by_key(|v| std::cmp::Reverse(v.last_seen_at));
                 Err(SessionError::LimitReached(Box::new(LimitReached {
@@ -204,13 +233,32 @@ impl SessionManager {
         }
     }
 
-    /// Device and location facts for `ctx` (empty without an enricher).
+    /// Device and location facts for `ctx` (empty without an enricher),
+    /// with the device refined by the request's client hints.
     pub(super) fn enrich(&self, ctx: &RequestContext) -> Enrichment {
-        self.inner
+        let mut enrichment = self
+            .inner
             .enricher
             .as_ref()
             .map(|e| e.enrich(ctx))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        ctx.client_hints().refine(&mut enrichment.device);
+        enrichment
+    }
+
+    /// Where a request after login came from, as the session records it
+    /// (`None` when the context carries nothing to record).
+    pub(super) fn seen_from(&self, ctx: &RequestContext, now: Timestamp) -> Option<SeenFrom> {
+        if ctx.is_empty() {
+            return None;
+        }
+        let enrichment = self.enrich(ctx);
+        Some(SeenFrom {
+            at: now,
+            ip: self.inner.privacy.store_opt(ctx.ip()),
+            location: enrichment.location,
+            device: enrichment.device,
+        })
     }
 
     fn new_record(
@@ -235,7 +283,7 @@ impl SessionManager {
                 rotated_at: now,
             },
             revoked: None,
-            ip: ctx.ip(),
+            ip: self.inner.privacy.store_opt(ctx.ip()),
             device_class: enrichment.class,
             country: enrichment.location.country_code.clone(),
             meta: SessionMeta {
@@ -243,7 +291,20 @@ impl SessionManager {
                 device: enrichment.device,
                 location: enrichment.location,
                 risk,
+                sign_in_method: None,
+                device_group: ctx.device_id().map(device_group),
             },
+            seen: SeenLog::default(),
         }
     }
+}
+
+/// The group key of a device-id cookie: the first 16 hex digits of its
+/// SHA-256, so sessions of one browser can be shown together without the
+/// cookie value ever being stored.
+fn device_group(device_id: &str) -> String {
+    let mut hex =
+        TokenHash::of(format!("sessionward-device-group:{device_id}").as_bytes()).to_hex();
+    hex.truncate(16);
+    hex
 }

@@ -7,6 +7,7 @@ mod authenticate;
 mod cache;
 mod login;
 mod logout;
+mod overview;
 mod refresh;
 mod revoke;
 #[cfg(feature = "risk")]
@@ -22,6 +23,7 @@ use crate::enrich::LoginEnricher;
 use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingSink};
 use crate::ids::{SessionId, UserId};
 use crate::policy::SessionPolicy;
+use crate::privacy::{IpHashKey, IpPrivacy, MissingIpHashKey};
 use crate::record::SessionRecord;
 #[cfg(feature = "risk")]
 use crate::risk::RiskEngine;
@@ -33,6 +35,7 @@ use crate::tokens::{AccessClaims, TokenConfig};
 pub use authenticate::AuthenticatedSession;
 pub use login::{LoginOptions, LoginSuccess};
 pub use logout::{LogoutOutcome, LogoutProof};
+pub use overview::{ExportedSession, UserExport};
 pub use refresh::Refreshed;
 #[cfg(feature = "risk")]
 pub use risk_flow::ACTION_TOKEN_TYP;
@@ -135,6 +138,7 @@ struct Inner {
     #[cfg(feature = "risk")]
     risk: Option<RiskEngine>,
     cache: Option<Arc<RevocationCache>>,
+    privacy: IpPrivacy,
     /// The latest "not before" mark this instance raised (Unix ms), so a
     /// login that starts after that call returned counts as checked after it.
     latest_mark: std::sync::atomic::AtomicI64,
@@ -160,6 +164,9 @@ pub enum BuildError {
     /// Cached mode was asked for with a zero capacity or staleness.
     #[error("cached revocation mode needs a capacity and staleness above zero")]
     BadCacheSettings,
+    /// The policy stores IPs as a keyed hash but no key was given.
+    #[error(transparent)]
+    MissingIpHashKey(#[from] MissingIpHashKey),
 }
 
 /// Builder for [`SessionManager`].
@@ -174,6 +181,7 @@ pub struct SessionManagerBuilder {
     #[cfg(feature = "risk")]
     risk: Option<RiskEngine>,
     mode: RevocationMode,
+    ip_hash_key: Option<IpHashKey>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -202,6 +210,7 @@ impl SessionManager {
             #[cfg(feature = "risk")]
             risk: None,
             mode: RevocationMode::Strict,
+            ip_hash_key: None,
         }
     }
 
@@ -213,6 +222,12 @@ impl SessionManager {
     /// The token configuration.
     pub fn tokens(&self) -> &TokenConfig {
         &self.inner.tokens
+    }
+
+    /// How client IP addresses are stored and shown (from the policy and
+    /// [`SessionManagerBuilder::ip_hash_key`]).
+    pub fn ip_privacy(&self) -> &IpPrivacy {
+        &self.inner.privacy
     }
 
     /// The store.
@@ -250,10 +265,16 @@ impl SessionManager {
         e.user = user.cloned().or_else(|| session.map(|s| s.user.clone()));
         if let Some(s) = session {
             e.session = Some(self.inner.hasher.hash(&s.id));
-            e.ip = s.ip;
+            e.ip = self.event_ip(s.ip);
             e.user_agent = s.meta.user_agent.clone();
         }
         e
+    }
+
+    /// What events and notices carry of a stored address
+    /// ([`IpPrivacy::for_event`]).
+    pub(crate) fn event_ip(&self, stored: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+        self.inner.privacy.for_event(stored)
     }
 
     /// A session id as security events show it (keyed hash).
@@ -339,12 +360,25 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// The key of [`crate::privacy::IpStorage::KeyedHash`] (required with
+    /// it, ignored otherwise). Keep it secret and stable.
+    pub fn ip_hash_key(mut self, key: IpHashKey) -> Self {
+        self.ip_hash_key = Some(key);
+        self
+    }
+
     /// Builds the manager. In cached mode this spawns the feed listener on
     /// the current Tokio runtime.
     ///
     /// # Errors
-    /// [`BuildError`] for cached mode outside a runtime or with zero settings.
+    /// [`BuildError`] for cached mode outside a runtime or with zero
+    /// settings, or a keyed-hash IP policy without a key.
     pub fn build(self) -> Result<SessionManager, BuildError> {
+        let privacy = IpPrivacy::new(
+            self.policy.ip_storage(),
+            self.policy.ip_display(),
+            self.ip_hash_key,
+        )?;
         let cache = match self.mode {
             RevocationMode::Strict => None,
             RevocationMode::Cached {
@@ -383,6 +417,7 @@ impl SessionManagerBuilder {
                 #[cfg(feature = "risk")]
                 risk: self.risk,
                 cache,
+                privacy,
                 latest_mark: std::sync::atomic::AtomicI64::new(i64::MIN),
             }),
         })

@@ -2,7 +2,7 @@
 
 use crate::error::SessionError;
 use crate::events::EventKind;
-use crate::record::{RevokeReason, SessionRecord};
+use crate::record::{RequestContext, RevokeReason, SessionRecord};
 use crate::secret::RefreshToken;
 use crate::store::{RotateOutcome, RotateRequest};
 use crate::time::Timestamp;
@@ -37,6 +37,28 @@ impl SessionManager {
     /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`],
     /// [`SessionError::RefreshTokenReuse`], or [`SessionError::Store`].
     pub async fn refresh(&self, token: &RefreshToken) -> Result<Refreshed, SessionError> {
+        self.refresh_from(token, None).await
+    }
+
+    /// [`SessionManager::refresh`] that also records where the refresh came
+    /// from, in the same store write as the rotation
+    /// ([`crate::SeenLog::last`]). The adapters call this.
+    ///
+    /// # Errors
+    /// As [`SessionManager::refresh`].
+    pub async fn refresh_with(
+        &self,
+        token: &RefreshToken,
+        ctx: &RequestContext,
+    ) -> Result<Refreshed, SessionError> {
+        self.refresh_from(token, Some(ctx)).await
+    }
+
+    async fn refresh_from(
+        &self,
+        token: &RefreshToken,
+        ctx: Option<&RequestContext>,
+    ) -> Result<Refreshed, SessionError> {
         let now = self.now();
         let presented =
             parse_refresh(token.expose_secret()).map_err(|why| self.reject(now, why, None))?;
@@ -64,6 +86,7 @@ impl SessionManager {
                 new_hash: successor.hash(),
                 now,
                 idle_cutoff: self.idle_cutoff(now),
+                seen: ctx.and_then(|ctx| self.seen_from(ctx, now)),
             })
             .await?;
         match outcome {

@@ -1,11 +1,10 @@
-//! Ending sessions and listing them.
+//! Ending sessions.
 
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
 use crate::record::{RevokeReason, SessionRecord};
 use crate::time::Timestamp;
-use crate::view::SessionView;
 
 use super::{AuthenticatedSession, SessionManager};
 
@@ -106,42 +105,16 @@ impl SessionManager {
         }
     }
 
-    /// The active sessions of `user`, most recently active first, marking
-    /// `current` (the caller's own). No secrets are included.
-    ///
-    /// # Errors
-    /// [`SessionError::Store`].
-    pub async fn list(
-        &self,
-        user: &UserId,
-        current: Option<&SessionId>,
-    ) -> Result<Vec<SessionView>, SessionError> {
-        let now = self.now();
-        let cutoff = self.idle_cutoff(now);
-        let mut views: Vec<SessionView> = self
-            .inner
-            .store
-            .list(user)
-            .await?
-            .iter()
-            .filter(|r| &r.user == user && r.is_active(now, cutoff))
-            .map(|r| SessionView::from_record(r, current))
-            .collect();
-        views.sort_by(|a, b| {
-            b.last_seen_at
-                .cmp(&a.last_seen_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(views)
-    }
-
-    /// Deletes sessions past their absolute end from the store. Run it
+    /// Deletes sessions whose absolute end is more than the policy's
+    /// [history retention](crate::SessionPolicy::history_retention) ago
+    /// (ended sessions stay listed as "Signed out" until then). Run it
     /// periodically; returns how many were removed.
     ///
     /// # Errors
     /// [`SessionError::Store`].
     pub async fn purge_expired(&self) -> Result<u64, SessionError> {
-        Ok(self.inner.store.purge_expired(self.now()).await?)
+        let before = self.now().minus(self.inner.policy.history_retention());
+        Ok(self.inner.store.purge_expired(before).await?)
     }
 
     fn revoked(&self, now: Timestamp, reason: RevokeReason, records: &[SessionRecord]) {

@@ -101,7 +101,7 @@ impl SessionManager {
             fingerprints,
             country: loc.country_code.clone(),
             asn: loc.asn,
-            ip: ctx.ip(),
+            ip: self.inner.privacy.store_opt(ctx.ip()),
             latitude: loc.latitude,
             longitude: loc.longitude,
             at: now,
@@ -152,7 +152,7 @@ impl SessionManager {
         ctx: &RequestContext,
     ) -> crate::SecurityEvent {
         let mut e = self.event(now, kind, Some(user), None);
-        e.ip = ctx.ip();
+        e.ip = self.event_ip(self.inner.privacy.store_opt(ctx.ip()));
         e.user_agent = ctx.user_agent().map(str::to_owned);
         e
     }
@@ -208,7 +208,7 @@ impl SessionManager {
             session_id: s.id.clone(),
             device: s.meta.device.describe(),
             location: crate::enrich::describe_place(s.ip, &s.meta.location),
-            ip: s.ip,
+            ip: self.event_ip(s.ip),
             at: now,
             reasons: s.meta.risk.signals.clone(),
             sessions_url: links.sessions_url.clone(),

@@ -89,6 +89,14 @@ pub trait RiskStore: Send + Sync + 'static {
         keep_since: Timestamp,
     ) -> Result<(), StoreError>;
 
+    /// Deletes everything kept about `user`'s past logins (erasure on
+    /// account deletion). Per-address login counts, which name no user,
+    /// expire on their own.
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure.
+    async fn forget_user(&self, user: &UserId) -> Result<(), StoreError>;
+
     /// Marks a single-use token id as used. Returns `true` the first time
     /// and `false` on every later call, atomically, until `expires_at`
     /// (entries already expired at `now` may be dropped).

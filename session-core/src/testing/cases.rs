@@ -830,10 +830,13 @@ pub async fn reauthentication_replaces_session(store: Arc<dyn SessionStore>) {
     h.manager.authenticate(access(&again)).await.unwrap();
 }
 
+/// Purging deletes a session once its absolute end is a full history
+/// retention ago (until then it is listed as signed out), and nothing younger.
 pub async fn purge_removes_only_ended_sessions(store: Arc<dyn SessionStore>) {
     let p = SessionPolicy::builder()
         .absolute_lifetime(Duration::from_secs(3600))
         .idle_timeout(Duration::from_secs(1800))
+        .history_retention(Duration::from_secs(600))
         .build()
         .unwrap();
     let h = Harness::new(store.clone(), p);
@@ -842,6 +845,12 @@ pub async fn purge_removes_only_ended_sessions(store: Arc<dyn SessionStore>) {
     h.clock.advance(Duration::from_secs(1800));
     let young = login(&h, &user).await;
     h.clock.advance(Duration::from_secs(1801));
+    h.manager.purge_expired().await.unwrap();
+    assert!(
+        store.get(&user, &old.session.id).await.unwrap().is_some(),
+        "kept for the retention after its end"
+    );
+    h.clock.advance(Duration::from_secs(600));
     let purged = h.manager.purge_expired().await.unwrap();
     assert!(purged >= 1);
     assert!(store.get(&user, &old.session.id).await.unwrap().is_none());
@@ -897,6 +906,7 @@ pub async fn store_contract_rotate_and_touch(store: Arc<dyn SessionStore>) {
         new_hash: TokenHash::of(b"next"),
         now,
         idle_cutoff: now.minus(Duration::from_secs(60)),
+        seen: None,
     };
     assert!(matches!(
         store
@@ -935,6 +945,7 @@ pub async fn store_contract_rotate_and_touch(store: Arc<dyn SessionStore>) {
         id: l.session.id.clone(),
         at,
         idle_cutoff,
+        seen: None,
     };
     let later = now.plus(Duration::from_secs(90));
     let last_seen = |store: Arc<dyn SessionStore>| {

@@ -45,7 +45,8 @@ pub fn fresh_user() -> UserId {
 }
 
 /// Enrichment for tests, read from a fake User-Agent of the form
-/// `test/<class>/<country>` (e.g. `test/mobile/SE`; `-` for no country).
+/// `test/<class>/<country>[/<city>]` (e.g. `test/mobile/SE/Linköping`; `-`
+/// for no country).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TestEnricher;
 
@@ -54,10 +55,12 @@ impl LoginEnricher for TestEnricher {
         let mut parts = ctx.user_agent().unwrap_or("").split('/').skip(1);
         let class = parts.next().map_or(DeviceClass::Other, DeviceClass::parse);
         let country = parts.next().filter(|c| *c != "-").map(str::to_owned);
+        let city = parts.next().map(str::to_owned);
         Enrichment {
             class,
             location: Location {
                 country_code: country,
+                city,
                 ..Location::default()
             },
             ..Enrichment::default()

@@ -231,6 +231,10 @@ impl SessionStore for HeldStore {
         self.inner.list(user).await
     }
 
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.inner.erase_user(user).await
+    }
+
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.gate(StoreCall::PurgeExpired).await;
         self.inner.purge_expired(before).await

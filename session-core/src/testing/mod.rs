@@ -31,6 +31,7 @@ mod interleave;
 mod proxy;
 mod race;
 mod risk_cases;
+mod seen_cases;
 mod time_cases;
 pub mod web;
 // Needs tokio's net and io-util.
@@ -47,6 +48,7 @@ pub use interleave::{ARRIVAL_TIMEOUT, HeldStore, Hold, StoreCall};
 pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;
 pub use risk_cases::*;
+pub use seen_cases::*;
 pub use time_cases::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling
@@ -95,6 +97,11 @@ macro_rules! store_conformance_tests {
             held_login_after_password_change,
             logins_racing_password_change,
             lru_counts_unrecorded_use,
+            last_seen_is_recorded_by_touch_and_refresh,
+            recent_places_are_bounded,
+            seen_writes_are_conditional,
+            overview_lists_signed_out_sessions,
+            erase_user_removes_everything,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
@@ -117,6 +124,7 @@ macro_rules! risk_store_conformance_tests {
             risk_history_first_then_known,
             risk_burst_counts_logins_per_ip,
             risk_consume_once_is_single_use,
+            risk_forget_user_drops_history,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -114,3 +114,20 @@ pub async fn risk_consume_once_is_single_use(store: Arc<dyn RiskStore>) {
             .unwrap()
     );
 }
+
+/// Forgetting a user drops their login history (the next login is a
+/// first login again) and nobody else's.
+pub async fn risk_forget_user_drops_history(store: Arc<dyn RiskStore>) {
+    let (alice, bob) = (fresh_user(), fresh_user());
+    let now = SystemClock.now();
+    let keep = now.minus(Duration::from_secs(86_400));
+    let f = facts("Chrome|Windows|desktop", Some("GB"), "192.0.2.20", now);
+    store.record_login(&alice, &f, keep).await.unwrap();
+    store.record_login(&bob, &f, keep).await.unwrap();
+    store.forget_user(&alice).await.unwrap();
+    let prior = store.login_history(&alice, &f, now).await.unwrap();
+    assert!(prior.first_login && prior.previous.is_none() && !prior.known_device);
+    let kept = store.login_history(&bob, &f, now).await.unwrap();
+    assert!(!kept.first_login && kept.known_device);
+    store.forget_user(&alice).await.unwrap();
+}

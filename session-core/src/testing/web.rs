@@ -57,6 +57,9 @@
     async_fn_in_trait
 )]
 
+mod seen;
+pub use seen::*;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -241,6 +244,10 @@ impl SessionStore for FlakyStore {
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError> {
         self.check()?;
         self.inner.list(user).await
+    }
+    async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.erase_user(user).await
     }
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
         self.check()?;
@@ -1739,7 +1746,7 @@ pub async fn missing_client_address_is_logged_once<H: AdapterHarness>() {
     assert_eq!(sessions[0].ip, None, "no address was invented");
     let alice = UserId::new("alice").unwrap();
     let sessions = fx.api.manager().list(&alice, None).await.unwrap();
-    assert_eq!(sessions[0].ip, Some(d.peer));
+    assert_eq!(sessions[0].ip, Some(d.peer.to_string()));
 }
 
 pub async fn openapi_document_over_http<H: AdapterHarness>() {
@@ -1805,6 +1812,9 @@ macro_rules! web_adapter_tests {
             session_paths_with_the_wrong_method,
             missing_client_address_is_logged_once,
             openapi_document_over_http,
+            accept_ch_on_every_response,
+            client_hints_name_the_device,
+            sessions_remember_where_they_were_used,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::enrich::ClientHints;
 use crate::ids::{SessionId, UserId};
 use crate::manager::{
     AuthenticatedSession, LoginOptions, LogoutOutcome, LogoutProof, SessionManager, TokenPair,
@@ -222,8 +223,16 @@ impl SessionApi {
 
     /// Authenticates a request: finds the access token per the transport,
     /// applies the CSRF check to state-changing cookie requests, and asks
-    /// the manager. Never fails; the outcome says what to do.
-    pub async fn authenticate<H: HeaderSource>(&self, method: &str, headers: &H) -> AuthOutcome {
+    /// the manager, which records where the request came from (`peer`
+    /// through the client-IP resolver, User-Agent, client hints) when its
+    /// throttled activity write is due. Never fails; the outcome says what
+    /// to do.
+    pub async fn authenticate<H: HeaderSource + Sync>(
+        &self,
+        method: &str,
+        peer: Option<IpAddr>,
+        headers: &H,
+    ) -> AuthOutcome {
         let token = match self.access_token(headers) {
             Ok(Some(t)) => t,
             Ok(None) => return AuthOutcome::Anonymous,
@@ -232,14 +241,16 @@ impl SessionApi {
         if let Err(e) = self.check_csrf(method, headers) {
             return AuthOutcome::Rejected(e);
         }
-        match self.inner.manager.authenticate(token).await {
+        let context = || self.request_context(peer, headers);
+        match self.inner.manager.authenticate_seen(token, &context).await {
             Ok(s) => AuthOutcome::Authenticated(Arc::new(s)),
             Err(e) => AuthOutcome::Rejected(WebError::from(&e)),
         }
     }
 
-    /// The login/refresh request context: client IP through the configured
-    /// [`super::ClientIpResolver`], User-Agent, and the device-id cookie.
+    /// The request context: client IP through the configured
+    /// [`super::ClientIpResolver`], User-Agent, User-Agent Client Hints
+    /// ([`crate::enrich::ClientHints`]), and the device-id cookie.
     pub fn request_context<H: HeaderSource>(
         &self,
         peer: Option<IpAddr>,
@@ -256,6 +267,10 @@ impl SessionApi {
         }
         if let Some(ua) = headers.header("user-agent") {
             ctx = ctx.with_user_agent(String::from_utf8_lossy(ua));
+        }
+        let hints = ClientHints::from_headers(|name| headers.header(name).and_then(text));
+        if !hints.is_empty() {
+            ctx = ctx.with_client_hints(hints);
         }
         if config.device_cookie
             && !self.cookies_too_long(headers)
@@ -354,7 +369,7 @@ impl SessionApi {
         }
     }
 
-    fn json_or_500(&self, status: u16, value: &serde_json::Value) -> WebResponse {
+    fn json_or_500(&self, status: u16, value: &impl serde::Serialize) -> WebResponse {
         match serde_json::to_string(value) {
             Ok(body) => WebResponse::json(status, body),
             Err(e) => {
@@ -467,7 +482,19 @@ impl SessionApi {
     /// A concurrent-session limit answers `409 session_limit_reached`
     /// listing the user's active sessions; a store outage `503`.
     pub async fn login(&self, user: &UserId, ctx: &RequestContext) -> WebResponse {
-        let result = self.login_with(user, ctx, LoginOptions::default()).await;
+        self.login_with_options(user, ctx, LoginOptions::default())
+            .await
+    }
+
+    /// [`SessionApi::login`] with options, e.g. the sign-in method the
+    /// session page shows ([`LoginOptions::signed_in_with`]).
+    pub async fn login_with_options(
+        &self,
+        user: &UserId,
+        ctx: &RequestContext,
+        options: LoginOptions,
+    ) -> WebResponse {
+        let result = self.login_with(user, ctx, options).await;
         self.respond(result)
     }
 
@@ -539,6 +566,7 @@ impl SessionApi {
     pub async fn refresh<H: HeaderSource>(
         &self,
         method: &str,
+        peer: Option<IpAddr>,
         headers: &H,
         body: &[u8],
     ) -> WebResponse {
@@ -567,7 +595,13 @@ impl SessionApi {
                 }
             }
         };
-        match self.inner.manager.refresh(&RefreshToken::new(token)).await {
+        let ctx = self.request_context(peer, headers);
+        match self
+            .inner
+            .manager
+            .refresh_with(&RefreshToken::new(token), &ctx)
+            .await
+        {
             Ok(r) => {
                 let now = self.inner.manager.now();
                 self.token_response(&r.session, &r.tokens, now, false, None)
@@ -654,12 +688,19 @@ impl SessionApi {
         }
     }
 
-    /// `GET <prefix>/sessions`: `{"sessions":[…]}`, the caller's active
-    /// sessions, most recent first, the caller's own marked `"current": true`.
+    /// `GET <prefix>/sessions`: `{"sessions":[…],"ended":[…]}`, the
+    /// caller's active sessions (its own first, marked `"current": true`,
+    /// then the most recently used) and the sessions that ended within the
+    /// policy's history retention ([`SessionManager::overview`]).
     pub async fn list(&self, session: &AuthenticatedSession) -> WebResponse {
-        match self.list_views(session).await {
-            Ok(views) => self.json_or_500(200, &json!({ "sessions": views })),
-            Err(e) => self.error_response(&e),
+        let overview = self
+            .inner
+            .manager
+            .overview(&session.user, Some(&session.session_id))
+            .await;
+        match overview {
+            Ok(overview) => self.json_or_500(200, &overview),
+            Err(e) => self.error_response(&WebError::from(&e)),
         }
     }
 

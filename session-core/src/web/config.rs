@@ -156,6 +156,7 @@ pub struct AdapterConfig {
     pub(super) max_credential_len: usize,
     pub(super) resolver: Arc<dyn ClientIpResolver>,
     pub(super) openapi_route: bool,
+    pub(super) client_hints: bool,
 }
 
 impl fmt::Debug for AdapterConfig {
@@ -169,6 +170,7 @@ impl fmt::Debug for AdapterConfig {
             .field("device_cookie", &self.device_cookie)
             .field("max_credential_len", &self.max_credential_len)
             .field("openapi_route", &self.openapi_route)
+            .field("client_hints", &self.client_hints)
             .finish_non_exhaustive()
     }
 }
@@ -185,6 +187,7 @@ impl Default for AdapterConfig {
             max_credential_len: DEFAULT_MAX_CREDENTIAL_LEN,
             resolver: Arc::new(PeerAddrOnly),
             openapi_route: false,
+            client_hints: true,
         }
     }
 }
@@ -271,6 +274,21 @@ impl AdapterConfig {
     pub fn with_openapi_route(mut self, enabled: bool) -> Self {
         self.openapi_route = enabled;
         self
+    }
+
+    /// Ask browsers for User-Agent Client Hints (default on): every
+    /// response through the layer carries `Accept-CH:`
+    /// [`crate::enrich::ACCEPT_CH`], so Chromium browsers send the Windows
+    /// release and phone model the frozen User-Agent no longer tells, and
+    /// session lists name devices precisely.
+    pub fn with_client_hints(mut self, enabled: bool) -> Self {
+        self.client_hints = enabled;
+        self
+    }
+
+    /// The `Accept-CH` value every response carries, if any.
+    pub fn accept_ch(&self) -> Option<&'static str> {
+        self.client_hints.then_some(crate::enrich::ACCEPT_CH)
     }
 
     /// Whether `GET <prefix>/openapi.json` is served.

@@ -130,7 +130,7 @@ impl SessionApi {
             format!("{p}/sessions"),
             json!({ "get": {
                 "operationId": "sessionward_list_sessions",
-                "summary": "The user's active sessions",
+                "summary": "The user's active and recently ended sessions",
                 "security": security,
                 "responses": responses(
                     ("200", json_body("SessionList", "most recent first; the caller's own has `current: true`")),
@@ -253,23 +253,52 @@ impl SessionApi {
                         "session_id": { "type": "string" }
                     }},
                     "Revoked": { "type": "object", "required": ["revoked"], "properties": { "revoked": { "type": "integer", "minimum": 0 } } },
-                    "SessionList": { "type": "object", "required": ["sessions"], "properties": {
-                        "sessions": { "type": "array", "items": { "$ref": "#/components/schemas/Session" } }
+                    "SessionList": { "type": "object", "required": ["sessions", "ended"], "properties": {
+                        "sessions": { "type": "array", "description": "active sessions, the caller's own first, then the most recently used",
+                            "items": { "$ref": "#/components/schemas/Session" } },
+                        "ended": { "type": "array", "description": "sessions that ended within the history retention, most recently ended first",
+                            "items": { "$ref": "#/components/schemas/EndedSession" } }
                     }},
-                    "Session": { "type": "object", "required": ["id", "created_at", "last_seen_at", "expires_at", "current"], "properties": {
+                    "Session": { "type": "object", "required": ["id", "created_at", "last_seen_at", "expires_at", "current", "device_name", "place", "places"], "properties": {
                         "id": { "type": "string" },
                         "created_at": timestamp,
                         "last_seen_at": timestamp,
                         "expires_at": timestamp,
-                        "ip": { "type": ["string", "null"] },
+                        "ip": { "type": ["string", "null"], "description": "login address as the policy shows it: full, network (\"81.2.69.0/24\") or null" },
                         "user_agent": { "type": ["string", "null"] },
                         "device_class": { "type": "string" },
                         "device": { "type": "object" },
+                        "device_name": { "type": "string", "description": "e.g. \"Chrome 131 on Windows 11\"" },
+                        "device_group": { "type": ["string", "null"], "description": "equal for sessions of one browser" },
+                        "sign_in_method": { "type": ["string", "null"] },
                         "location": { "type": "object" },
                         "risk": { "type": "object" },
                         "current": { "type": "boolean" },
-                        "place": { "type": "string", "description": "the location, \"This computer\", \"Local network\" or \"Unknown location\"" }
-                    }}
+                        "place": { "type": "string", "description": "the login's location, \"This computer\", \"Local network\" or \"Unknown location\"" },
+                        "last_seen": { "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/LastSeen" }] },
+                        "places": { "type": "array", "description": "distinct places it was used from, newest first",
+                            "items": { "$ref": "#/components/schemas/Place" } }
+                    }},
+                    "LastSeen": { "type": "object", "required": ["at", "place", "device_name"], "properties": {
+                        "at": timestamp,
+                        "ip": { "type": ["string", "null"] },
+                        "place": { "type": "string" },
+                        "location": { "type": "object" },
+                        "device_name": { "type": "string" }
+                    }},
+                    "Place": { "type": "object", "required": ["at", "place"], "properties": {
+                        "at": timestamp,
+                        "ip": { "type": ["string", "null"] },
+                        "place": { "type": "string" },
+                        "location": { "type": "object" }
+                    }},
+                    "EndedSession": { "allOf": [{ "$ref": "#/components/schemas/Session" }, {
+                        "type": "object", "required": ["ended_at", "ended_reason", "ended_text"], "properties": {
+                            "ended_at": timestamp,
+                            "ended_reason": { "type": "string", "description": "a revoke reason, idle_timeout or absolute_timeout" },
+                            "ended_text": { "type": "string", "description": "how it ended, for people" }
+                        }
+                    }]}
                 }
             }
         })

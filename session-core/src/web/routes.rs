@@ -3,6 +3,8 @@
 //! configured prefix that [`SessionApi::route`] recognises, so an app never
 //! mounts them itself or repeats the prefix.
 
+use std::net::IpAddr;
+
 use super::api::{AuthOutcome, SessionApi};
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
@@ -59,6 +61,8 @@ pub enum RouteMatch {
 pub struct RouteRequest<'a, H> {
     /// Upper-case method.
     pub method: &'a str,
+    /// The TCP peer address, when known (the client-IP resolver reads it).
+    pub peer: Option<IpAddr>,
     /// The request headers.
     pub headers: &'a H,
     /// The raw query string, without `?`.
@@ -129,7 +133,10 @@ impl SessionApi {
         }
         let session = || req.outcome.required();
         match route {
-            Route::Refresh => self.refresh(req.method, req.headers, req.body).await,
+            Route::Refresh => {
+                self.refresh(req.method, req.peer, req.headers, req.body)
+                    .await
+            }
             Route::Logout => self.logout(req.method, req.headers, req.body).await,
             #[cfg(feature = "risk")]
             Route::NotMePage => self.not_me_page(req.query),

@@ -220,6 +220,8 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
                     reason: "first login from this device".into(),
                 }],
             },
+            sign_in_method: Some("password".into()),
+            device_group: Some("3f2a9c0d81b4e6f7".into()),
         }
     } else {
         SessionMeta::default()
@@ -241,6 +243,7 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
         device_class: DeviceClass::Desktop,
         country: Some("GB".into()),
         meta,
+        seen: Default::default(),
     }
 }
 

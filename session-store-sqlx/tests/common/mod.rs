@@ -176,6 +176,7 @@ pub async fn every_operation(
             id: rec.id.clone(),
             at: now,
             idle_cutoff: now.minus(Duration::from_secs(3600)),
+            seen: None,
         })
     );
     call!("not_before", store.not_before(&rec.user));
@@ -189,6 +190,7 @@ pub async fn every_operation(
             new_hash: TokenHash::of(b"next"),
             now,
             idle_cutoff: now.minus(Duration::from_secs(3600)),
+            seen: None,
         })
     );
     call!(
@@ -200,6 +202,8 @@ pub async fn every_operation(
         store.revoke_all(&rec.user, Some(&rec.id), RevokeReason::User, now)
     );
     call!("list", store.list(&rec.user));
+    let stranger = sessionward_core::UserId::new("erase-probe").unwrap();
+    call!("erase_user", store.erase_user(&stranger));
     call!(
         "purge_expired",
         store.purge_expired(sessionward_core::Timestamp::from_unix_millis(1))
