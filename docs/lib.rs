@@ -37,6 +37,9 @@ pub mod geoip {}
 #[doc = include_str!("notifications.md")]
 pub mod notifications {}
 
+#[doc = include_str!("session-page-data.md")]
+pub mod session_page_data {}
+
 #[doc = include_str!("events.md")]
 pub mod events {}
 
