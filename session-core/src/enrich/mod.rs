@@ -305,10 +305,14 @@ impl Describe for Location {
 /// assert_eq!(describe_place(Some("fd00::7".parse().unwrap()), &nowhere), "Local network");
 /// assert_eq!(describe_place(Some("81.2.69.142".parse().unwrap()), &nowhere), "Unknown location");
 /// assert_eq!(describe_place(None, &nowhere), "Unknown location");
+/// // A stored keyed-hash pseudonym (`IpStorage::KeyedHash`) of a public address:
+/// assert_eq!(describe_place(Some("100::1:2:3:4".parse().unwrap()), &nowhere), "Unknown location");
 /// ```
 pub fn describe_place(ip: Option<IpAddr>, location: &Location) -> String {
     match ip.map(|ip| ip.to_canonical()) {
         _ if is_known(location) => location.describe(),
+        // A keyed-hash pseudonym stands for a public address.
+        Some(ip) if crate::privacy::is_pseudonym(ip) => location.describe(),
         Some(ip) if ip.is_loopback() => THIS_COMPUTER.to_owned(),
         Some(ip) if !is_public_ip(ip) && !ip.is_unspecified() => LOCAL_NETWORK.to_owned(),
         _ => location.describe(),
