@@ -436,7 +436,11 @@ async fn purge_task_keeps_ended_sessions_for_the_retention() {
         .unwrap();
     let h = Harness::new(store.clone(), policy);
     let user = fresh_user();
-    let login = h.manager.login(&user, &RequestContext::new()).await.unwrap();
+    let login = h
+        .manager
+        .login(&user, &RequestContext::new())
+        .await
+        .unwrap();
     let id = login.session.id;
     // An hour and a minute later, by a clock the tasks read.
     let later = ManualClock::new(SystemClock.now().plus(Duration::from_secs(3660)));
