@@ -292,12 +292,21 @@ pub struct SecurityEvent {
     /// The session, hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionHash>,
-    /// Client IP, when known.
+    /// Client IP, when known: the request's, or the session's login
+    /// address for session events (as the policy lets users see it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
     /// Sanitised User-Agent, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// For session events: the address the session was last used from,
+    /// when a use after login recorded one (see [`crate::SeenLog`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_ip: Option<IpAddr>,
+    /// For session events: when the session was last used from
+    /// `last_seen_ip`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<Timestamp>,
 }
 
 impl SecurityEvent {
@@ -311,6 +320,8 @@ impl SecurityEvent {
             session: None,
             ip: None,
             user_agent: None,
+            last_seen_ip: None,
+            last_seen_at: None,
         }
     }
 

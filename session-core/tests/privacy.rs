@@ -57,10 +57,16 @@ async fn run(storage: IpStorage, display: IpDisplay) -> Run {
         .revoke(&alice, &other.session.id, RevokeReason::User)
         .await
         .unwrap();
-    let overview = manager
-        .overview(&alice, Some(&login.session.id))
+    manager
+        .logout(
+            &manager
+                .authenticate(login.tokens.access_token.expose_secret())
+                .await
+                .unwrap(),
+        )
         .await
         .unwrap();
+    let overview = manager.overview(&alice, None).await.unwrap();
     Run {
         listed: serde_json::to_string(&overview).unwrap(),
         exported: serde_json::to_string(&manager.export_user(&alice).await.unwrap()).unwrap(),
@@ -77,6 +83,14 @@ async fn full_storage_and_display_show_the_address() {
     let r = run(IpStorage::Full, IpDisplay::Full).await;
     assert!(r.listed.contains(LOGIN_IP) && r.listed.contains(LATER_IP));
     assert!(r.events.contains(LOGIN_IP));
+    // The revocation event of the session used from the later address
+    // carries both.
+    assert!(
+        r.events
+            .contains(&format!("\"last_seen_ip\":\"{LATER_IP}\"")),
+        "{}",
+        r.events
+    );
 }
 
 #[tokio::test]

@@ -267,6 +267,10 @@ impl SessionManager {
             e.session = Some(self.inner.hasher.hash(&s.id));
             e.ip = self.event_ip(s.ip);
             e.user_agent = s.meta.user_agent.clone();
+            if let Some(last) = &s.seen.last {
+                e.last_seen_ip = self.event_ip(last.ip);
+                e.last_seen_at = Some(last.at);
+            }
         }
         e
     }
