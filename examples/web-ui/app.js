@@ -449,7 +449,12 @@ function sessionDetails(s, id) {
     detailRow("User agent", s.user_agent ? el("span", { class: "ua" }, s.user_agent) : null));
 }
 
-function sessionCard(s, level, grouped) {
+/**
+ * One session. In a device group (`groupName` set) its heading says which
+ * session it is, unless its device name differs from the group's.
+ */
+function sessionCard(s, level, groupName) {
+  const grouped = !!groupName;
   const name = deviceName(s);
   const hid = "dev-" + safeId(s.id);
   const did = "det-" + safeId(s.id);
@@ -490,7 +495,11 @@ function sessionCard(s, level, grouped) {
   },
   grouped ? null : deviceIcon(s.device_class),
   el("div", { class: "session-main" },
-    el("h" + level, { class: "device-text", id: hid }, name),
+    grouped && name === groupName
+      ? el("h" + level, { class: "session-title", id: hid },
+        s.current ? "This session" : "Signed in " + relative(new Date(s.created_at)).toLowerCase(),
+        el("span", { class: "visually-hidden" }, " on " + name))
+      : el("h" + level, { class: "device-text", id: hid }, name),
     status,
     el("p", { class: "meta" }, whereText(seen)),
     badges,
@@ -500,7 +509,7 @@ function sessionCard(s, level, grouped) {
 }
 
 function groupEl(group) {
-  if (group.length === 1) return el("section", { class: "device-group single" }, sessionCard(group[0], "h2", false));
+  if (group.length === 1) return el("section", { class: "device-group single" }, sessionCard(group[0], "h2", null));
   const first = group[0];
   const gid = "grp-" + safeId(first.id);
   return el("section", { class: "device-group multi", "aria-labelledby": gid, "data-group": first.device_group },
@@ -509,7 +518,7 @@ function groupEl(group) {
       el("div", {},
         el("h2", { id: gid, class: "group-name" }, deviceName(first)),
         el("p", { class: "muted small" }, group.length + " sessions on this device"))),
-    ...group.map((s) => sessionCard(s, "h3", true)));
+    ...group.map((s) => sessionCard(s, "h3", deviceName(first))));
 }
 
 function endedItem(s) {

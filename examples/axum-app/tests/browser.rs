@@ -196,7 +196,7 @@ async fn submit_login(c: &Client) {
 async fn cards(c: &Client) -> Vec<(String, bool, String)> {
     let v = js(
         c,
-        "return [...document.querySelectorAll('.session-card')].map(e => [e.querySelector('.device-text').textContent, e.dataset.current === 'true', e.dataset.id]);",
+        "return [...document.querySelectorAll('.session-card')].map(e => [(e.querySelector('.device-text') || e.closest('.device-group').querySelector('.group-name')).textContent, e.dataset.current === 'true', e.dataset.id]);",
     )
     .await;
     v.as_array()
@@ -244,12 +244,25 @@ async fn stored_tokens(c: &Client, transport: &str) -> Vec<String> {
     }
 }
 
+/// The screenshots `docs/sessions-page.md` shows, refreshed into
+/// `docs/images/` by a run with `SESSIONWARD_DOC_IMAGES=1`.
+const DOC_IMAGES: &[&str] = &[
+    "sessions-390.png",
+    "sessions-1280.png",
+    "session-details-390.png",
+    "session-details-1280.png",
+    "confirm-dialog-390.png",
+    "confirm-dialog-1280.png",
+    "sessions-grouped-1280.png",
+];
+
 async fn screenshot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     let path = artifacts_dir().join(name);
     std::fs::write(&path, &png).unwrap();
     println!("screenshot: {}", path.display());
-    if std::env::var("SESSIONWARD_DOC_IMAGES").is_ok_and(|v| v == "1") {
+    if DOC_IMAGES.contains(&name) && std::env::var("SESSIONWARD_DOC_IMAGES").is_ok_and(|v| v == "1")
+    {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/images");
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::write(docs.join(name), &png).unwrap();
@@ -1205,6 +1218,21 @@ async fn grouped(driver: &str, chromium: &Path, transport: &str) {
             "{groups:?}"
         );
         assert_eq!(groups[1][1], json!(1), "{groups:?}");
+        let titles = js(
+            &c,
+            "return [...document.querySelectorAll('.device-group.multi .session-title')].map(t => t.textContent);",
+        )
+        .await;
+        let titles = titles.as_array().unwrap();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+        assert!(
+            titles[0].as_str().unwrap().starts_with("This session"),
+            "{titles:?}"
+        );
+        assert!(
+            titles[1].as_str().unwrap().starts_with("Signed in "),
+            "{titles:?}"
+        );
         axe(&c, "grouped sessions").await;
         screenshot(&c, "sessions-grouped-1280.png").await;
     }
@@ -1212,55 +1240,56 @@ async fn grouped(driver: &str, chromium: &Path, transport: &str) {
 }
 
 /// The device name of a Chromium session uses the platform version the
-/// browser gives in its client hints.
+/// browser gives in its client hints: the User-Agent string says "Windows
+/// NT 10.0" for Windows 10 and 11 alike; the hints (here Chromium's own,
+/// overridden through DevTools to a Windows 11 machine, since headless
+/// Linux gives no platform version) tell them apart.
 async fn client_hints(driver: &str, chromium: &Path, transport: &str) {
     let f = Fixture::start(driver, chromium, "hints", transport, &[]);
-    let c = f.browser("profile", None).await;
+    let c = f.browser("profile", Some(UA_WINDOWS)).await;
+    let full = "131.0.6778.86";
+    cdp(
+        &c,
+        driver,
+        "Emulation.setUserAgentOverride",
+        json!({
+            "userAgent": UA_WINDOWS,
+            "userAgentMetadata": {
+                "brands": [{ "brand": "Google Chrome", "version": "131" }, { "brand": "Chromium", "version": "131" }],
+                "fullVersionList": [{ "brand": "Google Chrome", "version": full }, { "brand": "Chromium", "version": full }],
+                "platform": "Windows",
+                "platformVersion": "15.0.0",
+                "architecture": "x86",
+                "model": "",
+                "mobile": false,
+            },
+        }),
+    )
+    .await;
+    // The first page load receives `Accept-CH`; the login request then
+    // carries the high-entropy hints.
     log_in(&c, &f.base).await;
     if api_has(&c, "device_name", "device names from client hints").await {
-        let hints = js_async(
+        let version = js_async(
             &c,
             "navigator.userAgentData.getHighEntropyValues(['platformVersion'])
-               .then(h => done([h.platform, h.platformVersion]), e => done([String(e), '']));",
+               .then(h => done(h.platformVersion), e => done(String(e)));",
         )
         .await;
-        let (platform, version) = (hints[0].as_str().unwrap(), hints[1].as_str().unwrap());
-        // "6.1.0" → "6.1", "15.0.0" → "15": the server's short form.
-        let mut parts: Vec<&str> = version.split('.').collect();
-        while parts.len() > 1
-            && parts
-                .last()
-                .is_some_and(|p| p.trim_start_matches('0').is_empty())
-        {
-            parts.pop();
-        }
-        let short = parts.join(".");
-        let name = cards(&c).await.into_iter().find(|s| s.1).unwrap().0;
-        println!("[{transport}] client hints {platform} {version}: device name {name:?}");
-        if short.is_empty() {
-            println!(
-                "SKIPPED: device name from client hints: this Chromium gives no platform version"
-            );
-            f.finish([c]).await;
-            return;
-        }
-        if platform == "Windows" {
-            let major: u32 = short.split('.').next().unwrap().parse().unwrap();
-            let want = if major >= 13 {
-                "Windows 11"
-            } else {
-                "Windows 10"
-            };
-            assert!(
-                name.contains(want),
-                "{name:?} for platform version {version}"
-            );
+        let version = version.as_str().unwrap().to_owned();
+        let major: u32 = version.split('.').next().unwrap().parse().unwrap();
+        // Microsoft's mapping: platform version 13 and up is Windows 11.
+        let want = if major >= 13 {
+            "Windows 11"
         } else {
-            assert!(
-                name.contains(&format!("{platform} {short}")),
-                "{name:?} lacks {platform} {short}"
-            );
-        }
+            "Windows 10"
+        };
+        let name = cards(&c).await.into_iter().find(|s| s.1).unwrap().0;
+        println!("[{transport}] platform version {version}: device name {name:?}");
+        assert!(
+            name.contains(want),
+            "{name:?} for platform version {version}"
+        );
         let api_name = sessions_json(&c).await["sessions"][0]["device_name"].clone();
         assert_eq!(
             api_name,
@@ -1362,7 +1391,9 @@ async fn last_seen_place(driver: &str, chromium: &Path, transport: &str) {
 /// Access-token lifetime of the long-session scenario, in seconds.
 const SHORT_TTL: u64 = 2;
 
-/// One plain HTTP/1.1 request; `(status, body)`.
+/// One plain HTTP/1.1 request; `(status, body)`. Reads exactly the
+/// response (by `Content-Length`, or to the last chunk), so a server that
+/// keeps the connection open cannot stall it.
 fn http(
     port: u16,
     method: &str,
@@ -1372,6 +1403,9 @@ fn http(
 ) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -1382,8 +1416,28 @@ fn http(
     req.push_str("\r\n");
     req.push_str(body);
     stream.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut buf).expect("read the response");
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        let complete = text.split_once("\r\n\r\n").is_some_and(|(head, rest)| {
+            let head = head.to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            match length {
+                Some(len) => rest.len() >= len,
+                None => head.contains("transfer-encoding: chunked") && rest.ends_with("0\r\n\r\n"),
+            }
+        });
+        if n == 0 || complete {
+            break;
+        }
+    }
+    let out = String::from_utf8_lossy(&raw).into_owned();
     let status = out
         .split(' ')
         .nth(1)
