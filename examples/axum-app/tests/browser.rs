@@ -19,10 +19,10 @@
 //!   learn it, with the reason, on their next action and when a public view
 //!   opens; the "Signed out" section lists them. Both transports.
 //! - `same_browser_sessions_are_grouped`, `device_name_uses_client_hints`,
-//!   `last_seen_place_differs_from_login_place`: written against the
-//!   session-list API's `device_group`, `device_name` and `last_seen` fields
-//!   and the app's trusted-proxy switch; each prints `PENDING:` and returns
-//!   while the server does not offer them yet.
+//!   `last_seen_place_differs_from_login_place`: the session-list API's
+//!   `device_group`, `device_name` and `last_seen` fields, the last one
+//!   through the app's `--trusted-proxies` switch (`X-Forwarded-For` from
+//!   loopback).
 //!
 //! Screenshots go to `<target>/browser-artifacts/` (and to `docs/images/`
 //! with `SESSIONWARD_DOC_IMAGES=1`). axe-core comes from
@@ -282,18 +282,14 @@ async fn sessions_json(c: &Client) -> Value {
     .await
 }
 
-/// Whether every session of the list API carries `field` (the fields the
-/// session-list contract adds); prints `PENDING:` for `what` when not.
+/// Asserts that every session of the list API carries `field`, which the
+/// page needs for `what`; returns `true` so call sites read as guards.
 async fn api_has(c: &Client, field: &str, what: &str) -> bool {
     let list = sessions_json(c).await;
     let has = list["sessions"]
         .as_array()
         .is_some_and(|s| !s.is_empty() && s.iter().all(|v| v.get(field).is_some()));
-    if !has {
-        println!(
-            "PENDING: {what}: the session-list API has no `{field}` yet (sessionward-core); not checked"
-        );
-    }
+    assert!(has, "{what}: the session-list API has no `{field}`: {list}");
     has
 }
 
@@ -1177,7 +1173,7 @@ async fn revoked_told(driver: &str, chromium: &Path, transport: &str) {
         .await;
         assert!(summary.starts_with("Signed out"), "{summary}");
     } else {
-        println!("PENDING: the \"Signed out\" section: the session-list API has no `ended` yet");
+        panic!("the \"Signed out\" section: the session-list API has no `ended`");
     }
 
     f.finish([a, b, c]).await;
@@ -1328,12 +1324,10 @@ const TRUST_PROXY_FLAG: &str = "--trusted-proxies";
 /// place. The addresses reach the app as `X-Forwarded-For` from a loopback
 /// "proxy".
 async fn last_seen_place(driver: &str, chromium: &Path, transport: &str) {
-    if !app_help().contains(TRUST_PROXY_FLAG) {
-        println!(
-            "PENDING: last-seen place: the example app has no `{TRUST_PROXY_FLAG} <CIDR,…>` switch yet; not checked"
-        );
-        return;
-    }
+    assert!(
+        app_help().contains(TRUST_PROXY_FLAG),
+        "the example app has no `{TRUST_PROXY_FLAG} <CIDR,…>` switch"
+    );
     let proxies = [TRUST_PROXY_FLAG, "127.0.0.1/32,::1/128"];
     let f = Fixture::start(driver, chromium, "seen", transport, &proxies);
     let base = f.base.clone();

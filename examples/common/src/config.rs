@@ -14,6 +14,8 @@ Options (flags win over environment variables):
                                  (default: a SQLite file next to the app)  [SESSIONWARD_STORE]
   --transport <cookies|bearer>   how the browser holds tokens (default cookies) [SESSIONWARD_TRANSPORT]
   --demo / --no-demo             demo panel and routes (default on)  [SESSIONWARD_DEMO=0|1]
+  --trusted-proxies <CIDR,…>     read X-Forwarded-For from these peers only (default none)
+                                 [SESSIONWARD_TRUSTED_PROXIES]
   --access-ttl <SECONDS>         access-token lifetime (default 300; a few seconds
                                  shows the page's silent refresh)  [SESSIONWARD_ACCESS_TTL]
 Keys: SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY (hex, 32+ bytes each);
@@ -37,6 +39,8 @@ pub struct Config {
     pub demo: bool,
     /// Access-token lifetime override (default: the demo policy's 5 minutes).
     pub access_ttl: Option<Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (CIDR list).
+    pub trusted_proxies: Option<String>,
 }
 
 fn parse_ttl(name: &str, v: &str) -> Result<Duration, String> {
@@ -102,6 +106,7 @@ impl Config {
             transport: TokenTransport::Cookies,
             demo: true,
             access_ttl: None,
+            trusted_proxies: None,
         };
         if let Some(v) = env("SESSIONWARD_PORT") {
             config.port = v
@@ -125,6 +130,9 @@ impl Config {
         if let Some(v) = env("SESSIONWARD_ACCESS_TTL") {
             config.access_ttl = Some(parse_ttl("SESSIONWARD_ACCESS_TTL", &v)?);
         }
+        if let Some(v) = env("SESSIONWARD_TRUSTED_PROXIES") {
+            config.trusted_proxies = Some(v);
+        }
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = |name: &str| {
@@ -142,6 +150,7 @@ impl Config {
                 }
                 "--store" => config.store = value("--store")?,
                 "--transport" => config.transport = parse_transport(&value("--transport")?)?,
+                "--trusted-proxies" => config.trusted_proxies = Some(value("--trusted-proxies")?),
                 "--demo" => config.demo = true,
                 "--no-demo" => config.demo = false,
                 "--access-ttl" => {

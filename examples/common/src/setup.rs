@@ -132,7 +132,12 @@ impl DemoApp {
                 .risk(engine)
                 .build()
                 .map_err(|e| e.to_string())?;
-        let adapter = AdapterConfig::new().with_transport(config.transport);
+        let mut adapter = AdapterConfig::new().with_transport(config.transport);
+        if let Some(list) = &config.trusted_proxies {
+            let proxies = sessionward_core::enrich::TrustedProxies::parse(list)
+                .map_err(|e| format!("bad --trusted-proxies `{list}`: {e}"))?;
+            adapter = adapter.with_client_ip_resolver(Arc::new(proxies));
+        }
         let api = SessionApi::new(manager, adapter).map_err(|e| e.to_string())?;
         Ok(DemoApp {
             api,
