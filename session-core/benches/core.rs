@@ -129,6 +129,74 @@ fn benches(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         )
     });
+
+    seen_benches(c, &rt);
+}
+
+/// What recording the last-seen place adds to the two writes that carry
+/// it: a refresh, and an activity write that is due on every call (the
+/// clock moves one touch interval per call), each without and with a
+/// request context, in the same run.
+fn seen_benches(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let clock = sessionward_core::ManualClock::new(sessionward_core::Timestamp::from_unix_millis(
+        1_800_000_000_000,
+    ));
+    let tokens = TokenConfig::builder("https://bench", "bench")
+        .signing_key(SigningKey::hs256("k1", SECRET).expect("key"))
+        .refresh_key([1; 32])
+        .build()
+        .expect("tokens");
+    let every = std::time::Duration::from_millis(1);
+    let policy = SessionPolicy::builder()
+        .unlimited_sessions_per_user()
+        .touch_interval(every)
+        .access_token_ttl(std::time::Duration::from_secs(86_400))
+        .build()
+        .expect("policy");
+    let m = SessionManager::builder(policy, tokens, Arc::new(MemoryStore::new()))
+        .events(Arc::new(sessionward_core::events::FanoutSink::default()))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .expect("manager");
+    let ctx = RequestContext::new()
+        .with_ip("81.2.69.142".parse().expect("ip"))
+        .with_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+    let user = UserId::new("toucher").expect("user");
+    let login = rt.block_on(m.login(&user, &ctx)).expect("login");
+    let token = login.tokens.access_token.expose_secret().to_owned();
+    for with_context in [false, true] {
+        let name = if with_context { "_with_context" } else { "" };
+        c.bench_function(&format!("memory/touch_due{name}"), |b| {
+            b.iter(|| {
+                clock.advance(every);
+                let call = async {
+                    if with_context {
+                        m.authenticate_with(&token, &ctx).await
+                    } else {
+                        m.authenticate(&token).await
+                    }
+                };
+                rt.block_on(call).expect("valid")
+            })
+        });
+    }
+    let mut refresh = login.tokens.refresh_token;
+    for with_context in [false, true] {
+        let name = if with_context { "_with_context" } else { "" };
+        c.bench_function(&format!("memory/refresh_advancing{name}"), |b| {
+            b.iter(|| {
+                clock.advance(every);
+                let call = async {
+                    if with_context {
+                        m.refresh_with(&refresh, &ctx).await
+                    } else {
+                        m.refresh(&refresh).await
+                    }
+                };
+                refresh = rt.block_on(call).expect("refresh").tokens.refresh_token;
+            })
+        });
+    }
 }
 
 criterion_group!(core, benches);

@@ -33,6 +33,7 @@ async fn demo_app(
         transport: TokenTransport::Bearer,
         demo,
         access_ttl: None,
+        trusted_proxies: None,
     };
     let app = DemoApp::build(&config).await.unwrap();
     let service = App::new()
