@@ -268,9 +268,7 @@ impl SessionStore for MemoryStore {
 
     async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
         let mut all = self.lock();
-        let erased = all.remove(user).map_or(0, |s| s.len() as u64);
-        self.marks().remove(user);
-        Ok(erased)
+        Ok(all.remove(user).map_or(0, |s| s.len() as u64))
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {

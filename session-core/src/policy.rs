@@ -325,7 +325,7 @@ impl SessionPolicy {
         out.push_str("\n## Privacy\n\n");
         out.push_str(&describe_ip_rules(self.ip_storage, self.ip_display));
         out.push_str(&format!(
-            "- Each session remembers where it was last used (address, approximate location, device) and up to {} distinct recent places; places not seen for {} are dropped.\n- Ended sessions stay listed (\"Signed out\") and are deleted {} after their absolute end.\n- A user's session data can be exported as JSON and is erased with the account.\n",
+            "- Each session remembers where it was last used (address, approximate location, device) and up to {} distinct recent places; a place not seen again for {} is dropped at the session's next recorded use.\n- Ended sessions stay listed (\"Signed out\") and are deleted {} after their absolute end.\n- A user's session data can be exported as JSON and is erased with the account.\n",
             crate::seen::MAX_RECENT_PLACES,
             human(self.history_retention),
             human(self.history_retention)

@@ -154,7 +154,9 @@ impl IpPrivacy {
     /// What a user sees of a stored address: the address, its network with
     /// the prefix length, or nothing (hidden, absent, or a pseudonym).
     pub fn show(&self, stored: Option<IpAddr>) -> Option<String> {
-        let ip = stored.filter(|ip| !is_pseudonym(*ip))?;
+        let ip = stored
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| !is_pseudonym(*ip))?;
         let truncated = self.display == IpDisplay::Truncated || self.storage != IpStorage::Full;
         match self.display {
             IpDisplay::Hidden => None,
@@ -163,15 +165,18 @@ impl IpPrivacy {
         }
     }
 
-    /// What an event carries of a stored address: the stored form, reduced
-    /// further to its network when users see only that, and nothing when
-    /// they see nothing, so the security trail never shows more than the
-    /// policy lets a user see.
+    /// What an event carries of a stored address: nothing when users see
+    /// nothing; a keyed-hash pseudonym as it is (it names no address, and
+    /// lets a SIEM correlate); otherwise the address, reduced to its network
+    /// whenever users see only that or the policy keeps only that (so a
+    /// record written in full before the policy changed is reduced too).
     pub fn for_event(&self, stored: Option<IpAddr>) -> Option<IpAddr> {
+        let ip = stored?.to_canonical();
         match self.display {
             IpDisplay::Hidden => None,
-            IpDisplay::Truncated => stored.map(network),
-            IpDisplay::Full => stored,
+            _ if is_pseudonym(ip) => Some(ip),
+            IpDisplay::Full if self.storage == IpStorage::Full => Some(ip),
+            _ => Some(network(ip)),
         }
     }
 
@@ -192,7 +197,9 @@ pub fn describe_ip_rules(storage: IpStorage, display: IpDisplay) -> String {
     };
     let shown = match display {
         IpDisplay::Hidden => "are not shown to users",
-        _ if storage == IpStorage::KeyedHash => "are not shown to users (hashes are not addresses)",
+        _ if storage == IpStorage::KeyedHash => {
+            "are not shown to users (hashes are not addresses; private networks are)"
+        }
         IpDisplay::Truncated => "are shown to users as their network only",
         IpDisplay::Full if storage == IpStorage::Truncated => "are shown to users as their network",
         IpDisplay::Full => "are shown to users in full",
@@ -315,6 +322,18 @@ mod tests {
             format!("{:?}", IpHashKey::new([9; 32])),
             "IpHashKey(<redacted>)"
         );
+    }
+
+    /// An address stored in full before the policy changed to truncated
+    /// storage is reduced in events and views all the same.
+    #[test]
+    fn addresses_stored_before_a_policy_change_are_reduced() {
+        let now_truncated = IpPrivacy::new(IpStorage::Truncated, IpDisplay::Full, None).unwrap();
+        let old = Some(ip("81.2.69.142"));
+        assert_eq!(now_truncated.for_event(old), Some(ip("81.2.69.0")));
+        assert_eq!(now_truncated.show(old).as_deref(), Some("81.2.69.0/24"));
+        let mapped = Some(ip("::ffff:81.2.69.142"));
+        assert_eq!(now_truncated.show(mapped).as_deref(), Some("81.2.69.0/24"));
     }
 
     #[test]

@@ -54,9 +54,12 @@ pub struct SeenLog {
     /// The latest use that wrote activity, when it carried a request
     /// context; `None` until then (the login is in the session's meta).
     pub last: Option<SeenFrom>,
-    /// Distinct (network, place) pairs of earlier uses, newest first, at
-    /// most [`MAX_RECENT_PLACES`]; each with the latest time it was seen.
-    /// `last` is folded in by the next write that merges.
+    /// Distinct (network, place) pairs of uses after login, newest first,
+    /// at most [`MAX_RECENT_PLACES`]; each with the latest time it was
+    /// seen. An activity write puts its own use first; a refresh writes
+    /// only `last`, which the next activity write folds in (a second
+    /// refresh before that replaces it: the first one's place is then not
+    /// kept, though the first use after a refresh always writes activity).
     pub places: Vec<SeenFrom>,
 }
 

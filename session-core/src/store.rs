@@ -91,6 +91,12 @@ pub struct CreateRequest {
     /// which least-recently-used eviction accounts for
     /// ([`crate::admission::latest_possible_use`]).
     pub touch_interval: Duration,
+    /// How long ended sessions stay stored after their absolute end (the
+    /// policy's [history retention](crate::SessionPolicy::history_retention),
+    /// so the session page can list them as "Signed out"). A store that
+    /// drops ended sessions on its own during `create` or by key expiry
+    /// (Redis) keeps them this long.
+    pub keep_ended_for: Duration,
 }
 
 /// Result of [`SessionStore::create`].
@@ -325,8 +331,9 @@ pub struct RotateRequest {
     /// Sessions last seen at or before this are idle and are not rotated.
     pub idle_cutoff: Timestamp,
     /// Where the refresh came from: becomes [`crate::SeenLog::last`] when
-    /// the rotation moves the activity time forward (recent places are
-    /// left as they are; the next touch folds it in).
+    /// the rotation moves the activity time forward. Recent places are left
+    /// as they are: the next touch folds `last` into them (a second
+    /// rotation before that replaces it unfolded).
     pub seen: Option<SeenFrom>,
 }
 
@@ -449,10 +456,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// [`StoreError`] on backend failure.
     async fn list(&self, user: &UserId) -> Result<Vec<SessionRecord>, StoreError>;
 
-    /// Deletes every session of `user`, tombstones included, and the user's
-    /// "not before" mark, in one step (erasure on account deletion; the
-    /// manager revokes them first so cached views drop them). Returns how
-    /// many sessions were deleted.
+    /// Deletes every session of `user`, tombstones included, in one step
+    /// (erasure on account deletion; the manager revokes them first so
+    /// cached views drop them). The user's "not before" mark stays (a
+    /// timestamp under the user id): it is what refuses a login whose
+    /// credential was checked before the erasure and that completes after
+    /// it. Returns how many sessions were deleted.
     ///
     /// # Errors
     /// [`StoreError`] on backend failure; nothing is deleted then.

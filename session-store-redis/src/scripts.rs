@@ -160,7 +160,8 @@ end
 /// country (escaped), replaces id, mode (`oldest`/`lru`/`reject`), max per
 /// user, max per ip, max for the new class, max countries (limits empty
 /// when unset), user id, channel, credential verified at, first-use
-/// resolution, touch interval (both milliseconds).
+/// resolution, touch interval, how long ended entries are kept after their
+/// end (all three milliseconds).
 ///
 /// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
 /// Reply: `{"not_before", mark}`, `{"reject", limit, id, value, ...active}`
@@ -176,6 +177,7 @@ local max_class, max_countries = tonumber(ARGV[12]), tonumber(ARGV[13])
 local user, channel = ARGV[14], ARGV[15]
 local verified = tonumber(ARGV[16])
 local first_use, touch_every = tonumber(ARGV[17]), tonumber(ARGV[18])
+local keep = tonumber(ARGV[19]) or 0
 local new_end = tonumber(parse(new_value)[4])
 local stored_mark = redis.call('GET', mark_key)
 local mark = stored_mark and tonumber(stored_mark)
@@ -187,7 +189,7 @@ local refused = mark and verified <= mark
 local stored = ensure_index()
 if stored == 0 and not refused and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
-  redis.call('PEXPIRE', hash, math.max(new_end - now, 1000))
+  redis.call('PEXPIRE', hash, math.max(new_end + keep - now, 1000))
   return {"created", "", "", ""}
 end
 
@@ -307,7 +309,7 @@ while true do
   gone[victim] = true
 end
 
-drop_ended(now)
+drop_ended(now - keep)
 local reply = {"created", first or "", "", ""}
 for i, s in ipairs(cands) do
   if gone[i] then
@@ -336,7 +338,7 @@ redis.call('ZREM', revoked_ix, new_id)
 if redis.call('HLEN', hash) > 1 then
   redis.call('ZADD', active_ix, new_end, new_id)
 end
-local ttl = math.max(math.max(last_end(), new_end) - now, 1000)
+local ttl = math.max(math.max(last_end(), new_end) + keep - now, 1000)
 for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
 announce()
 return reply
@@ -511,11 +513,13 @@ redis.call('PEXPIRE', key, math.max(tonumber(top[2]) - keep, 1000))
 return redis.call('ZCARD', key)
 "#;
 
-/// Erase one user. KEYS: session hash, unrevoked index, revoked index,
-/// not-before mark. Deletes all four; reply: how many sessions the hash held.
+/// Erase one user's sessions. KEYS: session hash, unrevoked index,
+/// revoked index, not-before mark. Deletes the first three (the mark stays:
+/// it refuses a login checked before the erasure); reply: how many
+/// sessions the hash held.
 const ERASE: &str = r#"
 local n = redis.call('HLEN', hash)
-redis.call('DEL', hash, active_ix, revoked_ix, mark_key)
+redis.call('DEL', hash, active_ix, revoked_ix)
 return n
 "#;
 

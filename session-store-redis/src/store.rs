@@ -397,7 +397,8 @@ impl SessionStore for RedisStore {
             .arg(duration_millis(FIRST_USE_RESOLUTION))
             .arg(duration_millis(
                 req.touch_interval.max(FIRST_USE_RESOLUTION),
-            ));
+            ))
+            .arg(duration_millis(req.keep_ended_for));
         let reply: Vec<String> = self
             .revoking(user, inv, |r: &Vec<String>| create_revoked(r))
             .await?;

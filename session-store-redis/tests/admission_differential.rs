@@ -168,6 +168,7 @@ async fn create_script_matches_plan_admission() {
                         replaces: None,
                         credential_verified_at: ts(10_000),
                         touch_interval: Duration::from_secs(60),
+                        keep_ended_for: std::time::Duration::ZERO,
                     })
                     .await
                     .unwrap();
@@ -192,6 +193,7 @@ async fn create_script_matches_plan_admission() {
             replaces,
             credential_verified_at: ts(rng.pick(&[-20, -10, 0])),
             touch_interval: Duration::from_secs(rng.pick(&[60, 300])),
+            keep_ended_for: std::time::Duration::ZERO,
         };
         let want = memory.create(request.clone()).await.unwrap();
         let got = redis.create(request.clone()).await.unwrap();

@@ -91,6 +91,7 @@ async fn login(
             replaces: None,
             credential_verified_at: now,
             touch_interval: Duration::from_secs(60),
+            keep_ended_for: std::time::Duration::ZERO,
         })
         .await
         .unwrap()
@@ -133,6 +134,7 @@ async fn every_write_keeps_the_indexes_covering_the_hash() {
             replaces: Some(replaced),
             credential_verified_at: at,
             touch_interval: Duration::from_secs(60),
+            keep_ended_for: std::time::Duration::ZERO,
         })
         .await
         .unwrap();

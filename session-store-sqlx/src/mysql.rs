@@ -635,7 +635,7 @@ impl RiskStore for MySqlStore {
     }
 
     async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
-        self.run(async |conn| My::delete_user(conn, MYSQL.forget, user).await.map(drop))
+        self.run(async |conn| My::delete_user(conn, &MYSQL.forget, user).await.map(drop))
             .await
     }
 

@@ -301,10 +301,7 @@ const SQL: Statements = Statements {
             last_seen_from = COALESCE($3, last_seen_from), last_seen_at = $4 \
             WHERE user_id = $5 AND session_id = $6 AND revoked_at IS NULL \
             AND last_seen_at < $7 AND last_seen_at > $8 AND expires_at > $9",
-    erase: [
-        "DELETE FROM sessionward_sessions WHERE user_id = $1",
-        "DELETE FROM sessionward_users WHERE user_id = $1",
-    ],
+    erase: ["DELETE FROM sessionward_sessions WHERE user_id = $1"],
     forget: [
         "DELETE FROM sessionward_login_history WHERE user_id = $1",
         "DELETE FROM sessionward_last_login WHERE user_id = $1",
@@ -611,7 +608,7 @@ impl RiskStore for PostgresStore {
     }
 
     async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
-        self.run(async |conn| Pg::delete_user(conn, SQL.forget, user).await.map(drop))
+        self.run(async |conn| Pg::delete_user(conn, &SQL.forget, user).await.map(drop))
             .await
     }
 

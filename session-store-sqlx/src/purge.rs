@@ -38,7 +38,9 @@ impl Drop for PurgeTask {
 ///
 /// Works with any store, not only the SQL ones. Revoked sessions are kept
 /// as tombstones until their absolute end, so purging never resurrects a
-/// revoked token.
+/// revoked token. This deletes them at that end; to keep them listed as
+/// "Signed out" for the policy's history retention (what
+/// `SessionManager::purge_expired` does), use [`spawn_purge_task_keeping`].
 ///
 /// # Panics
 /// When called outside a Tokio runtime (as `tokio::spawn` does).

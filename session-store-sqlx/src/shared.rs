@@ -37,9 +37,9 @@ pub(crate) struct Statements {
     /// `places` is assigned first: MySQL evaluates `SET` left to right
     /// with the new values.
     pub(crate) touch: &'static str,
-    /// Erase a user: delete the sessions, then the lock row with the
-    /// mark; each binds `user`.
-    pub(crate) erase: [&'static str; 2],
+    /// Erase a user's sessions and tombstones (the lock row and its "not
+    /// before" mark stay): binds `user`.
+    pub(crate) erase: [&'static str; 1],
     /// Forget a user's login history: the history rows, then the last
     /// login; each binds `user`.
     pub(crate) forget: [&'static str; 2],
@@ -75,10 +75,7 @@ pub(crate) const QUESTION_MARKS: Statements = Statements {
             last_seen_from = COALESCE(?, last_seen_from), last_seen_at = ? \
             WHERE user_id = ? AND session_id = ? AND revoked_at IS NULL \
             AND last_seen_at < ? AND last_seen_at > ? AND expires_at > ?",
-    erase: [
-        "DELETE FROM sessionward_sessions WHERE user_id = ?",
-        "DELETE FROM sessionward_users WHERE user_id = ?",
-    ],
+    erase: ["DELETE FROM sessionward_sessions WHERE user_id = ?"],
     forget: [
         "DELETE FROM sessionward_login_history WHERE user_id = ?",
         "DELETE FROM sessionward_last_login WHERE user_id = ?",
@@ -205,11 +202,11 @@ where
 
     /// Runs each of `statements` (a `DELETE` binding `user`) in one
     /// transaction; how many rows the first one deleted. Erasure of a
-    /// user's sessions with the lock row and mark ([`Statements::erase`]),
-    /// and of the login history ([`Statements::forget`]).
+    /// user's sessions ([`Statements::erase`]) and of the login history
+    /// ([`Statements::forget`]).
     pub(crate) async fn delete_user<'c, C>(
         conn: C,
-        statements: [&'static str; 2],
+        statements: &[&'static str],
         user: &UserId,
     ) -> Result<u64, StoreError>
     where
@@ -218,7 +215,7 @@ where
     {
         let mut tx = conn.begin().await.map_err(map_err)?;
         let mut first = None;
-        for statement in statements {
+        for &statement in statements {
             let done = sqlx::query(statement)
                 .bind(user.as_str())
                 .execute(&mut *tx)
@@ -421,7 +418,7 @@ macro_rules! pooled_session_store {
             }
 
             async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
-                self.run(async |conn| <$shared>::delete_user(conn, ($sql).erase, user).await)
+                self.run(async |conn| <$shared>::delete_user(conn, &($sql).erase, user).await)
                     .await
             }
 

@@ -409,7 +409,7 @@ impl SessionStore for SqliteStore {
     async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            Lite::delete_user(&self.pool, QUESTION_MARKS.erase, user).await
+            Lite::delete_user(&self.pool, &QUESTION_MARKS.erase, user).await
         })
         .await
     }
@@ -475,7 +475,7 @@ impl RiskStore for SqliteStore {
     async fn forget_user(&self, user: &UserId) -> Result<(), StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
-            Lite::delete_user(&self.pool, QUESTION_MARKS.forget, user)
+            Lite::delete_user(&self.pool, &QUESTION_MARKS.forget, user)
                 .await
                 .map(drop)
         })

@@ -161,6 +161,7 @@ impl SessionManager {
             replaces: options.replaces,
             credential_verified_at: verified_at,
             touch_interval: self.inner.policy.touch_interval(),
+            keep_ended_for: self.inner.policy.history_retention(),
         };
         match self.inner.store.create(request).await? {
             CreateOutcome::CredentialsRevoked { .. } => Err(SessionError::CredentialsRevoked),

@@ -81,10 +81,12 @@ impl SessionManager {
         Ok(SessionOverview { sessions, ended })
     }
 
-    /// Everything stored about `user`'s sessions, as JSON-ready data (a
-    /// data-subject access request): every session and tombstone with its
+    /// What the session store keeps about `user`, as JSON-ready data (for
+    /// a data-subject access request): every session and tombstone with its
     /// addresses as stored, devices, places and risk, and the user's "not
-    /// before" mark. No token or token hash is included.
+    /// before" mark. No token or token hash is included. The risk store's
+    /// login history (known device fingerprints, countries, networks) is
+    /// not part of it.
     ///
     /// # Errors
     /// [`SessionError::Store`].
@@ -107,10 +109,13 @@ impl SessionManager {
     }
 
     /// Erases `user` on account deletion: ends every session (reason
-    /// `account_disabled`, so every instance and cached view drops them at
-    /// once and racing logins are refused), then deletes the sessions, the
-    /// tombstones, the mark and, with risk scoring, the login history.
-    /// Returns how many sessions were deleted.
+    /// `account_disabled`, which raises the user's "not before" mark, so
+    /// every instance and cached view drops them at once and a login whose
+    /// credential was checked before now is refused, also after the
+    /// erasure), then deletes the sessions, the tombstones and, with risk
+    /// scoring, the login history. The mark itself, a timestamp under the
+    /// user id, stays for that reason. Returns how many sessions were
+    /// deleted.
     ///
     /// # Errors
     /// [`SessionError::Store`]; a retry finishes the erasure.

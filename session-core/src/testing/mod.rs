@@ -102,6 +102,7 @@ macro_rules! store_conformance_tests {
             seen_writes_are_conditional,
             overview_lists_signed_out_sessions,
             erase_user_removes_everything,
+            ended_sessions_are_kept_for_the_retention,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -360,8 +360,9 @@ pub async fn overview_lists_signed_out_sessions(store: Arc<dyn SessionStore>) {
     );
 }
 
-/// Erasing a user deletes every session, tombstone and the "not before"
-/// mark, ends the tokens, and leaves other users alone.
+/// Erasing a user deletes every session and tombstone, ends the tokens,
+/// keeps the "not before" mark (a login checked before the erasure stays
+/// refused after it), and leaves other users alone.
 pub async fn erase_user_removes_everything(store: Arc<dyn SessionStore>) {
     let h = Harness::new(store.clone(), SessionPolicy::default());
     let user = fresh_user();
@@ -401,7 +402,22 @@ pub async fn erase_user_removes_everything(store: Arc<dyn SessionStore>) {
     let erased = h.manager.erase_user(&user).await.unwrap();
     assert_eq!(erased, 3);
     assert!(store.list(&user).await.unwrap().is_empty());
-    assert_eq!(store.not_before(&user).await.unwrap(), None);
+    let mark = store.not_before(&user).await.unwrap();
+    assert!(
+        mark.is_some_and(|m| m >= c.session.created_at),
+        "the erasure's mark stays"
+    );
+    let late = crate::LoginOptions {
+        credential_verified_at: Some(c.session.created_at),
+        ..Default::default()
+    };
+    assert!(
+        matches!(
+            h.manager.login_with(&user, &ctx, late).await,
+            Err(crate::SessionError::CredentialsRevoked)
+        ),
+        "a login checked before the erasure is refused after it"
+    );
     assert!(
         h.manager
             .authenticate(c.tokens.access_token.expose_secret())
@@ -420,4 +436,39 @@ pub async fn erase_user_removes_everything(store: Arc<dyn SessionStore>) {
             .is_ok()
     );
     assert!(store.not_before(&bystander).await.unwrap().is_some());
+}
+
+/// A session past its absolute end stays listed as signed out for the
+/// history retention, also when later logins run the store's own clean-up
+/// (Redis drops ended entries while admitting), and no longer.
+pub async fn ended_sessions_are_kept_for_the_retention(store: Arc<dyn SessionStore>) {
+    let policy = SessionPolicy::builder()
+        .max_sessions_per_user(3)
+        .absolute_lifetime(Duration::from_secs(3600))
+        .idle_timeout(Duration::from_secs(1800))
+        .history_retention(Duration::from_secs(86_400))
+        .build()
+        .unwrap();
+    let h = Harness::new(store.clone(), policy);
+    let user = fresh_user();
+    let ctx = RequestContext::new();
+    let old = h.manager.login(&user, &ctx).await.unwrap();
+    h.clock.advance(Duration::from_secs(3601));
+    h.manager.login(&user, &ctx).await.unwrap();
+    let o = h.manager.overview(&user, None).await.unwrap();
+    let listed: Vec<_> = o
+        .ended
+        .iter()
+        .map(|e| (e.session.id.clone(), e.ended_reason))
+        .collect();
+    assert!(
+        listed.contains(&(old.session.id.clone(), "absolute_timeout")),
+        "{listed:?}"
+    );
+    h.clock.advance(Duration::from_secs(86_400));
+    h.manager.login(&user, &ctx).await.unwrap();
+    h.manager.purge_expired().await.unwrap();
+    let o = h.manager.overview(&user, None).await.unwrap();
+    assert!(o.ended.iter().all(|e| e.session.id != old.session.id));
+    assert!(store.get(&user, &old.session.id).await.unwrap().is_none());
 }

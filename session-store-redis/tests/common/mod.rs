@@ -269,6 +269,7 @@ pub async fn create(store: &dyn SessionStore, r: SessionRecord, now: Timestamp) 
             replaces: None,
             credential_verified_at: now,
             touch_interval: Duration::from_secs(60),
+            keep_ended_for: std::time::Duration::ZERO,
         })
         .await
         .unwrap();

@@ -166,6 +166,7 @@ pub async fn every_operation(
             replaces: None,
             credential_verified_at: now,
             touch_interval: Duration::from_secs(60),
+            keep_ended_for: std::time::Duration::ZERO,
         })
     );
     call!("get", store.get(&rec.user, &rec.id));
