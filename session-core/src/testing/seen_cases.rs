@@ -260,25 +260,19 @@ pub async fn seen_writes_are_conditional(store: Arc<dyn SessionStore>) {
         idle_cutoff: Timestamp::EPOCH,
         seen: Some(seen(now, place)),
     };
+    let rotated = |request: RotateRequest| async {
+        match store.rotate_refresh(request).await.unwrap() {
+            RotateOutcome::Rotated(r) => r,
+            other => panic!("rotation expected, got {other:?}"),
+        }
+    };
     // A rotation at an earlier time than the recorded activity rotates but
     // does not move the last-seen place back.
-    let RotateOutcome::Rotated(r) = store
-        .rotate_refresh(rotate(t2, "E", r.refresh.hash, 0))
-        .await
-        .unwrap()
-    else {
-        panic!("rotation expected")
-    };
+    let r = rotated(rotate(t2, "E", r.refresh.hash, 0)).await;
     assert_eq!(r.last_seen_at, t3);
     assert_eq!(city(r.seen.last.as_ref().unwrap()), "B");
     let t4 = t3.plus(Duration::from_secs(1));
-    let RotateOutcome::Rotated(r) = store
-        .rotate_refresh(rotate(t4, "F", r.refresh.hash, 1))
-        .await
-        .unwrap()
-    else {
-        panic!("rotation expected")
-    };
+    let r = rotated(rotate(t4, "F", r.refresh.hash, 1)).await;
     assert_eq!(r.last_seen_at, t4);
     assert_eq!(city(r.seen.last.as_ref().unwrap()), "F");
     assert_eq!(cities(&r.seen.places), ["A"], "a rotation keeps the places");
