@@ -283,8 +283,9 @@ where
                 Some(s) => s,
                 None => {
                     let outcome = api
-                        .authenticate(
+                        .authenticate_at(
                             req.method().as_str(),
+                            Some(req.path()),
                             req.peer_addr().map(|a| a.ip()),
                             &Headers(req.headers()),
                         )
@@ -348,6 +349,7 @@ async fn serve_route(
         method: req.method().as_str(),
         peer: req.peer_addr().map(|a| a.ip()),
         headers: &Headers(req.headers()),
+        path: Some(req.path()),
         query,
         body: &body,
         outcome: &state.outcome,
@@ -451,9 +453,10 @@ impl FromRequest for Session {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).map(|state| {
             let peer = req.peer_addr().map(|a| a.ip());
-            Session(state.api.handle(
+            Session(state.api.handle_at(
                 state.outcome.clone(),
                 req.method().as_str(),
+                Some(req.path()),
                 peer,
                 &Headers(req.headers()),
             ))

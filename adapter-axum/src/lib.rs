@@ -270,8 +270,9 @@ where
                 Some(s) => s.clone(),
                 None => {
                     let outcome = api
-                        .authenticate(
+                        .authenticate_at(
                             req.method().as_str(),
+                            Some(path_in(req.extensions(), req.uri())),
                             peer_of(&req),
                             &Headers(req.headers()),
                         )
@@ -306,6 +307,14 @@ fn peer_of<B>(req: &axum::http::Request<B>) -> Option<std::net::IpAddr> {
     peer_in(req.extensions())
 }
 
+/// The path the client asked for (DPoP proofs name it): the original one
+/// when the request is inside a nested router, which strips its prefix.
+fn path_in<'a>(extensions: &'a axum::http::Extensions, uri: &'a axum::http::Uri) -> &'a str {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri.path(), |original| original.0.path())
+}
+
 fn peer_in(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -333,6 +342,7 @@ async fn serve_route(state: &AuthState, found: RouteMatch, req: Request) -> ApiR
         method: parts.method.as_str(),
         peer: peer_in(&parts.extensions),
         headers: &Headers(&parts.headers),
+        path: Some(path_in(&parts.extensions, &parts.uri)),
         query: parts.uri.query(),
         body: &body,
         outcome: &state.outcome,
@@ -426,9 +436,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let state = state(parts)?;
-        Ok(Session(state.api.handle(
+        Ok(Session(state.api.handle_at(
             state.outcome.clone(),
             parts.method.as_str(),
+            Some(path_in(&parts.extensions, &parts.uri)),
             peer_in(&parts.extensions),
             &Headers(&parts.headers),
         )))

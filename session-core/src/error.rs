@@ -59,6 +59,9 @@ pub enum SessionError {
     /// A caller-supplied value was refused.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
+    /// A key proof (DPoP) was missing or refused.
+    #[error("key proof refused: {0}")]
+    Proof(crate::binding::ProofError),
     /// Signing a token failed (a broken key).
     #[error("token signing failed")]
     Signing(#[source] jsonwebtoken::errors::Error),

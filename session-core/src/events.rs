@@ -208,6 +208,16 @@ pub enum EventKind {
         /// Sessions ended.
         revoked: usize,
     },
+    /// A key proof (DPoP) was refused for a session bound to a key
+    /// (`authn_key_proof_failed`): someone holds the session's tokens but
+    /// not its key, or the client's clock or code is broken.
+    #[serde(rename = "authn_key_proof_failed")]
+    KeyProofFailed {
+        /// The refusal, as [`crate::binding::ProofError`] names it.
+        error: String,
+        /// Whether the policy ended the session for it.
+        revoked: bool,
+    },
     /// A new-login notice could not be delivered (`notification_failed`).
     NotificationFailed {
         /// What went wrong.
@@ -237,6 +247,7 @@ impl EventKind {
             EventKind::LoginRisk { .. } => "authn_login_risk",
             EventKind::NotMe { .. } => "authn_not_me",
             EventKind::NotificationFailed { .. } => "notification_failed",
+            EventKind::KeyProofFailed { .. } => "authn_key_proof_failed",
         }
     }
 
@@ -247,9 +258,11 @@ impl EventKind {
             | EventKind::SessionRenewed { .. }
             | EventKind::SessionExpired { .. } => Level::Info,
             EventKind::SessionRevoked { reason } => match reason {
-                RevokeReason::RefreshTokenReuse | RevokeReason::NotMe | RevokeReason::Risk => {
-                    Level::Warn
-                }
+                RevokeReason::RefreshTokenReuse
+                | RevokeReason::NotMe
+                | RevokeReason::Risk
+                | RevokeReason::KeyProofFailed
+                | RevokeReason::Anomaly => Level::Warn,
                 _ => Level::Info,
             },
             EventKind::SessionLimitReached { .. }
@@ -269,7 +282,7 @@ impl EventKind {
                     Level::Warn
                 }
             }
-            EventKind::NotMe { .. } => Level::Critical,
+            EventKind::NotMe { .. } | EventKind::KeyProofFailed { .. } => Level::Critical,
             EventKind::SessionUseAfterExpire { .. } => Level::Warn,
             EventKind::TokenReuse { .. } => Level::Critical,
         }

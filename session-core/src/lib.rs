@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admission;
+pub mod binding;
 pub mod enrich;
 mod error;
 pub mod events;

@@ -286,6 +286,10 @@ impl SessionStore for MemoryStore {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         Some(Arc::new(self.clone()))
     }
+
+    fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
+        Some(crate::binding::replay_via(Arc::new(self.clone())))
+    }
 }
 
 #[async_trait]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::binding::{DpopMode, DpopPolicy};
 use crate::privacy::{IpDisplay, IpStorage, describe_ip_rules};
 use crate::record::DeviceClass;
 
@@ -169,6 +170,8 @@ pub struct SessionPolicy {
     ip_display: IpDisplay,
     #[serde(default = "default_history_retention")]
     history_retention: Duration,
+    #[serde(default)]
+    dpop: DpopPolicy,
 }
 
 fn default_history_retention() -> Duration {
@@ -193,6 +196,7 @@ impl Default for SessionPolicy {
             ip_storage: IpStorage::Full,
             ip_display: IpDisplay::Full,
             history_retention: DEFAULT_HISTORY_RETENTION,
+            dpop: DpopPolicy::default(),
         }
     }
 }
@@ -251,6 +255,12 @@ impl SessionPolicy {
     /// days): the "Signed out" list of the session page reaches this far.
     pub fn history_retention(&self) -> Duration {
         self.history_retention
+    }
+
+    /// DPoP (RFC 9449) settings: whether sessions may or must be bound to a
+    /// key the client holds.
+    pub fn dpop(&self) -> &DpopPolicy {
+        &self.dpop
     }
 
     /// A human-readable Markdown document of the whole policy: limits,
@@ -322,6 +332,7 @@ impl SessionPolicy {
             human(self.refresh_grace)
         ));
         out.push_str("\n## Ending sessions\n\n- Users can list their sessions and end one, all others, or all.\n- Logout revokes the session on the server and tells the browser to clear its tokens.\n");
+        out.push_str(&describe_dpop(&self.dpop));
         out.push_str("\n## Privacy\n\n");
         out.push_str(&describe_ip_rules(self.ip_storage, self.ip_display));
         out.push_str(&format!(
@@ -332,6 +343,34 @@ impl SessionPolicy {
         ));
         out
     }
+}
+
+/// The "Stolen tokens" section of [`SessionPolicy::describe`].
+fn describe_dpop(p: &DpopPolicy) -> String {
+    let mut out = String::from("\n## Stolen tokens\n\n");
+    out.push_str(match p.mode {
+        DpopMode::Off => "- DPoP is off: tokens are bearer tokens, usable by whoever holds them until the session is ended.\n",
+        DpopMode::Optional => "- A client that signs in with a DPoP proof (RFC 9449) binds its session to its key: its tokens are refused without a fresh proof signed by that key. Clients without a key get bearer tokens.\n",
+        DpopMode::Required => "- Every sign-in, refresh and request needs a DPoP proof (RFC 9449) signed by the session's key; tokens alone are refused.\n",
+    });
+    if p.mode != DpopMode::Off {
+        out.push_str(&format!(
+            "- A proof is accepted once, within {} of being made{}.\n",
+            human(p.proof_lifetime),
+            if p.nonces {
+                ", and only with a server nonce that changes every ".to_owned()
+                    + &human(p.nonce_lifetime)
+            } else {
+                String::new()
+            }
+        ));
+        out.push_str(if p.revoke_on_failure {
+            "- Tokens of a bound session used without its key end the session at once.\n"
+        } else {
+            "- Tokens of a bound session used without its key are refused and logged as `authn_key_proof_failed`.\n"
+        });
+    }
+    out
 }
 
 /// Formats a duration as "30 minutes", "12 hours", "5 seconds".
@@ -457,6 +496,13 @@ impl SessionPolicyBuilder {
         self
     }
 
+    /// DPoP settings (default: [`DpopMode::Optional`], 60-second proofs, no
+    /// nonces).
+    pub fn dpop(mut self, dpop: DpopPolicy) -> Self {
+        self.policy.dpop = dpop;
+        self
+    }
+
     /// Validates and returns the policy.
     ///
     /// # Errors
@@ -486,6 +532,12 @@ impl SessionPolicyBuilder {
             if d.is_zero() {
                 return Err(PolicyError::ZeroDuration(name));
             }
+        }
+        if p.dpop.mode != DpopMode::Off
+            && (p.dpop.proof_lifetime.is_zero()
+                || (p.dpop.nonces && p.dpop.nonce_lifetime.is_zero()))
+        {
+            return Err(PolicyError::ZeroDuration("dpop proof or nonce lifetime"));
         }
         if p.touch_interval >= p.idle_timeout {
             return Err(PolicyError::Inconsistent(

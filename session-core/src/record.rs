@@ -82,6 +82,13 @@ pub enum RevokeReason {
     NotMe,
     /// A risk decision ended it.
     Risk,
+    /// The session's tokens were used without a proof by the key it is
+    /// bound to, and the policy ends such sessions
+    /// ([`crate::binding::DpopPolicy::revoke_on_failure`]).
+    KeyProofFailed,
+    /// The request context changed mid-session the way a stolen session's
+    /// does, and the policy ends such sessions (`crate::risk::anomaly`).
+    Anomaly,
     /// A login found it idle past the idle timeout and ended it in the same
     /// atomic step, so a late activity write cannot revive it (the idle
     /// judgement is durable; see [`SessionRecord::inactive_reason`]).
@@ -102,6 +109,8 @@ impl RevokeReason {
             RevokeReason::Reauthenticated => "reauthenticated",
             RevokeReason::NotMe => "not_me",
             RevokeReason::Risk => "risk",
+            RevokeReason::KeyProofFailed => "key_proof_failed",
+            RevokeReason::Anomaly => "anomaly",
             RevokeReason::IdleTimeout => "idle_timeout",
         }
     }
@@ -119,6 +128,8 @@ impl RevokeReason {
             "reauthenticated" => RevokeReason::Reauthenticated,
             "not_me" => RevokeReason::NotMe,
             "risk" => RevokeReason::Risk,
+            "key_proof_failed" => RevokeReason::KeyProofFailed,
+            "anomaly" => RevokeReason::Anomaly,
             "idle_timeout" => RevokeReason::IdleTimeout,
             _ => return None,
         })
@@ -260,6 +271,9 @@ pub struct SessionMeta {
     /// (never the cookie itself), when the request carried one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_group: Option<String>,
+    /// The key the session is bound to (DPoP), fixed at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<crate::binding::KeyBinding>,
 }
 
 /// Everything a store keeps about one session.
@@ -294,6 +308,16 @@ pub struct SessionRecord {
     pub meta: SessionMeta,
     /// Where it was used after login (the latest use and recent places).
     pub seen: SeenLog,
+}
+
+impl SessionRecord {
+    /// The thumbprint of the key the session is bound to, if any.
+    pub fn bound_thumbprint(&self) -> Option<&str> {
+        self.meta
+            .binding
+            .as_ref()
+            .map(crate::binding::KeyBinding::thumbprint)
+    }
 }
 
 /// Why a session is not usable at a given time.
@@ -359,6 +383,11 @@ pub struct RequestContext {
     user_agent: Option<String>,
     device_id: Option<String>,
     client_hints: ClientHints,
+    dpop: Option<crate::binding::DpopRequest>,
+    /// The thumbprint a proof of this same request already proved (set by
+    /// the web layer after authenticating a bound session), so a login or
+    /// refresh on it does not spend the proof's `jti` twice.
+    proven_key: Option<String>,
 }
 
 impl RequestContext {
@@ -391,6 +420,33 @@ impl RequestContext {
             self.device_id = Some(id.to_owned());
         }
         self
+    }
+
+    /// Sets the DPoP proof the request carried, with its method and URI: a
+    /// login binds the new session to the proof's key
+    /// ([`crate::binding`]), a refresh and a request of a bound session
+    /// need it.
+    pub fn with_dpop(mut self, request: crate::binding::DpopRequest) -> Self {
+        self.dpop = Some(request);
+        self
+    }
+
+    /// Marks the request's proof as already verified for the key with
+    /// thumbprint `jkt`.
+    #[cfg(feature = "web")]
+    pub(crate) fn with_proven_key(mut self, jkt: &str) -> Self {
+        self.proven_key = Some(jkt.to_owned());
+        self
+    }
+
+    /// The thumbprint the request's proof already proved.
+    pub(crate) fn proven_key(&self) -> Option<&str> {
+        self.proven_key.as_deref()
+    }
+
+    /// The DPoP proof, if the request carried one.
+    pub fn dpop(&self) -> Option<&crate::binding::DpopRequest> {
+        self.dpop.as_ref()
     }
 
     /// Sets the User-Agent Client Hints the request carried.

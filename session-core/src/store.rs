@@ -479,6 +479,13 @@ pub trait SessionStore: Send + Sync + 'static {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         None
     }
+
+    /// The store's record of single-use values (DPoP proof ids), shared by
+    /// every instance using this store. `None` (the default) leaves the
+    /// manager an in-process record, right only for a single instance.
+    fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
+        None
+    }
 }
 
 /// One message of a [`RevocationFeed`].

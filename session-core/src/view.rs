@@ -217,6 +217,12 @@ pub fn ended_text(reason: Inactive) -> &'static str {
             RevokeReason::Reauthenticated => "Replaced when you signed in again",
             RevokeReason::NotMe => "Ended after you reported a sign-in that wasn't you",
             RevokeReason::Risk => "Ended by a security check",
+            RevokeReason::KeyProofFailed => {
+                "Ended because its tokens were used without this device's key, which means they were copied"
+            }
+            RevokeReason::Anomaly => {
+                "Ended because it was used from a different browser or place, which can mean it was stolen"
+            }
             RevokeReason::IdleTimeout => "Signed out after a period of inactivity",
         },
         Inactive::IdleTimeout => "Signed out after a period of inactivity",

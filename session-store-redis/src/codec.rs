@@ -377,6 +377,9 @@ mod tests {
             },
             sign_in_method: Some("pass|key\n".into()),
             device_group: Some("0123456789abcdef".into()),
+            binding: Some(sessionward_core::binding::KeyBinding::Dpop {
+                jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into(),
+            }),
         };
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
@@ -435,6 +438,7 @@ mod tests {
             },
             sign_in_method: Some("x".into()),
             device_group: Some("x".into()),
+            binding: Some(sessionward_core::binding::KeyBinding::Dpop { jkt: "x".into() }),
         };
         fn names(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {

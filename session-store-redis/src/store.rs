@@ -584,6 +584,12 @@ impl SessionStore for RedisStore {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         Some(self.inner.feed.clone())
     }
+
+    fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {
+        Some(sessionward_core::binding::replay_via(Arc::new(
+            self.clone(),
+        )))
+    }
 }
 
 /// Whether a `create` reply revoked sessions (evicted or replaced them) or

@@ -85,6 +85,9 @@ impl SessionStore for ClusterStore {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         self.store.revocation_feed()
     }
+    fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {
+        self.store.replay_store()
+    }
 }
 
 #[async_trait]

@@ -432,6 +432,14 @@ macro_rules! pooled_session_store {
             ) -> Option<std::sync::Arc<dyn sessionward_core::RevocationFeed>> {
                 self.feed()
             }
+
+            fn replay_store(
+                &self,
+            ) -> Option<std::sync::Arc<dyn sessionward_core::binding::ReplayStore>> {
+                Some(sessionward_core::binding::replay_via(std::sync::Arc::new(
+                    self.clone(),
+                )))
+            }
         }
     };
 }

@@ -421,6 +421,12 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
+
+    fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {
+        Some(sessionward_core::binding::replay_via(Arc::new(
+            self.clone(),
+        )))
+    }
 }
 
 /// Login history and single-use token ids:

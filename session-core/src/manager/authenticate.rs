@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::admission::FIRST_USE_RESOLUTION;
+use crate::binding::{DpopMode, DpopRequest, ProofError};
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
@@ -65,23 +66,31 @@ impl SessionManager {
     /// # Errors
     /// [`SessionError::InvalidToken`], [`SessionError::SessionEnded`], or
     /// [`SessionError::Store`] (fail closed) when the store cannot answer.
+    ///
+    /// A token bound to a DPoP key (`cnf.jkt`) is refused here, having no
+    /// proof: use [`SessionManager::authenticate_with`] with
+    /// [`RequestContext::with_dpop`].
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticatedSession, SessionError> {
-        self.authenticate_from(token, None).await
+        self.authenticate_from(token, None, None).await
     }
 
     /// [`SessionManager::authenticate`] that also records where the request
     /// came from: when the throttled activity write is due, the same store
     /// write sets the session's last-seen address, place and device
-    /// ([`crate::SeenLog`]). The adapters call this.
+    /// ([`crate::SeenLog`]). A token bound to a DPoP key needs the
+    /// context's proof ([`RequestContext::with_dpop`]) for this very token
+    /// (`ath`), signed by that key. The adapters call this.
     ///
     /// # Errors
-    /// As [`SessionManager::authenticate`].
+    /// As [`SessionManager::authenticate`], and [`SessionError::Proof`]
+    /// when a bound token's proof is missing or refused.
     pub async fn authenticate_with(
         &self,
         token: &str,
         ctx: &RequestContext,
     ) -> Result<AuthenticatedSession, SessionError> {
-        self.authenticate_from(token, Some(&|| ctx.clone())).await
+        self.authenticate_from(token, ctx.dpop(), Some(&|| ctx.clone()))
+            .await
     }
 
     /// [`SessionManager::authenticate_with`] that builds the context only
@@ -90,19 +99,21 @@ impl SessionManager {
     pub(crate) async fn authenticate_seen(
         &self,
         token: &str,
+        proof: Option<&DpopRequest>,
         ctx: &(dyn Fn() -> RequestContext + Sync),
     ) -> Result<AuthenticatedSession, SessionError> {
-        self.authenticate_from(token, Some(ctx)).await
+        self.authenticate_from(token, proof, Some(ctx)).await
     }
 
     async fn authenticate_from(
         &self,
         token: &str,
+        proof: Option<&DpopRequest>,
         ctx: Option<&(dyn Fn() -> RequestContext + Sync)>,
     ) -> Result<AuthenticatedSession, SessionError> {
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        let result = self.authenticate_token(token, ctx).await;
+        let result = self.authenticate_token(token, proof, ctx).await;
         #[cfg(feature = "metrics")]
         crate::metrics::authenticated(
             started.elapsed(),
@@ -118,6 +129,7 @@ impl SessionManager {
     async fn authenticate_token(
         &self,
         token: &str,
+        proof: Option<&DpopRequest>,
         ctx: Option<&(dyn Fn() -> RequestContext + Sync)>,
     ) -> Result<AuthenticatedSession, SessionError> {
         let now = self.now();
@@ -129,6 +141,16 @@ impl SessionManager {
             (Ok(u), Ok(s)) => (u, s),
             _ => return Err(self.reject(now, TokenRejection::BadClaims, None)),
         };
+        match &claims.cnf {
+            Some(cnf) => {
+                self.check_request_proof(&user, &id, token, &cnf.jkt, proof, now)
+                    .await?;
+            }
+            None if self.inner.policy.dpop().mode == DpopMode::Required => {
+                return Err(SessionError::Proof(ProofError::Missing));
+            }
+            None => {}
+        }
         let record = self.current_state(&user, &id, now).await?;
         let Some(record) = record else {
             return Err(self.reject(now, TokenRejection::UnknownSession, Some(&user)));

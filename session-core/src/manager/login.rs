@@ -1,5 +1,6 @@
 //! Login and re-authentication.
 
+use crate::binding::KeyBinding;
 use crate::error::{LimitReached, SessionError};
 use crate::events::EventKind;
 use crate::ids::{SessionId, UserId};
@@ -143,6 +144,7 @@ impl SessionManager {
         risk: RiskSummary,
         now: Timestamp,
     ) -> Result<LoginSuccess, SessionError> {
+        let binding = self.login_binding(ctx, now).await?;
         let secret = RefreshSecret::random();
         let verified_at = options
             .credential_verified_at
@@ -153,6 +155,8 @@ impl SessionManager {
             .as_deref()
             .map(|m| sanitize_text(m, MAX_METHOD_LEN));
         record.auth_time = verified_at.min(now);
+        record.refresh.hash = secret.hash_bound(binding.as_ref().map(KeyBinding::thumbprint));
+        record.meta.binding = binding;
         let request = CreateRequest {
             session: record.clone(),
             limits: self.inner.policy.limits().clone(),
@@ -294,6 +298,7 @@ impl SessionManager {
                 risk,
                 sign_in_method: None,
                 device_group: ctx.device_id().map(device_group),
+                binding: None,
             },
             seen: SeenLog::default(),
         }

@@ -190,7 +190,7 @@ impl SessionManager {
                 .tokens
                 .refresh_key
                 .walk(&presented, current)
-                .is_some_and(|s| s.hash() == record.refresh.hash);
+                .is_some_and(|s| s.hash_bound(record.bound_thumbprint()) == record.refresh.hash);
         if !matches {
             self.reject(
                 now,

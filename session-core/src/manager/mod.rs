@@ -5,6 +5,7 @@
 
 mod authenticate;
 mod cache;
+mod dpop;
 mod login;
 mod logout;
 mod overview;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::binding::{MemoryReplayStore, NonceKey, ReplayStore};
 use crate::enrich::LoginEnricher;
 use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingSink};
 use crate::ids::{SessionId, UserId};
@@ -139,6 +141,10 @@ struct Inner {
     risk: Option<RiskEngine>,
     cache: Option<Arc<RevocationCache>>,
     privacy: IpPrivacy,
+    /// Where DPoP proof ids are recorded.
+    replay: Arc<dyn ReplayStore>,
+    /// Issues and checks DPoP server nonces.
+    nonces: NonceKey,
     /// The latest "not before" mark this instance raised (Unix ms), so a
     /// login that starts after that call returned counts as checked after it.
     latest_mark: std::sync::atomic::AtomicI64,
@@ -182,6 +188,7 @@ pub struct SessionManagerBuilder {
     risk: Option<RiskEngine>,
     mode: RevocationMode,
     ip_hash_key: Option<IpHashKey>,
+    replay: Option<Arc<dyn ReplayStore>>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -211,6 +218,7 @@ impl SessionManager {
             risk: None,
             mode: RevocationMode::Strict,
             ip_hash_key: None,
+            replay: None,
         }
     }
 
@@ -311,6 +319,13 @@ impl SessionManager {
             // of truncation in the wrong direction: use the floor, never later.
             exp: exp.unix_seconds(),
             auth_time: record.auth_time.unix_seconds(),
+            cnf: record
+                .meta
+                .binding
+                .as_ref()
+                .map(|b| crate::tokens::Confirmation {
+                    jkt: b.thumbprint().to_owned(),
+                }),
         };
         let token = self
             .inner
@@ -371,6 +386,15 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Where DPoP proof ids are recorded so each proof is accepted once
+    /// (default: the session store's own [`SessionStore::replay_store`],
+    /// shared by every instance; an in-process [`MemoryReplayStore`] for
+    /// stores without one).
+    pub fn replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay = Some(store);
+        self
+    }
+
     /// Builds the manager. In cached mode this spawns the feed listener on
     /// the current Tokio runtime.
     ///
@@ -409,8 +433,23 @@ impl SessionManagerBuilder {
                 Some(cache)
             }
         };
+        let replay = self
+            .replay
+            .or_else(|| self.store.replay_store())
+            .unwrap_or_else(|| {
+                if self.policy.dpop().mode != crate::binding::DpopMode::Off {
+                    tracing::info!(
+                        target: "sessionward::dpop",
+                        "the session store keeps no DPoP replay record; proofs are remembered in this process only"
+                    );
+                }
+                Arc::new(MemoryReplayStore::default())
+            });
+        let nonces = NonceKey::new(self.tokens.refresh_key.derive("dpop-nonce"));
         Ok(SessionManager {
             inner: Arc::new(Inner {
+                replay,
+                nonces,
                 policy: self.policy,
                 tokens: self.tokens,
                 store: self.store,

@@ -1,5 +1,6 @@
 //! Refresh-token rotation, the grace window, and reuse detection.
 
+use crate::binding::ProofError;
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
@@ -75,29 +76,76 @@ impl SessionManager {
                 &presented.secret,
             )
             .ok_or_else(|| self.reject(now, TokenRejection::NumberOutOfRange, None))?;
+        let jkt = self.refresh_thumbprint(ctx, now).await?;
+        let seen = ctx.and_then(|ctx| self.seen_from(ctx, now));
         let outcome = self
+            .rotate(&presented, &successor, jkt.as_deref(), seen.clone(), now)
+            .await?;
+        let record = match outcome {
+            RotateOutcome::Rotated(record) => {
+                return self.issue_refreshed(record, &successor, now, false);
+            }
+            RotateOutcome::Unchanged(None) => {
+                return Err(self.reject(
+                    now,
+                    TokenRejection::UnknownSession,
+                    Some(&presented.user),
+                ));
+            }
+            RotateOutcome::Unchanged(Some(record)) => record,
+        };
+        match (record.bound_thumbprint(), jkt.as_deref()) {
+            (Some(bound), proved) if proved != Some(bound) => {
+                let error = if proved.is_none() {
+                    ProofError::Missing
+                } else {
+                    ProofError::KeyMismatch
+                };
+                Err(self
+                    .proof_refused(&record.user, &record.id, Some(&record), error, now)
+                    .await)
+            }
+            // A proof for a session that is not bound: it was logged in
+            // without a key, so it rotates as the bearer session it is.
+            (None, Some(_)) => match self.rotate(&presented, &successor, None, seen, now).await? {
+                RotateOutcome::Rotated(record) => {
+                    self.issue_refreshed(record, &successor, now, false)
+                }
+                RotateOutcome::Unchanged(None) => {
+                    Err(self.reject(now, TokenRejection::UnknownSession, Some(&presented.user)))
+                }
+                RotateOutcome::Unchanged(Some(record)) => {
+                    self.refresh_mismatch(&presented, record, now).await
+                }
+            },
+            _ => self.refresh_mismatch(&presented, record, now).await,
+        }
+    }
+
+    /// The store's compare-and-swap of `presented` to `successor`, with the
+    /// hashes of a session bound to `jkt`.
+    async fn rotate(
+        &self,
+        presented: &ParsedRefresh,
+        successor: &RefreshSecret,
+        jkt: Option<&str>,
+        seen: Option<crate::seen::SeenFrom>,
+        now: Timestamp,
+    ) -> Result<RotateOutcome, SessionError> {
+        Ok(self
             .inner
             .store
             .rotate_refresh(RotateRequest {
                 user: presented.user.clone(),
                 id: presented.id.clone(),
                 expected_generation: presented.generation,
-                expected_hash: presented.secret.hash(),
-                new_hash: successor.hash(),
+                expected_hash: presented.secret.hash_bound(jkt),
+                new_hash: successor.hash_bound(jkt),
                 now,
                 idle_cutoff: self.idle_cutoff(now),
-                seen: ctx.and_then(|ctx| self.seen_from(ctx, now)),
+                seen,
             })
-            .await?;
-        match outcome {
-            RotateOutcome::Rotated(record) => self.issue_refreshed(record, &successor, now, false),
-            RotateOutcome::Unchanged(None) => {
-                Err(self.reject(now, TokenRejection::UnknownSession, Some(&presented.user)))
-            }
-            RotateOutcome::Unchanged(Some(record)) => {
-                self.refresh_mismatch(&presented, record, now).await
-            }
-        }
+            .await?)
     }
 
     /// The presented token is not the session's current one (or the
@@ -118,9 +166,10 @@ impl SessionManager {
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         }
         let key = &self.inner.tokens.refresh_key;
+        let bound = record.bound_thumbprint();
         let Some(current_secret) = key
             .walk(presented, current)
-            .filter(|s| s.hash() == record.refresh.hash)
+            .filter(|s| s.hash_bound(bound) == record.refresh.hash)
         else {
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         };

@@ -243,4 +243,8 @@ impl SessionStore for HeldStore {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         self.inner.revocation_feed()
     }
+
+    fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
+        self.inner.replay_store()
+    }
 }

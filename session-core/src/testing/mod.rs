@@ -24,6 +24,8 @@
 
 mod cases;
 mod docs;
+pub mod dpop;
+mod dpop_cases;
 mod harness;
 mod interleave;
 // Needs tokio's net and io-util, which only the feature turns on.
@@ -40,6 +42,7 @@ pub mod http;
 
 pub use cases::*;
 pub use docs::quick_start_shows;
+pub use dpop_cases::*;
 pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
@@ -103,6 +106,8 @@ macro_rules! store_conformance_tests {
             overview_lists_signed_out_sessions,
             erase_user_removes_everything,
             ended_sessions_are_kept_for_the_retention,
+            dpop_binding_holds_across_instances,
+            dpop_proof_on_an_unbound_session,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -256,6 +256,10 @@ impl SessionStore for FlakyStore {
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         None
     }
+
+    fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
+        self.inner.replay_store()
+    }
 }
 
 /// One case's world: the app, its API, clock, store and events.

@@ -9,7 +9,7 @@ mod jwt;
 mod keys;
 mod refresh;
 mod rejection;
-mod strict_json;
+pub(crate) mod strict_json;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,6 +53,18 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Time of the last full authentication (Unix seconds).
     pub auth_time: i64,
+    /// Confirmation (RFC 7800 §3.1): the DPoP key the token is bound to
+    /// (RFC 9449 §6.1); absent for bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a sender-constrained access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// The base64url JWK SHA-256 thumbprint of the key (RFC 9449 §6.1).
+    pub jkt: String,
 }
 
 /// Errors building a [`TokenConfig`].
@@ -413,6 +425,7 @@ mod tests {
             nbf,
             exp,
             auth_time,
+            cnf: None,
         }
     }
 

@@ -45,6 +45,22 @@ impl RefreshSecret {
     pub(crate) fn hash(&self) -> TokenHash {
         TokenHash::of(&self.0)
     }
+
+    /// The stored hash of a session bound to the key with thumbprint `jkt`:
+    /// it covers the thumbprint, so the store's compare-and-swap itself
+    /// refuses to rotate the token for a request without a proof by that
+    /// key. Unbound sessions (`None`) keep the plain hash.
+    pub(crate) fn hash_bound(&self, jkt: Option<&str>) -> TokenHash {
+        match jkt {
+            None => self.hash(),
+            Some(jkt) => {
+                let mut input = b"sessionward/refresh-bound/v1\0".to_vec();
+                input.extend_from_slice(&self.0);
+                input.extend_from_slice(jkt.as_bytes());
+                TokenHash::of(&input)
+            }
+        }
+    }
 }
 
 /// The parsed parts of a refresh token.
@@ -62,6 +78,17 @@ pub(crate) struct RefreshKey([u8; 32]);
 impl RefreshKey {
     pub(crate) fn new(key: [u8; 32]) -> Self {
         RefreshKey(key)
+    }
+
+    /// A separate key for `purpose`, derived so that it says nothing about
+    /// this one (HMAC with a label).
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; 32] {
+        #[allow(clippy::expect_used)]
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(b"sessionward/derive/v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The secret of generation `generation + 1`, given generation `generation`'s;

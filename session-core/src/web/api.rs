@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::binding::{DPOP_ALGORITHMS, DpopMode, DpopRequest, MAX_PROOF_LEN, ProofError};
 use crate::enrich::ClientHints;
 use crate::ids::{SessionId, UserId};
 use crate::manager::{
@@ -167,7 +168,7 @@ impl SessionApi {
                 let Some((scheme, token)) = value.split_once(' ') else {
                     return Ok(None);
                 };
-                if !scheme.eq_ignore_ascii_case("bearer") {
+                if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("dpop") {
                     return Ok(None);
                 }
                 let token = token.trim();
@@ -227,9 +228,28 @@ impl SessionApi {
     /// through the client-IP resolver, User-Agent, client hints) when its
     /// throttled activity write is due. Never fails; the outcome says what
     /// to do.
+    ///
+    /// Without the request's path no DPoP proof can be checked, so a token
+    /// bound to a key is refused: adapters call
+    /// [`SessionApi::authenticate_at`].
     pub async fn authenticate<H: HeaderSource + Sync>(
         &self,
         method: &str,
+        peer: Option<IpAddr>,
+        headers: &H,
+    ) -> AuthOutcome {
+        self.authenticate_at(method, None, peer, headers).await
+    }
+
+    /// [`SessionApi::authenticate`] for a request to `path`, so that the
+    /// `DPoP` proof of a key-bound token (sent as `Authorization: DPoP
+    /// <token>`) is checked against [`super::AdapterConfig::with_public_origin`]
+    /// plus `path`. A bound token sent as `Bearer`, or a plain one sent as
+    /// `DPoP`, is refused (RFC 9449 §7.1).
+    pub async fn authenticate_at<H: HeaderSource + Sync>(
+        &self,
+        method: &str,
+        path: Option<&str>,
         peer: Option<IpAddr>,
         headers: &H,
     ) -> AuthOutcome {
@@ -241,11 +261,71 @@ impl SessionApi {
         if let Err(e) = self.check_csrf(method, headers) {
             return AuthOutcome::Rejected(e);
         }
+        let proof = match self.dpop_request(method, path, headers) {
+            Ok(p) => p,
+            Err(e) => return AuthOutcome::Rejected(WebError::proof(e)),
+        };
         let context = || self.request_context(peer, headers);
-        match self.inner.manager.authenticate_seen(token, &context).await {
+        match self
+            .inner
+            .manager
+            .authenticate_seen(token, proof.as_ref(), &context)
+            .await
+        {
+            Ok(s) if self.scheme_mismatch(headers, s.claims.cnf.is_some()) => {
+                AuthOutcome::Rejected(WebError::proof(ProofError::SchemeMismatch))
+            }
             Ok(s) => AuthOutcome::Authenticated(Arc::new(s)),
             Err(e) => AuthOutcome::Rejected(WebError::from(&e)),
         }
+    }
+
+    /// Whether the bearer-transport `Authorization` scheme disagrees with
+    /// the token's binding: `DPoP` for bound tokens, `Bearer` otherwise.
+    fn scheme_mismatch<H: HeaderSource>(&self, headers: &H, bound: bool) -> bool {
+        if self.inner.config.transport != TokenTransport::Bearer {
+            return false;
+        }
+        let dpop_scheme = headers
+            .header("authorization")
+            .and_then(text)
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("dpop"));
+        dpop_scheme != bound
+    }
+
+    /// The request's DPoP proof with its method and absolute URI (the
+    /// configured public origin plus `path`), if it carries one and both
+    /// are known.
+    ///
+    /// # Errors
+    /// [`ProofError::Multiple`] for more than one `DPoP` header, and
+    /// [`ProofError::Malformed`] for one that is not text or too long.
+    pub fn dpop_request<H: HeaderSource>(
+        &self,
+        method: &str,
+        path: Option<&str>,
+        headers: &H,
+    ) -> Result<Option<DpopRequest>, ProofError> {
+        let mut values = headers.header_all("dpop");
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(ProofError::Multiple);
+        }
+        if first.len() > MAX_PROOF_LEN {
+            return Err(ProofError::Malformed);
+        }
+        let proof = text(first).ok_or(ProofError::Malformed)?.trim();
+        let (Some(origin), Some(path)) = (self.inner.config.public_origin(), path) else {
+            return Ok(None);
+        };
+        Ok(Some(DpopRequest::new(
+            proof,
+            method,
+            format!("{origin}{path}"),
+        )))
     }
 
     /// The request context: client IP through the configured
@@ -320,20 +400,43 @@ impl SessionApi {
                     "risk": c.risk,
                 })
                 .to_string(),
-                _ => match err.ended_reason() {
-                    Some(reason) => format!(
+                _ => match (err.proof_error(), err.ended_reason()) {
+                    (Some(p), _) => json!({
+                        "error": code.as_str(),
+                        "error_description": p.to_string(),
+                    })
+                    .to_string(),
+                    (None, Some(reason)) => format!(
                         "{{\"error\":\"{}\",\"reason\":\"{reason}\"}}",
                         code.as_str()
                     ),
-                    None => format!("{{\"error\":\"{}\"}}", code.as_str()),
+                    (None, None) => format!("{{\"error\":\"{}\"}}", code.as_str()),
                 },
             },
         };
-        let mut r = WebResponse::json(code.status(), body);
+        let mut r = WebResponse::json(err.status(), body);
         match code {
             ErrorCode::MissingToken => r
                 .headers
-                .push(("www-authenticate", WWW_AUTHENTICATE_MISSING.to_owned())),
+                .push(("www-authenticate", self.missing_token_challenge())),
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce => {
+                if let Some(nonce) = err.proof_error().and_then(ProofError::nonce) {
+                    r.headers.push(("dpop-nonce", nonce.to_owned()));
+                }
+                if !err.is_token_endpoint() {
+                    let description = err
+                        .proof_error()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    r.headers.push((
+                        "www-authenticate",
+                        format!(
+                            "DPoP error=\"{}\", error_description=\"{description}\", algs=\"{DPOP_ALGORITHMS}\"",
+                            code.as_str()
+                        ),
+                    ));
+                }
+            }
             ErrorCode::InvalidToken => r
                 .headers
                 .push(("www-authenticate", WWW_AUTHENTICATE_INVALID.to_owned())),
@@ -357,6 +460,18 @@ impl SessionApi {
             self.add_wipe(&mut r);
         }
         r
+    }
+
+    /// The `WWW-Authenticate` challenge of a request without credentials:
+    /// `Bearer`, and `DPoP` with its algorithms unless DPoP is off
+    /// (RFC 9449 §7.1); only `DPoP` when it is required.
+    fn missing_token_challenge(&self) -> String {
+        let dpop = format!("DPoP algs=\"{DPOP_ALGORITHMS}\"");
+        match self.inner.manager.policy().dpop().mode {
+            DpopMode::Off => WWW_AUTHENTICATE_MISSING.to_owned(),
+            DpopMode::Optional => format!("{WWW_AUTHENTICATE_MISSING}, {dpop}"),
+            DpopMode::Required => dpop,
+        }
     }
 
     fn add_wipe(&self, r: &mut WebResponse) {
@@ -400,7 +515,8 @@ impl SessionApi {
             TokenTransport::Bearer => self.json_or_500(
                 200,
                 &json!({
-                    "token_type": "Bearer",
+                    // RFC 9449 §5: a bound token's type is `DPoP`.
+                    "token_type": if session.meta.binding.is_some() { "DPoP" } else { "Bearer" },
                     "access_token": tokens.access_token.expose_secret(),
                     "expires_in": access_secs,
                     "access_expires_at": tokens.access_expires_at,
@@ -539,7 +655,12 @@ impl SessionApi {
             Some(d) => ctx.clone().with_device_id(d.as_str()),
             None => ctx.clone(),
         };
-        let ok = self.inner.manager.login_with(user, &ctx, options).await?;
+        let ok = self
+            .inner
+            .manager
+            .login_with(user, &ctx, options)
+            .await
+            .map_err(|e| WebError::from(&e).at_token_endpoint())?;
         let now = self.inner.manager.now();
         Ok(self.token_response(
             &ok.session,
@@ -563,12 +684,64 @@ impl SessionApi {
 
     /// `POST <prefix>/refresh`: rotates the refresh token taken from the
     /// JSON body (bearer) or the refresh cookie (cookies, CSRF-checked).
+    /// Without the path no DPoP proof is read, so a bound session cannot
+    /// refresh here: the routes call [`SessionApi::refresh_at`].
     pub async fn refresh<H: HeaderSource>(
         &self,
         method: &str,
         peer: Option<IpAddr>,
         headers: &H,
         body: &[u8],
+    ) -> WebResponse {
+        self.refresh_at(method, None, peer, headers, body).await
+    }
+
+    /// The refresh route: [`SessionApi::refresh_at`], with what the
+    /// request's proof already proved when the layer authenticated a bound
+    /// session with it (so its `jti` is not spent twice).
+    pub(super) async fn refresh_routed<H: HeaderSource>(
+        &self,
+        req: &super::routes::RouteRequest<'_, H>,
+    ) -> WebResponse {
+        let proven = req
+            .outcome
+            .session()
+            .and_then(|s| s.claims.cnf.as_ref())
+            .map(|cnf| cnf.jkt.clone());
+        self.refresh_inner(
+            req.method,
+            req.path,
+            req.peer,
+            req.headers,
+            req.body,
+            proven.as_deref(),
+        )
+        .await
+    }
+
+    /// [`SessionApi::refresh`] of a request to `path`, reading its `DPoP`
+    /// proof: a session bound to a key rotates only with a proof by that
+    /// key; DPoP errors answer `400` as a token endpoint's (RFC 9449 §5).
+    pub async fn refresh_at<H: HeaderSource>(
+        &self,
+        method: &str,
+        path: Option<&str>,
+        peer: Option<IpAddr>,
+        headers: &H,
+        body: &[u8],
+    ) -> WebResponse {
+        self.refresh_inner(method, path, peer, headers, body, None)
+            .await
+    }
+
+    async fn refresh_inner<H: HeaderSource>(
+        &self,
+        method: &str,
+        path: Option<&str>,
+        peer: Option<IpAddr>,
+        headers: &H,
+        body: &[u8],
+        proven: Option<&str>,
     ) -> WebResponse {
         let token = match self.inner.config.transport {
             TokenTransport::Bearer => {
@@ -595,7 +768,15 @@ impl SessionApi {
                 }
             }
         };
-        let ctx = self.request_context(peer, headers);
+        let mut ctx = self.request_context(peer, headers);
+        match (proven, self.dpop_request(method, path, headers)) {
+            (Some(jkt), _) => ctx = ctx.with_proven_key(jkt),
+            (None, Ok(Some(proof))) => ctx = ctx.with_dpop(proof),
+            (None, Ok(None)) => {}
+            (None, Err(e)) => {
+                return self.error_response(&WebError::proof(e).at_token_endpoint());
+            }
+        }
         match self
             .inner
             .manager
@@ -606,7 +787,7 @@ impl SessionApi {
                 let now = self.inner.manager.now();
                 self.token_response(&r.session, &r.tokens, now, false, None)
             }
-            Err(e) => self.error_response(&WebError::from(&e)),
+            Err(e) => self.error_response(&WebError::from(&e).at_token_endpoint()),
         }
     }
 

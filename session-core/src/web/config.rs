@@ -157,6 +157,7 @@ pub struct AdapterConfig {
     pub(super) resolver: Arc<dyn ClientIpResolver>,
     pub(super) openapi_route: bool,
     pub(super) client_hints: bool,
+    pub(super) public_origin: Option<String>,
 }
 
 impl fmt::Debug for AdapterConfig {
@@ -171,6 +172,7 @@ impl fmt::Debug for AdapterConfig {
             .field("max_credential_len", &self.max_credential_len)
             .field("openapi_route", &self.openapi_route)
             .field("client_hints", &self.client_hints)
+            .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +190,7 @@ impl Default for AdapterConfig {
             resolver: Arc::new(PeerAddrOnly),
             openapi_route: false,
             client_hints: true,
+            public_origin: None,
         }
     }
 }
@@ -286,6 +289,29 @@ impl AdapterConfig {
         self
     }
 
+    /// The origin clients address this app at (`https://api.example.com`),
+    /// as DPoP proofs name it in `htu`: a proof's URI must be this origin
+    /// plus the request's path. Without it DPoP proofs are not read, so no
+    /// session is bound and a bound token is refused. It is configured, not
+    /// taken from `Host`, so a proof made for another server cannot pass
+    /// here. A trailing `/` is ignored.
+    ///
+    /// ```
+    /// use sessionward_core::web::AdapterConfig;
+    /// let config = AdapterConfig::new().with_public_origin("https://api.example.com/");
+    /// assert_eq!(config.public_origin(), Some("https://api.example.com"));
+    /// ```
+    pub fn with_public_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        self.public_origin = Some(origin.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The origin DPoP proofs are checked against, if configured.
+    pub fn public_origin(&self) -> Option<&str> {
+        self.public_origin.as_deref()
+    }
+
     /// The `Accept-CH` value every response carries, if any.
     pub fn accept_ch(&self) -> Option<&'static str> {
         self.client_hints.then_some(crate::enrich::ACCEPT_CH)
@@ -353,23 +379,28 @@ impl AdapterConfig {
         if !p.is_empty() && (!p.starts_with('/') || p.ends_with('/') || !p.bytes().all(path_char)) {
             return Err(ConfigError::BadPrefix);
         }
+        let origin_ok = |o: &str| {
+            let rest = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            rest.is_some_and(|r| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+            })
+        };
         if let Some(origins) = self.csrf.origins() {
             if origins.is_empty() {
                 return Err(ConfigError::NoOrigins);
             }
-            for o in origins {
-                let rest = o
-                    .strip_prefix("https://")
-                    .or_else(|| o.strip_prefix("http://"));
-                let ok = rest.is_some_and(|r| {
-                    !r.is_empty()
-                        && r.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-                });
-                if !ok {
-                    return Err(ConfigError::BadOrigin(o.clone()));
-                }
+            if let Some(bad) = origins.iter().find(|o| !origin_ok(o)) {
+                return Err(ConfigError::BadOrigin(bad.clone()));
             }
+        }
+        if let Some(o) = &self.public_origin
+            && !origin_ok(o)
+        {
+            return Err(ConfigError::BadOrigin(o.clone()));
         }
         if self.recent_auth.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroReauthWindow);

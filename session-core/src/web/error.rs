@@ -1,6 +1,7 @@
 //! The fixed error table of the adapters.
 
 use crate::StepUpChallenge;
+use crate::binding::ProofError;
 use crate::error::{LimitReached, SessionError};
 use crate::record::Inactive;
 
@@ -31,6 +32,13 @@ pub enum ErrorCode {
     StepUpRequired,
     /// 403: the risk policy denied the login.
     LoginDenied,
+    /// 401 (400 on the refresh route and logins): a DPoP proof is missing
+    /// or refused (RFC 9449 §7.1, §5); the body's `error_description`
+    /// says why.
+    InvalidDpopProof,
+    /// 401 (400 on the refresh route and logins): retry with the server
+    /// nonce in the `DPoP-Nonce` header (RFC 9449 §8, §9).
+    UseDpopNonce,
     /// 503: the session store is unreachable (fail closed).
     Unavailable,
     /// 500: anything else.
@@ -51,6 +59,8 @@ impl ErrorCode {
             ErrorCode::SessionLimitReached => "session_limit_reached",
             ErrorCode::StepUpRequired => "step_up_required",
             ErrorCode::LoginDenied => "login_denied",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -61,7 +71,9 @@ impl ErrorCode {
         match self {
             ErrorCode::MissingToken
             | ErrorCode::InvalidToken
-            | ErrorCode::ReauthenticationRequired => 401,
+            | ErrorCode::ReauthenticationRequired
+            | ErrorCode::InvalidDpopProof
+            | ErrorCode::UseDpopNonce => 401,
             ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidRequest => 400,
@@ -83,6 +95,8 @@ pub struct WebError {
     ended: Option<&'static str>,
     limit: Option<Box<LimitReached>>,
     step_up: Option<Box<StepUpChallenge>>,
+    proof: Option<Box<ProofError>>,
+    token_endpoint: bool,
 }
 
 /// Why a session ended, as `invalid_token` bodies show it in `"reason"`:
@@ -113,7 +127,47 @@ impl WebError {
             ended: None,
             limit: None,
             step_up: None,
+            proof: None,
+            token_endpoint: false,
         }
+    }
+
+    /// A refused DPoP proof.
+    pub fn proof(error: ProofError) -> Self {
+        let code = match error {
+            ProofError::UseNonce(_) => ErrorCode::UseDpopNonce,
+            _ => ErrorCode::InvalidDpopProof,
+        };
+        WebError {
+            proof: Some(Box::new(error)),
+            ..WebError::new(code)
+        }
+    }
+
+    /// Marks an error of the refresh route or a login, which answer DPoP
+    /// errors as a token endpoint does (400, RFC 9449 §5) rather than as a
+    /// protected resource (401 with `WWW-Authenticate: DPoP`).
+    pub fn at_token_endpoint(mut self) -> Self {
+        self.token_endpoint = true;
+        self
+    }
+
+    /// The HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        match self.code {
+            ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce if self.token_endpoint => 400,
+            code => code.status(),
+        }
+    }
+
+    /// The refused proof, for the DPoP codes.
+    pub fn proof_error(&self) -> Option<&ProofError> {
+        self.proof.as_deref()
+    }
+
+    /// Whether the error answers a token endpoint ([`WebError::at_token_endpoint`]).
+    pub fn is_token_endpoint(&self) -> bool {
+        self.token_endpoint
     }
 
     /// Also tell the client to wipe its tokens.
@@ -163,6 +217,8 @@ impl From<&SessionError> for WebError {
                     ended: None,
                     limit: Some(l.clone()),
                     step_up: None,
+                    proof: None,
+                    token_endpoint: false,
                 };
             }
             SessionError::StepUpRequired(c) => {
@@ -172,8 +228,11 @@ impl From<&SessionError> for WebError {
                     ended: None,
                     limit: None,
                     step_up: Some(c.clone()),
+                    proof: None,
+                    token_endpoint: false,
                 };
             }
+            SessionError::Proof(p) => return WebError::proof(p.clone()),
             SessionError::LoginDenied(_) => ErrorCode::LoginDenied,
             SessionError::NotFound => ErrorCode::NotFound,
             // The host must verify the (new) credential again: the same
@@ -202,6 +261,8 @@ impl From<&SessionError> for WebError {
             ended,
             limit: None,
             step_up: None,
+            proof: None,
+            token_endpoint: false,
         }
     }
 }

@@ -45,6 +45,8 @@ pub trait Framework: 'static {
 pub struct SessionHandle<F: Framework> {
     api: SessionApi,
     outcome: AuthOutcome,
+    /// A `DPoP` header that could not be read (two of them, not text).
+    dpop_error: Option<crate::binding::ProofError>,
     context: RequestContext,
     access_token: Option<AccessToken>,
     /// Whether the request's method may change state; CSRF checks cover
@@ -74,15 +76,44 @@ impl SessionApi {
         peer: Option<IpAddr>,
         headers: &H,
     ) -> SessionHandle<F> {
+        self.handle_at(outcome, method, None, peer, headers)
+    }
+
+    /// [`SessionApi::handle`] for a request to `path`: a login through the
+    /// handle reads the request's `DPoP` proof and binds the new session to
+    /// its key (a re-authentication keeps the current session's key).
+    pub fn handle_at<F: Framework, H: HeaderSource>(
+        &self,
+        outcome: AuthOutcome,
+        method: &str,
+        path: Option<&str>,
+        peer: Option<IpAddr>,
+        headers: &H,
+    ) -> SessionHandle<F> {
         let access_token = self
             .access_token(headers)
             .ok()
             .flatten()
             .map(AccessToken::new);
+        let mut context = self.request_context(peer, headers);
+        let mut dpop_error = None;
+        match (&outcome, self.dpop_request(method, path, headers)) {
+            // This request's proof was spent authenticating the bound
+            // session: what it proved carries over.
+            (AuthOutcome::Authenticated(s), _) if s.claims.cnf.is_some() => {
+                if let Some(cnf) = &s.claims.cnf {
+                    context = context.with_proven_key(&cnf.jkt);
+                }
+            }
+            (_, Ok(Some(proof))) => context = context.with_dpop(proof),
+            (_, Ok(None)) => {}
+            (_, Err(e)) => dpop_error = Some(e),
+        }
         SessionHandle {
             api: self.clone(),
             outcome,
-            context: self.request_context(peer, headers),
+            dpop_error,
+            context,
             access_token,
             state_changing: is_state_changing(method),
             framework: PhantomData,
@@ -171,6 +202,9 @@ impl<F: Framework> SessionHandle<F> {
         options: LoginOptions,
     ) -> Result<F::Response, F::Rejection> {
         self.writable()?;
+        if let Some(e) = &self.dpop_error {
+            return Err(self.reject(WebError::proof(e.clone()).at_token_endpoint()));
+        }
         let result = self.api.login_with(user, &self.context, options).await;
         self.answer(result)
     }

@@ -65,6 +65,9 @@ pub struct RouteRequest<'a, H> {
     pub peer: Option<IpAddr>,
     /// The request headers.
     pub headers: &'a H,
+    /// The request path (DPoP proofs name the URI; `None` leaves them
+    /// unread).
+    pub path: Option<&'a str>,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
     /// The body, when [`Route::reads_body`] (empty otherwise).
@@ -133,10 +136,7 @@ impl SessionApi {
         }
         let session = || req.outcome.required();
         match route {
-            Route::Refresh => {
-                self.refresh(req.method, req.peer, req.headers, req.body)
-                    .await
-            }
+            Route::Refresh => self.refresh_routed(&req).await,
             Route::Logout => self.logout(req.method, req.headers, req.body).await,
             #[cfg(feature = "risk")]
             Route::NotMePage => self.not_me_page(req.query),

@@ -222,6 +222,7 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
             },
             sign_in_method: Some("password".into()),
             device_group: Some("3f2a9c0d81b4e6f7".into()),
+            binding: None,
         }
     } else {
         SessionMeta::default()
