@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::binding::KeyBinding;
 use crate::enrich::{Describe, describe_place};
 use crate::ids::SessionId;
 use crate::privacy::IpPrivacy;
@@ -52,6 +53,13 @@ pub struct SessionView {
     pub last_seen: Option<SeenView>,
     /// The distinct places it was used from, login included, newest first.
     pub places: Vec<PlaceView>,
+    /// What the session's tokens are bound to (`"dpop"`: a key on the
+    /// device, so copied tokens are useless elsewhere), if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<&'static str>,
+    /// The binding in words ("Bound to a key on this device").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding_text: Option<&'static str>,
 }
 
 /// The latest use of a session.
@@ -106,6 +114,8 @@ impl SessionView {
             location: record.meta.location.clone(),
             risk: record.meta.risk.clone(),
             current: Some(&record.id) == current,
+            binding: record.meta.binding.as_ref().map(KeyBinding::kind),
+            binding_text: record.meta.binding.as_ref().map(KeyBinding::describe),
             place: describe_place(record.ip, &record.meta.location),
             last_seen: record.seen.last.as_ref().map(|s| SeenView {
                 at: s.at,

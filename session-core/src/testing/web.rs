@@ -57,7 +57,9 @@
     async_fn_in_trait
 )]
 
+mod dpop;
 mod seen;
+pub use dpop::*;
 pub use seen::*;
 
 use std::collections::BTreeMap;
@@ -1819,6 +1821,10 @@ macro_rules! web_adapter_tests {
             accept_ch_on_every_response,
             client_hints_name_the_device,
             sessions_remember_where_they_were_used,
+            dpop_stolen_tokens_are_refused,
+            dpop_malformed_proofs_are_refused,
+            dpop_nonce_flow,
+            dpop_modes,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {

@@ -234,11 +234,12 @@ impl SessionApi {
                 "schemas": {
                     "Error": { "type": "object", "required": ["error"], "properties": {
                         "error": { "type": "string" },
-                        "reason": { "type": "string", "description": "why the session ended (idle_timeout, evicted, logout, …)" }
+                        "reason": { "type": "string", "description": "why the session ended (idle_timeout, evicted, logout, …)" },
+                        "error_description": { "type": "string", "description": "why a DPoP proof was refused (invalid_dpop_proof, use_dpop_nonce)" }
                     }},
                     "RefreshRequest": { "type": "object", "properties": { "refresh_token": { "type": "string" } } },
                     "BearerTokens": { "type": "object", "required": ["access_token", "refresh_token", "session_id"], "properties": {
-                        "token_type": { "type": "string", "const": "Bearer" },
+                        "token_type": { "type": "string", "enum": ["Bearer", "DPoP"], "description": "DPoP when the login or refresh carried a DPoP proof and the session is bound to its key" },
                         "access_token": { "type": "string" },
                         "expires_in": { "type": "integer", "minimum": 0 },
                         "access_expires_at": timestamp,
@@ -271,6 +272,8 @@ impl SessionApi {
                         "device_name": { "type": "string", "description": "e.g. \"Chrome 131 on Windows 11\"" },
                         "device_group": { "type": ["string", "null"], "description": "equal for sessions of one browser" },
                         "sign_in_method": { "type": ["string", "null"] },
+                        "binding": { "type": "string", "enum": ["dpop"], "description": "What the tokens are bound to; absent for bearer sessions." },
+                        "binding_text": { "type": "string" },
                         "location": { "type": "object" },
                         "risk": { "type": "object" },
                         "current": { "type": "boolean" },
