@@ -34,6 +34,7 @@ async fn demo_app(
         demo,
         access_ttl: None,
         trusted_proxies: None,
+        public_origin: None,
     };
     let app = DemoApp::build(&config).await.unwrap();
     let service = App::new()

@@ -16,6 +16,8 @@ Options (flags win over environment variables):
   --demo / --no-demo             demo panel and routes (default on)  [SESSIONWARD_DEMO=0|1]
   --trusted-proxies <CIDR,…>     read X-Forwarded-For from these peers only (default none)
                                  [SESSIONWARD_TRUSTED_PROXIES]
+  --public-origin <URL>          the origin browsers use (default http://<host>:<port>);
+                                 DPoP proofs must name it  [SESSIONWARD_PUBLIC_ORIGIN]
   --access-ttl <SECONDS>         access-token lifetime (default 300; a few seconds
                                  shows the page's silent refresh)  [SESSIONWARD_ACCESS_TTL]
 Keys: SESSIONWARD_SIGNING_KEY and SESSIONWARD_REFRESH_KEY (hex, 32+ bytes each);
@@ -41,6 +43,8 @@ pub struct Config {
     pub access_ttl: Option<Duration>,
     /// Reverse proxies whose `X-Forwarded-For` names the client (CIDR list).
     pub trusted_proxies: Option<String>,
+    /// The origin clients use, which DPoP proofs name (default: [`Config::base_url`]).
+    pub public_origin: Option<String>,
 }
 
 fn parse_ttl(name: &str, v: &str) -> Result<Duration, String> {
@@ -107,6 +111,7 @@ impl Config {
             demo: true,
             access_ttl: None,
             trusted_proxies: None,
+            public_origin: None,
         };
         if let Some(v) = env("SESSIONWARD_PORT") {
             config.port = v
@@ -133,6 +138,9 @@ impl Config {
         if let Some(v) = env("SESSIONWARD_TRUSTED_PROXIES") {
             config.trusted_proxies = Some(v);
         }
+        if let Some(v) = env("SESSIONWARD_PUBLIC_ORIGIN") {
+            config.public_origin = Some(v);
+        }
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = |name: &str| {
@@ -151,6 +159,7 @@ impl Config {
                 "--store" => config.store = value("--store")?,
                 "--transport" => config.transport = parse_transport(&value("--transport")?)?,
                 "--trusted-proxies" => config.trusted_proxies = Some(value("--trusted-proxies")?),
+                "--public-origin" => config.public_origin = Some(value("--public-origin")?),
                 "--demo" => config.demo = true,
                 "--no-demo" => config.demo = false,
                 "--access-ttl" => {
@@ -161,6 +170,13 @@ impl Config {
             }
         }
         Ok(Parsed::Run(config))
+    }
+
+    /// The origin DPoP proofs must name: `--public-origin`, else the base URL.
+    pub fn origin(&self) -> String {
+        self.public_origin
+            .clone()
+            .unwrap_or_else(|| self.base_url())
     }
 
     /// The app's base URL, used in notification links.

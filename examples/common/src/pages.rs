@@ -76,6 +76,9 @@ pub fn client_config(app: &DemoApp) -> WebResponse {
             "demo": app.demo,
             "plug_in_users": (!app.demo).then_some(crate::users::PLUG_IN_USERS),
             "prefix": app.api.config().route_prefix(),
+            // DPoP proofs name this origin (`htu`), whichever name the
+            // browser reached the app by.
+            "public_origin": app.api.config().public_origin(),
             "reauth_seconds": app.api.config().recent_auth().map(|d| d.as_secs()),
             "demo_devices": if app.demo { crate::demo::catalogue() } else { json!(null) },
         }),

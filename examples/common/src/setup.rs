@@ -132,7 +132,9 @@ impl DemoApp {
                 .risk(engine)
                 .build()
                 .map_err(|e| e.to_string())?;
-        let mut adapter = AdapterConfig::new().with_transport(config.transport);
+        let mut adapter = AdapterConfig::new()
+            .with_transport(config.transport)
+            .with_public_origin(config.origin());
         if let Some(list) = &config.trusted_proxies {
             let proxies = sessionward_core::enrich::TrustedProxies::parse(list)
                 .map_err(|e| format!("bad --trusted-proxies `{list}`: {e}"))?;
