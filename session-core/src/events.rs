@@ -115,6 +115,25 @@ impl EventKind {
     }
 }
 
+/// One mid-session anomaly signal and what was done about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyDetail {
+    /// The signal's weight.
+    pub weight: u32,
+    /// Why it fired ("signed in on Chrome on Windows, now used from Firefox on Linux").
+    pub reason: String,
+    /// The request's total score.
+    pub score: u32,
+    /// The action for the score: `allow`, `notify`, `step_up` or `revoke`.
+    pub action: String,
+    /// Shadow mode: the action was logged, not applied.
+    pub shadow: bool,
+    /// The device and place before ("Chrome 131 on Windows 10, London, United Kingdom").
+    pub before: String,
+    /// The device and place of this request.
+    pub after: String,
+}
+
 /// What happened. The serialized `event` field carries the OWASP-style name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -218,6 +237,18 @@ pub enum EventKind {
         /// Whether the policy ended the session for it.
         revoked: bool,
     },
+    /// A session changed browser, OS or device class mid-session
+    /// (`authn_session_device_changed`).
+    #[serde(rename = "authn_session_device_changed")]
+    SessionDeviceChanged(AnomalyDetail),
+    /// A session moved faster than travel allows
+    /// (`authn_session_impossible_travel`).
+    #[serde(rename = "authn_session_impossible_travel")]
+    SessionImpossibleTravel(AnomalyDetail),
+    /// A session was used from two networks taking turns
+    /// (`authn_session_network_alternation`).
+    #[serde(rename = "authn_session_network_alternation")]
+    SessionNetworkAlternation(AnomalyDetail),
     /// A new-login notice could not be delivered (`notification_failed`).
     NotificationFailed {
         /// What went wrong.
@@ -248,6 +279,9 @@ impl EventKind {
             EventKind::NotMe { .. } => "authn_not_me",
             EventKind::NotificationFailed { .. } => "notification_failed",
             EventKind::KeyProofFailed { .. } => "authn_key_proof_failed",
+            EventKind::SessionDeviceChanged(_) => "authn_session_device_changed",
+            EventKind::SessionImpossibleTravel(_) => "authn_session_impossible_travel",
+            EventKind::SessionNetworkAlternation(_) => "authn_session_network_alternation",
         }
     }
 
@@ -275,6 +309,15 @@ impl EventKind {
             | EventKind::LoginBurst(_)
             | EventKind::AnonymousIp(_)
             | EventKind::NotificationFailed { .. } => Level::Warn,
+            EventKind::SessionDeviceChanged(d)
+            | EventKind::SessionImpossibleTravel(d)
+            | EventKind::SessionNetworkAlternation(d) => {
+                if d.action == "revoke" || d.action == "step_up" {
+                    Level::Critical
+                } else {
+                    Level::Warn
+                }
+            }
             EventKind::LoginRisk { level, .. } => {
                 if *level == crate::risk::RiskLevel::Low {
                     Level::Info

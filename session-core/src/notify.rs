@@ -43,6 +43,10 @@ pub struct NewLoginNotice {
     pub sessions_url: String,
     /// Link that ends every session of the account (signed, single-use, short-lived).
     pub not_me_url: String,
+    /// For a notice about a session used the way a stolen one is (not a
+    /// new login): what happened, in words, which [`NewLoginNotice::headline`]
+    /// then returns.
+    pub anomaly: Option<String>,
 }
 
 impl fmt::Debug for NewLoginNotice {
@@ -60,6 +64,9 @@ impl fmt::Debug for NewLoginNotice {
 impl NewLoginNotice {
     /// "New login from Chrome 131 on Windows 10 in London, United Kingdom".
     pub fn headline(&self) -> String {
+        if let Some(anomaly) = &self.anomaly {
+            return anomaly.clone();
+        }
         let place = match self.location.as_str() {
             crate::enrich::THIS_COMPUTER => "on this computer".to_owned(),
             crate::enrich::LOCAL_NETWORK => "on your local network".to_owned(),
@@ -167,6 +174,7 @@ mod tests {
             reasons: Vec::new(),
             sessions_url: String::new(),
             not_me_url: String::new(),
+            anomaly: None,
         }
     }
 

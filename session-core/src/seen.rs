@@ -33,6 +33,10 @@ pub struct SeenFrom {
     /// Parsed device facts of the request.
     #[serde(default)]
     pub device: DeviceInfo,
+    /// Mid-session anomaly signals this use raised
+    /// ([`crate::risk::anomaly`]), so the session list can show them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
 }
 
 impl SeenFrom {
@@ -149,6 +153,7 @@ mod tests {
                 ..Location::default()
             },
             device: DeviceInfo::default(),
+            anomalies: Vec::new(),
         }
     }
 

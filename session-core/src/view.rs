@@ -75,6 +75,11 @@ pub struct SeenView {
     pub location: Location,
     /// The device for people.
     pub device_name: String,
+    /// Mid-session anomaly signals this use raised (`device_changed`,
+    /// `impossible_travel`, `network_alternation`): the page highlights
+    /// the session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
 }
 
 /// One place a session was used from.
@@ -123,6 +128,7 @@ impl SessionView {
                 place: describe_place(s.ip, &s.location),
                 location: s.location.clone(),
                 device_name: s.device.describe(),
+                anomalies: s.anomalies.clone(),
             }),
             places: record
                 .seen
@@ -146,6 +152,7 @@ fn login_place(record: &SessionRecord) -> SeenFrom {
         ip: record.ip,
         location: record.meta.location.clone(),
         device: record.meta.device.clone(),
+        anomalies: Vec::new(),
     }
 }
 

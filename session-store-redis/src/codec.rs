@@ -393,6 +393,7 @@ mod tests {
                 ..Location::default()
             },
             device: DeviceInfo::default(),
+            anomalies: vec!["device_changed".into()],
         };
         r.seen.last = Some(seen.clone());
         let raw = encode(&r).unwrap();

@@ -254,13 +254,23 @@ impl SessionManager {
             return Ok(record);
         }
         let keep_since = keep_since(now, Some(self.inner.policy.history_retention()));
-        let seen = ctx
-            .and_then(|ctx| self.seen_from(&ctx(), now))
-            .map(|last| SeenUpdate {
-                places: record.seen.places_with(&last, keep_since),
-                read_last_seen_at: record.last_seen_at,
-                last,
-            });
+        let seen = match ctx.and_then(|ctx| self.seen_from(&ctx(), now)) {
+            Some((mut last, class)) => {
+                // A refusal here writes no activity, so the next request is
+                // compared (and refused) again.
+                #[cfg(feature = "risk")]
+                self.check_mid_session(&record, &mut last, class, now)
+                    .await?;
+                #[cfg(not(feature = "risk"))]
+                let _ = (&mut last, class);
+                Some(SeenUpdate {
+                    places: record.seen.places_with(&last, keep_since),
+                    read_last_seen_at: record.last_seen_at,
+                    last,
+                })
+            }
+            None => None,
+        };
         let request = TouchRequest {
             user: record.user.clone(),
             id: record.id.clone(),

@@ -252,18 +252,25 @@ impl SessionManager {
     }
 
     /// Where a request after login came from, as the session records it
-    /// (`None` when the context carries nothing to record).
-    pub(super) fn seen_from(&self, ctx: &RequestContext, now: Timestamp) -> Option<SeenFrom> {
+    /// (`None` when the context carries nothing to record), with the
+    /// request's device class.
+    pub(super) fn seen_from(
+        &self,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Option<(SeenFrom, crate::record::DeviceClass)> {
         if ctx.is_empty() {
             return None;
         }
         let enrichment = self.enrich(ctx);
-        Some(SeenFrom {
+        let seen = SeenFrom {
             at: now,
             ip: self.inner.privacy.store_opt(ctx.ip()),
             location: enrichment.location,
             device: enrichment.device,
-        })
+            anomalies: Vec::new(),
+        };
+        Some((seen, enrichment.class))
     }
 
     fn new_record(

@@ -3,6 +3,8 @@
 //! It mints and checks tokens, asks the store for every security decision,
 //! emits security events, and keeps the optional cached revocation view.
 
+#[cfg(feature = "risk")]
+mod anomaly;
 mod authenticate;
 mod cache;
 mod dpop;

@@ -77,7 +77,17 @@ impl SessionManager {
             )
             .ok_or_else(|| self.reject(now, TokenRejection::NumberOutOfRange, None))?;
         let jkt = self.refresh_thumbprint(ctx, now).await?;
-        let seen = ctx.and_then(|ctx| self.seen_from(ctx, now));
+        let seen = match ctx.and_then(|ctx| self.seen_from(ctx, now)) {
+            Some((mut seen, class)) => {
+                #[cfg(feature = "risk")]
+                self.check_refresh_context(&presented, &mut seen, class, now)
+                    .await?;
+                #[cfg(not(feature = "risk"))]
+                let _ = (&mut seen, class);
+                Some(seen)
+            }
+            None => None,
+        };
         let outcome = self
             .rotate(&presented, &successor, jkt.as_deref(), seen.clone(), now)
             .await?;
@@ -120,6 +130,35 @@ impl SessionManager {
             },
             _ => self.refresh_mismatch(&presented, record, now).await,
         }
+    }
+
+    /// Compares a refresh's request with its session before rotating, when
+    /// mid-session checks are on: one extra read, and only for the
+    /// session's current token (a forged or stale one proves nothing and
+    /// must not get anyone's session ended).
+    #[cfg(feature = "risk")]
+    async fn check_refresh_context(
+        &self,
+        presented: &ParsedRefresh,
+        seen: &mut crate::seen::SeenFrom,
+        class: crate::record::DeviceClass,
+        now: Timestamp,
+    ) -> Result<(), SessionError> {
+        if !self.checks_mid_session() {
+            return Ok(());
+        }
+        let Some(current) = self.inner.store.get(&presented.user, &presented.id).await? else {
+            return Ok(());
+        };
+        let is_current = current.refresh.generation == presented.generation
+            && presented.secret.hash_bound(current.bound_thumbprint()) == current.refresh.hash
+            && current
+                .inactive_reason(now, self.idle_cutoff(now))
+                .is_none();
+        if is_current {
+            self.check_mid_session(&current, seen, class, now).await?;
+        }
+        Ok(())
     }
 
     /// The store's compare-and-swap of `presented` to `successor`, with the

@@ -190,19 +190,7 @@ impl SessionManager {
         now: Timestamp,
     ) -> Result<(), SessionError> {
         let s = &success.session;
-        let token = self.mint_action(
-            &s.user,
-            ACT_NOT_ME,
-            Some(&s.id),
-            None,
-            now,
-            risk.action_token_ttl,
-        )?;
-        let sep = if links.not_me_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
+        let not_me_url = self.not_me_url(risk, links, s, now)?;
         let notice = NewLoginNotice {
             user: s.user.clone(),
             session_id: s.id.clone(),
@@ -212,12 +200,54 @@ impl SessionManager {
             at: now,
             reasons: s.meta.risk.signals.clone(),
             sessions_url: links.sessions_url.clone(),
-            not_me_url: format!("{}{sep}token={}", links.not_me_url, token.expose_secret()),
+            not_me_url,
+            anomaly: None,
         };
+        self.deliver(notifier, &notice, s, now).await;
+        Ok(())
+    }
+
+    /// A "this wasn't me" link for `session`'s user.
+    pub(super) fn not_me_url(
+        &self,
+        risk: &RiskEngine,
+        links: &NoticeLinks,
+        session: &crate::record::SessionRecord,
+        now: Timestamp,
+    ) -> Result<String, SessionError> {
+        let token = self.mint_action(
+            &session.user,
+            ACT_NOT_ME,
+            Some(&session.id),
+            None,
+            now,
+            risk.action_token_ttl,
+        )?;
+        let sep = if links.not_me_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        Ok(format!(
+            "{}{sep}token={}",
+            links.not_me_url,
+            token.expose_secret()
+        ))
+    }
+
+    /// Delivers `notice` about `s`; retries once, then records
+    /// `notification_failed`.
+    pub(super) async fn deliver(
+        &self,
+        notifier: &dyn Notifier,
+        notice: &NewLoginNotice,
+        s: &crate::record::SessionRecord,
+        now: Timestamp,
+    ) {
         let mut failure = String::new();
         for _ in 0..2 {
-            match tokio::time::timeout(NOTIFY_TIMEOUT, notifier.notify(&notice)).await {
-                Ok(Ok(())) => return Ok(()),
+            match tokio::time::timeout(NOTIFY_TIMEOUT, notifier.notify(notice)).await {
+                Ok(Ok(())) => return,
                 Ok(Err(e)) => failure = e.to_string(),
                 Err(_) => failure = "notifier timed out".to_owned(),
             }
@@ -228,7 +258,6 @@ impl SessionManager {
             None,
             Some(s),
         ));
-        Ok(())
     }
 
     /// A challenge for a login that needs a second factor.

@@ -40,12 +40,14 @@ pub struct RiskEngine {
     pub(crate) notifier: Option<(Arc<dyn Notifier>, NoticeLinks)>,
     pub(crate) action_token_ttl: Duration,
     pub(crate) step_up_ttl: Duration,
+    pub(crate) mid_session: super::anomaly::MidSessionConfig,
 }
 
 impl fmt::Debug for RiskEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RiskEngine")
             .field("config", &self.config)
+            .field("mid_session", &self.mid_session)
             .field("notifier", &self.notifier.as_ref().map(|(_, l)| l))
             .finish_non_exhaustive()
     }
@@ -60,6 +62,7 @@ impl RiskEngine {
             notifier: None,
             action_token_ttl: Duration::from_secs(2 * 3600),
             step_up_ttl: Duration::from_secs(600),
+            mid_session: super::anomaly::MidSessionConfig::default(),
         }
     }
 
@@ -67,6 +70,18 @@ impl RiskEngine {
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>, links: NoticeLinks) -> Self {
         self.notifier = Some((notifier, links));
         self
+    }
+
+    /// How a session used the way a stolen one is gets treated (default:
+    /// [`super::MidSessionConfig::default`], on).
+    pub fn with_mid_session(mut self, config: super::MidSessionConfig) -> Self {
+        self.mid_session = config;
+        self
+    }
+
+    /// The mid-session anomaly settings.
+    pub fn mid_session(&self) -> &super::MidSessionConfig {
+        &self.mid_session
     }
 
     /// Lifetime of "this wasn't me" links (default 2 hours).

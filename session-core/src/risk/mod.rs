@@ -18,6 +18,9 @@
 //! step-up. In shadow mode the decision is logged but every login is allowed.
 
 #[cfg(feature = "risk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
+pub mod anomaly;
+#[cfg(feature = "risk")]
 mod engine;
 mod history;
 #[cfg(feature = "risk")]
@@ -31,6 +34,9 @@ use crate::record::RiskSummary;
 use crate::secret::ActionToken;
 use crate::time::Timestamp;
 
+#[cfg(feature = "risk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
+pub use anomaly::{MidSessionAction, MidSessionAssessment, MidSessionConfig};
 #[cfg(feature = "risk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "risk")))]
 pub use engine::{NoticeLinks, RiskEngine};

@@ -196,6 +196,7 @@ pub async fn seen_writes_are_conditional(store: Arc<dyn SessionStore>) {
             ..Default::default()
         },
         device: Default::default(),
+        anomalies: Vec::new(),
     };
     let touch = |at: Timestamp, read: Timestamp, place: &str, places: Vec<SeenFrom>| TouchRequest {
         user: user.clone(),

@@ -287,7 +287,9 @@ impl SessionApi {
                         "ip": { "type": ["string", "null"] },
                         "place": { "type": "string" },
                         "location": { "type": "object" },
-                        "device_name": { "type": "string" }
+                        "device_name": { "type": "string" },
+                        "anomalies": { "type": "array", "items": { "type": "string", "enum": ["device_changed", "impossible_travel", "network_alternation"] },
+                            "description": "mid-session anomaly signals this use raised" }
                     }},
                     "Place": { "type": "object", "required": ["at", "place"], "properties": {
                         "at": timestamp,
