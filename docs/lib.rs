@@ -43,6 +43,9 @@ pub mod session_page_data {}
 #[doc = include_str!("events.md")]
 pub mod events {}
 
+#[doc = include_str!("stolen-tokens.md")]
+pub mod stolen_tokens {}
+
 /// The boxed error of the examples.
 pub type Error = Box<dyn std::error::Error>;
 
