@@ -66,7 +66,7 @@ impl KeyBinding {
     }
 }
 
-/// Why a key proof was refused. [`ProofError::description`] is the
+/// Why a key proof was refused. Its `Display` text is the
 /// `error_description` clients see; it names no key, token or claim value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
