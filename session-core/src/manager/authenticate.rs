@@ -141,6 +141,16 @@ impl SessionManager {
             (Ok(u), Ok(s)) => (u, s),
             _ => return Err(self.reject(now, TokenRejection::BadClaims, None)),
         };
+        let record = self.current_state(&user, &id, now).await?;
+        let Some(record) = record else {
+            return Err(self.reject(now, TokenRejection::UnknownSession, Some(&user)));
+        };
+        if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
+            return Err(self.ended(now, reason, &record));
+        }
+        // After the session check, so the proof of a request that an ended
+        // session refuses is not spent (a refresh may still carry it), and
+        // before the activity write.
         match &claims.cnf {
             Some(cnf) => {
                 self.check_request_proof(&user, &id, token, &cnf.jkt, proof, now)
@@ -150,13 +160,6 @@ impl SessionManager {
                 return Err(SessionError::Proof(ProofError::Missing));
             }
             None => {}
-        }
-        let record = self.current_state(&user, &id, now).await?;
-        let Some(record) = record else {
-            return Err(self.reject(now, TokenRejection::UnknownSession, Some(&user)));
-        };
-        if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
-            return Err(self.ended(now, reason, &record));
         }
         let record = self.touch_if_due(record, now, ctx).await?;
         Ok(AuthenticatedSession {

@@ -464,9 +464,15 @@ impl SessionApi {
 
     /// The `WWW-Authenticate` challenge of a request without credentials:
     /// `Bearer`, and `DPoP` with its algorithms unless DPoP is off
-    /// (RFC 9449 §7.1); only `DPoP` when it is required.
+    /// (RFC 9449 §7.1); only `DPoP` when it is required. Plain `Bearer`
+    /// where proofs are not read (no public origin, or cookies).
     fn missing_token_challenge(&self) -> String {
         let dpop = format!("DPoP algs=\"{DPOP_ALGORITHMS}\"");
+        let config = &self.inner.config;
+        // Proofs are read only with a public origin, on the bearer transport.
+        if config.public_origin.is_none() || config.transport != TokenTransport::Bearer {
+            return WWW_AUTHENTICATE_MISSING.to_owned();
+        }
         match self.inner.manager.policy().dpop().mode {
             DpopMode::Off => WWW_AUTHENTICATE_MISSING.to_owned(),
             DpopMode::Optional => format!("{WWW_AUTHENTICATE_MISSING}, {dpop}"),
