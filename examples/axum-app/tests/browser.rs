@@ -221,7 +221,7 @@ async fn stored_tokens(c: &Client, transport: &str) -> Vec<String> {
     if transport == "bearer" {
         let v = js(
             c,
-            "return ['sw_access', 'sw_refresh'].filter(k => localStorage.getItem(k) !== null);",
+            "return ['sw_access', 'sw_refresh', 'sw_token_type'].filter(k => localStorage.getItem(k) !== null);",
         )
         .await;
         v.as_array()
@@ -269,15 +269,14 @@ async fn screenshot(c: &Client, name: &str) {
     }
 }
 
-/// The session list as the API returns it to this browser.
+/// The session list as the API returns it to this browser, fetched the
+/// way the page fetches (with bearer transport: its token scheme and a
+/// DPoP proof by its key).
 async fn sessions_json(c: &Client) -> Value {
     js_async(
         c,
-        "const t = localStorage.getItem('sw_access');
-         const headers = { Accept: 'application/json' };
-         if (t) headers.Authorization = 'Bearer ' + t;
-         fetch('/auth/sessions', { headers, credentials: 'same-origin' })
-           .then(r => r.json()).then(done, e => done({ fetch_error: String(e) }));",
+        "rawFetch('GET', state.cfg.prefix + '/sessions')
+           .then(r => done(r.data), e => done({ fetch_error: String(e) }));",
     )
     .await
 }
@@ -1572,19 +1571,34 @@ async fn long_session(driver: &str, chromium: &Path, transport: &str) {
         left < 0.0,
         "[{transport}] access token should have expired ({left}s left)"
     );
+    // Bearer sessions are bound to the page's key: the replay below gets a
+    // proof made by that key now, so only the ended session can refuse it.
+    let proof = if transport == "bearer" {
+        let p = js_async(
+            &c,
+            "currentKey().then(k => k ? dpopProof(k, 'POST', state.cfg.prefix + '/refresh') : 'no key')
+               .then(done, e => done(String(e)));",
+        )
+        .await;
+        let p = p.as_str().unwrap_or_default().to_owned();
+        assert_eq!(p.split('.').count(), 3, "a proof by the page's key: {p}");
+        Some(p)
+    } else {
+        None
+    };
     click(&c, "#logout").await;
     until(&c, "login page after logout", LOGIN_VISIBLE).await;
     assert_eq!(js_str(&c, NOTICE).await, "You signed out.");
     assert!(stored_tokens(&c, transport).await.is_empty());
 
     // The refresh token captured before logout is dead on the server.
-    let (status, body) = if transport == "bearer" {
+    let (status, body) = if let Some(proof) = proof {
         let body = json!({ "refresh_token": refresh }).to_string();
         http(
             port,
             "POST",
             "/auth/refresh",
-            &[("Content-Type", "application/json")],
+            &[("Content-Type", "application/json"), ("DPoP", &proof)],
             &body,
         )
     } else {
