@@ -4,8 +4,10 @@
 // textContent or attribute values, never as HTML.
 //
 // Bearer transport keeps tokens in localStorage (the SPA case of the
-// original finding) and removes them on logout / 401; cookie transport
-// keeps them in HttpOnly cookies and sends the CSRF double-submit header.
+// original finding) and removes them on logout / 401, and binds them to a
+// key the page cannot read (DPoP, below), so copies of them are useless
+// elsewhere; cookie transport keeps them in HttpOnly cookies and sends the
+// CSRF double-submit header.
 // Either way the page refreshes before the access token runs out (while the
 // user is active) and whenever a request finds it missing or expired, so an
 // active user is never signed out while the session lives. A browser whose
@@ -15,6 +17,7 @@
 
 const ACCESS = "sw_access";
 const REFRESH = "sw_refresh";
+const TOKEN_TYPE = "sw_token_type";
 const state = { cfg: null, me: null, sessions: [], open: new Set() };
 const $ = (id) => document.getElementById(id);
 
@@ -63,6 +66,7 @@ function storeTokens(data) {
   if (bearer() && data && data.access_token) {
     localStorage.setItem(ACCESS, data.access_token);
     localStorage.setItem(REFRESH, data.refresh_token);
+    localStorage.setItem(TOKEN_TYPE, data.token_type === "DPoP" ? "DPoP" : "Bearer");
   }
   if (data && data.access_expires_at) scheduleRefresh(data.access_expires_at);
 }
@@ -73,6 +77,8 @@ function wipeTokens() {
   refreshTimer = null;
   localStorage.removeItem(ACCESS);
   localStorage.removeItem(REFRESH);
+  localStorage.removeItem(TOKEN_TYPE);
+  if (bearer()) keepKey(null);
   sessionStorage.clear();
   state.me = null;
   state.sessions = [];
@@ -95,6 +101,7 @@ const ENDED_WHY = {
   refresh_token_reuse: "for your security: its sign-in was used twice, which can mean someone copied it",
   not_me: "for your security: a sign-in was reported with \"This wasn't me\"",
   risk: "for your security: the sign-in looked unusual",
+  key_proof_failed: "for your security: its tokens were used without this device's key, which means they were copied",
 };
 
 function endedMessage(reason) {
@@ -102,12 +109,126 @@ function endedMessage(reason) {
   return "This device was signed out" + (why ? " " + why : "") + ". Sign in again to continue.";
 }
 
-async function rawFetch(method, path, body) {
+// ---------- DPoP key (bearer transport) ----------
+//
+// With bearer transport every request carries a DPoP proof (RFC 9449): a
+// JWT signed by a P-256 key the page made with WebCrypto as
+// non-extractable, so no script, this one included, can read its private
+// half. The key pair lives in IndexedDB so a reload keeps it. The login
+// binds the session to the key; from then on the server refuses its
+// tokens without a fresh proof by it, so tokens copied out of localStorage
+// are useless elsewhere. A login without a session makes a new key; a
+// re-authentication keeps the current one; logout and wipes delete it.
+// Without WebCrypto or IndexedDB the page sends plain bearer tokens.
+
+const KEY_DB = "sessionward-dpop";
+const KEY_STORE = "keys";
+const KEY_NAME = "current";
+
+/** Runs `op(store)` in a `mode` transaction of the key store; resolves to its request's result. */
+function keyStore(mode, op) {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(KEY_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(KEY_STORE);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(KEY_STORE, mode);
+      const req = op(tx.objectStore(KEY_STORE));
+      tx.oncomplete = () => { db.close(); resolve(req.result); };
+      tx.onabort = () => { db.close(); reject(tx.error); };
+    };
+  });
+}
+
+/** Proofs need the origin the server checks them against, WebCrypto and IndexedDB. */
+function dpopPossible() {
+  return bearer() && typeof state.cfg.public_origin === "string" && !!state.cfg.public_origin &&
+    !!(window.crypto && crypto.subtle) && typeof indexedDB !== "undefined";
+}
+
+// The key requests are signed with: a promise of {privateKey, publicKey, jwk} or null.
+let dpopKey = null;
+
+/** The stored key, or null (none, or no WebCrypto / IndexedDB). */
+function currentKey() {
+  if (!dpopKey) {
+    dpopKey = dpopPossible()
+      ? keyStore("readonly", (s) => s.get(KEY_NAME)).then((k) => (k && k.privateKey ? k : null), () => null)
+      : Promise.resolve(null);
+  }
+  return dpopKey;
+}
+
+/** A new key for a login, not stored yet; null when the page can't keep one. */
+async function newKey() {
+  if (!dpopPossible()) return null;
+  try {
+    await keyStore("readonly", (s) => s.count());
+    const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+    return { privateKey: pair.privateKey, publicKey: pair.publicKey, jwk: { kty, crv, x, y } };
+  } catch (_) {
+    return null;
+  }
+}
+
+/** Signs with `key` from now on and keeps it in IndexedDB; `null` deletes the stored key. */
+async function keepKey(key) {
+  dpopKey = Promise.resolve(key);
+  try {
+    await keyStore("readwrite", (s) => (key ? s.put(key, KEY_NAME) : s.delete(KEY_NAME)));
+  } catch (_) { /* no IndexedDB: nothing stored, nothing to delete */ }
+}
+
+// The latest server nonce (`DPoP-Nonce`), included in every proof.
+let dpopNonce = null;
+
+const utf8 = (s) => new TextEncoder().encode(s);
+
+function base64url(bytes) {
+  let s = "";
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A DPoP proof by `key` for `method` `path`, tied to `accessToken` (`ath`) when one is sent. */
+async function dpopProof(key, method, path, accessToken) {
+  const claims = {
+    jti: base64url(crypto.getRandomValues(new Uint8Array(18))),
+    htm: method,
+    htu: state.cfg.public_origin.replace(/\/+$/, "") + path.split(/[?#]/)[0],
+    iat: Math.floor(Date.now() / 1000),
+  };
+  if (accessToken) claims.ath = base64url(await crypto.subtle.digest("SHA-256", utf8(accessToken)));
+  if (dpopNonce) claims.nonce = dpopNonce;
+  const header = { typ: "dpop+jwt", alg: "ES256", jwk: key.jwk };
+  const input = base64url(utf8(JSON.stringify(header))) + "." + base64url(utf8(JSON.stringify(claims)));
+  // WebCrypto's ECDSA signature is r || s, what ES256 wants.
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, utf8(input));
+  return input + "." + base64url(signature);
+}
+
+// One request as the page makes it. With bearer transport it sends the
+// access token (`DPoP` or `Bearer`, as the login or refresh answer said)
+// and a proof by `key` (default: the stored key; null: none), retrying
+// once with the server's nonce when it asks for one.
+async function rawFetch(method, path, body, key) {
+  const signer = bearer() ? (key === undefined ? await currentKey() : key) : null;
+  let r = await fetchOnce(method, path, body, signer);
+  if (signer && (r.status === 400 || r.status === 401) && r.data && r.data.error === "use_dpop_nonce" && r.nonce) {
+    r = await fetchOnce(method, path, body, signer);
+  }
+  return { status: r.status, data: r.data };
+}
+
+async function fetchOnce(method, path, body, signer) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (bearer()) {
     const t = localStorage.getItem(ACCESS);
-    if (t) headers.Authorization = "Bearer " + t;
+    if (t) headers.Authorization = (localStorage.getItem(TOKEN_TYPE) === "DPoP" ? "DPoP " : "Bearer ") + t;
+    if (signer) headers.DPoP = await dpopProof(signer, method, path, t);
   } else if (method !== "GET") {
     const c = csrfToken();
     if (c) headers["X-CSRF-Token"] = c;
@@ -121,9 +242,11 @@ async function rawFetch(method, path, body) {
   } catch (_) {
     throw new Unreachable(UNREACHABLE);
   }
+  const nonce = res.headers.get("DPoP-Nonce");
+  if (nonce) dpopNonce = nonce;
   let data = null;
   try { data = await res.json(); } catch (_) { /* empty body */ }
-  return { status: res.status, data };
+  return { status: res.status, data, nonce };
 }
 
 // Single-flight refresh; resolves to the refresh answer ({status, data}).
@@ -159,10 +282,15 @@ function signedOut(reason, wasSignedIn = true) {
 // or its cookie gone) refreshes once and retries; asks for the password
 // again on reauthentication_required (a dismissed prompt throws Cancelled);
 // when the session is really gone, wipes the tokens and shows the login
-// page with the reason.
+// page with the reason. Tokens whose key proofs are refused (the key is
+// gone from this browser) are of no use to the page either.
 async function api(method, path, body, retried = false) {
   const r = await rawFetch(method, path, body);
   const code = r.data && r.data.error;
+  if (r.status === 401 && code === "invalid_dpop_proof") {
+    signedOut(null, !!state.me);
+    throw new SessionEnded();
+  }
   if (r.status === 401 && (code === "invalid_token" || code === "missing_token")) {
     let why = r.data;
     if (!retried && !why.reason) {
@@ -190,6 +318,7 @@ async function sessionState() {
   const code = r.data && r.data.error;
   if (r.status !== 401) return { state: "none" };
   if (r.data && r.data.reason) return { state: "ended", reason: r.data.reason };
+  if (code === "invalid_dpop_proof") return { state: "ended", reason: null };
   if (code === "invalid_token" || (code === "missing_token" && heldRefresh)) {
     const f = await refreshTokens();
     if (f.status === 200) {
@@ -197,6 +326,7 @@ async function sessionState() {
       if (r.status === 200) return { state: "active", me: r.data };
     }
     if (f.data && f.data.reason) return { state: "ended", reason: f.data.reason };
+    if (f.data && f.data.error === "invalid_dpop_proof") return { state: "ended", reason: null };
     if (f.status === 401 && code === "invalid_token") return { state: "ended", reason: null };
   }
   return { state: "none" };
@@ -420,6 +550,9 @@ function joinNodes(parts, sep = " · ") {
   return out;
 }
 
+/** "Bound to a key on this device" for a session tied to its device's key (DPoP), else null. */
+function bindingText(s) { return typeof s.binding_text === "string" && s.binding_text ? s.binding_text : null; }
+
 function sessionDetails(s, id) {
   const d = s.device || {};
   const seen = lastSeen(s);
@@ -444,6 +577,7 @@ function sessionDetails(s, id) {
     detailRow("Operating system", os),
     detailRow("Model", model),
     detailRow("Sign-in method", s.sign_in_method ? methodText(s.sign_in_method) : null),
+    detailRow("Protection", bindingText(s)),
     detailRow("Security check", ...riskParts),
     detailRow("Expires", timeEl(s.expires_at)),
     detailRow("User agent", s.user_agent ? el("span", { class: "ua" }, s.user_agent) : null));
@@ -461,6 +595,7 @@ function sessionCard(s, level, groupName) {
   const signals = (s.risk && Array.isArray(s.risk.signals)) ? s.risk.signals : [];
   const badges = el("div", { class: "badges" });
   if (s.current) badges.append(el("span", { class: "badge this" }, "This device"));
+  if (bindingText(s)) badges.append(el("span", { class: "badge bound" }, bindingText(s)));
   for (const sig of signals) {
     const g = signal(sig);
     badges.append(el("span", { class: "badge " + g.kind, title: g.words }, g.label));
@@ -801,15 +936,20 @@ async function simulate(stepUpToken) {
 async function login(ev) {
   ev.preventDefault();
   $("login-error").hidden = true;
+  // A new session gets a new key; signed in already, the login replaces the
+  // session and keeps its key (the server checks it is the same).
+  const fresh = bearer() && !localStorage.getItem(ACCESS) && !localStorage.getItem(REFRESH);
+  const key = fresh ? await newKey() : undefined;
   let r;
   try {
-    r = await rawFetch("POST", "/login", { username: $("login-username").value, password: $("login-password").value });
+    r = await rawFetch("POST", "/login", { username: $("login-username").value, password: $("login-password").value }, key);
   } catch (e) {
     $("login-error").textContent = UNREACHABLE;
     $("login-error").hidden = false;
     return;
   }
   if (r.status === 200) {
+    if (fresh) await keepKey(r.data && r.data.token_type === "DPoP" ? key : null);
     storeTokens(r.data);
     $("login-password").value = "";
     showLogin();

@@ -23,6 +23,11 @@
 //!   `device_group`, `device_name` and `last_seen` fields, the last one
 //!   through the app's `--trusted-proxies` switch (`X-Forwarded-For` from
 //!   loopback).
+//! - `dpop_bound_tokens_are_useless_elsewhere`: bearer tokens are bound to
+//!   the page's non-extractable WebCrypto key (DPoP); everything a script
+//!   in the page can read, replayed over plain HTTP (as `Bearer`, without a
+//!   proof, with another key's proof), is refused; the page keeps working
+//!   across a reload; logout deletes the key. Bearer only.
 //!
 //! Screenshots go to `<target>/browser-artifacts/` (and to `docs/images/`
 //! with `SESSIONWARD_DOC_IMAGES=1`). axe-core comes from
@@ -34,10 +39,11 @@
 //! is not installed, unless `SESSIONWARD_REQUIRE_SERVICES=1`.
 #![allow(missing_docs)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -45,6 +51,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 mod common;
 use common::{Proc, find_in_path, free_port, wait_for_port};
 use serde_json::{Value, json};
+use sessionward_core::Timestamp;
+use sessionward_core::testing::dpop::DpopKey;
+use sessionward_core::testing::http::send;
+use sessionward_core::testing::web::{TestRequest, TestResponse};
 
 const UA_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const UA_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
@@ -221,7 +231,7 @@ async fn stored_tokens(c: &Client, transport: &str) -> Vec<String> {
     if transport == "bearer" {
         let v = js(
             c,
-            "return ['sw_access', 'sw_refresh'].filter(k => localStorage.getItem(k) !== null);",
+            "return ['sw_access', 'sw_refresh', 'sw_token_type'].filter(k => localStorage.getItem(k) !== null);",
         )
         .await;
         v.as_array()
@@ -269,15 +279,14 @@ async fn screenshot(c: &Client, name: &str) {
     }
 }
 
-/// The session list as the API returns it to this browser.
+/// The session list as the API returns it to this browser, fetched the
+/// way the page fetches (with bearer transport: its token scheme and a
+/// DPoP proof by its key).
 async fn sessions_json(c: &Client) -> Value {
     js_async(
         c,
-        "const t = localStorage.getItem('sw_access');
-         const headers = { Accept: 'application/json' };
-         if (t) headers.Authorization = 'Bearer ' + t;
-         fetch('/auth/sessions', { headers, credentials: 'same-origin' })
-           .then(r => r.json()).then(done, e => done({ fetch_error: String(e) }));",
+        "rawFetch('GET', state.cfg.prefix + '/sessions')
+           .then(r => done(r.data), e => done({ fetch_error: String(e) }));",
     )
     .await
 }
@@ -1572,19 +1581,34 @@ async fn long_session(driver: &str, chromium: &Path, transport: &str) {
         left < 0.0,
         "[{transport}] access token should have expired ({left}s left)"
     );
+    // Bearer sessions are bound to the page's key: the replay below gets a
+    // proof made by that key now, so only the ended session can refuse it.
+    let proof = if transport == "bearer" {
+        let p = js_async(
+            &c,
+            "currentKey().then(k => k ? dpopProof(k, 'POST', state.cfg.prefix + '/refresh') : 'no key')
+               .then(done, e => done(String(e)));",
+        )
+        .await;
+        let p = p.as_str().unwrap_or_default().to_owned();
+        assert_eq!(p.split('.').count(), 3, "a proof by the page's key: {p}");
+        Some(p)
+    } else {
+        None
+    };
     click(&c, "#logout").await;
     until(&c, "login page after logout", LOGIN_VISIBLE).await;
     assert_eq!(js_str(&c, NOTICE).await, "You signed out.");
     assert!(stored_tokens(&c, transport).await.is_empty());
 
     // The refresh token captured before logout is dead on the server.
-    let (status, body) = if transport == "bearer" {
+    let (status, body) = if let Some(proof) = proof {
         let body = json!({ "refresh_token": refresh }).to_string();
         http(
             port,
             "POST",
             "/auth/refresh",
-            &[("Content-Type", "application/json")],
+            &[("Content-Type", "application/json"), ("DPoP", &proof)],
             &body,
         )
     } else {
@@ -1605,6 +1629,332 @@ async fn long_session(driver: &str, chromium: &Path, transport: &str) {
     );
 
     f.finish([c]).await;
+}
+
+const BOUND_TEXT: &str = "Bound to a key on this device";
+
+/// Everything a script in the page can read: localStorage, and every
+/// IndexedDB record with what WebCrypto lets it do with the keys in them
+/// (`pkcs8` and `jwk` say what an export of each key gave).
+const LOOT: &str = "
+  const req = (r) => new Promise((ok, no) => { r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+  (async () => {
+    const storage = Object.fromEntries(Object.keys(localStorage).map(k => [k, localStorage.getItem(k)]));
+    const databases = (await indexedDB.databases()).map(d => d.name);
+    const keys = [];
+    for (const name of databases) {
+      const db = await req(indexedDB.open(name));
+      for (const store of db.objectStoreNames) {
+        for (const record of await req(db.transaction(store).objectStore(store).getAll())) {
+          for (const [field, key] of Object.entries(record)) {
+            if (!(key instanceof CryptoKey)) continue;
+            const tryExport = (format) => crypto.subtle.exportKey(format, key)
+              .then(k => format === 'jwk' ? k : 'exported', e => 'refused: ' + e.name);
+            keys.push({ db: name, store, field, type: key.type, extractable: key.extractable,
+                        algorithm: key.algorithm.name, curve: key.algorithm.namedCurve, usages: key.usages,
+                        pkcs8: key.type === 'private' ? await tryExport('pkcs8') : null,
+                        jwk: await tryExport('jwk') });
+          }
+        }
+      }
+      db.close();
+    }
+    return { storage, databases, keys };
+  })().then(done, e => done({ error: String(e) }));";
+
+/// `r` is the DPoP refusal: 401 with a `DPoP` challenge from a protected
+/// route, 400 from the refresh route (a token endpoint, RFC 9449 §5).
+fn assert_dpop_refused(r: &TestResponse, token_endpoint: bool, what: &str) {
+    let body = r.json();
+    assert_eq!(
+        body["error"],
+        json!("invalid_dpop_proof"),
+        "{what}: {} {}",
+        r.status,
+        r.body
+    );
+    if token_endpoint {
+        assert_eq!(r.status, 400, "{what}: {}", r.body);
+    } else {
+        assert_eq!(r.status, 401, "{what}: {}", r.body);
+        let challenge = r.one("www-authenticate").unwrap_or_default();
+        assert!(
+            challenge.starts_with("DPoP error=\"invalid_dpop_proof\""),
+            "{what}: WWW-Authenticate {challenge:?}"
+        );
+    }
+    println!("[bearer] {what}: {} {}", r.status, r.body);
+}
+
+fn unix_now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp::from_unix_millis(i64::try_from(ms).unwrap())
+}
+
+/// The public JWK `x` of the key pair the page keeps, read from IndexedDB.
+async fn stored_key_x(c: &Client) -> Value {
+    let loot = js_async(c, LOOT).await;
+    loot["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{loot}"))
+        .iter()
+        .find(|k| k["type"] == json!("public"))
+        .map_or(Value::Null, |k| k["jwk"]["x"].clone())
+}
+
+/// Bearer tokens bound to the page's key (DPoP): a script that reads all
+/// the page can read — localStorage and IndexedDB — gets the tokens but
+/// not the private key (non-extractable: WebCrypto refuses to export it),
+/// and the tokens replayed from elsewhere, as `Bearer`, as `DPoP` without
+/// a proof or with a proof by another key, are refused, access and
+/// refresh. The page itself keeps working across a reload; logout deletes
+/// the key and the next login makes a new one.
+async fn dpop_stolen(driver: &str, chromium: &Path, transport: &str) {
+    let f = Fixture::start(driver, chromium, "dpop", transport, &[]);
+    let addr = SocketAddr::from(([127, 0, 0, 1], f.port));
+    let c = f.browser("profile", Some(UA_WINDOWS)).await;
+    log_in(&c, &f.base).await;
+
+    // The session is bound, and the page says so on its card and in its details.
+    let list = sessions_json(&c).await;
+    let mine = list["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["current"] == json!(true)))
+        .unwrap_or_else(|| panic!("no current session: {list}"))
+        .clone();
+    assert_eq!(mine["binding"], json!("dpop"), "{mine}");
+    assert_eq!(mine["binding_text"], json!(BOUND_TEXT), "{mine}");
+    let card = ".session-card[data-current=\"true\"]";
+    let badge = js_str(
+        &c,
+        &format!("return document.querySelector('{card} .badge.bound')?.textContent ?? ''"),
+    )
+    .await;
+    assert_eq!(badge, BOUND_TEXT, "the card's badge");
+    click(&c, &format!("{card} .details-toggle")).await;
+    let rows = js(
+        &c,
+        &format!("return Object.fromEntries([...document.querySelectorAll('{card} .detail-row')].map(r => [r.querySelector('dt').textContent, r.querySelector('dd').textContent]));"),
+    )
+    .await;
+    assert_eq!(rows["Protection"], json!(BOUND_TEXT), "details: {rows}");
+    axe(&c, "session details of a key-bound session").await;
+
+    // A script in the page takes everything it can.
+    let loot = js_async(&c, LOOT).await;
+    println!("[bearer] what a script in the page can read: {loot}");
+    let storage = &loot["storage"];
+    assert_eq!(storage["sw_token_type"], json!("DPoP"), "{loot}");
+    let access = storage["sw_access"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let refresh = storage["sw_refresh"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let keys = loot["keys"].as_array().unwrap_or_else(|| panic!("{loot}"));
+    let private: Vec<&Value> = keys
+        .iter()
+        .filter(|k| k["type"] == json!("private"))
+        .collect();
+    assert_eq!(private.len(), 1, "one private key in IndexedDB: {loot}");
+    let private = private[0];
+    assert_eq!(private["algorithm"], json!("ECDSA"), "{private}");
+    assert_eq!(private["curve"], json!("P-256"), "{private}");
+    assert_eq!(private["usages"], json!(["sign"]), "{private}");
+    assert_eq!(private["extractable"], json!(false), "{private}");
+    assert_eq!(
+        private["pkcs8"],
+        json!("refused: InvalidAccessError"),
+        "{private}"
+    );
+    assert_eq!(
+        private["jwk"],
+        json!("refused: InvalidAccessError"),
+        "{private}"
+    );
+    let public = keys
+        .iter()
+        .find(|k| k["type"] == json!("public"))
+        .unwrap_or_else(|| panic!("{loot}"));
+    assert!(public["jwk"].get("d").is_none(), "{public}");
+    let first_x = public["jwk"]["x"].clone();
+    assert!(first_x.is_string(), "{public}");
+
+    // From elsewhere (plain HTTP, no browser), the tokens are refused.
+    let cfg = send(addr, &TestRequest::new("GET", "/api/config"))
+        .await
+        .json();
+    let origin = cfg["public_origin"]
+        .as_str()
+        .expect("public_origin")
+        .to_owned();
+    let prefix = cfg["prefix"].as_str().unwrap_or("/auth").to_owned();
+    let refresh_path = format!("{prefix}/refresh");
+    let me = |scheme: &str| {
+        TestRequest::new("GET", "/api/me").header("authorization", format!("{scheme} {access}"))
+    };
+    let refresh_req = || {
+        TestRequest::new("POST", refresh_path.clone()).json(&json!({ "refresh_token": refresh }))
+    };
+    assert_dpop_refused(
+        &send(addr, &me("Bearer")).await,
+        false,
+        "access token as Bearer",
+    );
+    assert_dpop_refused(
+        &send(addr, &me("DPoP")).await,
+        false,
+        "access token as DPoP without a proof",
+    );
+    assert_dpop_refused(
+        &send(addr, &refresh_req()).await,
+        true,
+        "refresh token without a proof",
+    );
+    // A key of the thief's own signs honest-looking proofs.
+    let thief = DpopKey::p256();
+    let me_uri = format!("{origin}/api/me");
+    let refresh_uri = format!("{origin}{refresh_path}");
+    let forged = me("DPoP").header(
+        "dpop",
+        thief.proof("GET", &me_uri, Some(&access), None, unix_now()),
+    );
+    assert_dpop_refused(
+        &send(addr, &forged).await,
+        false,
+        "access token with another key's proof",
+    );
+    let forged = refresh_req().header(
+        "dpop",
+        thief.proof("POST", &refresh_uri, None, None, unix_now()),
+    );
+    assert_dpop_refused(
+        &send(addr, &forged).await,
+        true,
+        "refresh token with another key's proof",
+    );
+    // Those proofs are well made: the same key logs in and uses its own
+    // session, so the refusals above are about the key alone.
+    let login = TestRequest::new("POST", "/login")
+        .header(
+            "dpop",
+            thief.proof("POST", &format!("{origin}/login"), None, None, unix_now()),
+        )
+        .json(&json!({ "username": "alice", "password": "alice-password" }));
+    let r = send(addr, &login).await;
+    assert_eq!(r.status, 200, "the thief key's own login: {}", r.body);
+    assert_eq!(r.json()["token_type"], json!("DPoP"), "{}", r.body);
+    let own = r.json()["access_token"].as_str().unwrap().to_owned();
+    let r = send(
+        addr,
+        &TestRequest::new("GET", "/api/me")
+            .header("authorization", format!("DPoP {own}"))
+            .header(
+                "dpop",
+                thief.proof("GET", &me_uri, Some(&own), None, unix_now()),
+            ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "the thief key's own session: {}", r.body);
+
+    // The page, with its key, carries on: after a reload (the key comes
+    // back from IndexedDB) it shows the sessions, and rotates the refresh
+    // token nobody else could use.
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "the session list after a reload",
+        &format!("document.querySelector('{card}') && {CARDS} === 2"),
+    )
+    .await;
+    let refreshed = js_async(
+        &c,
+        "refreshTokens().then(r => done([r.status, r.data && r.data.token_type]), e => done(String(e)));",
+    )
+    .await;
+    assert_eq!(refreshed, json!([200, "DPoP"]), "the page's own refresh");
+    let (_, rotated, _) = held_tokens(&c, transport).await;
+    assert_ne!(rotated, refresh, "the refresh token rotated");
+    let list = sessions_json(&c).await;
+    let current = list["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["current"] == json!(true)))
+        .unwrap_or_else(|| panic!("no current session after the refresh: {list}"));
+    assert_eq!(current["id"], mine["id"], "the same session");
+    assert_eq!(current["binding"], json!("dpop"));
+    c.refresh().await.unwrap();
+    until(
+        &c,
+        "the session list after the refresh",
+        &format!("document.querySelector('{card}')"),
+    )
+    .await;
+    println!("[bearer] the page keeps working with its key after a reload and a refresh");
+
+    // Logout deletes the key; the next login makes a new one.
+    click(&c, "#logout").await;
+    until(&c, "login page after logout", LOGIN_VISIBLE).await;
+    assert!(stored_tokens(&c, transport).await.is_empty());
+    assert_eq!(
+        stored_key_x(&c).await,
+        Value::Null,
+        "the key is deleted on logout"
+    );
+    // A fresh page (the old list's cards gone) for the next login.
+    c.refresh().await.unwrap();
+    until(&c, "login page after a reload", LOGIN_VISIBLE).await;
+    assert_eq!(stored_key_x(&c).await, Value::Null, "no key after a reload");
+    submit_login(&c).await;
+    let second_x = stored_key_x(&c).await;
+    assert!(second_x.is_string(), "a key for the new session");
+    assert_ne!(second_x, first_x, "the new session has a new key");
+    let list = sessions_json(&c).await;
+    let current = list["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["current"] == json!(true)))
+        .unwrap_or_else(|| panic!("no current session after the new login: {list}"));
+    assert_eq!(current["binding"], json!("dpop"), "{current}");
+    assert_ne!(current["id"], mine["id"], "a new session");
+
+    // A browser without IndexedDB (the page can't keep a key) signs in
+    // with plain bearer tokens, and works.
+    let plain = f.browser("profile-no-idb", Some(UA_WINDOWS)).await;
+    cdp(
+        &plain,
+        driver,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": "Object.defineProperty(window, 'indexedDB', { value: undefined });" }),
+    )
+    .await;
+    log_in(&plain, &f.base).await;
+    assert_eq!(
+        js(&plain, "return typeof indexedDB").await,
+        json!("undefined")
+    );
+    assert_eq!(
+        js(&plain, "return localStorage.getItem('sw_token_type')").await,
+        json!("Bearer")
+    );
+    let list = sessions_json(&plain).await;
+    let current = list["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["current"] == json!(true)))
+        .unwrap_or_else(|| panic!("no current session without IndexedDB: {list}"));
+    assert_eq!(current["binding"], Value::Null, "not bound: {current}");
+    let badges = js(
+        &plain,
+        &format!("return document.querySelectorAll('{card} .badge.bound').length"),
+    )
+    .await;
+    assert_eq!(badges, json!(0));
+    println!("[bearer] without IndexedDB: plain bearer tokens, an unbound session");
+
+    f.finish([c, plain]).await;
 }
 
 /// Chromium, chromedriver (running on a free port) and a runtime, or
@@ -1691,6 +2041,12 @@ browser_test!(
     grouped
 );
 browser_test!(device_name_uses_client_hints, &["cookies"], client_hints);
+browser_test!(
+    /// DPoP binds bearer tokens only.
+    dpop_bound_tokens_are_useless_elsewhere,
+    &["bearer"],
+    dpop_stolen
+);
 browser_test!(
     last_seen_place_differs_from_login_place,
     &["cookies"],
