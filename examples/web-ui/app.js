@@ -553,6 +553,17 @@ function joinNodes(parts, sep = " · ") {
 /** "Bound to a key on this device" for a session tied to its device's key (DPoP), else null. */
 function bindingText(s) { return typeof s.binding_text === "string" && s.binding_text ? s.binding_text : null; }
 
+/** Mid-session anomaly signals of the session's last use, in words. */
+const ANOMALY_WORDS = {
+  device_changed: "Used from a different browser or device than it signed in with",
+  impossible_travel: "Used from two places too far apart for the time between them",
+  network_alternation: "Used from two networks taking turns",
+};
+function anomalies(s) {
+  const list = s.last_seen && Array.isArray(s.last_seen.anomalies) ? s.last_seen.anomalies : [];
+  return list.map((a) => ANOMALY_WORDS[a] || "Unusual use").filter((w, i, all) => all.indexOf(w) === i);
+}
+
 function sessionDetails(s, id) {
   const d = s.device || {};
   const seen = lastSeen(s);
@@ -578,6 +589,8 @@ function sessionDetails(s, id) {
     detailRow("Model", model),
     detailRow("Sign-in method", s.sign_in_method ? methodText(s.sign_in_method) : null),
     detailRow("Protection", bindingText(s)),
+    detailRow("Unusual activity", anomalies(s).length
+      ? el("ul", { class: "reasons" }, ...anomalies(s).map((w) => el("li", {}, w))) : null),
     detailRow("Security check", ...riskParts),
     detailRow("Expires", timeEl(s.expires_at)),
     detailRow("User agent", s.user_agent ? el("span", { class: "ua" }, s.user_agent) : null));
@@ -596,6 +609,9 @@ function sessionCard(s, level, groupName) {
   const badges = el("div", { class: "badges" });
   if (s.current) badges.append(el("span", { class: "badge this" }, "This device"));
   if (bindingText(s)) badges.append(el("span", { class: "badge bound" }, bindingText(s)));
+  for (const words of anomalies(s)) {
+    badges.append(el("span", { class: "badge bad anomaly", title: words }, "Unusual activity"));
+  }
   for (const sig of signals) {
     const g = signal(sig);
     badges.append(el("span", { class: "badge " + g.kind, title: g.words }, g.label));
@@ -625,7 +641,7 @@ function sessionCard(s, level, groupName) {
   }, "Sign out");
   button.addEventListener("click", () => revokeOne(s));
   return el("article", {
-    class: "session-card" + (s.current ? " current" : "") + (signals.length ? " risky" : "") + (grouped ? " in-group" : ""),
+    class: "session-card" + (s.current ? " current" : "") + (signals.length || anomalies(s).length ? " risky" : "") + (grouped ? " in-group" : ""),
     "data-current": String(!!s.current), "data-id": s.id, "aria-labelledby": hid,
   },
   grouped ? null : deviceIcon(s.device_class),

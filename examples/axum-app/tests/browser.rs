@@ -1387,6 +1387,16 @@ async fn last_seen_place(driver: &str, chromium: &Path, transport: &str) {
             meta.contains("Linköping"),
             "the card shows the last-seen place: {meta}"
         );
+        // London to Linköping within seconds is impossible travel: the
+        // refresh went through (notify), and the card is highlighted.
+        let unusual = rows["Unusual activity"].as_str().unwrap_or_default();
+        assert!(unusual.contains("too far apart"), "{rows}");
+        let badge = js_str(
+            &c,
+            "const b = document.querySelector('.session-card.risky .badge.anomaly'); return b ? b.textContent : '';",
+        )
+        .await;
+        assert_eq!(badge, "Unusual activity");
     }
     f.finish([c]).await;
 }
