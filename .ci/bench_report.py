@@ -90,7 +90,7 @@ w("**Noise caveat.** The machine has 2 CPUs shared with other builds during the 
   "every peer number below comes from the same run as ours.")
 w("")
 w("Per-crate detail: [Redis store](benchmarks-redis.md), [SQL stores](benchmarks-sqlx.md), "
-  "[enrichment](benchmarks-enrich.md), [adapters](benchmarks-adapters.md).")
+  "[enrichment](benchmarks-enrich.md), [adapters](benchmarks-adapters.md), [DPoP](benchmarks-dpop.md).")
 w("")
 w("## Floors")
 w("")

@@ -326,7 +326,13 @@ pub(crate) struct RiskData {
     users: HashMap<UserId, UserHistory>,
     ip_logins: HashMap<IpAddr, Vec<Timestamp>>,
     used_tokens: HashMap<String, Timestamp>,
+    /// Size at which expired used tokens are next dropped: pruning on every
+    /// call would make each one O(n) (DPoP records one per request).
+    prune_used_at: usize,
 }
+
+/// Fewest used-token entries before expired ones are dropped.
+const MIN_PRUNE_AT: usize = 1024;
 
 impl MemoryStore {
     fn risk(&self) -> MutexGuard<'_, RiskData> {
@@ -422,7 +428,19 @@ impl RiskStore for MemoryStore {
     ) -> Result<bool, StoreError> {
         let mut data = self.risk();
         // Entries past their expiry can go: the token itself is refused by then.
-        data.used_tokens.retain(|_, exp| *exp > now);
+        if data.used_tokens.len() >= data.prune_used_at.max(MIN_PRUNE_AT) {
+            data.used_tokens.retain(|_, exp| *exp > now);
+            // Amortised O(1): the next prune waits until the live set doubles.
+            data.prune_used_at = data.used_tokens.len().saturating_mul(2);
+        }
+        // An expired entry still present counts as unused, as a dropped one would.
+        if data
+            .used_tokens
+            .get(token_id)
+            .is_some_and(|exp| *exp <= now)
+        {
+            data.used_tokens.remove(token_id);
+        }
         Ok(data
             .used_tokens
             .insert(token_id.to_owned(), expires_at)
