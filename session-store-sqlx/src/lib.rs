@@ -19,7 +19,7 @@
 //! |---|---|
 //! | login history (known device / country / ASN, previous login, logins per IP) | one read-only `SELECT` |
 //! | record a login (+ drop entries older than the retention) | one transaction |
-//! | single-use token id | one `INSERT … ON CONFLICT DO NOTHING` (MySQL: `INSERT IGNORE`); a small batch of expired ids is deleted after each new one |
+//! | single-use token id | one `INSERT … ON CONFLICT DO NOTHING` (MySQL: `INSERT IGNORE`); one new id in 16 also deletes a batch of expired ones, so a call is usually one statement |
 //!
 //! Login rows per IP are deleted when that IP logs in again after the
 //! retention period, not otherwise.

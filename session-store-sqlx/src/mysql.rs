@@ -549,7 +549,7 @@ impl MySqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deletes a small batch of expired used-token ids, at `READ COMMITTED`
+    /// Deletes a batch of expired used-token ids, at `READ COMMITTED`
     /// so the range scan takes no gap locks that would block inserts.
     async fn token_gc(conn: &mut MySqlConnection, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
@@ -573,8 +573,8 @@ impl MySqlStore {
 ///   `keep_since`, upsert of the last login, and insertion of the IP row
 ///   with deletion of that IP's old rows. Deadlocks are retried.
 /// - `consume_once` is one `INSERT IGNORE` (ids longer than 255 characters
-///   are stored as their SHA-256, never truncated); after a successful one,
-///   up to 64 expired ids are deleted.
+///   are stored as their SHA-256, never truncated); one successful insert
+///   in 16 (by the id's hash) also deletes up to 1024 expired ids.
 #[async_trait]
 impl RiskStore for MySqlStore {
     async fn login_history(
@@ -663,10 +663,10 @@ impl RiskStore for MySqlStore {
         let first: bool = self
             .run(async |conn| retry_tx!(Self::try_consume(&mut *conn, &key, expires_at)))
             .await?;
-        if first {
-            // Keep the table bounded: a small batch of expired ids per new
-            // one. Best effort, under its own operation timeout: the id is
-            // already recorded.
+        if first && risk::sweeps(&key) {
+            // Keep the table bounded: a batch of expired ids every so many
+            // new ones. Best effort, under its own operation timeout: the
+            // id is already recorded.
             let now = now.unix_millis();
             let gc = self
                 .run(async |conn| Self::token_gc(conn, now).await.map_err(map_err))

@@ -568,8 +568,9 @@ impl PostgresStore {
 ///   and ASN, deletion of the user's rows older than `keep_since`, upsert of
 ///   the last login, and insertion of the IP row with deletion of that IP's
 ///   old rows.
-/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; after a
-///   successful one, up to 64 expired ids are deleted.
+/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; one
+///   successful insert in 16 (by the id's hash) also deletes up to 1024
+///   expired ids.
 #[async_trait]
 impl RiskStore for PostgresStore {
     async fn login_history(
@@ -639,13 +640,14 @@ impl RiskStore for PostgresStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let key = risk::key(token_id);
         let first = self
             .run(async |conn| {
                 let done = sqlx::query(
                     "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES ($1, $2) \
                      ON CONFLICT (token_id) DO NOTHING",
                 )
-                .bind(risk::key(token_id))
+                .bind(&key)
                 .bind(expires_at.unix_millis())
                 .execute(conn)
                 .await
@@ -653,9 +655,9 @@ impl RiskStore for PostgresStore {
                 Ok(done.rows_affected() == 1)
             })
             .await?;
-        if first {
-            // Keep the table bounded: a small batch of expired ids per new
-            // one. Best effort: the id is already recorded.
+        if first && risk::sweeps(&key) {
+            // Keep the table bounded: a batch of expired ids every so many
+            // new ones. Best effort: the id is already recorded.
             let gc = self
                 .run(async |conn| {
                     sqlx::query(

@@ -15,9 +15,21 @@ pub(crate) const KIND_ASN: &str = "asn";
 /// Longest value stored as is (the MySQL columns are `VARCHAR(255)`).
 const MAX_KEY_CHARS: usize = 255;
 
-/// Expired used-token rows deleted per successful `consume_once`: enough to
-/// outpace the inserts (one per call) while keeping each delete small.
-pub(crate) const TOKEN_GC_BATCH: i64 = 64;
+/// Expired used-token rows deleted per sweep: with one sweep per
+/// [`TOKEN_GC_EVERY`] inserts on average, 64 per insert, enough to outpace
+/// the inserts while keeping each delete bounded.
+pub(crate) const TOKEN_GC_BATCH: i64 = 64 * TOKEN_GC_EVERY as i64;
+
+/// One successful `consume_once` in this many (on average) sweeps expired
+/// ids, so a call is one statement, not two (DPoP records a proof id per
+/// request).
+const TOKEN_GC_EVERY: u8 = 16;
+
+/// Whether the insert of `key` sweeps: decided by the key's hash, so the
+/// share is even however the ids look.
+pub(crate) fn sweeps(key: &str) -> bool {
+    TokenHash::of(key.as_bytes()).as_bytes()[0] % TOKEN_GC_EVERY == 0
+}
 
 /// A value as stored: itself, or `sha256:<hex>` when longer than 255
 /// characters, so every backend keys it identically and nothing is truncated.

@@ -437,8 +437,9 @@ impl SessionStore for SqliteStore {
 ///   fingerprint, country and ASN, deletion of the user's rows older than
 ///   `keep_since`, upsert of the last login, and insertion of the IP row
 ///   with deletion of that IP's old rows.
-/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; after a
-///   successful one, up to 64 expired ids are deleted.
+/// - `consume_once` is one `INSERT … ON CONFLICT DO NOTHING`; one
+///   successful insert in 16 (by the id's hash) also deletes up to 1024
+///   expired ids.
 #[async_trait]
 impl RiskStore for SqliteStore {
     async fn login_history(
@@ -567,19 +568,20 @@ impl RiskStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         within(self.deadline, async {
             let _write = self.write.lock().await;
+            let key = risk::key(token_id);
             let done = sqlx::query(
                 "INSERT INTO sessionward_used_tokens (token_id, expires_at) VALUES (?1, ?2) \
                  ON CONFLICT (token_id) DO NOTHING",
             )
-            .bind(risk::key(token_id))
+            .bind(&key)
             .bind(expires_at.unix_millis())
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
             let first = done.rows_affected() == 1;
-            if first {
-                // Keep the table bounded: a small batch of expired ids per new
-                // one. Best effort: the id is already recorded.
+            if first && risk::sweeps(&key) {
+                // Keep the table bounded: a batch of expired ids every so
+                // many new ones. Best effort: the id is already recorded.
                 let gc = sqlx::query(
                     "DELETE FROM sessionward_used_tokens WHERE token_id IN \
                      (SELECT token_id FROM sessionward_used_tokens WHERE expires_at <= ?1 LIMIT ?2)",

@@ -318,16 +318,21 @@ async fn risk_history_respects_retention_and_long_values() {
         .unwrap();
     assert!(!prior.first_login && !prior.known_device);
     assert_eq!(prior.recent_logins_from_ip, 1, "old IP rows were dropped");
-    // consume_once drops expired ids after a successful insert.
+    // consume_once drops expired ids: one successful insert in 16 (by the
+    // id's hash) sweeps, so among 200 new ids some do.
     assert!(store.consume_once("a", t0, t0).await.unwrap());
     let tomorrow = later.plus(Duration::from_secs(86_400));
-    assert!(store.consume_once("b", tomorrow, later).await.unwrap());
-    assert!(!store.consume_once("b", tomorrow, later).await.unwrap());
+    for i in 0..200 {
+        let id = format!("b{i}");
+        assert!(store.consume_once(&id, tomorrow, later).await.unwrap());
+        assert!(!store.consume_once(&id, tomorrow, later).await.unwrap());
+    }
     let left: Vec<String> = sqlx::query_scalar("SELECT token_id FROM sessionward_used_tokens")
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(left, ["b"]);
+    assert_eq!(left.len(), 200, "only the expired id is gone");
+    assert!(!left.contains(&"a".to_owned()));
 }
 
 /// The code of the SQLite error behind a store error.
