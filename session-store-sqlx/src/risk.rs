@@ -28,7 +28,7 @@ const TOKEN_GC_EVERY: u8 = 16;
 /// Whether the insert of `key` sweeps: decided by the key's hash, so the
 /// share is even however the ids look.
 pub(crate) fn sweeps(key: &str) -> bool {
-    TokenHash::of(key.as_bytes()).as_bytes()[0] % TOKEN_GC_EVERY == 0
+    TokenHash::of(key.as_bytes()).as_bytes()[0].is_multiple_of(TOKEN_GC_EVERY)
 }
 
 /// A value as stored: itself, or `sha256:<hex>` when longer than 255
