@@ -102,6 +102,8 @@ const ENDED_WHY = {
   not_me: "for your security: a sign-in was reported with \"This wasn't me\"",
   risk: "for your security: the sign-in looked unusual",
   key_proof_failed: "for your security: its tokens were used without this device's key, which means they were copied",
+  anomaly: "for your security: it was used from a different browser or place, which can mean it was stolen",
+  suspicious_use: "for your security: this browser or place does not match the one that signed in",
 };
 
 function endedMessage(reason) {

@@ -59,6 +59,12 @@ pub enum SessionError {
     /// A caller-supplied value was refused.
     #[error("invalid input: {0}")]
     InvalidInput(&'static str),
+    /// This request looked like a stolen session's (a mid-session anomaly
+    /// whose action is step-up): refused, and the client told to drop its
+    /// tokens and sign in again. The session itself goes on for the
+    /// requests that look like its own.
+    #[error("this use of the session looks like a stolen one; sign in again")]
+    SuspiciousUse,
     /// A key proof (DPoP) was missing or refused.
     #[error("key proof refused: {0}")]
     Proof(crate::binding::ProofError),
@@ -91,7 +97,9 @@ impl SessionError {
     pub fn should_clear_client(&self) -> bool {
         matches!(
             self,
-            SessionError::SessionEnded(_) | SessionError::RefreshTokenReuse
+            SessionError::SessionEnded(_)
+                | SessionError::RefreshTokenReuse
+                | SessionError::SuspiciousUse
         )
     }
 }

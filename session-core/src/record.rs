@@ -433,7 +433,6 @@ impl RequestContext {
 
     /// Marks the request's proof as already verified for the key with
     /// thumbprint `jkt`.
-    #[cfg(feature = "web")]
     pub(crate) fn with_proven_key(mut self, jkt: &str) -> Self {
         self.proven_key = Some(jkt.to_owned());
         self

@@ -67,11 +67,12 @@ pub struct DpopPolicy {
     /// How long one nonce is handed out; the previous one stays accepted for
     /// as long again.
     pub nonce_lifetime: Duration,
-    /// Whether a bound session whose tokens come without a valid proof (no
-    /// proof, another key, a bad signature, the wrong scheme) is ended at
-    /// once, as a theft. Stale, replayed and nonce-less proofs, which an
-    /// honest client's clock or retry can cause, never end it. Off by
-    /// default: the refusal and its `authn_key_proof_failed` event then
+    /// Whether a bound session whose tokens come without a valid proof by
+    /// its key (no proof, a proof by another key, a signature that does
+    /// not verify) is ended at once, as a theft. Other refusals (stale or
+    /// replayed proofs, a wrong URI or method, missing nonces), which an
+    /// honest client's clock, proxy or retry can cause, never end it. Off
+    /// by default: the refusal and its `authn_key_proof_failed` event then
     /// leave the owner signed in.
     pub revoke_on_failure: bool,
 }
@@ -320,9 +321,6 @@ pub(crate) fn verify_dpop(
     now: Timestamp,
 ) -> Result<CheckedDpop, ProofError> {
     let proof = proof::verify(&request.proof, DPOP_TYP)?;
-    if matches!(proof.key, super::PublicJwk::Rsa { .. }) {
-        return Err(ProofError::BadKey("RSA keys are not accepted for DPoP"));
-    }
     let jti = proof.text("jti", MAX_DPOP_JTI_LEN)?;
     if proof.text("htm", 16)? != request.method {
         return Err(ProofError::MethodMismatch);

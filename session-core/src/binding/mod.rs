@@ -26,7 +26,6 @@ pub use proof::MAX_PROOF_LEN;
 pub use replay::{DEFAULT_REPLAY_CAPACITY, MemoryReplayStore, ReplayKey, ReplayStore, replay_via};
 
 pub(crate) use dpop::{NonceKey, verify_dpop};
-pub(crate) use jwk::PublicJwk;
 
 use serde::{Deserialize, Serialize};
 

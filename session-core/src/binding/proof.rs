@@ -59,6 +59,11 @@ pub(crate) fn verify(proof: &str, typ: &str) -> Result<VerifiedProof, ProofError
         Some(jwk) => PublicJwk::from_value(jwk)?,
         None => return Err(ProofError::BadKey("the proof carries no jwk")),
     };
+    // Refused before any signature work: an 8192-bit RSA verification per
+    // unauthenticated request would be cheap to ask for and dear to do.
+    if matches!(key, PublicJwk::Rsa { .. }) {
+        return Err(ProofError::BadKey("RSA keys are not accepted"));
+    }
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     let expected = key.algorithm();
     if alg != algorithm_name(expected) {

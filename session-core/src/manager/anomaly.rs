@@ -86,7 +86,7 @@ impl SessionManager {
                     .await;
                 Ok(())
             }
-            MidSessionAction::StepUp => Err(SessionError::ReauthenticationRequired),
+            MidSessionAction::StepUp => Err(SessionError::SuspiciousUse),
             MidSessionAction::Revoke => {
                 let reason = RevokeReason::Anomaly;
                 if let Some(ended) = self

@@ -141,12 +141,19 @@ impl SessionManager {
         error: ProofError,
         now: Timestamp,
     ) -> SessionError {
-        let honest_cause = matches!(
+        if matches!(error, ProofError::UseNonce(_)) {
+            // The nonce flow, not a failure: the client retries with it.
+            return SessionError::Proof(error);
+        }
+        // Only what a key holder never causes ends the session: no proof, a
+        // proof by another key, a signature that does not verify. A stale
+        // or replayed proof, a rewritten path or a client bug do not.
+        let theft = matches!(
             error,
-            ProofError::Stale | ProofError::Replayed | ProofError::UseNonce(_)
+            ProofError::Missing | ProofError::KeyMismatch | ProofError::BadSignature
         );
         let mut revoked = None;
-        if self.inner.policy.dpop().revoke_on_failure && !honest_cause {
+        if self.inner.policy.dpop().revoke_on_failure && theft {
             match self
                 .inner
                 .store

@@ -101,9 +101,15 @@ impl SessionManager {
         current: &super::AuthenticatedSession,
         ctx: &RequestContext,
     ) -> Result<LoginSuccess, SessionError> {
+        // `current` was authenticated on this request, a bound one with a
+        // proof by its key: the replacement keeps that key.
+        let ctx = match &current.claims.cnf {
+            Some(cnf) => ctx.clone().with_proven_key(&cnf.jkt),
+            None => ctx.clone(),
+        };
         self.login_with(
             &current.user,
-            ctx,
+            &ctx,
             LoginOptions {
                 replaces: Some(current.session_id.clone()),
                 ..LoginOptions::default()

@@ -184,14 +184,7 @@ impl SessionManager {
             return Ok(None);
         };
         let current = record.refresh.generation;
-        let matches = presented.generation <= current
-            && self
-                .inner
-                .tokens
-                .refresh_key
-                .walk(&presented, current)
-                .is_some_and(|s| s.hash_bound(record.bound_thumbprint()) == record.refresh.hash);
-        if !matches {
+        if self.chain_secret(&presented, &record).is_none() {
             self.reject(
                 now,
                 TokenRejection::UnknownRefreshToken,

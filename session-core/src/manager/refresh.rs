@@ -80,7 +80,7 @@ impl SessionManager {
         let seen = match ctx.and_then(|ctx| self.seen_from(ctx, now)) {
             Some((mut seen, class)) => {
                 #[cfg(feature = "risk")]
-                self.check_refresh_context(&presented, &mut seen, class, now)
+                self.check_refresh_context(&presented, jkt.as_deref(), &mut seen, class, now)
                     .await?;
                 #[cfg(not(feature = "risk"))]
                 let _ = (&mut seen, class);
@@ -106,6 +106,19 @@ impl SessionManager {
         };
         match (record.bound_thumbprint(), jkt.as_deref()) {
             (Some(bound), proved) if proved != Some(bound) => {
+                if let Some(reason) = record.inactive_reason(now, self.idle_cutoff(now)) {
+                    return Err(self.ended(now, reason, &record));
+                }
+                // Only a token of the session's own chain says someone holds
+                // it without the key; a forged secret proves nothing and
+                // must not raise a theft alarm or end anything.
+                if self.chain_secret(&presented, &record).is_none() {
+                    return Err(self.reject(
+                        now,
+                        TokenRejection::UnknownRefreshToken,
+                        Some(&record.user),
+                    ));
+                }
                 let error = if proved.is_none() {
                     ProofError::Missing
                 } else {
@@ -134,12 +147,14 @@ impl SessionManager {
 
     /// Compares a refresh's request with its session before rotating, when
     /// mid-session checks are on: one extra read, and only for the
-    /// session's current token (a forged or stale one proves nothing and
-    /// must not get anyone's session ended).
+    /// session's current token with the key it is bound to, if any (a
+    /// forged or stale token, or a bound one without its key, proves
+    /// nothing and must not get anyone's session ended).
     #[cfg(feature = "risk")]
     async fn check_refresh_context(
         &self,
         presented: &ParsedRefresh,
+        proved: Option<&str>,
         seen: &mut crate::seen::SeenFrom,
         class: crate::record::DeviceClass,
         now: Timestamp,
@@ -151,6 +166,9 @@ impl SessionManager {
             return Ok(());
         };
         let is_current = current.refresh.generation == presented.generation
+            && current
+                .bound_thumbprint()
+                .is_none_or(|bound| proved == Some(bound))
             && presented.secret.hash_bound(current.bound_thumbprint()) == current.refresh.hash
             && current
                 .inactive_reason(now, self.idle_cutoff(now))
@@ -204,12 +222,7 @@ impl SessionManager {
             // garbage. It proves nothing about the real holder; revoke nothing.
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         }
-        let key = &self.inner.tokens.refresh_key;
-        let bound = record.bound_thumbprint();
-        let Some(current_secret) = key
-            .walk(presented, current)
-            .filter(|s| s.hash_bound(bound) == record.refresh.hash)
-        else {
+        let Some(current_secret) = self.chain_secret(presented, &record) else {
             return Err(self.reject(now, TokenRejection::UnknownRefreshToken, Some(&record.user)));
         };
         if self.in_refresh_grace(presented.generation, &record, now) {
@@ -238,6 +251,26 @@ impl SessionManager {
             ));
         }
         Err(SessionError::RefreshTokenReuse)
+    }
+
+    /// The session's current refresh secret, when `presented` is a token of
+    /// its chain (the current one or an earlier one): walking the HMAC chain
+    /// from the presented secret reaches the stored hash. `None` for a
+    /// forged secret, which proves nothing about the holder.
+    pub(super) fn chain_secret(
+        &self,
+        presented: &ParsedRefresh,
+        record: &SessionRecord,
+    ) -> Option<RefreshSecret> {
+        let current = record.refresh.generation;
+        if presented.generation > current {
+            return None;
+        }
+        self.inner
+            .tokens
+            .refresh_key
+            .walk(presented, current)
+            .filter(|s| s.hash_bound(record.bound_thumbprint()) == record.refresh.hash)
     }
 
     /// Whether generation `presented` is the immediate predecessor of the

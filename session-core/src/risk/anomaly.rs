@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `device_changed` | 60 | the browser family, OS or device class differs from the login's |
 //! | `impossible_travel` | 50 | the place moved further than [`MidSessionConfig::max_speed_kmh`] allows since the last recorded use (at least [`MidSessionConfig::min_distance_km`]) |
-//! | `network_alternation` | 30 | the session came back to a network it left within [`MidSessionConfig::alternation_window`] (two networks taking turns) |
+//! | `network_alternation` | 30 | the session came back to a network it left within [`MidSessionConfig::alternation_window`] (two networks taking turns; IPv4 against IPv6 and keyed-hash pseudonyms never count) |
 //!
 //! The score (the sum) maps to an action at the configured thresholds:
 //! allow, notify the user, refuse until the user signs in again, or end
@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::travel::distance_km;
-use crate::privacy::network;
+use crate::privacy::{is_pseudonym, network};
 use crate::record::{DeviceClass, RiskSignal, SessionRecord};
 use crate::seen::SeenFrom;
 
@@ -41,9 +41,11 @@ pub enum MidSessionAction {
     Allow,
     /// Also tell the user (the risk engine's notifier).
     Notify,
-    /// Refuse the request with `reauthentication_required` (and write no
-    /// activity, so every request is refused) until the user signs in
-    /// again, which replaces the session.
+    /// Refuse the request ([`crate::SessionError::SuspiciousUse`]: 401
+    /// `invalid_token`, reason `suspicious_use`, the client wiped) and
+    /// write no activity, so every request that looks like it is refused:
+    /// that client must sign in again (a new session). Requests that look
+    /// like the session's own go on.
     StepUp,
     /// End the session (`anomaly`) and tell the user.
     Revoke,
@@ -213,7 +215,14 @@ pub fn assess(
             });
         }
     }
-    if let (Some(now_ip), Some(before_ip)) = (new.ip, before_ip) {
+    // Addresses of two families (a dual-stack client) or stored as
+    // pseudonyms cannot be told apart as networks.
+    let comparable = |a: std::net::IpAddr, b: std::net::IpAddr| {
+        a.is_ipv4() == b.is_ipv4() && !is_pseudonym(a) && !is_pseudonym(b)
+    };
+    if let (Some(now_ip), Some(before_ip)) = (new.ip, before_ip)
+        && comparable(now_ip, before_ip)
+    {
         let (now_net, before_net) = (network(now_ip), network(before_ip));
         // Earlier uses, the login included.
         let earlier = record
@@ -224,7 +233,7 @@ pub fn assess(
             .chain(std::iter::once((record.ip, record.created_at)));
         let returned = earlier
             .filter(|(_, at)| *at < before_at && new.at.since(*at) <= config.alternation_window)
-            .any(|(ip, _)| ip.map(network) == Some(now_net));
+            .any(|(ip, _)| ip.is_some_and(|ip| comparable(ip, now_ip) && network(ip) == now_net));
         if now_net != before_net && returned {
             signals.push(RiskSignal {
                 name: NETWORK_ALTERNATION.to_owned(),

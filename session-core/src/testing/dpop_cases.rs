@@ -30,6 +30,15 @@ fn proved(
     RequestContext::new().with_dpop(DpopRequest::new(proof, method, uri))
 }
 
+/// `token` with one character of its secret changed (well inside it, so
+/// the result still parses and only the secret differs).
+fn flip_inside_secret(token: &str) -> String {
+    let mut chars: Vec<char> = token.chars().collect();
+    let i = chars.len() - 10;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
+}
+
 fn proof_error<T: std::fmt::Debug>(result: Result<T, SessionError>) -> ProofError {
     match result {
         Err(SessionError::Proof(e)) => e,
@@ -151,5 +160,68 @@ pub async fn dpop_proof_on_an_unbound_session(store: Arc<dyn SessionStore>) {
     assert!(
         h.manager.authenticate(access).await.is_ok(),
         "still a bearer token"
+    );
+}
+
+/// With `revoke_on_failure`, a genuine token of a bound session used
+/// without its key ends the session; a forged secret for the same session
+/// ends nothing and raises no theft alarm. A re-authentication of a bound
+/// session keeps its key.
+pub async fn dpop_failures_end_only_genuine_sessions(store: Arc<dyn SessionStore>) {
+    let policy = SessionPolicy::builder()
+        .dpop(crate::binding::DpopPolicy {
+            revoke_on_failure: true,
+            ..crate::binding::DpopPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let h = Harness::new(store.clone(), policy);
+    let key = DpopKey::p256();
+    let user = fresh_user();
+    let login = h
+        .manager
+        .login(&user, &proved(&h, &key, "POST", "/login", None))
+        .await
+        .unwrap();
+    // A forged secret: same user and session, another secret.
+    let real = login.tokens.refresh_token.expose_secret();
+    let forged = flip_inside_secret(real);
+    let r = h.manager.refresh(&RefreshToken::new(forged)).await;
+    assert!(matches!(r, Err(SessionError::InvalidToken(_))), "{r:?}");
+    assert!(!h.events.names().contains(&"authn_key_proof_failed"));
+    assert!(
+        store
+            .get(&user, &login.session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+            .is_none()
+    );
+
+    // Re-authentication on a request proved by the key keeps the key.
+    let access = login.tokens.access_token.expose_secret();
+    let current = h
+        .manager
+        .authenticate_with(access, &proved(&h, &key, "POST", "/reauth", Some(access)))
+        .await
+        .unwrap();
+    let again = h
+        .manager
+        .reauthenticate(&current, &RequestContext::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.session.bound_thumbprint(),
+        Some(key.thumbprint().as_str())
+    );
+
+    // The genuine refresh token without the key: a theft, the session ends.
+    let r = h.manager.refresh(&again.tokens.refresh_token).await;
+    assert_eq!(proof_error(r), ProofError::Missing);
+    let ended = store.get(&user, &again.session.id).await.unwrap().unwrap();
+    assert_eq!(
+        ended.revoked.map(|r| r.reason),
+        Some(crate::record::RevokeReason::KeyProofFailed)
     );
 }

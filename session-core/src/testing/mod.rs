@@ -108,6 +108,7 @@ macro_rules! store_conformance_tests {
             ended_sessions_are_kept_for_the_retention,
             dpop_binding_holds_across_instances,
             dpop_proof_on_an_unbound_session,
+            dpop_failures_end_only_genuine_sessions,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

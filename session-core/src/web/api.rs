@@ -641,7 +641,12 @@ impl SessionApi {
             replaces: Some(current.session_id.clone()),
             ..LoginOptions::default()
         };
-        self.login_with(&current.user, ctx, options).await
+        // As `SessionManager::reauthenticate`: a bound session's key carries over.
+        let ctx = match &current.claims.cnf {
+            Some(cnf) => ctx.clone().with_proven_key(&cnf.jkt),
+            None => ctx.clone(),
+        };
+        self.login_with(&current.user, &ctx, options).await
     }
 
     /// Logs `user` in with `options`: the token answer, or the error to

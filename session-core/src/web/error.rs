@@ -209,7 +209,8 @@ impl From<&SessionError> for WebError {
         let code = match e {
             SessionError::InvalidToken(_)
             | SessionError::SessionEnded(_)
-            | SessionError::RefreshTokenReuse => ErrorCode::InvalidToken,
+            | SessionError::RefreshTokenReuse
+            | SessionError::SuspiciousUse => ErrorCode::InvalidToken,
             SessionError::LimitReached(l) => {
                 return WebError {
                     code: ErrorCode::SessionLimitReached,
@@ -253,6 +254,7 @@ impl From<&SessionError> for WebError {
         let ended = match e {
             SessionError::SessionEnded(inactive) => Some(ended_reason(*inactive)),
             SessionError::RefreshTokenReuse => Some("refresh_token_reuse"),
+            SessionError::SuspiciousUse => Some("suspicious_use"),
             _ => None,
         };
         WebError {
