@@ -151,6 +151,11 @@ impl SessionManager {
         // After the session check, so the proof of a request that an ended
         // session refuses is not spent (a refresh may still carry it), and
         // before the activity write.
+        // The stored binding must agree with the token's: a bearer token of
+        // a session bound since (or the reverse) is refused.
+        if claims.cnf.as_ref().map(|c| c.jkt.as_str()) != record.bound_thumbprint() {
+            return Err(SessionError::Proof(ProofError::KeyMismatch));
+        }
         match &claims.cnf {
             Some(cnf) => {
                 self.check_request_proof(&user, &id, token, &cnf.jkt, proof, now)

@@ -81,6 +81,20 @@ impl SessionManager {
         }
     }
 
+    /// `ctx` with its login proof verified up front (and marked proven), so
+    /// a refused proof, or a nonce to retry with, costs nothing else: no
+    /// risk scoring, no spent step-up challenge.
+    pub(super) async fn prove_login_key(
+        &self,
+        ctx: &RequestContext,
+        now: Timestamp,
+    ) -> Result<RequestContext, SessionError> {
+        Ok(match self.login_binding(ctx, now).await? {
+            Some(binding) => ctx.clone().with_proven_key(binding.thumbprint()),
+            None => ctx.clone(),
+        })
+    }
+
     /// The thumbprint a refresh proves, if it carries a proof (checked
     /// whatever the mode, so bound sessions keep needing their key).
     pub(super) async fn refresh_thumbprint(

@@ -129,6 +129,7 @@ impl SessionManager {
         options: LoginOptions,
     ) -> Result<LoginSuccess, SessionError> {
         let now = self.now();
+        let ctx = &self.prove_login_key(ctx, now).await?;
         let enrichment = self.enrich(ctx);
         #[cfg(feature = "risk")]
         if let Some(risk) = self.inner.risk.clone() {

@@ -302,6 +302,9 @@ impl SessionManager {
             .risk
             .clone()
             .ok_or(SessionError::InvalidInput("no risk engine configured"))?;
+        // Before the single-use challenge is spent: a proof to redo must
+        // not cost the user the whole login.
+        let ctx = &self.prove_login_key(ctx, now).await?;
         let (user, claims) = self
             .redeem_action(&risk, challenge, ACT_STEP_UP, now)
             .await?;
