@@ -1,6 +1,6 @@
 //! Refresh-token rotation, the grace window, and reuse detection.
 
-use crate::binding::ProofError;
+use crate::binding::{DpopMode, ProofError};
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
@@ -127,6 +127,11 @@ impl SessionManager {
                 Err(self
                     .proof_refused(&record.user, &record.id, Some(&record), error, now)
                     .await)
+            }
+            // A session logged in without a key while DPoP was optional can
+            // never be used once it is required: sign in again (with a key).
+            (None, Some(_)) if self.inner.policy.dpop().mode == DpopMode::Required => {
+                Err(SessionError::ReauthenticationRequired)
             }
             // A proof for a session that is not bound: it was logged in
             // without a key, so it rotates as the bearer session it is.

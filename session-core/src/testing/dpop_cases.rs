@@ -161,6 +161,31 @@ pub async fn dpop_proof_on_an_unbound_session(store: Arc<dyn SessionStore>) {
         h.manager.authenticate(access).await.is_ok(),
         "still a bearer token"
     );
+
+    // Once DPoP is required (another instance's policy), the unbound
+    // session cannot be refreshed into use: sign in again.
+    let required = SessionPolicy::builder()
+        .dpop(crate::binding::DpopPolicy {
+            mode: crate::binding::DpopMode::Required,
+            ..crate::binding::DpopPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let strict = Harness::new(h.store.clone(), required);
+    strict.clock.set(h.clock.now());
+    let ctx = proved(&strict, &key, "POST", "/auth/refresh", None);
+    let r = strict
+        .manager
+        .refresh_with(&renewed.tokens.refresh_token, &ctx)
+        .await;
+    assert!(
+        matches!(r, Err(SessionError::ReauthenticationRequired)),
+        "{r:?}"
+    );
+    assert_eq!(
+        proof_error(strict.manager.authenticate(access).await),
+        ProofError::Missing
+    );
 }
 
 /// With `revoke_on_failure`, a genuine token of a bound session used
