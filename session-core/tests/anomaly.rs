@@ -125,12 +125,20 @@ impl Story {
 
 const MINUTES_5: Duration = Duration::from_secs(300);
 
+/// The default thresholds, acted on (the default is shadow mode).
+fn enforcing() -> MidSessionConfig {
+    MidSessionConfig {
+        shadow: false,
+        ..MidSessionConfig::default()
+    }
+}
+
 /// Another browser on another OS mid-session: `device_changed` (60), the
 /// step-up action: that client is refused (`SuspiciousUse`: wipe, sign in
 /// again) on every request, while the owner's browser keeps working.
 #[tokio::test]
 async fn browser_change_requires_signing_in_again() {
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let token = s.login().await;
     let refused = s.use_from(&token, MINUTES_5, FIREFOX_LINUX, LONDON).await;
     assert!(
@@ -165,7 +173,7 @@ async fn browser_change_requires_signing_in_again() {
 /// and the session list shows the signal on the last use.
 #[tokio::test]
 async fn impossible_travel_notifies() {
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let token = s.login().await;
     s.use_from(&token, MINUTES_5, CHROME_WINDOWS, CHANGCHUN)
         .await
@@ -191,7 +199,7 @@ async fn impossible_travel_notifies() {
 /// notice says so.
 #[tokio::test]
 async fn both_at_once_ends_the_session() {
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let token = s.login().await;
     let ended = s
         .use_from(&token, MINUTES_5, FIREFOX_LINUX, CHANGCHUN)
@@ -231,7 +239,7 @@ async fn both_at_once_ends_the_session() {
 /// `network_alternation` (30), notify. Moving once is not.
 #[tokio::test]
 async fn two_networks_taking_turns() {
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let token = s.login().await;
     s.use_from(&token, MINUTES_5, CHROME_WINDOWS, BOXFORD)
         .await
@@ -243,7 +251,7 @@ async fn two_networks_taking_turns() {
     assert_eq!(s.anomaly_events(), ["authn_session_network_alternation"]);
     assert_eq!(s.headlines().len(), 1);
     // Outside the window it is just a move back.
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let token = s.login().await;
     s.use_from(&token, MINUTES_5, CHROME_WINDOWS, BOXFORD)
         .await
@@ -254,13 +262,12 @@ async fn two_networks_taking_turns() {
     assert!(s.anomaly_events().is_empty());
 }
 
-/// Shadow mode logs the same signals and action and changes nothing.
+/// Shadow mode, the default, logs the same signals and action and changes
+/// nothing.
 #[tokio::test]
 async fn shadow_mode_changes_nothing() {
-    let s = story(MidSessionConfig {
-        shadow: true,
-        ..MidSessionConfig::default()
-    });
+    assert!(MidSessionConfig::default().shadow, "shadow by default");
+    let s = story(MidSessionConfig::default());
     let token = s.login().await;
     s.use_from(&token, MINUTES_5, FIREFOX_LINUX, CHANGCHUN)
         .await
@@ -291,7 +298,7 @@ async fn shadow_mode_changes_nothing() {
 /// the session and hands out no tokens.
 #[tokio::test]
 async fn refresh_is_compared_before_rotating() {
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let user = UserId::new("alice").unwrap();
     let login = s
         .manager
@@ -313,7 +320,7 @@ async fn refresh_is_compared_before_rotating() {
         "{refused:?}"
     );
     // A forged token for the same session triggers nothing.
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let login = s
         .manager
         .login(&user, &ctx(CHROME_WINDOWS, LONDON))
@@ -358,7 +365,7 @@ async fn refresh_is_compared_before_rotating() {
 async fn a_copied_bound_refresh_token_ends_nothing() {
     use sessionward_core::binding::{DpopRequest, ProofError};
     use sessionward_core::testing::dpop::DpopKey;
-    let s = story(MidSessionConfig::default());
+    let s = story(enforcing());
     let user = UserId::new("alice").unwrap();
     let key = DpopKey::p256();
     let uri = "https://app.test/login";

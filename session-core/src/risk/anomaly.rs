@@ -13,9 +13,10 @@
 //! | `network_alternation` | 30 | the session came back to a network it left within [`MidSessionConfig::alternation_window`] (two networks taking turns; IPv4 against IPv6 and keyed-hash pseudonyms never count) |
 //!
 //! The score (the sum) maps to an action at the configured thresholds:
-//! allow, notify the user, refuse until the user signs in again, or end
-//! the session. In shadow mode every signal is logged and nothing else
-//! happens.
+//! allow, notify the user, refuse the odd client, or end the session. In
+//! shadow mode, the default, every signal is logged and shown in the
+//! session list and nothing else happens: watch what the checks would do
+//! on your traffic first, then set [`MidSessionConfig::shadow`] to `false`.
 
 use std::time::Duration;
 
@@ -77,7 +78,8 @@ impl MidSessionAction {
 pub struct MidSessionConfig {
     /// Whether requests are compared at all.
     pub enabled: bool,
-    /// Log signals and their action without applying it.
+    /// Log signals and their action without applying it (the default, so
+    /// that turning a risk engine on never signs anyone out unannounced).
     pub shadow: bool,
     /// Weight of [`DEVICE_CHANGED`].
     pub device_changed: u32,
@@ -103,7 +105,7 @@ impl Default for MidSessionConfig {
     fn default() -> Self {
         MidSessionConfig {
             enabled: true,
-            shadow: false,
+            shadow: true,
             device_changed: 60,
             impossible_travel: 50,
             network_alternation: 30,
