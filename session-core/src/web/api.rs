@@ -465,11 +465,12 @@ impl SessionApi {
     /// The `WWW-Authenticate` challenge of a request without credentials:
     /// `Bearer`, and `DPoP` with its algorithms unless DPoP is off
     /// (RFC 9449 §7.1); only `DPoP` when it is required. Plain `Bearer`
-    /// where proofs are not read (no public origin, or cookies).
+    /// without a public origin (no proof can be checked) and with cookies
+    /// (no `Authorization` scheme to offer).
     fn missing_token_challenge(&self) -> String {
         let dpop = format!("DPoP algs=\"{DPOP_ALGORITHMS}\"");
         let config = &self.inner.config;
-        // Proofs are read only with a public origin, on the bearer transport.
+        // Proofs can be checked only with a public origin; cookies have no scheme.
         if config.public_origin.is_none() || config.transport != TokenTransport::Bearer {
             return WWW_AUTHENTICATE_MISSING.to_owned();
         }
