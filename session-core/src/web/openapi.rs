@@ -68,10 +68,14 @@ impl SessionApi {
         let config = self.config();
         let p = config.route_prefix();
         let bearer = config.transport() == TokenTransport::Bearer;
-        let security = if bearer {
-            json!([{ "bearer": [] }])
-        } else {
-            json!([{ "accessCookie": [], "csrfHeader": [] }])
+        // DPoP proofs are read only on the bearer transport with a public origin.
+        let dpop = bearer
+            && config.public_origin().is_some()
+            && self.manager().policy().dpop().mode != crate::binding::DpopMode::Off;
+        let security = match (bearer, dpop) {
+            (true, true) => json!([{ "bearer": [] }, { "bearer": [], "dpopProof": [] }]),
+            (true, false) => json!([{ "bearer": [] }]),
+            _ => json!([{ "accessCookie": [], "csrfHeader": [] }]),
         };
         let wipe = json!({
             "Clear-Site-Data": {
@@ -95,13 +99,33 @@ impl SessionApi {
             "responses": responses(
                 ("200", json_body(tokens, "rotated tokens")),
                 &[
-                    (400, "malformed body", &[ErrorCode::InvalidRequest]),
+                    if dpop {
+                        (
+                            400,
+                            "malformed body, or a DPoP proof missing or refused (RFC 9449 §5; `use_dpop_nonce` comes with a `DPoP-Nonce` header)",
+                            &[
+                                ErrorCode::InvalidRequest,
+                                ErrorCode::InvalidDpopProof,
+                                ErrorCode::UseDpopNonce,
+                            ],
+                        )
+                    } else {
+                        (400, "malformed body", &[ErrorCode::InvalidRequest])
+                    },
                     UNAUTHENTICATED,
                     CSRF,
                     UNAVAILABLE,
                 ],
             ),
         });
+        if dpop {
+            refresh["parameters"] = json!([{
+                "name": "DPoP", "in": "header",
+                "required": self.manager().policy().dpop().mode == crate::binding::DpopMode::Required,
+                "description": "a DPoP proof (RFC 9449) for this request; required for a session bound to a key",
+                "schema": { "type": "string" }
+            }]);
+        }
         if bearer {
             refresh["requestBody"] = json!({
                 "required": true,
@@ -216,7 +240,7 @@ impl SessionApi {
             );
         }
         let timestamp = json!({ "type": "string", "format": "date-time" });
-        json!({
+        let mut doc = json!({
             "openapi": "3.1.0",
             "info": {
                 "title": "sessionward session routes",
@@ -227,6 +251,8 @@ impl SessionApi {
             "components": {
                 "securitySchemes": {
                     "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" },
+                    "dpopProof": { "type": "apiKey", "in": "header", "name": "DPoP",
+                        "description": "RFC 9449: a proof for this request, with the token sent as `Authorization: DPoP <jwt>` (the `DPoP` scheme, not `Bearer`) for a session bound to a key; refusals are `401` with `WWW-Authenticate: DPoP error=\"invalid_dpop_proof\"` (or `use_dpop_nonce` and a `DPoP-Nonce` header)" },
                     "accessCookie": { "type": "apiKey", "in": "cookie", "name": super::ACCESS_COOKIE },
                     "csrfHeader": { "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
                         "description": "equal to the `__Host-sw_csrf` cookie on state-changing requests" }
@@ -306,7 +332,11 @@ impl SessionApi {
                     }]}
                 }
             }
-        })
+        });
+        if !dpop && let Some(schemes) = doc["components"]["securitySchemes"].as_object_mut() {
+            schemes.remove("dpopProof");
+        }
+        doc
     }
 
     /// The document as utoipa's model, to merge into the app's own
@@ -436,5 +466,44 @@ mod tests {
         // And back: nothing is lost on the way through utoipa's model.
         let again = serde_json::to_value(&doc).unwrap();
         assert_eq!(operations(&again), operations(&api.openapi_json()));
+    }
+
+    /// DPoP is documented where proofs are read: bearer transport with a
+    /// public origin (the scheme, the refresh header, its 400 codes), and
+    /// nowhere else.
+    #[test]
+    fn dpop_is_documented_where_proofs_are_read() {
+        let bearer = AdapterConfig::new().with_transport(TokenTransport::Bearer);
+        let doc = api(bearer.clone().with_public_origin("https://api.example.com")).openapi_json();
+        assert_eq!(
+            doc["components"]["securitySchemes"]["dpopProof"]["name"],
+            "DPoP"
+        );
+        let refresh = &doc["paths"]["/auth/refresh"]["post"];
+        assert_eq!(refresh["parameters"][0]["name"], "DPoP");
+        let bad = refresh["responses"]["400"]["description"].as_str().unwrap();
+        assert!(
+            bad.contains("invalid_dpop_proof") && bad.contains("use_dpop_nonce"),
+            "{bad}"
+        );
+        let list = &doc["paths"]["/auth/sessions"]["get"];
+        assert!(list["security"].to_string().contains("dpopProof"), "{list}");
+        #[cfg(feature = "utoipa")]
+        {
+            let dpop_api = api(AdapterConfig::new()
+                .with_transport(TokenTransport::Bearer)
+                .with_public_origin("https://api.example.com"));
+            assert!(
+                dpop_api.openapi().is_ok(),
+                "utoipa reads the DPoP parts too"
+            );
+        }
+        let plain = api(bearer).openapi_json();
+        assert!(
+            plain["paths"]["/auth/refresh"]["post"]
+                .get("parameters")
+                .is_none()
+        );
+        assert!(!plain.to_string().contains("dpopProof"));
     }
 }
