@@ -395,3 +395,22 @@ async fn a_copied_bound_refresh_token_ends_nothing() {
         "still active"
     );
 }
+
+/// A dual-stack client switching between its IPv4 and IPv6 addresses is
+/// not two networks taking turns.
+#[tokio::test]
+async fn dual_stack_is_not_alternation() {
+    let s = story(enforcing());
+    let token = s.login().await;
+    // An IPv6 address without location data, then London's IPv4 again.
+    s.use_from(&token, MINUTES_5, CHROME_WINDOWS, "2001:db8::1")
+        .await
+        .unwrap();
+    s.use_from(&token, MINUTES_5, CHROME_WINDOWS, LONDON)
+        .await
+        .unwrap();
+    s.use_from(&token, MINUTES_5, CHROME_WINDOWS, "2001:db8::1")
+        .await
+        .unwrap();
+    assert!(s.anomaly_events().is_empty(), "{:?}", s.events.names());
+}
