@@ -122,9 +122,6 @@ pub enum ProofError {
     /// The server wants a nonce in the proof: retry with this one.
     #[error("the proof must carry the server's nonce")]
     UseNonce(String),
-    /// The policy has DPoP switched off, so a proof cannot bind anything.
-    #[error("DPoP is not enabled")]
-    Disabled,
 }
 
 impl ProofError {

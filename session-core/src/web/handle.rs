@@ -97,17 +97,16 @@ impl SessionApi {
             .map(AccessToken::new);
         let mut context = self.request_context(peer, headers);
         let mut dpop_error = None;
-        match (&outcome, self.dpop_request(method, path, headers)) {
+        let proven = outcome.session().and_then(|s| s.claims.cnf.as_ref());
+        match proven {
             // This request's proof was spent authenticating the bound
-            // session: what it proved carries over.
-            (AuthOutcome::Authenticated(s), _) if s.claims.cnf.is_some() => {
-                if let Some(cnf) = &s.claims.cnf {
-                    context = context.with_proven_key(&cnf.jkt);
-                }
-            }
-            (_, Ok(Some(proof))) => context = context.with_dpop(proof),
-            (_, Ok(None)) => {}
-            (_, Err(e)) => dpop_error = Some(e),
+            // session: what it proved carries over (and is not read again).
+            Some(cnf) => context = context.with_proven_key(&cnf.jkt),
+            None => match self.dpop_request(method, path, headers) {
+                Ok(Some(proof)) => context = context.with_dpop(proof),
+                Ok(None) => {}
+                Err(e) => dpop_error = Some(e),
+            },
         }
         SessionHandle {
             api: self.clone(),
