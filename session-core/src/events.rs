@@ -237,6 +237,14 @@ pub enum EventKind {
         /// Whether the policy ended the session for it.
         revoked: bool,
     },
+    /// A session was bound to a key its client holds after sign-in
+    /// (`authn_session_key_bound`): a browser registered a DBSC device key.
+    #[serde(rename = "authn_session_key_bound")]
+    SessionKeyBound {
+        /// The binding, as [`crate::binding::KeyBinding::kind`] names it
+        /// (`dbsc`).
+        binding: String,
+    },
     /// A session changed browser, OS or device class mid-session
     /// (`authn_session_device_changed`).
     #[serde(rename = "authn_session_device_changed")]
@@ -279,6 +287,7 @@ impl EventKind {
             EventKind::NotMe { .. } => "authn_not_me",
             EventKind::NotificationFailed { .. } => "notification_failed",
             EventKind::KeyProofFailed { .. } => "authn_key_proof_failed",
+            EventKind::SessionKeyBound { .. } => "authn_session_key_bound",
             EventKind::SessionDeviceChanged(_) => "authn_session_device_changed",
             EventKind::SessionImpossibleTravel(_) => "authn_session_impossible_travel",
             EventKind::SessionNetworkAlternation(_) => "authn_session_network_alternation",
@@ -289,6 +298,7 @@ impl EventKind {
     pub fn level(&self) -> Level {
         match self {
             EventKind::SessionCreated
+            | EventKind::SessionKeyBound { .. }
             | EventKind::SessionRenewed { .. }
             | EventKind::SessionExpired { .. } => Level::Info,
             EventKind::SessionRevoked { reason } => match reason {

@@ -40,9 +40,9 @@ pub use ids::{IdError, SessionId, UserId};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    AuthenticatedSession, BuildError, ExportedSession, LoginOptions, LoginSuccess, LogoutOutcome,
-    LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair,
-    UserExport,
+    AuthenticatedSession, BuildError, DeviceRefresh, ExportedSession, LoginOptions, LoginSuccess,
+    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
+    TokenPair, UserExport,
 };
 pub use memory::MemoryStore;
 pub use policy::{

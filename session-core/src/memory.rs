@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::ids::{SessionId, UserId};
-use crate::record::{RefreshState, Revocation, RevokeReason, SessionRecord};
+use crate::record::{RefreshState, Revocation, RevokeReason, SessionMeta, SessionRecord};
 use crate::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
 use crate::store::{
     CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome, RotateRequest,
@@ -185,27 +185,15 @@ impl SessionStore for MemoryStore {
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        let mut all = self.lock();
-        let Some(r) = all.get_mut(&req.user).and_then(|s| s.get_mut(&req.id)) else {
-            return Ok(RotateOutcome::Unchanged(None));
-        };
-        let matches =
-            r.refresh.generation == req.expected_generation && r.refresh.hash == req.expected_hash;
-        if !matches || !r.is_active(req.now, req.idle_cutoff) {
-            return Ok(RotateOutcome::Unchanged(Some(r.clone())));
-        }
-        r.refresh = RefreshState {
-            hash: req.new_hash,
-            generation: r.refresh.generation + 1,
-            rotated_at: req.now,
-        };
-        if req.now > r.last_seen_at {
-            r.last_seen_at = req.now;
-            if let Some(seen) = req.seen {
-                r.seen.last = Some(seen);
-            }
-        }
-        Ok(RotateOutcome::Rotated(r.clone()))
+        self.rotate(req, None)
+    }
+
+    async fn rotate_refresh_binding(
+        &self,
+        req: RotateRequest,
+        meta: SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.rotate(req, Some(meta))
     }
 
     async fn revoke(
@@ -335,6 +323,39 @@ pub(crate) struct RiskData {
 const MIN_PRUNE_AT: usize = 1024;
 
 impl MemoryStore {
+    /// The compare-and-swap of `rotate_refresh`, replacing the metadata too
+    /// when `meta` is given.
+    fn rotate(
+        &self,
+        req: RotateRequest,
+        meta: Option<SessionMeta>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut all = self.lock();
+        let Some(r) = all.get_mut(&req.user).and_then(|s| s.get_mut(&req.id)) else {
+            return Ok(RotateOutcome::Unchanged(None));
+        };
+        let matches =
+            r.refresh.generation == req.expected_generation && r.refresh.hash == req.expected_hash;
+        if !matches || !r.is_active(req.now, req.idle_cutoff) {
+            return Ok(RotateOutcome::Unchanged(Some(r.clone())));
+        }
+        r.refresh = RefreshState {
+            hash: req.new_hash,
+            generation: r.refresh.generation + 1,
+            rotated_at: req.now,
+        };
+        if let Some(meta) = meta {
+            r.meta = meta;
+        }
+        if req.now > r.last_seen_at {
+            r.last_seen_at = req.now;
+            if let Some(seen) = req.seen {
+                r.seen.last = Some(seen);
+            }
+        }
+        Ok(RotateOutcome::Rotated(r.clone()))
+    }
+
     fn risk(&self) -> MutexGuard<'_, RiskData> {
         self.inner.risk.lock().unwrap_or_else(|p| p.into_inner())
     }

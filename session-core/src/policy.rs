@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::binding::{DpopMode, DpopPolicy};
+use crate::binding::{DbscMode, DbscPolicy, DpopMode, DpopPolicy};
 use crate::privacy::{IpDisplay, IpStorage, describe_ip_rules};
 use crate::record::DeviceClass;
 
@@ -172,6 +172,8 @@ pub struct SessionPolicy {
     history_retention: Duration,
     #[serde(default)]
     dpop: DpopPolicy,
+    #[serde(default)]
+    dbsc: DbscPolicy,
 }
 
 fn default_history_retention() -> Duration {
@@ -197,6 +199,7 @@ impl Default for SessionPolicy {
             ip_display: IpDisplay::Full,
             history_retention: DEFAULT_HISTORY_RETENTION,
             dpop: DpopPolicy::default(),
+            dbsc: DbscPolicy::default(),
         }
     }
 }
@@ -261,6 +264,12 @@ impl SessionPolicy {
     /// key the client holds.
     pub fn dpop(&self) -> &DpopPolicy {
         &self.dpop
+    }
+
+    /// Device Bound Session Credentials settings: whether browsers are
+    /// offered a device-bound cookie session.
+    pub fn dbsc(&self) -> &DbscPolicy {
+        &self.dbsc
     }
 
     /// A human-readable Markdown document of the whole policy: limits,
@@ -333,6 +342,7 @@ impl SessionPolicy {
         ));
         out.push_str("\n## Ending sessions\n\n- Users can list their sessions and end one, all others, or all.\n- Logout revokes the session on the server and tells the browser to clear its tokens.\n");
         out.push_str(&describe_dpop(&self.dpop));
+        out.push_str(&describe_dbsc(&self.dbsc));
         out.push_str("\n## Privacy\n\n");
         out.push_str(&describe_ip_rules(self.ip_storage, self.ip_display));
         out.push_str(&format!(
@@ -371,6 +381,25 @@ fn describe_dpop(p: &DpopPolicy) -> String {
         });
     }
     out
+}
+
+/// The device-bound cookie lines of the "Stolen tokens" section.
+fn describe_dbsc(p: &DbscPolicy) -> String {
+    match p.mode {
+        DbscMode::Off => {
+            "- Device Bound Session Credentials are off: cookies are bearer credentials.\n"
+                .to_owned()
+        }
+        DbscMode::Offered => format!(
+            "- Browsers that support Device Bound Session Credentials bind their cookie session to a device key at sign-in: the short-lived access cookie is renewed only by a refresh that signs a challenge (answered within {}) with that key, and the refresh cookie alone renews nothing.\n{}",
+            human(p.challenge_lifetime),
+            if p.revoke_on_failure {
+                "- A refresh of a device-bound session signed by another key, or not validly signed, ends the session at once.\n"
+            } else {
+                "- A refresh of a device-bound session signed by another key is refused and logged as `authn_key_proof_failed`.\n"
+            }
+        ),
+    }
 }
 
 /// Formats a duration as "30 minutes", "12 hours", "5 seconds".
@@ -503,6 +532,13 @@ impl SessionPolicyBuilder {
         self
     }
 
+    /// DBSC settings (default: [`DbscMode::Offered`], 5-minute challenges,
+    /// a forged refresh proof ends the session).
+    pub fn dbsc(mut self, dbsc: DbscPolicy) -> Self {
+        self.policy.dbsc = dbsc;
+        self
+    }
+
     /// Validates and returns the policy.
     ///
     /// # Errors
@@ -538,6 +574,9 @@ impl SessionPolicyBuilder {
                 || (p.dpop.nonces && p.dpop.nonce_lifetime.is_zero()))
         {
             return Err(PolicyError::ZeroDuration("dpop proof or nonce lifetime"));
+        }
+        if p.dbsc.challenge_lifetime.is_zero() {
+            return Err(PolicyError::ZeroDuration("dbsc challenge_lifetime"));
         }
         if p.touch_interval >= p.idle_timeout {
             return Err(PolicyError::Inconsistent(

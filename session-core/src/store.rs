@@ -33,7 +33,7 @@ use async_trait::async_trait;
 
 use crate::ids::{SessionId, UserId};
 use crate::policy::{LimitKind, SessionLimits};
-use crate::record::{RevokeReason, SessionRecord};
+use crate::record::{RevokeReason, SessionMeta, SessionRecord};
 use crate::secret::TokenHash;
 use crate::seen::{SeenFrom, SeenUpdate};
 use crate::time::Timestamp;
@@ -412,6 +412,30 @@ pub trait SessionStore: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError`] on backend failure; the token is then not rotated.
     async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError>;
+
+    /// [`SessionStore::rotate_refresh`] that also replaces the session's
+    /// descriptive facts with `meta` in the same compare-and-swap: binding a
+    /// device key ([`crate::binding::KeyBinding::Dbsc`]) when the browser
+    /// registers one, so the new hash and the binding it covers are written
+    /// together or not at all.
+    ///
+    /// Every store in this workspace implements it. The default refuses
+    /// (fail closed: the registration is refused, the session stays as it
+    /// was).
+    ///
+    /// # Errors
+    /// [`StoreError`] on backend failure, or [`StoreError::Backend`] from a
+    /// store that cannot bind keys; nothing is written then.
+    async fn rotate_refresh_binding(
+        &self,
+        request: RotateRequest,
+        meta: SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        let _ = (request, meta);
+        Err(StoreError::Backend(
+            "this session store cannot bind device keys".into(),
+        ))
+    }
 
     /// Revokes one session if it is not already revoked. Returns the record
     /// as it was before, or `None` if absent, another user's, or already revoked.

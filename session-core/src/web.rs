@@ -65,6 +65,7 @@ mod actions;
 mod api;
 mod config;
 mod cookies;
+mod dbsc;
 mod error;
 mod handle;
 mod openapi;

@@ -35,9 +35,7 @@ const FIELDS: usize = 13;
 /// Encodes a record. The user is the hash key and the id the hash field, so
 /// neither is repeated in the value.
 pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
-    let meta = serde_json::to_value(&r.meta)
-        .map_err(|e| StoreError::Corrupt(format!("session metadata does not serialize: {e}")))?;
-    let meta = rename_keys(strip_nulls(meta), true);
+    let meta = meta_json(&r.meta)?;
     let mut out = String::with_capacity(160);
     let (revoked_at, reason) = match r.revoked {
         Some(rev) => (crate::args::millis(rev.at), rev.reason.as_str()),
@@ -63,6 +61,13 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
         let _ = write!(out, "\n{last}\n{places}");
     }
     Ok(out)
+}
+
+/// The metadata line's JSON, as [`encode`] writes it.
+pub(crate) fn meta_json(meta: &SessionMeta) -> Result<serde_json::Value, StoreError> {
+    let meta = serde_json::to_value(meta)
+        .map_err(|e| StoreError::Corrupt(format!("session metadata does not serialize: {e}")))?;
+    Ok(rename_keys(strip_nulls(meta), true))
 }
 
 /// The two seen lines: the latest use and the recent places, each JSON or

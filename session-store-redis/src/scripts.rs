@@ -347,7 +347,8 @@ return reply
 /// Refresh-token compare-and-swap. KEYS[1] user hash. ARGV: id, expected
 /// generation, expected hash, new generation, new hash, now, idle_cutoff,
 /// last-seen JSON (or empty), written when the rotation moves the activity
-/// time forward. Reply: `{"absent"}`, `{"unchanged", value}` or
+/// time forward, and the metadata line (`\n` + JSON, or empty to keep it),
+/// written with the swap (binding a device key). Reply: `{"absent"}`, `{"unchanged", value}` or
 /// `{"rotated", value}`.
 const ROTATE: &str = r#"
 local v = redis.call('HGET', KEYS[1], ARGV[1])
@@ -358,6 +359,10 @@ if f[6] ~= ARGV[2] or f[8] ~= ARGV[3] or not is_active(f, now, tonumber(ARGV[7])
   return {"unchanged", v}
 end
 f[6], f[8], f[7] = ARGV[4], ARGV[5], ARGV[6]
+if ARGV[9] ~= "" then
+  local _, last, places = split_seen(f.tail)
+  f.tail = join_seen(ARGV[9], last, places)
+end
 if now > tonumber(f[3]) then
   f[3] = ARGV[6]
   if ARGV[8] ~= "" then

@@ -10,8 +10,8 @@ use redis::{ErrorKind, ScriptInvocation, ServerErrorKind, Value};
 use sessionward_core::admission::FIRST_USE_RESOLUTION;
 use sessionward_core::{
     CreateOutcome, CreateRequest, LimitKind, RevocationFeed, RevokeReason, RotateOutcome,
-    RotateRequest, SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest,
-    UserId,
+    RotateRequest, SessionId, SessionMeta, SessionRecord, SessionStore, StoreError, Timestamp,
+    TouchRequest, UserId,
 };
 
 use crate::args::{duration_millis, millis, mode_arg, opt_arg, parse_millis, unexpected};
@@ -63,6 +63,38 @@ fn invalid_config(e: RedisStoreError) -> StoreError {
 }
 
 impl RedisStore {
+    /// The rotate script: the compare-and-swap, replacing the metadata line
+    /// too when `meta_line` is not empty.
+    async fn rotate(
+        &self,
+        req: RotateRequest,
+        meta_line: String,
+    ) -> Result<RotateOutcome, StoreError> {
+        let next = req
+            .expected_generation
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt("refresh generation overflow".to_owned()))?;
+        let mut conn = self.conn();
+        let mut inv = self.inner.scripts.rotate.key(self.key(&req.user));
+        inv.arg(req.id.as_str())
+            .arg(req.expected_generation.to_string())
+            .arg(codec::hash_text(&req.expected_hash))
+            .arg(next.to_string())
+            .arg(codec::hash_text(&req.new_hash))
+            .arg(millis(req.now))
+            .arg(millis(req.idle_cutoff))
+            .arg(codec::seen_lines(req.seen.as_ref(), &[])?.0)
+            .arg(meta_line);
+        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        let decode = |raw: &str| codec::decode(&req.user, req.id.as_str(), raw);
+        match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("absent"), _) => Ok(RotateOutcome::Unchanged(None)),
+            (Some("unchanged"), Some(raw)) => Ok(RotateOutcome::Unchanged(Some(decode(raw)?))),
+            (Some("rotated"), Some(raw)) => Ok(RotateOutcome::Rotated(decode(raw)?)),
+            _ => Err(unexpected()),
+        }
+    }
+
     /// Connects to a standalone Redis (`redis://[:password@]host:port[/db]`,
     /// `rediss://` needs a TLS feature of `redis`), waits for the first
     /// connection and loads the scripts.
@@ -480,28 +512,16 @@ impl SessionStore for RedisStore {
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        let next = req
-            .expected_generation
-            .checked_add(1)
-            .ok_or_else(|| StoreError::Corrupt("refresh generation overflow".to_owned()))?;
-        let mut conn = self.conn();
-        let mut inv = self.inner.scripts.rotate.key(self.key(&req.user));
-        inv.arg(req.id.as_str())
-            .arg(req.expected_generation.to_string())
-            .arg(codec::hash_text(&req.expected_hash))
-            .arg(next.to_string())
-            .arg(codec::hash_text(&req.new_hash))
-            .arg(millis(req.now))
-            .arg(millis(req.idle_cutoff))
-            .arg(codec::seen_lines(req.seen.as_ref(), &[])?.0);
-        let reply: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
-        let decode = |raw: &str| codec::decode(&req.user, req.id.as_str(), raw);
-        match (reply.first().map(String::as_str), reply.get(1)) {
-            (Some("absent"), _) => Ok(RotateOutcome::Unchanged(None)),
-            (Some("unchanged"), Some(raw)) => Ok(RotateOutcome::Unchanged(Some(decode(raw)?))),
-            (Some("rotated"), Some(raw)) => Ok(RotateOutcome::Rotated(decode(raw)?)),
-            _ => Err(unexpected()),
-        }
+        self.rotate(req, String::new()).await
+    }
+
+    async fn rotate_refresh_binding(
+        &self,
+        req: RotateRequest,
+        meta: SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        let line = format!("\n{}", codec::meta_json(&meta)?);
+        self.rotate(req, line).await
     }
 
     async fn revoke(

@@ -55,6 +55,13 @@ impl SessionStore for ClusterStore {
     async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
         self.store.rotate_refresh(request).await
     }
+    async fn rotate_refresh_binding(
+        &self,
+        request: RotateRequest,
+        meta: sessionward_core::SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.store.rotate_refresh_binding(request, meta).await
+    }
     async fn revoke(
         &self,
         user: &UserId,

@@ -328,6 +328,7 @@ impl MySqlStore {
     async fn try_rotate(
         conn: &mut MySqlConnection,
         req: &RotateRequest,
+        meta: Option<&str>,
     ) -> Result<RotateOutcome, sqlx::Error> {
         let expected = generation(req.expected_generation).map_err(carry)?;
         sqlx::query(READ_COMMITTED).execute(&mut *conn).await?;
@@ -337,7 +338,7 @@ impl MySqlStore {
              refresh_generation = refresh_generation + 1, rotated_at = ?, \
              last_seen_from = CASE WHEN ? > last_seen_at \
                  THEN COALESCE(?, last_seen_from) ELSE last_seen_from END, \
-             last_seen_at = GREATEST(last_seen_at, ?) \
+             last_seen_at = GREATEST(last_seen_at, ?), meta = COALESCE(?, meta) \
              WHERE user_id = ? AND session_id = ? AND refresh_generation = ? \
              AND refresh_hash = ? AND revoked_at IS NULL AND expires_at > ? \
              AND last_seen_at > ?",
@@ -347,6 +348,7 @@ impl MySqlStore {
         .bind(req.now.unix_millis())
         .bind(seen_text(req).map_err(carry)?)
         .bind(req.now.unix_millis())
+        .bind(meta)
         .bind(req.user.as_str())
         .bind(req.id.as_str())
         .bind(expected)
@@ -440,8 +442,9 @@ impl MySqlStore {
     async fn rotate_in(
         conn: &mut MySqlConnection,
         req: &RotateRequest,
+        meta: Option<&str>,
     ) -> Result<RotateOutcome, StoreError> {
-        retry_tx!(Self::try_rotate(&mut *conn, req))
+        retry_tx!(Self::try_rotate(&mut *conn, req, meta))
     }
 
     async fn revoke_in(

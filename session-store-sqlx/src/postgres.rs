@@ -434,13 +434,14 @@ impl PostgresStore {
     async fn rotate_in(
         conn: &mut PgConnection,
         req: &RotateRequest,
+        meta: Option<&str>,
     ) -> Result<RotateOutcome, StoreError> {
         let row: Option<SessionRow> = sqlx::query_as(concat!(
             "UPDATE sessionward_sessions SET refresh_hash = $5, \
              refresh_generation = refresh_generation + 1, rotated_at = $6, \
              last_seen_from = CASE WHEN $6 > last_seen_at \
                  THEN COALESCE($8, last_seen_from) ELSE last_seen_from END, \
-             last_seen_at = GREATEST(last_seen_at, $6) \
+             last_seen_at = GREATEST(last_seen_at, $6), meta = COALESCE($9, meta) \
              WHERE user_id = $1 AND session_id = $2 AND refresh_generation = $3 \
              AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $6 \
              AND last_seen_at > $7 RETURNING ",
@@ -454,6 +455,7 @@ impl PostgresStore {
         .bind(req.now.unix_millis())
         .bind(req.idle_cutoff.unix_millis())
         .bind(seen_text(req)?.as_deref())
+        .bind(meta)
         .fetch_optional(&mut *conn)
         .await
         .map_err(map_err)?;

@@ -252,6 +252,11 @@ pub(crate) fn mark(millis: Option<i64>) -> Option<Timestamp> {
     millis.map(Timestamp::from_unix_millis)
 }
 
+/// The `meta` JSON a rotation that binds a key writes.
+pub(crate) fn meta_text(meta: &sessionward_core::SessionMeta) -> Result<String, StoreError> {
+    serde_json::to_string(meta).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
 /// The `last_seen_from` JSON a rotation writes, if the request carries one.
 pub(crate) fn seen_text(
     req: &sessionward_core::RotateRequest,

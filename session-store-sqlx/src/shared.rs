@@ -375,7 +375,17 @@ macro_rules! pooled_session_store {
                 &self,
                 req: RotateRequest,
             ) -> Result<RotateOutcome, StoreError> {
-                self.run(async |conn| Self::rotate_in(conn, &req).await)
+                self.run(async |conn| Self::rotate_in(conn, &req, None).await)
+                    .await
+            }
+
+            async fn rotate_refresh_binding(
+                &self,
+                req: RotateRequest,
+                meta: sessionward_core::SessionMeta,
+            ) -> Result<RotateOutcome, StoreError> {
+                let meta = $crate::row::meta_text(&meta)?;
+                self.run(async |conn| Self::rotate_in(conn, &req, Some(&meta)).await)
                     .await
             }
 

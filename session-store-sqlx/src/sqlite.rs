@@ -33,7 +33,8 @@ use async_trait::async_trait;
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, Revocation, RevokeReason, RotateOutcome, RotateRequest,
-    SessionId, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest, UserId,
+    SessionId, SessionMeta, SessionRecord, SessionStore, StoreError, Timestamp, TouchRequest,
+    UserId,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
@@ -88,6 +89,50 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// One conditional `UPDATE … RETURNING`: the compare-and-swap of
+    /// `rotate_refresh`, replacing the metadata too when `meta` is given.
+    async fn rotate(
+        &self,
+        req: RotateRequest,
+        meta: Option<String>,
+    ) -> Result<RotateOutcome, StoreError> {
+        within(self.deadline, async {
+            let row: Option<SessionRow> = {
+                let _write = self.write.lock().await;
+                sqlx::query_as(concat!(
+                    "UPDATE sessionward_sessions SET refresh_hash = ?5, \
+                     refresh_generation = refresh_generation + 1, rotated_at = ?6, \
+                     last_seen_from = CASE WHEN ?6 > last_seen_at \
+                         THEN COALESCE(?8, last_seen_from) ELSE last_seen_from END, \
+                     last_seen_at = max(last_seen_at, ?6), meta = COALESCE(?9, meta) \
+                     WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
+                     AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
+                     AND last_seen_at > ?7 RETURNING ",
+                    cols!()
+                ))
+                .bind(req.user.as_str())
+                .bind(req.id.as_str())
+                .bind(generation(req.expected_generation)?)
+                .bind(req.expected_hash.as_bytes().as_slice())
+                .bind(req.new_hash.as_bytes().as_slice())
+                .bind(req.now.unix_millis())
+                .bind(req.idle_cutoff.unix_millis())
+                .bind(seen_text(&req)?.as_deref())
+                .bind(meta.as_deref())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+            };
+            match row {
+                Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
+                None => Ok(RotateOutcome::Unchanged(
+                    self.get(&req.user, &req.id).await?,
+                )),
+            }
+        })
+        .await
+    }
+
     /// Opens a database with the default [`StoreOptions`].
     ///
     /// `url` is a sqlx SQLite URL: `sqlite://path/to/sessions.db` (created if
@@ -315,40 +360,16 @@ impl SessionStore for SqliteStore {
     }
 
     async fn rotate_refresh(&self, req: RotateRequest) -> Result<RotateOutcome, StoreError> {
-        within(self.deadline, async {
-            let row: Option<SessionRow> = {
-                let _write = self.write.lock().await;
-                sqlx::query_as(concat!(
-                    "UPDATE sessionward_sessions SET refresh_hash = ?5, \
-                     refresh_generation = refresh_generation + 1, rotated_at = ?6, \
-                     last_seen_from = CASE WHEN ?6 > last_seen_at \
-                         THEN COALESCE(?8, last_seen_from) ELSE last_seen_from END, \
-                     last_seen_at = max(last_seen_at, ?6) \
-                     WHERE user_id = ?1 AND session_id = ?2 AND refresh_generation = ?3 \
-                     AND refresh_hash = ?4 AND revoked_at IS NULL AND expires_at > ?6 \
-                     AND last_seen_at > ?7 RETURNING ",
-                    cols!()
-                ))
-                .bind(req.user.as_str())
-                .bind(req.id.as_str())
-                .bind(generation(req.expected_generation)?)
-                .bind(req.expected_hash.as_bytes().as_slice())
-                .bind(req.new_hash.as_bytes().as_slice())
-                .bind(req.now.unix_millis())
-                .bind(req.idle_cutoff.unix_millis())
-                .bind(seen_text(&req)?.as_deref())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?
-            };
-            match row {
-                Some(row) => Ok(RotateOutcome::Rotated(row.into_record()?)),
-                None => Ok(RotateOutcome::Unchanged(
-                    self.get(&req.user, &req.id).await?,
-                )),
-            }
-        })
-        .await
+        self.rotate(req, None).await
+    }
+
+    async fn rotate_refresh_binding(
+        &self,
+        req: RotateRequest,
+        meta: SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        let meta = crate::row::meta_text(&meta)?;
+        self.rotate(req, Some(meta)).await
     }
 
     async fn revoke(

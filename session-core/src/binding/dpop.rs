@@ -320,7 +320,7 @@ pub(crate) fn verify_dpop(
     access_token: Option<&str>,
     now: Timestamp,
 ) -> Result<CheckedDpop, ProofError> {
-    let proof = proof::verify(&request.proof, DPOP_TYP)?;
+    let proof = proof::verify(&request.proof, DPOP_TYP, proof::KeySource::Header)?;
     let jti = proof.text("jti", MAX_DPOP_JTI_LEN)?;
     if proof.text("htm", 16)? != request.method {
         return Err(ProofError::MethodMismatch);

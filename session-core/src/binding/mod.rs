@@ -7,6 +7,13 @@
 //!   key, because the stored refresh hash covers the thumbprint. A copied
 //!   token without the key is refused.
 //!
+//! - **DBSC** (W3C Device Bound Session Credentials) for the cookie
+//!   transport: a browser that supports it registers a device key at
+//!   sign-in; the session's short-lived access cookie is then renewed only
+//!   by a refresh that signs a server challenge with that key, and the
+//!   refresh cookie alone rotates nothing (its stored hash covers the
+//!   key's thumbprint too). See [`DbscPolicy`].
+//!
 //! Proofs are verified strictly: `typ` `dpop+jwt`, a public `jwk` (P-256
 //! with `ES256` or Ed25519 with `EdDSA`; a private member refuses it), the
 //! key pinning the algorithm (no `none`, no HMAC), `htm`/`htu` equal to the
@@ -16,16 +23,25 @@
 //! recorded through a shared [`ReplayStore`] so two instances cannot both
 //! accept one proof.
 
+mod dbsc;
 mod dpop;
 mod jwk;
 mod proof;
 mod replay;
 
+pub use dbsc::{
+    CHALLENGE_HEADER, DBSC_ALGORITHMS, DBSC_TYP, DbscMode, DbscPolicy, REGISTRATION_HEADER,
+    RESPONSE_HEADERS, SESSION_ID_HEADERS, parse_session_identifier,
+};
 pub use dpop::{DPOP_ALGORITHMS, DPOP_TYP, DpopMode, DpopPolicy, DpopRequest, MAX_DPOP_JTI_LEN};
 pub use proof::MAX_PROOF_LEN;
 pub use replay::{DEFAULT_REPLAY_CAPACITY, MemoryReplayStore, ReplayKey, ReplayStore, replay_via};
 
+pub(crate) use dbsc::{
+    ChallengeKey, ChallengePurpose, CheckedDbsc, DbscRefusal, DbscSubject, stored_key, verify_dbsc,
+};
 pub(crate) use dpop::{NonceKey, verify_dpop};
+pub(crate) use jwk::PublicJwk;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,20 +56,40 @@ pub enum KeyBinding {
         /// The base64url JWK SHA-256 thumbprint (`cnf.jkt`).
         jkt: String,
     },
+    /// A DBSC device key (W3C Device Bound Session Credentials) the
+    /// browser registered, kept to verify its refreshes (which do not
+    /// carry it).
+    Dbsc {
+        /// The base64url JWK SHA-256 thumbprint (RFC 7638).
+        jkt: String,
+        /// The public key, as its RFC 7638 canonical JWK JSON.
+        jwk: String,
+    },
 }
 
 impl KeyBinding {
     /// The thumbprint of the bound key.
     pub fn thumbprint(&self) -> &str {
         match self {
-            KeyBinding::Dpop { jkt } => jkt,
+            KeyBinding::Dpop { jkt } | KeyBinding::Dbsc { jkt, .. } => jkt,
         }
     }
 
-    /// Stable lower-case name: `dpop`.
+    /// The thumbprint access tokens carry as `cnf.jkt`, and every request
+    /// proves: a DPoP key's. A DBSC session's access cookie is itself the
+    /// short-lived bound credential, so it carries none.
+    pub fn access_thumbprint(&self) -> Option<&str> {
+        match self {
+            KeyBinding::Dpop { jkt } => Some(jkt),
+            KeyBinding::Dbsc { .. } => None,
+        }
+    }
+
+    /// Stable lower-case name: `dpop` or `dbsc`.
     pub fn kind(&self) -> &'static str {
         match self {
             KeyBinding::Dpop { .. } => "dpop",
+            KeyBinding::Dbsc { .. } => "dbsc",
         }
     }
 
@@ -61,6 +97,7 @@ impl KeyBinding {
     pub fn describe(&self) -> &'static str {
         match self {
             KeyBinding::Dpop { .. } => "Bound to a key on this device",
+            KeyBinding::Dbsc { .. } => "Bound to this browser's device key",
         }
     }
 }
@@ -119,6 +156,15 @@ pub enum ProofError {
     /// bound but was sent with the `DPoP` scheme.
     #[error("the authorization scheme does not match the token's binding")]
     SchemeMismatch,
+    /// A DBSC-bound session's refresh cookie came without the device's
+    /// proof: the browser renews such a session itself, through the
+    /// device-bound refresh route.
+    #[error("the session is bound to a device key; the browser refreshes it")]
+    DeviceBound,
+    /// A DBSC registration that cannot bind this session: not offered,
+    /// already bound, or not for the current refresh token.
+    #[error("the device key registration is refused: {0}")]
+    Registration(&'static str),
     /// The server wants a nonce in the proof: retry with this one.
     #[error("the proof must carry the server's nonce")]
     UseNonce(String),

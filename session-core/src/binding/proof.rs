@@ -22,12 +22,29 @@ pub(crate) struct VerifiedProof {
     pub(crate) claims: Map<String, Value>,
 }
 
+/// Where the key that signs a proof comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeySource<'a> {
+    /// The header's `jwk` (DPoP, DBSC registration).
+    Header,
+    /// The header's `jwk`, or else the claims' `key`: the DBSC registration
+    /// JWT as Chrome sent it with the older `Sec-Session-*` headers.
+    HeaderOrClaimKey,
+    /// A key stored at registration (a DBSC refresh). A header `jwk` other
+    /// than this key refuses the proof.
+    Known(&'a PublicJwk),
+}
+
 /// Splits, parses and verifies `proof`: exactly three non-empty base64url
 /// segments, header and claims JSON objects without duplicate members, the
 /// header `typ` equal to `typ` (ASCII case-insensitive, RFC 7515 §4.1.9),
 /// no `crit`, and an `alg` equal to the one the key is pinned to (so `none`
 /// and HMAC never verify).
-pub(crate) fn verify(proof: &str, typ: &str) -> Result<VerifiedProof, ProofError> {
+pub(crate) fn verify(
+    proof: &str,
+    typ: &str,
+    source: KeySource<'_>,
+) -> Result<VerifiedProof, ProofError> {
     if proof.len() > MAX_PROOF_LEN {
         return Err(ProofError::Malformed);
     }
@@ -45,6 +62,7 @@ pub(crate) fn verify(proof: &str, typ: &str) -> Result<VerifiedProof, ProofError
         strict_json::from_slice(&json).map_err(|_| ProofError::Malformed)
     };
     let header = object(header_b64)?;
+    let claims = object(claims_b64)?;
     let typ_ok = header
         .get("typ")
         .and_then(Value::as_str)
@@ -55,9 +73,22 @@ pub(crate) fn verify(proof: &str, typ: &str) -> Result<VerifiedProof, ProofError
     if header.contains_key("crit") {
         return Err(ProofError::Malformed);
     }
-    let key = match header.get("jwk") {
-        Some(jwk) => PublicJwk::from_value(jwk)?,
-        None => return Err(ProofError::BadKey("the proof carries no jwk")),
+    let key = match (source, header.get("jwk")) {
+        (KeySource::Known(known), None) => known.clone(),
+        (KeySource::Known(known), Some(jwk)) => {
+            if PublicJwk::from_value(jwk)? != *known {
+                return Err(ProofError::KeyMismatch);
+            }
+            known.clone()
+        }
+        (_, Some(jwk)) => PublicJwk::from_value(jwk)?,
+        (KeySource::HeaderOrClaimKey, None) => match claims.get("key") {
+            Some(jwk) => PublicJwk::from_value(jwk)?,
+            None => return Err(ProofError::BadKey("the proof carries no jwk")),
+        },
+        (KeySource::Header, None) => {
+            return Err(ProofError::BadKey("the proof carries no jwk"));
+        }
     };
     // Refused before any signature work: an 8192-bit RSA verification per
     // unauthenticated request would be cheap to ask for and dear to do.
@@ -79,10 +110,7 @@ pub(crate) fn verify(proof: &str, typ: &str) -> Result<VerifiedProof, ProofError
     if !valid {
         return Err(ProofError::BadSignature);
     }
-    Ok(VerifiedProof {
-        key,
-        claims: object(claims_b64)?,
-    })
+    Ok(VerifiedProof { key, claims })
 }
 
 /// The JOSE name of an algorithm a proof key may use.

@@ -153,7 +153,12 @@ impl SessionManager {
         // before the activity write.
         // The stored binding must agree with the token's: a bearer token of
         // a session bound since (or the reverse) is refused.
-        if claims.cnf.as_ref().map(|c| c.jkt.as_str()) != record.bound_thumbprint() {
+        let bound = record
+            .meta
+            .binding
+            .as_ref()
+            .and_then(crate::binding::KeyBinding::access_thumbprint);
+        if claims.cnf.as_ref().map(|c| c.jkt.as_str()) != bound {
             return Err(SessionError::Proof(ProofError::KeyMismatch));
         }
         match &claims.cnf {

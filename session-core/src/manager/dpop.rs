@@ -161,13 +161,30 @@ impl SessionManager {
         }
         // Only what a key holder never causes ends the session: no proof, a
         // proof by another key, a signature that does not verify. A stale
-        // or replayed proof, a rewritten path or a client bug do not.
-        let theft = matches!(
-            error,
-            ProofError::Missing | ProofError::KeyMismatch | ProofError::BadSignature
+        // or replayed proof, a rewritten path or a client bug do not. A
+        // DBSC browser refreshes without a proof as the protocol's first
+        // step (and its page may call the plain refresh route), so there a
+        // missing proof is no theft.
+        let dbsc = matches!(
+            record.and_then(|r| r.meta.binding.as_ref()),
+            Some(KeyBinding::Dbsc { .. })
         );
+        let (revokes, theft) = if dbsc {
+            (
+                self.inner.policy.dbsc().revoke_on_failure,
+                matches!(error, ProofError::KeyMismatch | ProofError::BadSignature),
+            )
+        } else {
+            (
+                self.inner.policy.dpop().revoke_on_failure,
+                matches!(
+                    error,
+                    ProofError::Missing | ProofError::KeyMismatch | ProofError::BadSignature
+                ),
+            )
+        };
         let mut revoked = None;
-        if self.inner.policy.dpop().revoke_on_failure && theft {
+        if revokes && theft {
             match self
                 .inner
                 .store

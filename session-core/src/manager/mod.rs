@@ -7,6 +7,7 @@
 mod anomaly;
 mod authenticate;
 mod cache;
+mod dbsc;
 mod dpop;
 mod login;
 mod logout;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::binding::{MemoryReplayStore, NonceKey, ReplayStore};
+use crate::binding::{ChallengeKey, MemoryReplayStore, NonceKey, ReplayStore};
 use crate::enrich::LoginEnricher;
 use crate::events::{EventKind, EventSink, SecurityEvent, SessionHasher, TracingSink};
 use crate::ids::{SessionId, UserId};
@@ -37,6 +38,7 @@ use crate::time::{Clock, SystemClock, Timestamp};
 use crate::tokens::{AccessClaims, TokenConfig};
 
 pub use authenticate::AuthenticatedSession;
+pub use dbsc::DeviceRefresh;
 pub use login::{LoginOptions, LoginSuccess};
 pub use logout::{LogoutOutcome, LogoutProof};
 pub use overview::{ExportedSession, UserExport};
@@ -147,6 +149,8 @@ struct Inner {
     replay: Arc<dyn ReplayStore>,
     /// Issues and checks DPoP server nonces.
     nonces: NonceKey,
+    /// Issues and checks DBSC challenges and session identifiers.
+    dbsc_keys: ChallengeKey,
     /// The latest "not before" mark this instance raised (Unix ms), so a
     /// login that starts after that call returned counts as checked after it.
     latest_mark: std::sync::atomic::AtomicI64,
@@ -325,8 +329,9 @@ impl SessionManager {
                 .meta
                 .binding
                 .as_ref()
-                .map(|b| crate::tokens::Confirmation {
-                    jkt: b.thumbprint().to_owned(),
+                .and_then(crate::binding::KeyBinding::access_thumbprint)
+                .map(|jkt| crate::tokens::Confirmation {
+                    jkt: jkt.to_owned(),
                 }),
         };
         let token = self
@@ -448,10 +453,12 @@ impl SessionManagerBuilder {
                 Arc::new(MemoryReplayStore::default())
             });
         let nonces = NonceKey::new(self.tokens.refresh_key.derive("dpop-nonce"));
+        let dbsc_keys = ChallengeKey::new(self.tokens.refresh_key.derive("dbsc-challenge"));
         Ok(SessionManager {
             inner: Arc::new(Inner {
                 replay,
                 nonces,
+                dbsc_keys,
                 policy: self.policy,
                 tokens: self.tokens,
                 store: self.store,

@@ -1,6 +1,6 @@
 //! Refresh-token rotation, the grace window, and reuse detection.
 
-use crate::binding::{DpopMode, ProofError};
+use crate::binding::{DpopMode, KeyBinding, ProofError};
 use crate::error::SessionError;
 use crate::events::EventKind;
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
@@ -119,10 +119,22 @@ impl SessionManager {
                         Some(&record.user),
                     ));
                 }
-                let error = if proved.is_none() {
-                    ProofError::Missing
-                } else {
-                    ProofError::KeyMismatch
+                let dbsc = matches!(record.meta.binding, Some(KeyBinding::Dbsc { .. }));
+                // A device-bound cookie without its key: an old one is a
+                // reuse like any other (the grace window's successor is
+                // never handed out without the key); the current one is
+                // refused, for the browser to refresh with its key.
+                if dbsc
+                    && proved.is_none()
+                    && presented.generation < record.refresh.generation
+                    && !self.in_refresh_grace(presented.generation, &record, now)
+                {
+                    return self.refresh_mismatch(&presented, record, now).await;
+                }
+                let error = match (dbsc, proved) {
+                    (true, None) => ProofError::DeviceBound,
+                    (false, None) => ProofError::Missing,
+                    (_, Some(_)) => ProofError::KeyMismatch,
                 };
                 Err(self
                     .proof_refused(&record.user, &record.id, Some(&record), error, now)
@@ -306,7 +318,7 @@ impl SessionManager {
         ));
     }
 
-    fn issue_refreshed(
+    pub(super) fn issue_refreshed(
         &self,
         record: SessionRecord,
         secret: &RefreshSecret,

@@ -199,6 +199,15 @@ impl SessionStore for HeldStore {
         self.inner.rotate_refresh(request).await
     }
 
+    async fn rotate_refresh_binding(
+        &self,
+        request: RotateRequest,
+        meta: crate::SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.gate(StoreCall::RotateRefresh).await;
+        self.inner.rotate_refresh_binding(request, meta).await
+    }
+
     async fn revoke(
         &self,
         user: &UserId,

@@ -23,6 +23,7 @@
 //! real concurrency: hundreds of parallel logins and refreshes.
 
 mod cases;
+mod dbsc_cases;
 mod docs;
 pub mod dpop;
 mod dpop_cases;
@@ -41,6 +42,7 @@ pub mod web;
 pub mod http;
 
 pub use cases::*;
+pub use dbsc_cases::*;
 pub use docs::quick_start_shows;
 pub use dpop_cases::*;
 pub use harness::{
@@ -109,6 +111,8 @@ macro_rules! store_conformance_tests {
             dpop_binding_holds_across_instances,
             dpop_proof_on_an_unbound_session,
             dpop_failures_end_only_genuine_sessions,
+            dbsc_binding_holds_across_instances,
+            dbsc_racing_registrations_bind_one_key,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -57,8 +57,10 @@
     async_fn_in_trait
 )]
 
+mod dbsc;
 mod dpop;
 mod seen;
+pub use dbsc::*;
 pub use dpop::*;
 pub use seen::*;
 
@@ -222,6 +224,14 @@ impl SessionStore for FlakyStore {
     async fn rotate_refresh(&self, request: RotateRequest) -> Result<RotateOutcome, StoreError> {
         self.check()?;
         self.inner.rotate_refresh(request).await
+    }
+    async fn rotate_refresh_binding(
+        &self,
+        request: RotateRequest,
+        meta: crate::SessionMeta,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.check()?;
+        self.inner.rotate_refresh_binding(request, meta).await
     }
     async fn revoke(
         &self,
@@ -1825,6 +1835,10 @@ macro_rules! web_adapter_tests {
             dpop_malformed_proofs_are_refused,
             dpop_nonce_flow,
             dpop_modes,
+            dbsc_registration_binds_the_cookie_session,
+            dbsc_refresh_with_the_device_key,
+            dbsc_copied_cookies_are_useless_without_the_key,
+            dbsc_key_mismatch_without_revocation,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {

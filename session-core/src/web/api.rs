@@ -138,11 +138,15 @@ impl SessionApi {
         &self.inner.config
     }
 
-    fn cookie<'a, H: HeaderSource>(&self, headers: &'a H, name: &str) -> Option<&'a str> {
+    pub(super) fn cookie<'a, H: HeaderSource>(
+        &self,
+        headers: &'a H,
+        name: &str,
+    ) -> Option<&'a str> {
         cookie_value(headers.header_all("cookie").filter_map(text), name)
     }
 
-    fn cookies_too_long<H: HeaderSource>(&self, headers: &H) -> bool {
+    pub(super) fn cookies_too_long<H: HeaderSource>(&self, headers: &H) -> bool {
         let mut total = 0usize;
         for v in headers.header_all("cookie") {
             total = total.saturating_add(v.len());
@@ -481,7 +485,7 @@ impl SessionApi {
         }
     }
 
-    fn add_wipe(&self, r: &mut WebResponse) {
+    pub(super) fn add_wipe(&self, r: &mut WebResponse) {
         r.headers
             .push(("clear-site-data", CLEAR_SITE_DATA.to_owned()));
         if self.inner.config.transport == TokenTransport::Cookies {
@@ -523,7 +527,10 @@ impl SessionApi {
                 200,
                 &json!({
                     // RFC 9449 §5: a bound token's type is `DPoP`.
-                    "token_type": if session.meta.binding.is_some() { "DPoP" } else { "Bearer" },
+                    "token_type": match session.meta.binding.as_ref().and_then(crate::binding::KeyBinding::access_thumbprint) {
+                        Some(_) => "DPoP",
+                        None => "Bearer",
+                    },
                     "access_token": tokens.access_token.expose_secret(),
                     "expires_in": access_secs,
                     "access_expires_at": tokens.access_expires_at,
@@ -549,7 +556,13 @@ impl SessionApi {
                 // its JWT: an expired token keeps reaching the server, which
                 // answers `invalid_token` (refresh now) instead of
                 // `missing_token`, and still proves the session at logout.
-                // The JWT's own `exp` bounds what it grants.
+                // The JWT's own `exp` bounds what it grants. A device-bound
+                // session's is the bound credential: it goes when its JWT
+                // does, so the browser renews it with its device key.
+                let device_bound = matches!(
+                    session.meta.binding,
+                    Some(crate::binding::KeyBinding::Dbsc { .. })
+                );
                 r.headers.push((
                     "set-cookie",
                     set_cookie(
@@ -557,7 +570,7 @@ impl SessionApi {
                         ACCESS_COOKIE,
                         tokens.access_token.expose_secret(),
                         "/",
-                        refresh_secs,
+                        if device_bound { access_secs } else { refresh_secs },
                         true,
                     ),
                 ));
@@ -575,6 +588,10 @@ impl SessionApi {
                 r.headers
                     .push(("set-cookie", expire_legacy_refresh(config)));
                 if login {
+                    if let Some(offer) = self.dbsc_offer(session) {
+                        r.headers
+                            .push((crate::binding::REGISTRATION_HEADER, offer));
+                    }
                     let csrf = SessionId::generate();
                     r.headers.push((
                         "set-cookie",

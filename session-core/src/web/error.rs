@@ -39,6 +39,10 @@ pub enum ErrorCode {
     /// 401 (400 on the refresh route and logins): retry with the server
     /// nonce in the `DPoP-Nonce` header (RFC 9449 §8, §9).
     UseDpopNonce,
+    /// 401: the session is bound to a device key (DBSC): the browser
+    /// renews its cookies itself, through `<prefix>/dbsc/refresh`, and the
+    /// plain refresh route refuses its refresh cookie.
+    DeviceBoundSession,
     /// 503: the session store is unreachable (fail closed).
     Unavailable,
     /// 500: anything else.
@@ -61,6 +65,7 @@ impl ErrorCode {
             ErrorCode::LoginDenied => "login_denied",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::DeviceBoundSession => "device_bound_session",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -73,7 +78,8 @@ impl ErrorCode {
             | ErrorCode::InvalidToken
             | ErrorCode::ReauthenticationRequired
             | ErrorCode::InvalidDpopProof
-            | ErrorCode::UseDpopNonce => 401,
+            | ErrorCode::UseDpopNonce
+            | ErrorCode::DeviceBoundSession => 401,
             ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidRequest => 400,
@@ -136,6 +142,7 @@ impl WebError {
     pub fn proof(error: ProofError) -> Self {
         let code = match error {
             ProofError::UseNonce(_) => ErrorCode::UseDpopNonce,
+            ProofError::DeviceBound => ErrorCode::DeviceBoundSession,
             _ => ErrorCode::InvalidDpopProof,
         };
         WebError {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::api::{AuthOutcome, SessionApi};
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
-use super::{HeaderSource, MAX_BODY_LEN};
+use super::{HeaderSource, MAX_BODY_LEN, TokenTransport};
 
 /// One of the session routes (paths relative to the route prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,12 @@ pub enum Route {
     /// `POST /sessions/not-me?token=…` (feature `risk`).
     #[cfg(feature = "risk")]
     NotMe,
+    /// `POST /dbsc/register`: a browser registers its DBSC device key
+    /// (cookie transport).
+    DbscRegister,
+    /// `POST /dbsc/refresh`: a browser renews a device-bound session's
+    /// cookies (cookie transport).
+    DbscRefresh,
     /// `GET /openapi.json`, when [`super::AdapterConfig::with_openapi_route`]
     /// is on.
     OpenApi,
@@ -99,6 +105,12 @@ impl SessionApi {
             "/sessions" => pick("GET", Route::List),
             "/sessions/revoke-others" => pick("POST", Route::EndOthers),
             "/sessions/revoke-all" => pick("POST", Route::EndAll),
+            super::dbsc::REGISTER_PATH if self.config().transport() == TokenTransport::Cookies => {
+                pick("POST", Route::DbscRegister)
+            }
+            super::dbsc::REFRESH_PATH if self.config().transport() == TokenTransport::Cookies => {
+                pick("POST", Route::DbscRefresh)
+            }
             super::openapi::OPENAPI_PATH if self.config().openapi_route() => {
                 pick("GET", Route::OpenApi)
             }
@@ -142,6 +154,8 @@ impl SessionApi {
             Route::NotMePage => self.not_me_page(req.query),
             #[cfg(feature = "risk")]
             Route::NotMe => self.not_me(req.query).await,
+            Route::DbscRegister => self.dbsc_register(&req).await,
+            Route::DbscRefresh => self.dbsc_refresh(&req).await,
             Route::OpenApi => WebResponse::json(200, self.openapi_json().to_string()),
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
