@@ -297,7 +297,10 @@ async function api(method, path, body, retried = false) {
     let why = r.data;
     if (!retried && !why.reason) {
       const refreshed = await refreshTokens();
-      if (refreshed.status === 200) return api(method, path, body, true);
+      // A device-bound (DBSC) session: the browser renews its cookie with
+      // its device key before it sends the retry.
+      const deviceBound = refreshed.data && refreshed.data.error === "device_bound_session";
+      if (refreshed.status === 200 || deviceBound) return api(method, path, body, true);
       why = refreshed.data;
     }
     signedOut(why && why.reason, !!state.me);
@@ -323,7 +326,7 @@ async function sessionState() {
   if (code === "invalid_dpop_proof") return { state: "ended", reason: null };
   if (code === "invalid_token" || (code === "missing_token" && heldRefresh)) {
     const f = await refreshTokens();
-    if (f.status === 200) {
+    if (f.status === 200 || (f.data && f.data.error === "device_bound_session")) {
       r = await rawFetch("GET", "/api/me");
       if (r.status === 200) return { state: "active", me: r.data };
     }

@@ -62,6 +62,52 @@ const REAUTH: (u16, &str, &[ErrorCode]) = (
 );
 
 impl SessionApi {
+    /// The two Device Bound Session Credentials routes (cookie transport),
+    /// which browsers call themselves.
+    fn dbsc_paths(&self, paths: &mut Map<String, Value>) {
+        let p = self.config().route_prefix();
+        let header = |name: &str, description: &str| {
+            json!({ "name": name, "in": "header", "required": false,
+                    "description": description, "schema": { "type": "string" } })
+        };
+        let jwt = header(
+            "Secure-Session-Response",
+            "the browser's `dbsc+jwt` over the challenge (`Sec-Session-Response` is accepted too)",
+        );
+        let instructions = json!({ "description": "the session instructions JSON, with the new cookies and a `Secure-Session-Challenge` for the next refresh",
+            "content": { "application/json": { "schema": { "type": "object" } } } });
+        paths.insert(
+            format!("{p}/dbsc/register"),
+            json!({ "post": {
+                "operationId": "sessionward_dbsc_register",
+                "summary": "Bind the cookie session to the browser's device key (DBSC)",
+                "description": "Called by the browser after a sign-in's `Secure-Session-Registration` offer; needs the refresh cookie and a JWT over this sign-in's challenge, signed by the new key, which it carries.",
+                "parameters": [jwt],
+                "responses": {
+                    "200": instructions,
+                    "400": error_response("no signed JWT", &[ErrorCode::InvalidRequest]),
+                    "401": error_response("no refresh cookie, or an ended session", &[ErrorCode::MissingToken, ErrorCode::InvalidToken]),
+                    "403": { "description": "the registration is refused; the browser keeps plain cookies" },
+                    "503": error_response(UNAVAILABLE.1, UNAVAILABLE.2),
+                }
+            }}),
+        );
+        paths.insert(
+            format!("{p}/dbsc/refresh"),
+            json!({ "post": {
+                "operationId": "sessionward_dbsc_refresh",
+                "summary": "Renew a device-bound session's bound cookie (DBSC)",
+                "description": "Called by the browser when the bound access cookie is gone: `403` with `Secure-Session-Challenge` until it signs a challenge with the session's key, then new cookies. `{\"continue\": false}` ends the browser's device-bound session.",
+                "parameters": [jwt, header("Sec-Secure-Session-Id", "the session identifier from the instructions (`Sec-Session-Id` is accepted too)")],
+                "responses": {
+                    "200": instructions,
+                    "403": { "description": "sign this challenge first", "headers": { "Secure-Session-Challenge": { "schema": { "type": "string" } } } },
+                    "503": error_response(UNAVAILABLE.1, UNAVAILABLE.2),
+                }
+            }}),
+        );
+    }
+
     /// The OpenAPI 3.1 document of the session routes this configuration
     /// serves, as JSON.
     pub fn openapi_json(&self) -> Value {
@@ -228,6 +274,9 @@ impl SessionApi {
                     }
                 }),
             );
+        }
+        if !bearer {
+            self.dbsc_paths(&mut paths);
         }
         if config.openapi_route() {
             paths.insert(
@@ -427,6 +476,11 @@ mod tests {
             if openapi_route {
                 expected.insert(("GET".to_owned(), format!("{prefix}{OPENAPI_PATH}")));
             }
+            if transport == TokenTransport::Cookies {
+                for path in ["/dbsc/register", "/dbsc/refresh"] {
+                    expected.insert(("POST".to_owned(), format!("{prefix}{path}")));
+                }
+            }
             assert_eq!(found, expected);
             // Each documented operation is one the layer serves, and its
             // operation id is unique.
@@ -462,7 +516,8 @@ mod tests {
     fn utoipa_reads_it_as_an_openapi_document() {
         let api = api(AdapterConfig::new().with_openapi_route(true));
         let doc = api.openapi().unwrap();
-        assert_eq!(doc.paths.paths.len(), 8);
+        // Eight session paths, the two DBSC ones (cookies), the document.
+        assert_eq!(doc.paths.paths.len(), 10);
         // And back: nothing is lost on the way through utoipa's model.
         let again = serde_json::to_value(&doc).unwrap();
         assert_eq!(operations(&again), operations(&api.openapi_json()));
