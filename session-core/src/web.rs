@@ -47,6 +47,9 @@
 //! | `not_found` | 404 | |
 //! | `invalid_request` | 400 | |
 //! | `session_limit_reached` | 409 | body also has `limit` and `active` (the user's sessions, so the app can offer to end one) |
+//! | `invalid_dpop_proof` | 401 (400 on logins and the refresh route) | `WWW-Authenticate: DPoP error="invalid_dpop_proof", …` from protected routes; the body's `error_description` says why |
+//! | `use_dpop_nonce` | 401 (400 on logins and the refresh route) | `DPoP-Nonce`, and `WWW-Authenticate: DPoP error="use_dpop_nonce", …` from protected routes |
+//! | `device_bound_session` | 401 | the refresh route got a device-bound (DBSC) session's refresh cookie: the browser renews it itself, through `<prefix>/dbsc/refresh` |
 //! | `unavailable` | 503 | store unreachable: fail closed |
 //! | `method_not_allowed` | 405 | `Allow` |
 //! | `internal_error` | 500 | |
@@ -55,7 +58,10 @@
 //! [`SessionApi`] implements the ready-made routes under a prefix (default
 //! `/auth`): `POST /refresh`, `POST /logout`, `GET /sessions`,
 //! `DELETE /sessions/{id}`, `POST /sessions/revoke-others`,
-//! `POST /sessions/revoke-all`, `GET`/`POST /sessions/not-me`. The
+//! `POST /sessions/revoke-all`, `GET`/`POST /sessions/not-me`, and with
+//! cookies the Device Bound Session Credentials routes `POST /dbsc/register`
+//! and `POST /dbsc/refresh`, which browsers call themselves
+//! ([`crate::binding::DbscPolicy`]). The
 //! adapters' layer serves them itself ([`SessionApi::route`],
 //! [`SessionApi::serve`]); handlers act on the caller's session through
 //! [`SessionHandle`].
