@@ -187,10 +187,7 @@ impl ChallengeKey {
     }
 
     /// When `challenge` stops being accepted, if it is one of ours for
-    /// `purpose` on this session and still fresh at `now`. Another
-    /// instance may have issued it by a clock up to `skew` ahead or behind.
-    // The session's three facts, the window and the time: each is checked.
-    #[allow(clippy::too_many_arguments)]
+    /// `purpose` on this session and still fresh at `now`.
     pub(crate) fn accepts(
         &self,
         challenge: &str,
@@ -198,7 +195,6 @@ impl ChallengeKey {
         user: &UserId,
         id: &SessionId,
         lifetime: Duration,
-        skew: Duration,
         now: Timestamp,
     ) -> Option<Timestamp> {
         if challenge.len() > MAX_CHALLENGE_LEN {
@@ -215,7 +211,7 @@ impl ChallengeKey {
         issued.copy_from_slice(&head[..8]);
         let issued = Timestamp::from_unix_millis(i64::from_be_bytes(issued));
         let until = issued.plus(lifetime);
-        (issued <= now.plus(skew) && now < until.plus(skew)).then_some(until)
+        (issued <= now && now < until).then_some(until)
     }
 
     /// The `session_identifier` a browser knows session `id` by: derived,
@@ -296,7 +292,6 @@ pub(crate) fn verify_dbsc(
             subject.user,
             subject.id,
             policy.challenge_lifetime,
-            max_clock_skew,
             now,
         )
         .ok_or(DbscRefusal::Challenge)?;
@@ -347,15 +342,7 @@ mod tests {
         let life = Duration::from_secs(300);
         let c = keys.issue(ChallengePurpose::Refresh, &user, &id, now);
         assert_eq!(c.len(), 54);
-        let until = keys.accepts(
-            &c,
-            ChallengePurpose::Refresh,
-            &user,
-            &id,
-            life,
-            Duration::ZERO,
-            now,
-        );
+        let until = keys.accepts(&c, ChallengePurpose::Refresh, &user, &id, life, now);
         assert_eq!(until, Some(now.plus(life)));
         let other = SessionId::generate();
         let bob = UserId::new("bob").unwrap();
@@ -371,22 +358,11 @@ mod tests {
                 now.minus(Duration::from_millis(1)),
             ),
         ] {
-            assert_eq!(
-                keys.accepts(&c, purpose, u, s, life, Duration::ZERO, at),
-                None
-            );
+            assert_eq!(keys.accepts(&c, purpose, u, s, life, at), None);
         }
         let forged = ChallengeKey::new([8; 32]).issue(ChallengePurpose::Refresh, &user, &id, now);
         assert_eq!(
-            keys.accepts(
-                &forged,
-                ChallengePurpose::Refresh,
-                &user,
-                &id,
-                life,
-                Duration::ZERO,
-                now
-            ),
+            keys.accepts(&forged, ChallengePurpose::Refresh, &user, &id, life, now),
             None
         );
         assert_eq!(
@@ -396,28 +372,10 @@ mod tests {
                 &user,
                 &id,
                 life,
-                Duration::ZERO,
                 now
             ),
             None
         );
-    }
-
-    #[test]
-    fn challenges_survive_another_instances_clock_skew() {
-        let keys = ChallengeKey::new([7; 32]);
-        let (user, id) = subject();
-        let issued = Timestamp::from_unix_millis(1_000_000);
-        let (life, skew) = (Duration::from_secs(300), Duration::from_secs(5));
-        let c = keys.issue(ChallengePurpose::Refresh, &user, &id, issued);
-        let accepts =
-            |at: Timestamp| keys.accepts(&c, ChallengePurpose::Refresh, &user, &id, life, skew, at);
-        // An instance whose clock is 4 s behind the issuer's, or just past
-        // the end by its own clock, still accepts; beyond the skew it does not.
-        assert!(accepts(issued.minus(Duration::from_secs(4))).is_some());
-        assert!(accepts(issued.plus(life).plus(Duration::from_secs(4))).is_some());
-        assert!(accepts(issued.minus(Duration::from_secs(6))).is_none());
-        assert!(accepts(issued.plus(life).plus(skew)).is_none());
     }
 
     #[test]
