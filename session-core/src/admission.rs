@@ -9,15 +9,22 @@
 //! The rules, in order:
 //! 1. Only *active* sessions count: not revoked, before their absolute end,
 //!    and seen after the idle cutoff. The session being replaced by a
-//!    re-authentication does not count.
-//! 2. Limits are checked in the order per-user, per-IP, per-device-class,
-//!    countries; the first one the new session would exceed is the one reported.
+//!    re-authentication, and those the user chose to end to make room
+//!    ([`crate::CreateRequest::ends`]), do not count.
+//! 2. Limits are checked in the order per-user, per-app, per-IP,
+//!    per-device-class, countries; the first one the new session would
+//!    exceed is the one reported.
 //! 3. With [`OnLimit::RejectNew`] that limit is returned and nothing changes.
-//! 4. Otherwise the first session in eviction order (oldest login for
-//!    `EvictOldest`, least recent use for `EvictLeastRecentlyUsed`, ties
-//!    broken by recorded activity, then session id) that falls in the
-//!    exceeded limit's scope is evicted, and the checks repeat until the new
-//!    session fits.
+//! 4. Otherwise one session is evicted and the checks repeat until the new
+//!    session fits. The session evicted is the first in eviction order
+//!    (oldest login for `EvictOldest`, least recent use for
+//!    `EvictLeastRecentlyUsed`, ties broken by recorded activity, then
+//!    session id) that falls in the scope of *every* limit exceeded at that
+//!    point; when no session does, the first in the scope of the first
+//!    exceeded limit. So when a login exceeds two limits at once (the
+//!    account's and an app's: Keycloak #38016), one eviction from the app
+//!    settles both, instead of ending the account's oldest session in
+//!    another app and then one in this app too.
 //!
 //! # What "least recently used" means
 //! Activity is written throttled: a login and every refresh record their
@@ -91,6 +98,7 @@ pub enum Admission {
 /// };
 /// let mut limits = SessionLimits {
 ///     per_user: None,
+///     per_app: None,
 ///     per_ip: Some(2),
 ///     per_device_class: vec![(DeviceClass::Mobile, 1)],
 ///     max_countries: Some(2),
@@ -103,6 +111,7 @@ pub enum Admission {
 /// ```
 pub fn limits_apply(new: &SessionRecord, limits: &SessionLimits) -> bool {
     limits.per_user.is_some()
+        || (limits.per_app.is_some() && new.meta.app.is_some())
         || (limits.per_ip.is_some() && new.ip.is_some())
         || limits.for_class(new.device_class).is_some()
         || (limits.max_countries.is_some() && new.country.is_some())
@@ -162,9 +171,32 @@ pub fn plan_admission(
     touch_interval: Duration,
     replaces: Option<&SessionId>,
 ) -> Admission {
+    plan_admission_excluding(
+        existing,
+        new,
+        limits,
+        now,
+        idle_cutoff,
+        touch_interval,
+        replaces.as_slice(),
+    )
+}
+
+/// [`plan_admission`] leaving every session in `excluded` uncounted: the
+/// session a re-authentication replaces and those the user chose to end
+/// to make room, which the store ends in the same step.
+pub fn plan_admission_excluding(
+    existing: &[SessionRecord],
+    new: &SessionRecord,
+    limits: &SessionLimits,
+    now: Timestamp,
+    idle_cutoff: Timestamp,
+    touch_interval: Duration,
+    excluded: &[&SessionId],
+) -> Admission {
     let mut active: Vec<&SessionRecord> = existing
         .iter()
-        .filter(|s| s.is_active(now, idle_cutoff) && Some(&s.id) != replaces && s.id != new.id)
+        .filter(|s| s.is_active(now, idle_cutoff) && !excluded.contains(&&s.id) && s.id != new.id)
         .collect();
     match limits.on_limit {
         OnLimit::EvictOldest => {
@@ -186,7 +218,8 @@ pub fn plan_admission(
             .zip(&evicted)
             .filter(|(_, gone)| !**gone)
             .map(|(s, _)| *s);
-        let Some(limit) = exceeded_limit(remaining, new, limits) else {
+        let exceeded = exceeded_limits(remaining, new, limits);
+        let Some(&limit) = exceeded.first() else {
             let evict = active
                 .iter()
                 .zip(&evicted)
@@ -202,10 +235,14 @@ pub fn plan_admission(
             return Admission::Reject { limit };
         }
         first_limit.get_or_insert(limit);
-        let victim = active
-            .iter()
-            .zip(&evicted)
-            .position(|(s, gone)| !*gone && in_scope(s, new, limit));
+        let first_where = |fits: &dyn Fn(&SessionRecord) -> bool| {
+            active
+                .iter()
+                .zip(&evicted)
+                .position(|(s, gone)| !*gone && fits(s))
+        };
+        let victim = first_where(&|s| exceeded.iter().all(|k| in_scope(s, new, *k)))
+            .or_else(|| first_where(&|s| in_scope(s, new, limit)));
         match victim {
             Some(i) => evicted[i] = true,
             // Unreachable for consistent limits (a violated limit always has a
@@ -215,46 +252,48 @@ pub fn plan_admission(
     }
 }
 
-/// The first limit `new` would exceed next to `remaining`.
-fn exceeded_limit<'a>(
+/// Every limit `new` would exceed next to `remaining`, in checking order.
+fn exceeded_limits<'a>(
     remaining: impl Iterator<Item = &'a SessionRecord> + Clone,
     new: &SessionRecord,
     limits: &SessionLimits,
-) -> Option<LimitKind> {
+) -> Vec<LimitKind> {
     let count = |kind: LimitKind| remaining.clone().filter(|s| in_scope(s, new, kind)).count();
     let over = |count: usize, max: u32| count as u64 + 1 > u64::from(max);
-    if let Some(max) = limits.per_user
-        && over(count(LimitKind::PerUser), max)
-    {
-        return Some(LimitKind::PerUser);
-    }
-    if let (Some(max), Some(_)) = (limits.per_ip, new.ip)
-        && over(count(LimitKind::PerIp), max)
-    {
-        return Some(LimitKind::PerIp);
-    }
-    let class = new.device_class;
-    if let Some(max) = limits.for_class(class) {
-        let kind = LimitKind::PerDeviceClass { class };
-        if over(count(kind), max) {
-            return Some(kind);
+    let mut exceeded = Vec::new();
+    let mut check = |max: Option<u32>, applies: bool, kind: LimitKind| {
+        if let Some(max) = max
+            && applies
+            && over(count(kind), max)
+        {
+            exceeded.push(kind);
         }
-    }
+    };
+    check(limits.per_user, true, LimitKind::PerUser);
+    check(limits.per_app, new.meta.app.is_some(), LimitKind::PerApp);
+    check(limits.per_ip, new.ip.is_some(), LimitKind::PerIp);
+    let class = new.device_class;
+    check(
+        limits.for_class(class),
+        true,
+        LimitKind::PerDeviceClass { class },
+    );
     if let (Some(max), Some(country)) = (limits.max_countries, new.country.as_deref()) {
         let mut countries: BTreeSet<&str> =
             remaining.filter_map(|s| s.country.as_deref()).collect();
         countries.insert(country);
         if countries.len() as u64 > u64::from(max) {
-            return Some(LimitKind::Countries);
+            exceeded.push(LimitKind::Countries);
         }
     }
-    None
+    exceeded
 }
 
 /// Whether evicting `s` helps the new session fit under `limit`.
 fn in_scope(s: &SessionRecord, new: &SessionRecord, limit: LimitKind) -> bool {
     match limit {
         LimitKind::PerUser => true,
+        LimitKind::PerApp => s.meta.app.is_some() && s.meta.app == new.meta.app,
         LimitKind::PerIp => s.ip.is_some() && s.ip == new.ip,
         LimitKind::PerDeviceClass { class } => s.device_class == class,
         LimitKind::Countries => s.country.is_some() && s.country != new.country,
@@ -323,7 +362,12 @@ mod tests {
             country: ["GB", "FR"]
                 .get(rng.below(3) as usize)
                 .map(|c| (*c).to_owned()),
-            meta: SessionMeta::default(),
+            meta: SessionMeta {
+                app: ["web", "mobile"]
+                    .get(rng.below(3) as usize)
+                    .map(|a| crate::ids::AppId::new(*a).unwrap()),
+                ..SessionMeta::default()
+            },
             seen: Default::default(),
         }
     }
@@ -331,6 +375,7 @@ mod tests {
     fn limits(rng: &mut Rng) -> SessionLimits {
         SessionLimits {
             per_user: rng.maybe(4),
+            per_app: rng.maybe(2),
             per_ip: rng.maybe(3),
             per_device_class: CLASSES
                 .iter()
@@ -412,6 +457,7 @@ mod tests {
         new.device_class = DeviceClass::Desktop;
         let none = SessionLimits {
             per_user: None,
+            per_app: None,
             per_ip: None,
             per_device_class: vec![(DeviceClass::Mobile, 1)],
             max_countries: None,
@@ -460,6 +506,83 @@ mod tests {
         }
     }
 
+    /// An active session of `user` logged in `age_min` minutes before `now`.
+    fn live(rng: &mut Rng, user: &UserId, now: Timestamp, age_min: u32) -> SessionRecord {
+        let mut s = record(rng, user);
+        s.created_at = now.minus(MINUTE * age_min);
+        s.last_seen_at = s.created_at;
+        s.refresh.rotated_at = s.created_at;
+        s.expires_at = now.plus(Duration::from_secs(3600));
+        s.revoked = None;
+        s
+    }
+
+    /// Keycloak #38016: a login that exceeds the account's limit and its
+    /// app's at once ends one session of that app (the oldest one counting
+    /// towards both), not the account's oldest session in another app and
+    /// then one of this app as well.
+    #[test]
+    fn two_limits_hit_at_once_end_one_session_in_both_scopes() {
+        let user = UserId::new("alice").unwrap();
+        let now = Timestamp::from_unix_millis(NOW);
+        let cutoff = now.minus(Duration::from_secs(1800));
+        let mut rng = Rng(5);
+        let in_app = |rng: &mut Rng, name: &str, age_min: u32| {
+            let mut s = live(rng, &user, now, age_min);
+            s.meta.app = Some(crate::ids::AppId::new(name).unwrap());
+            s
+        };
+        // Oldest first: web, then two mobile sessions.
+        let existing = vec![
+            in_app(&mut rng, "web", 25),
+            in_app(&mut rng, "mobile", 20),
+            in_app(&mut rng, "mobile", 10),
+        ];
+        let limits = SessionLimits {
+            per_user: Some(3),
+            per_app: Some(2),
+            per_ip: None,
+            per_device_class: Vec::new(),
+            max_countries: None,
+            on_limit: OnLimit::EvictOldest,
+        };
+        let roomy = SessionLimits {
+            per_user: Some(10),
+            ..limits.clone()
+        };
+        let (mobile, web) = (in_app(&mut rng, "mobile", 0), in_app(&mut rng, "web", 0));
+        // (new login, limits, evicted, reported limit)
+        let cases = [
+            // Both exceeded: one mobile session settles both.
+            (&mobile, &limits, 1, LimitKind::PerUser),
+            // Only the account's (a web login): its oldest goes.
+            (&web, &limits, 0, LimitKind::PerUser),
+            // Only the app's.
+            (&mobile, &roomy, 1, LimitKind::PerApp),
+        ];
+        for (new, limits, victim, limit) in cases {
+            let plan = plan_admission(&existing, new, limits, now, cutoff, MINUTE, None);
+            let want = Admission::Admit {
+                evict: vec![existing[victim].id.clone()],
+                limit: Some(limit),
+            };
+            assert_eq!(plan, want, "{limits:?}");
+        }
+        // Sessions the user chose to end are not counted.
+        let rejecting = SessionLimits {
+            on_limit: OnLimit::RejectNew,
+            ..limits
+        };
+        let chosen = [&existing[2].id];
+        let plan =
+            plan_admission_excluding(&existing, &mobile, &rejecting, now, cutoff, MINUTE, &chosen);
+        let admitted = Admission::Admit {
+            evict: Vec::new(),
+            limit: None,
+        };
+        assert_eq!(plan, admitted);
+    }
+
     /// Over the country limit, the session evicted is the oldest one from
     /// *another* country than the new session's: evicting one from the new
     /// session's own country would not reduce the count.
@@ -470,12 +593,7 @@ mod tests {
         let cutoff = now.minus(Duration::from_secs(1800));
         let mut rng = Rng(11);
         let session = |rng: &mut Rng, country: &str, age_min: u32| {
-            let mut s = record(rng, &user);
-            s.created_at = now.minus(MINUTE * age_min);
-            s.last_seen_at = now.minus(MINUTE * age_min);
-            s.refresh.rotated_at = s.created_at;
-            s.expires_at = now.plus(Duration::from_secs(3600));
-            s.revoked = None;
+            let mut s = live(rng, &user, now, age_min);
             s.country = Some(country.to_owned());
             s
         };
@@ -488,6 +606,7 @@ mod tests {
         let new = session(&mut rng, "SE", 0);
         let limits = SessionLimits {
             per_user: None,
+            per_app: None,
             per_ip: None,
             per_device_class: Vec::new(),
             max_countries: Some(2),

@@ -4,12 +4,15 @@ use serde::Serialize;
 
 use crate::policy::LimitKind;
 use crate::record::Inactive;
+use crate::secret::ContinuationTicket;
 use crate::store::StoreError;
+use crate::time::Timestamp;
 use crate::tokens::TokenRejection;
 use crate::view::SessionView;
 
 /// A login refused by a concurrent-session limit. Carries the active
-/// sessions so the app can offer "sign out one of these devices".
+/// sessions so the app can offer "sign out one of these devices", and the
+/// ticket that finishes the login once the user picked which.
 /// This is not a failed login: the credentials were right.
 #[derive(Debug, Clone, Serialize)]
 pub struct LimitReached {
@@ -17,6 +20,22 @@ pub struct LimitReached {
     pub limit: LimitKind,
     /// The user's active sessions at the time of the decision.
     pub active: Vec<SessionView>,
+    /// The ticket for [`crate::SessionManager::continue_login`] (`None`
+    /// for a re-authentication, or when no session can be ended). A
+    /// credential for this login: the adapters send it only to the client
+    /// that logged in; it is never serialised with the rest.
+    #[serde(skip)]
+    pub continuation: Option<Continuation>,
+}
+
+/// "Sign out a device and continue": the single-use ticket of a login
+/// refused at a limit, and when it expires.
+#[derive(Debug, Clone)]
+pub struct Continuation {
+    /// The ticket (secret; redacted in `Debug`).
+    pub ticket: ContinuationTicket,
+    /// When it stops being accepted.
+    pub expires_at: Timestamp,
 }
 
 /// Why a session operation failed.
@@ -74,6 +93,11 @@ pub enum SessionError {
     /// The store failed; [`StoreError::Unavailable`] means fail closed with 503.
     #[error(transparent)]
     Store(StoreError),
+    /// The [`crate::LimitResolver`] failed, timed out or returned a zero
+    /// limit: the login fails closed (503) rather than run under limits
+    /// nobody decided.
+    #[error("session limits could not be resolved")]
+    LimitsUnavailable(#[source] crate::store::BoxError),
 }
 
 impl From<StoreError> for SessionError {
@@ -90,6 +114,7 @@ impl SessionError {
     /// Whether the store was unreachable (answer 503, retry later).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, SessionError::Store(e) if e.is_unavailable())
+            || matches!(self, SessionError::LimitsUnavailable(_))
     }
 
     /// Whether the client should drop its stored tokens (session ended or

@@ -8,6 +8,7 @@ pub mod enrich;
 mod error;
 pub mod events;
 pub mod ids;
+pub mod limits;
 mod manager;
 mod memory;
 #[cfg(feature = "metrics")]
@@ -34,15 +35,16 @@ pub mod web;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use error::{LimitReached, SessionError};
+pub use error::{Continuation, LimitReached, SessionError};
 pub use events::{EventSink, SecurityEvent};
-pub use ids::{IdError, SessionId, UserId};
+pub use ids::{AppId, IdError, SessionId, UserId};
+pub use limits::{LimitResolver, ResolvedLimits};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    AuthenticatedSession, BuildError, DeviceRefresh, ExportedSession, LoginOptions, LoginSuccess,
-    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
-    TokenPair, UserExport,
+    AuthenticatedSession, BuildError, CONTINUATION_TICKET_TYP, CONTINUATION_TTL, DeviceRefresh,
+    ExportedSession, LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof, Refreshed,
+    RevocationMode, SessionManager, SessionManagerBuilder, TokenPair, UserExport,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -55,7 +57,7 @@ pub use record::{
 pub use risk::StepUpChallenge;
 #[cfg(feature = "risk")]
 pub use risk::{NoticeLinks, RiskEngine};
-pub use secret::{AccessToken, ActionToken, RefreshToken, TokenHash};
+pub use secret::{AccessToken, ActionToken, ContinuationTicket, RefreshToken, TokenHash};
 pub use seen::{SeenFrom, SeenLog, SeenUpdate};
 pub use store::{
     CreateDecision, CreateOutcome, CreateRequest, FeedEvent, RevocationFeed, RotateOutcome,

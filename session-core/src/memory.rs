@@ -137,6 +137,10 @@ impl SessionStore for MemoryStore {
             // also holds while it raises the mark.
             let not_before = self.mark(&req.session.user);
             let sessions = all.entry(req.session.user.clone()).or_default();
+            if sessions.contains_key(&req.session.id) {
+                // A continuation ticket redeemed twice: its id is taken.
+                return Err(StoreError::Conflict(None));
+            }
             let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
             let decision = req.decide(existing, not_before);
             let mut revoked = Vec::new();

@@ -44,6 +44,8 @@ impl OnLimit {
 pub enum LimitKind {
     /// Active sessions per user.
     PerUser,
+    /// Active sessions of one user in one app ([`SessionLimits::per_app`]).
+    PerApp,
     /// Active sessions of one user from one IP address.
     PerIp,
     /// Active sessions of one user on one device class.
@@ -60,6 +62,7 @@ impl LimitKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             LimitKind::PerUser => "per_user",
+            LimitKind::PerApp => "per_app",
             LimitKind::PerIp => "per_ip",
             LimitKind::PerDeviceClass { .. } => "per_device_class",
             LimitKind::Countries => "countries",
@@ -75,6 +78,11 @@ impl LimitKind {
 pub struct SessionLimits {
     /// Most active sessions per user; `None` is unlimited.
     pub per_user: Option<u32>,
+    /// Most active sessions of one user in the app the new session signs
+    /// in to ([`crate::LoginOptions::app`]); logins without an app are not
+    /// counted by it.
+    #[serde(default)]
+    pub per_app: Option<u32>,
     /// Most active sessions of one user from one IP address.
     pub per_ip: Option<u32>,
     /// Most active sessions of one user per device class.
@@ -86,6 +94,78 @@ pub struct SessionLimits {
 }
 
 impl SessionLimits {
+    /// Checks that no limit is zero (a zero limit would refuse every
+    /// login): [`SessionPolicyBuilder::build`] runs it on the policy's
+    /// limits, and the manager on every set a
+    /// [`crate::LimitResolver`] returns.
+    ///
+    /// ```
+    /// use sessionward_core::{PolicyError, SessionPolicy};
+    /// let mut limits = SessionPolicy::default().limits().clone();
+    /// assert!(limits.validate().is_ok());
+    /// limits.per_app = Some(0);
+    /// assert_eq!(limits.validate(), Err(PolicyError::ZeroLimit("max_sessions_per_app")));
+    /// ```
+    ///
+    /// # Errors
+    /// [`PolicyError::ZeroLimit`] naming the limit.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let zero = [
+            ("max_sessions_per_user", self.per_user),
+            ("max_sessions_per_app", self.per_app),
+            ("max_sessions_per_ip", self.per_ip),
+            ("max_countries", self.max_countries),
+        ];
+        if let Some(&(name, _)) = zero.iter().find(|(_, n)| *n == Some(0)) {
+            return Err(PolicyError::ZeroLimit(name));
+        }
+        if self.per_device_class.iter().any(|(_, n)| *n == 0) {
+            return Err(PolicyError::ZeroLimit("max_sessions_per_device_class"));
+        }
+        Ok(())
+    }
+
+    /// The limits as Markdown list items, one per limit in force.
+    ///
+    /// ```
+    /// use sessionward_core::SessionPolicy;
+    /// let mut limits = SessionPolicy::default().limits().clone();
+    /// limits.per_app = Some(2);
+    /// let text = limits.describe_lines();
+    /// assert!(text.contains("at most 5 active sessions at once"));
+    /// assert!(text.contains("at most 2 active sessions in any one app"));
+    /// ```
+    pub fn describe_lines(&self) -> String {
+        let mut out = String::new();
+        match self.per_user {
+            Some(n) => out.push_str(&format!(
+                "- One account may have at most {n} active sessions at once.\n"
+            )),
+            None => out.push_str("- There is no limit on active sessions per account.\n"),
+        }
+        if let Some(n) = self.per_app {
+            out.push_str(&format!(
+                "- One account may have at most {n} active sessions in any one app.\n"
+            ));
+        }
+        if let Some(n) = self.per_ip {
+            out.push_str(&format!(
+                "- At most {n} active sessions of one account may come from one IP address.\n"
+            ));
+        }
+        for (class, n) in &self.per_device_class {
+            out.push_str(&format!(
+                "- At most {n} active sessions of one account may be on {class} devices.\n"
+            ));
+        }
+        if let Some(n) = self.max_countries {
+            out.push_str(&format!(
+                "- One account may be logged in from at most {n} countries at once.\n"
+            ));
+        }
+        out
+    }
+
     /// The limit for `class`, if one is set.
     pub fn for_class(&self, class: DeviceClass) -> Option<u32> {
         self.per_device_class
@@ -185,6 +265,7 @@ impl Default for SessionPolicy {
         SessionPolicy {
             limits: SessionLimits {
                 per_user: Some(DEFAULT_MAX_SESSIONS_PER_USER),
+                per_app: None,
                 per_ip: None,
                 per_device_class: Vec::new(),
                 max_countries: None,
@@ -277,27 +358,7 @@ impl SessionPolicy {
     pub fn describe(&self) -> String {
         let l = &self.limits;
         let mut out = String::from("# Session policy\n\n## Concurrent sessions\n\n");
-        match l.per_user {
-            Some(n) => out.push_str(&format!(
-                "- One account may have at most {n} active sessions at once.\n"
-            )),
-            None => out.push_str("- There is no limit on active sessions per account.\n"),
-        }
-        if let Some(n) = l.per_ip {
-            out.push_str(&format!(
-                "- At most {n} active sessions of one account may come from one IP address.\n"
-            ));
-        }
-        for (class, n) in &l.per_device_class {
-            out.push_str(&format!(
-                "- At most {n} active sessions of one account may be on {class} devices.\n"
-            ));
-        }
-        if let Some(n) = l.max_countries {
-            out.push_str(&format!(
-                "- One account may be logged in from at most {n} countries at once.\n"
-            ));
-        }
+        out.push_str(&l.describe_lines());
         out.push_str("\nWhen a new login would exceed a limit: ");
         out.push_str(match l.on_limit {
             OnLimit::RejectNew => {
@@ -316,6 +377,9 @@ impl SessionPolicy {
                 human(self.touch_interval),
                 human(self.touch_interval)
             ));
+        }
+        if l.on_limit != OnLimit::RejectNew {
+            out.push_str("When one login exceeds two limits at once (say the account's and an app's), the session ended is the least recent one that counts towards both, so one eviction settles both where it can.\n");
         }
         out.push_str("The check and any eviction happen in one atomic store operation. Sessions that the check finds idle are ended in the same operation, so activity recorded later cannot bring them back.\n");
         out.push_str("\n## Timeouts\n\n");
@@ -446,6 +510,14 @@ impl SessionPolicyBuilder {
         self
     }
 
+    /// Most active sessions of one user in any one app
+    /// ([`crate::LoginOptions::app`]). Logins that name no app are not
+    /// counted by it; the per-user limit still counts every session.
+    pub fn max_sessions_per_app(mut self, n: u32) -> Self {
+        self.policy.limits.per_app = Some(n);
+        self
+    }
+
     /// Most active sessions of one user from one IP address.
     pub fn max_sessions_per_ip(mut self, n: u32) -> Self {
         self.policy.limits.per_ip = Some(n);
@@ -546,19 +618,7 @@ impl SessionPolicyBuilder {
     /// is not shorter than the idle timeout.
     pub fn build(self) -> Result<SessionPolicy, PolicyError> {
         let p = self.policy;
-        let l = &p.limits;
-        if l.per_user == Some(0) {
-            return Err(PolicyError::ZeroLimit("max_sessions_per_user"));
-        }
-        if l.per_ip == Some(0) {
-            return Err(PolicyError::ZeroLimit("max_sessions_per_ip"));
-        }
-        if l.per_device_class.iter().any(|(_, n)| *n == 0) {
-            return Err(PolicyError::ZeroLimit("max_sessions_per_device_class"));
-        }
-        if l.max_countries == Some(0) {
-            return Err(PolicyError::ZeroLimit("max_countries"));
-        }
+        p.limits.validate()?;
         for (name, d) in [
             ("idle_timeout", p.idle_timeout),
             ("absolute_lifetime", p.absolute_lifetime),

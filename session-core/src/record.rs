@@ -274,6 +274,10 @@ pub struct SessionMeta {
     /// The key the session is bound to (DPoP), fixed at login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<crate::binding::KeyBinding>,
+    /// The app or client the user signed in to
+    /// ([`crate::LoginOptions::app`]), which per-app limits count by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<crate::ids::AppId>,
 }
 
 /// Everything a store keeps about one session.

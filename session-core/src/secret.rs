@@ -85,6 +85,14 @@ secret_string!(
     ActionToken
 );
 
+secret_string!(
+    /// A signed, single-use, short-lived ticket to finish a login refused
+    /// at a session limit by ending some of the user's sessions
+    /// ([`crate::SessionManager::continue_login`]). A credential for this
+    /// one pending login: never log it.
+    ContinuationTicket
+);
+
 /// The SHA-256 digest of a secret. Equality is constant-time; `Debug` shows
 /// only that it is a hash.
 ///

@@ -82,6 +82,12 @@ pub struct CreateRequest {
     /// [`RevokeReason::Reauthenticated`] in the same step and does not count
     /// towards limits.
     pub replaces: Option<SessionId>,
+    /// Sessions the user chose to end to make room for this one ("sign
+    /// out a device and continue", [`crate::SessionManager::continue_login`]):
+    /// those still active are revoked with [`RevokeReason::User`] in the
+    /// same step, only if the new session is admitted, and do not count
+    /// towards limits. Usually empty.
+    pub ends: Vec<SessionId>,
     /// When the host verified the credential behind this login. The store
     /// refuses the session ([`CreateOutcome::CredentialsRevoked`]) when the
     /// user's "not before" mark is at or after it: the password changed or
@@ -100,6 +106,11 @@ pub struct CreateRequest {
 }
 
 /// Result of [`SessionStore::create`].
+///
+/// A store refuses a [`CreateRequest`] whose session id it already holds
+/// (live or a tombstone) with [`StoreError::Conflict`], changing nothing:
+/// a continuation ticket's session id is fixed when the ticket is issued,
+/// so this is what makes a ticket single-use.
 // Returned once per login; boxing the record would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
@@ -112,6 +123,9 @@ pub enum CreateOutcome {
         evicted: Vec<SessionRecord>,
         /// The replaced session, if one was given and it was active.
         replaced: Option<SessionRecord>,
+        /// The sessions of [`CreateRequest::ends`] that were active and
+        /// are now ended, as they were before.
+        ended: Vec<SessionRecord>,
     },
     /// A limit refused the session; nothing was inserted or evicted.
     LimitReached {
@@ -137,16 +151,18 @@ impl CreateOutcome {
     /// ```
     /// use sessionward_core::CreateOutcome;
     ///
-    /// let CreateOutcome::Created { limit, evicted, replaced } = CreateOutcome::admitted() else {
+    /// let CreateOutcome::Created { limit, evicted, replaced, ended } = CreateOutcome::admitted()
+    /// else {
     ///     unreachable!()
     /// };
-    /// assert!(limit.is_none() && evicted.is_empty() && replaced.is_none());
+    /// assert!(limit.is_none() && evicted.is_empty() && replaced.is_none() && ended.is_empty());
     /// ```
     pub fn admitted() -> Self {
         CreateOutcome::Created {
             limit: None,
             evicted: Vec::new(),
             replaced: None,
+            ended: Vec::new(),
         }
     }
 }
@@ -168,9 +184,10 @@ pub enum CreateDecision {
         expire: Vec<SessionRecord>,
     },
     /// Revoke `evict` (reason [`RevokeReason::Evicted`]), `replace`
-    /// (reason [`RevokeReason::Reauthenticated`]) and `expire` (reason
+    /// (reason [`RevokeReason::Reauthenticated`]), `end` (reason
+    /// [`RevokeReason::User`]) and `expire` (reason
     /// [`RevokeReason::IdleTimeout`]), insert the new session, and return
-    /// [`CreateOutcome::Created`] with `evict` and `replace`.
+    /// [`CreateOutcome::Created`] with `evict`, `replace` and `end`.
     Admit {
         /// The first limit that forced evictions, if any.
         limit: Option<LimitKind>,
@@ -178,6 +195,8 @@ pub enum CreateDecision {
         evict: Vec<SessionRecord>,
         /// The active session this login replaces, as stored now.
         replace: Option<SessionRecord>,
+        /// The active sessions of [`CreateRequest::ends`], as stored now.
+        end: Vec<SessionRecord>,
         /// Unrevoked sessions found idle, as stored now.
         expire: Vec<SessionRecord>,
     },
@@ -187,19 +206,22 @@ impl CreateDecision {
     /// Every revocation the store applies in its atomic step, with its
     /// reason: evictions, the replaced session, and idle sessions.
     pub fn revocations(&self) -> Vec<(&SessionRecord, RevokeReason)> {
-        let (evict, replace, expire): (&[SessionRecord], Option<&SessionRecord>, _) = match self {
-            CreateDecision::Refuse { expire, .. } => (&[], None, expire),
-            CreateDecision::Admit {
-                evict,
-                replace,
-                expire,
-                ..
-            } => (evict, replace.as_ref(), expire),
-        };
+        let (evict, replace, end, expire): (&[SessionRecord], Option<&SessionRecord>, &[_], _) =
+            match self {
+                CreateDecision::Refuse { expire, .. } => (&[], None, &[], expire),
+                CreateDecision::Admit {
+                    evict,
+                    replace,
+                    end,
+                    expire,
+                    ..
+                } => (evict, replace.as_ref(), end, expire),
+            };
         evict
             .iter()
             .map(|r| (r, RevokeReason::Evicted))
             .chain(replace.map(|r| (r, RevokeReason::Reauthenticated)))
+            .chain(end.iter().map(|r| (r, RevokeReason::User)))
             .chain(expire.iter().map(|r| (r, RevokeReason::IdleTimeout)))
             .collect()
     }
@@ -212,11 +234,13 @@ impl CreateDecision {
                 limit,
                 evict,
                 replace,
+                end,
                 ..
             } => CreateOutcome::Created {
                 limit,
                 evicted: evict,
                 replaced: replace,
+                ended: end,
             },
         }
     }
@@ -235,6 +259,26 @@ impl CreateRequest {
         crate::admission::limits_apply(&self.session, &self.limits)
     }
 
+    /// Whether a store must read every unrevoked session of the user for
+    /// [`CreateRequest::decide`]: when a limit applies or the request ends
+    /// chosen sessions ([`CreateRequest::ends`]). Otherwise the `replaces`
+    /// session alone is enough.
+    pub fn reads_unrevoked(&self) -> bool {
+        self.limits_apply() || !self.ends.is_empty()
+    }
+
+    /// Whether the store can insert without reading any session: nothing
+    /// to count, replace or end, so only the user's mark decides.
+    pub fn is_plain_insert(&self) -> bool {
+        !self.reads_unrevoked() && self.replaces.is_none()
+    }
+
+    /// Every session this request leaves uncounted: the replaced one and
+    /// the chosen ones.
+    pub fn excluded(&self) -> Vec<&SessionId> {
+        self.replaces.iter().chain(&self.ends).collect()
+    }
+
     /// Whether a credential verified at
     /// [`CreateRequest::credential_verified_at`] predates `not_before`, the
     /// user's mark as the store holds it: the session must be refused.
@@ -251,8 +295,8 @@ impl CreateRequest {
     /// `not_before` is the user's "not before" mark, read under the same
     /// lock. `existing` must hold at least the user's unrevoked sessions
     /// (idle ones included: they are ended) and the `replaces` session;
-    /// revoked ones are ignored. When [`CreateRequest::limits_apply`] is
-    /// false, the `replaces` session alone is enough.
+    /// revoked ones are ignored. When [`CreateRequest::reads_unrevoked`]
+    /// is false, the `replaces` session alone is enough.
     pub fn decide(
         &self,
         existing: Vec<SessionRecord>,
@@ -260,7 +304,7 @@ impl CreateRequest {
     ) -> CreateDecision {
         // Only what admission reads is judged: every unrevoked session when
         // a limit applies, else just the replaced one.
-        let counted = self.limits_apply();
+        let counted = self.reads_unrevoked();
         let expire: Vec<SessionRecord> = existing
             .iter()
             .filter(|s| counted || Some(&s.id) == self.replaces.as_ref())
@@ -275,14 +319,14 @@ impl CreateRequest {
                 expire,
             };
         }
-        let plan = crate::admission::plan_admission(
+        let plan = crate::admission::plan_admission_excluding(
             &existing,
             &self.session,
             &self.limits,
             self.now,
             self.idle_cutoff,
             self.touch_interval,
-            self.replaces.as_ref(),
+            &self.excluded(),
         );
         match plan {
             crate::admission::Admission::Reject { limit } => {
@@ -302,10 +346,20 @@ impl CreateRequest {
                     .as_ref()
                     .and_then(find)
                     .filter(|s| s.is_active(self.now, self.idle_cutoff));
+                // In the order the user chose them (every store the same).
+                let mut named = std::collections::HashSet::new();
+                let end = self
+                    .ends
+                    .iter()
+                    .filter(|id| Some(*id) != self.replaces.as_ref() && named.insert(*id))
+                    .filter_map(find)
+                    .filter(|s| s.is_active(self.now, self.idle_cutoff))
+                    .collect();
                 CreateDecision::Admit {
                     limit,
                     evict: evict.iter().filter_map(find).collect(),
                     replace,
+                    end,
                     expire,
                 }
             }

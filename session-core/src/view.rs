@@ -60,6 +60,9 @@ pub struct SessionView {
     /// The binding in words ("Bound to a key on this device").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binding_text: Option<&'static str>,
+    /// The app or client it signed in to, when the host named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<crate::ids::AppId>,
 }
 
 /// The latest use of a session.
@@ -121,6 +124,7 @@ impl SessionView {
             current: Some(&record.id) == current,
             binding: record.meta.binding.as_ref().map(KeyBinding::kind),
             binding_text: record.meta.binding.as_ref().map(KeyBinding::describe),
+            app: record.meta.app.clone(),
             place: describe_place(record.ip, &record.meta.location),
             last_seen: record.seen.last.as_ref().map(|s| SeenView {
                 at: s.at,

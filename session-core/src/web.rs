@@ -46,7 +46,7 @@
 //! | `csrf_rejected` | 403 | |
 //! | `not_found` | 404 | |
 //! | `invalid_request` | 400 | |
-//! | `session_limit_reached` | 409 | body also has `limit` and `active` (the user's sessions, so the app can offer to end one) |
+//! | `session_limit_reached` | 409 | body also has `limit`, `active` (the user's sessions, so the app can offer to end one), and `ticket` with `ticket_expires_at`: post `{"ticket", "end": [ids]}` to `<prefix>/login/continue` to end those and sign in, in one atomic step |
 //! | `invalid_dpop_proof` | 401 (400 on logins and the refresh route) | `WWW-Authenticate: DPoP error="invalid_dpop_proof", …` from protected routes; the body's `error_description` says why |
 //! | `use_dpop_nonce` | 401 (400 on logins and the refresh route) | `DPoP-Nonce`, and `WWW-Authenticate: DPoP error="use_dpop_nonce", …` from protected routes |
 //! | `device_bound_session` | 401 | the refresh route got a device-bound (DBSC) session's refresh cookie: the browser renews it itself, through `<prefix>/dbsc/refresh` |
@@ -70,6 +70,7 @@
 mod actions;
 mod api;
 mod config;
+mod continuation;
 mod cookies;
 mod dbsc;
 mod error;

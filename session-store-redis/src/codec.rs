@@ -1,8 +1,13 @@
 //! The packed form of one session, as stored in the per-user hash.
 //!
 //! ```text
-//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country\n{meta json}[\n{last seen json}\n{places json}]
+//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country[|app]\n{meta json}[\n{last seen json}\n{places json}]
 //! ```
+//!
+//! The 14th field, the session's app ([`sessionward_core::AppId`], whose
+//! charset needs no escaping), is written only for a session that has one,
+//! so records without an app keep the 13-field form older versions read.
+//! Per-app limits compare it in Lua; it is not repeated in the metadata.
 //!
 //! The two optional lines after the metadata are the session's
 //! [`sessionward_core::SeenLog`]: the latest use (`SeenFrom` JSON, or
@@ -23,13 +28,13 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sessionward_core::{
-    DeviceClass, RefreshState, Revocation, RevokeReason, SeenFrom, SeenLog, SessionId, SessionMeta,
-    SessionRecord, StoreError, Timestamp, TokenHash, UserId,
+    AppId, DeviceClass, RefreshState, Revocation, RevokeReason, SeenFrom, SeenLog, SessionId,
+    SessionMeta, SessionRecord, StoreError, Timestamp, TokenHash, UserId,
 };
 
 /// Format version, the first header field.
 const VERSION: &str = "1";
-/// Number of `|`-separated header fields.
+/// Number of `|`-separated header fields without an app; one more with it.
 const FIELDS: usize = 13;
 
 /// Encodes a record. The user is the hash key and the id the hash field, so
@@ -43,10 +48,14 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
     };
     let ip = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
     let country = r.country.as_deref().map(escape).unwrap_or_default();
+    let app = match &r.meta.app {
+        Some(app) => format!("|{app}"),
+        None => String::new(),
+    };
     // Writing to a String cannot fail.
     let _ = write!(
         out,
-        "{VERSION}|{}|{}|{}|{}|{}|{}|{}|{revoked_at}|{reason}|{ip}|{}|{country}\n{meta}",
+        "{VERSION}|{}|{}|{}|{}|{}|{}|{}|{revoked_at}|{reason}|{ip}|{}|{country}{app}\n{meta}",
         r.created_at.unix_millis(),
         r.last_seen_at.unix_millis(),
         r.expires_at.unix_millis(),
@@ -64,9 +73,13 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
 }
 
 /// The metadata line's JSON, as [`encode`] writes it.
+/// The app is left out: the header holds it.
 pub(crate) fn meta_json(meta: &SessionMeta) -> Result<serde_json::Value, StoreError> {
-    let meta = serde_json::to_value(meta)
+    let mut meta = serde_json::to_value(meta)
         .map_err(|e| StoreError::Corrupt(format!("session metadata does not serialize: {e}")))?;
+    if let Some(members) = meta.as_object_mut() {
+        members.remove("app");
+    }
     Ok(rename_keys(strip_nulls(meta), true))
 }
 
@@ -104,7 +117,7 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
     let seen_last = lines.next().unwrap_or("");
     let seen_places = lines.next().unwrap_or("");
     let f: Vec<&str> = head.split('|').collect();
-    if f.len() != FIELDS || f[0] != VERSION {
+    if !(f.len() == FIELDS || f.len() == FIELDS + 1) || f[0] != VERSION {
         return Err(corrupt("unknown format"));
     }
     let ts = |i: usize| {
@@ -136,12 +149,16 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
     } else {
         Some(unescape(f[12]).ok_or_else(|| corrupt("bad country"))?)
     };
-    let meta: SessionMeta = if meta.is_empty() {
+    let mut meta: SessionMeta = if meta.is_empty() {
         SessionMeta::default()
     } else {
         let value: serde_json::Value =
             serde_json::from_str(meta).map_err(|_| corrupt("bad metadata"))?;
         serde_json::from_value(rename_keys(value, false)).map_err(|_| corrupt("bad metadata"))?
+    };
+    meta.app = match f.get(FIELDS) {
+        Some(app) => Some(AppId::new(*app).map_err(|_| corrupt("bad app"))?),
+        None => None,
     };
     let seen = SeenLog {
         last: if seen_last.is_empty() {
@@ -385,10 +402,22 @@ mod tests {
             binding: Some(sessionward_core::binding::KeyBinding::Dpop {
                 jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into(),
             }),
+            app: None,
         };
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
         assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+        assert_eq!(raw.split('\n').next().unwrap().split('|').count(), 13);
+
+        // With an app, the header gets a 14th field the scripts compare;
+        // the metadata does not repeat it.
+        r.meta.app = Some(sessionward_core::AppId::new("mobile").unwrap());
+        let raw = encode(&r).unwrap();
+        let head = raw.split('\n').next().unwrap();
+        assert!(head.ends_with("|mobile"), "{head}");
+        assert!(!raw.contains("\"app\""), "{raw}");
+        assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+        r.meta.app = None;
 
         let seen = sessionward_core::SeenFrom {
             at: r.created_at,
@@ -445,6 +474,7 @@ mod tests {
             sign_in_method: Some("x".into()),
             device_group: Some("x".into()),
             binding: Some(sessionward_core::binding::KeyBinding::Dpop { jkt: "x".into() }),
+            app: Some(sessionward_core::AppId::new("x").unwrap()),
         };
         fn names(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {

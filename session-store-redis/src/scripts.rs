@@ -37,7 +37,7 @@ local function parse(v)
   return f
 end
 local function pack(f)
-  return table.concat(f, "|", 1, 13) .. f.tail
+  return table.concat(f, "|", 1, #f) .. f.tail
 end
 -- The tail is "\n" .. meta, optionally followed by "\n" .. last .. "\n" ..
 -- places (the session's seen log, opaque JSON text; see codec.rs).
@@ -161,11 +161,14 @@ end
 /// user, max per ip, max for the new class, max countries (limits empty
 /// when unset), user id, channel, credential verified at, first-use
 /// resolution, touch interval, how long ended entries are kept after their
-/// end (all three milliseconds).
+/// end (all three milliseconds), the new session's app (or empty), max per
+/// app, and the ids the user chose to end (space-separated).
 ///
 /// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
-/// Reply: `{"not_before", mark}`, `{"reject", limit, id, value, ...active}`
-/// or `{"created", first limit, replaced id, replaced value, id, value, ...evicted}`.
+/// Reply: `{"duplicate"}` (the new id is taken; nothing changed),
+/// `{"not_before", mark}`, `{"reject", limit, id, value, ...active}` or
+/// `{"created", first limit, replaced id, replaced value, id, value,
+/// ...evicted and then ended}`.
 const CREATE: &str = r#"
 local now = tonumber(ARGV[1])
 local cutoff = tonumber(ARGV[2])
@@ -178,6 +181,15 @@ local user, channel = ARGV[14], ARGV[15]
 local verified = tonumber(ARGV[16])
 local first_use, touch_every = tonumber(ARGV[17]), tonumber(ARGV[18])
 local keep = tonumber(ARGV[19]) or 0
+local new_app, max_app = ARGV[20], tonumber(ARGV[21])
+if new_app == "" then max_app = nil end
+local chosen, is_chosen = {}, {}
+for id in string.gmatch(ARGV[22], "%S+") do
+  chosen[#chosen + 1] = id
+  is_chosen[id] = true
+end
+-- A continuation ticket's id is fixed when it is issued: taken means spent.
+if redis.call('HEXISTS', hash, new_id) == 1 then return {"duplicate"} end
 local new_end = tonumber(parse(new_value)[4])
 local stored_mark = redis.call('GET', mark_key)
 local mark = stored_mark and tonumber(stored_mark)
@@ -187,7 +199,7 @@ local refused = mark and verified <= mark
 -- A user's first session: no limit of at least 1 can refuse it, and there
 -- is nothing to replace, evict, end or drop.
 local stored = ensure_index()
-if stored == 0 and not refused and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 then
+if stored == 0 and not refused and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 and max_app ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
   redis.call('PEXPIRE', hash, math.max(new_end + keep - now, 1000))
   return {"created", "", "", ""}
@@ -206,13 +218,13 @@ local function end_idle(id, f)
 end
 
 -- Without a limit nothing is counted, so no other session is read.
-local limited = max_user or max_ip or max_class or max_countries
+local limited = max_user or max_ip or max_class or max_countries or max_app or #chosen > 0
 local live, cands = {}, {}
 if limited then
   for _, f in ipairs(unrevoked(now)) do
     if is_active(f, now, cutoff) then
       live[#live + 1] = f
-      if f.id ~= replaces and f.id ~= new_id then cands[#cands + 1] = f end
+      if f.id ~= replaces and f.id ~= new_id and not is_chosen[f.id] then cands[#cands + 1] = f end
     elseif is_idle(f, now, cutoff) then
       end_idle(f.id, f)
     end
@@ -255,6 +267,7 @@ end)
 local gone = {}
 local function in_scope(s, lim)
   if lim == "per_user" then return true end
+  if lim == "per_app" then return (s[14] or "") ~= "" and s[14] == new_app end
   if lim == "per_ip" then return s[11] ~= "" and s[11] == new_ip end
   if lim == "per_device_class" then return s[12] == new_class end
   return s[13] ~= "" and s[13] ~= new_country
@@ -266,10 +279,13 @@ local function count(lim)
   end
   return n
 end
+-- Every limit exceeded, in checking order.
 local function exceeded()
-  if max_user and count("per_user") + 1 > max_user then return "per_user" end
-  if max_ip and new_ip ~= "" and count("per_ip") + 1 > max_ip then return "per_ip" end
-  if max_class and count("per_device_class") + 1 > max_class then return "per_device_class" end
+  local over = {}
+  if max_user and count("per_user") + 1 > max_user then over[#over + 1] = "per_user" end
+  if max_app and count("per_app") + 1 > max_app then over[#over + 1] = "per_app" end
+  if max_ip and new_ip ~= "" and count("per_ip") + 1 > max_ip then over[#over + 1] = "per_ip" end
+  if max_class and count("per_device_class") + 1 > max_class then over[#over + 1] = "per_device_class" end
   if max_countries and new_country ~= "" then
     local seen, n = {[new_country] = true}, 1
     for i, s in ipairs(cands) do
@@ -278,7 +294,23 @@ local function exceeded()
         n = n + 1
       end
     end
-    if n > max_countries then return "countries" end
+    if n > max_countries then over[#over + 1] = "countries" end
+  end
+  return over
+end
+-- The first remaining candidate in the scope of every limit in `lims`.
+local function first_in(lims)
+  for i, s in ipairs(cands) do
+    if not gone[i] then
+      local all = true
+      for _, lim in ipairs(lims) do
+        if not in_scope(s, lim) then
+          all = false
+          break
+        end
+      end
+      if all then return i end
+    end
   end
   return nil
 end
@@ -292,19 +324,16 @@ local function reject(lim)
   return reply
 end
 
+-- One eviction at a time, from the scope of every exceeded limit when a
+-- candidate lies in all of them, else from the first exceeded limit's.
 local first = nil
 while true do
-  local lim = exceeded()
+  local over = exceeded()
+  local lim = over[1]
   if not lim then break end
   if mode == "reject" then return reject(lim) end
   if not first then first = lim end
-  local victim = nil
-  for i, s in ipairs(cands) do
-    if not gone[i] and in_scope(s, lim) then
-      victim = i
-      break
-    end
-  end
+  local victim = first_in(over) or first_in({lim})
   if not victim then return reject(lim) end
   gone[victim] = true
 end
@@ -317,6 +346,19 @@ for i, s in ipairs(cands) do
     reply[#reply + 1] = s.raw
     mark_revoked(s.id, s, ARGV[1], "evicted")
     revoked[#revoked + 1] = s.id
+  end
+end
+-- The sessions the user chose to end, after the evicted ones.
+for _, id in ipairs(chosen) do
+  local raw = redis.call('HGET', hash, id)
+  if raw and id ~= replaces then
+    local r = parse(raw)
+    if is_active(r, now, cutoff) then
+      reply[#reply + 1] = id
+      reply[#reply + 1] = raw
+      mark_revoked(id, r, ARGV[1], "user")
+      revoked[#revoked + 1] = id
+    end
   end
 end
 if replaces ~= "" then

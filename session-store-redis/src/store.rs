@@ -9,7 +9,7 @@ use redis::aio::ConnectionManagerConfig;
 use redis::{ErrorKind, ScriptInvocation, ServerErrorKind, Value};
 use sessionward_core::admission::FIRST_USE_RESOLUTION;
 use sessionward_core::{
-    CreateOutcome, CreateRequest, LimitKind, RevocationFeed, RevokeReason, RotateOutcome,
+    AppId, CreateOutcome, CreateRequest, LimitKind, RevocationFeed, RevokeReason, RotateOutcome,
     RotateRequest, SessionId, SessionMeta, SessionRecord, SessionStore, StoreError, Timestamp,
     TouchRequest, UserId,
 };
@@ -430,7 +430,16 @@ impl SessionStore for RedisStore {
             .arg(duration_millis(
                 req.touch_interval.max(FIRST_USE_RESOLUTION),
             ))
-            .arg(duration_millis(req.keep_ended_for));
+            .arg(duration_millis(req.keep_ended_for))
+            .arg(s.meta.app.as_ref().map(AppId::as_str).unwrap_or(""))
+            .arg(opt_arg(limits.per_app))
+            .arg(
+                req.ends
+                    .iter()
+                    .map(SessionId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
         let reply: Vec<String> = self
             .revoking(user, inv, |r: &Vec<String>| create_revoked(r))
             .await?;
@@ -438,6 +447,7 @@ impl SessionStore for RedisStore {
             Ok(match name {
                 "" => None,
                 "per_user" => Some(LimitKind::PerUser),
+                "per_app" => Some(LimitKind::PerApp),
                 "per_ip" => Some(LimitKind::PerIp),
                 "per_device_class" => Some(LimitKind::PerDeviceClass {
                     class: s.device_class,
@@ -447,6 +457,7 @@ impl SessionStore for RedisStore {
             })
         };
         match reply.first().map(String::as_str) {
+            Some("duplicate") => Err(StoreError::Conflict(None)),
             Some("not_before") if reply.len() == 2 => Ok(CreateOutcome::CredentialsRevoked {
                 not_before: parse_millis(&reply[1])?,
             }),
@@ -460,10 +471,16 @@ impl SessionStore for RedisStore {
                 } else {
                     Some(codec::decode(user, &reply[2], &reply[3])?)
                 };
+                // Chosen sessions are never evicted (they are not counted),
+                // so membership tells the two apart.
+                let (ended, evicted) = Self::decode_pairs(user, &reply[4..])?
+                    .into_iter()
+                    .partition(|r| req.ends.contains(&r.id));
                 Ok(CreateOutcome::Created {
                     limit: limit_kind(&reply[1])?,
-                    evicted: Self::decode_pairs(user, &reply[4..])?,
+                    evicted,
                     replaced,
+                    ended,
                 })
             }
             _ => Err(unexpected()),

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use sessionward_core::testing::fresh_user;
 use sessionward_core::{
-    CreateOutcome, CreateRequest, DeviceClass, MemoryStore, OnLimit, RefreshState, Revocation,
-    RevokeReason, SessionId, SessionLimits, SessionMeta, SessionRecord, SessionStore, Timestamp,
-    TokenHash, UserId,
+    AppId, CreateOutcome, CreateRequest, DeviceClass, MemoryStore, OnLimit, RefreshState,
+    Revocation, RevokeReason, SessionId, SessionLimits, SessionMeta, SessionRecord, SessionStore,
+    Timestamp, TokenHash, UserId,
 };
 
 /// xorshift64*: deterministic, dependency-free.
@@ -73,7 +73,12 @@ fn random_record(rng: &mut Rng, user: &UserId) -> SessionRecord {
         country: rng
             .pick(&[None, Some("GB"), Some("SE"), Some("US")])
             .map(str::to_owned),
-        meta: SessionMeta::default(),
+        meta: SessionMeta {
+            app: rng
+                .pick(&[None, None, Some("web"), Some("mobile")])
+                .map(|a| AppId::new(a).unwrap()),
+            ..SessionMeta::default()
+        },
         seen: Default::default(),
     }
 }
@@ -81,6 +86,7 @@ fn random_record(rng: &mut Rng, user: &UserId) -> SessionRecord {
 fn random_limits(rng: &mut Rng) -> SessionLimits {
     SessionLimits {
         per_user: rng.pick(&[None, Some(1), Some(2), Some(3), Some(5)]),
+        per_app: rng.pick(&[None, None, Some(1), Some(2)]),
         per_ip: rng.pick(&[None, None, Some(1), Some(2)]),
         per_device_class: rng.pick(&[
             vec![],
@@ -103,10 +109,12 @@ fn summary(outcome: &CreateOutcome) -> String {
             limit,
             evicted,
             replaced,
+            ended,
         } => format!(
-            "created limit={limit:?} evicted={:?} replaced={:?}",
+            "created limit={limit:?} evicted={:?} replaced={:?} ended={:?}",
             evicted.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-            replaced.as_ref().map(|r| r.id.as_str())
+            replaced.as_ref().map(|r| r.id.as_str()),
+            ended.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         ),
         CreateOutcome::LimitReached { limit, active } => {
             let mut ids: Vec<_> = active.iter().map(|r| r.id.as_str()).collect();
@@ -166,6 +174,7 @@ async fn create_script_matches_plan_admission() {
                         now: Timestamp::from_unix_millis(0),
                         idle_cutoff: Timestamp::from_unix_millis(-1),
                         replaces: None,
+                        ends: Vec::new(),
                         credential_verified_at: ts(10_000),
                         touch_interval: Duration::from_secs(60),
                         keep_ended_for: std::time::Duration::ZERO,
@@ -185,12 +194,24 @@ async fn create_script_matches_plan_admission() {
             1 => Some(SessionId::generate()),
             _ => None,
         };
+        // Some logins end sessions the user chose ("sign out a device and
+        // continue"), unknown ids among them.
+        let ends = match rng.below(4) {
+            0 => existing
+                .iter()
+                .filter(|_| rng.below(2) == 0)
+                .map(|r| r.id.clone())
+                .chain(std::iter::once(SessionId::generate()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let request = CreateRequest {
             session: new,
             limits: random_limits(&mut rng),
             now,
             idle_cutoff: cutoff,
             replaces,
+            ends,
             credential_verified_at: ts(rng.pick(&[-20, -10, 0])),
             touch_interval: Duration::from_secs(rng.pick(&[60, 300])),
             keep_ended_for: std::time::Duration::ZERO,

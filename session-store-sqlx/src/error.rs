@@ -17,7 +17,7 @@ use sqlx::migrate::MigrateError;
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match classify(&e) {
         Class::Unavailable => StoreError::Unavailable(Box::new(e)),
-        Class::Conflict => StoreError::Conflict(Some(Box::new(e))),
+        Class::Conflict | Class::Duplicate => StoreError::Conflict(Some(Box::new(e))),
         Class::Corrupt => StoreError::Corrupt(e.to_string()),
         Class::Other => StoreError::Backend(Box::new(e)),
     }
@@ -41,7 +41,11 @@ pub(crate) fn is_retryable(e: &sqlx::Error) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Unavailable,
+    /// A deadlock or lock timeout: retried.
     Conflict,
+    /// A key that already exists (a continuation ticket's session id used
+    /// twice): a conflict that running again cannot settle.
+    Duplicate,
     Corrupt,
     Other,
 }
@@ -101,6 +105,8 @@ fn classify_postgres(sqlstate: &str) -> Class {
         // Serialization failure, deadlock, lock wait timeout (`lock_timeout`):
         // the transaction may simply run again.
         "40001" | "40P01" | "55P03" => Class::Conflict,
+        // unique_violation.
+        "23505" => Class::Duplicate,
         _ => Class::Other,
     }
 }
@@ -112,6 +118,8 @@ fn classify_mysql(number: u16) -> Class {
         // ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK: the transaction may simply
         // run again.
         1205 | 1213 => Class::Conflict,
+        // ER_DUP_ENTRY.
+        1062 => Class::Duplicate,
         // ER_SERVER_SHUTDOWN, ER_CON_COUNT_ERROR (too many connections),
         // ER_CONNECTION_KILLED (MariaDB), ER_STATEMENT_TIMEOUT (MariaDB
         // `max_statement_time`), ER_QUERY_TIMEOUT (MySQL `max_execution_time`).
@@ -124,6 +132,10 @@ fn classify_mysql(number: u16) -> Class {
 #[cfg(feature = "sqlite")]
 fn classify_sqlite(code: i32) -> Class {
     // The primary result code is the low byte of an extended one.
+    // SQLITE_CONSTRAINT_PRIMARYKEY / SQLITE_CONSTRAINT_UNIQUE.
+    if code == 1555 || code == 2067 {
+        return Class::Duplicate;
+    }
     match code & 0xff {
         // SQLITE_BUSY / SQLITE_LOCKED (after the busy timeout): the database
         // is held by another writer.

@@ -257,7 +257,7 @@ impl PostgresStore {
     ) -> Result<CreateOutcome, sqlx::Error> {
         let encoded = Encoded::new(&req.session).map_err(carry)?;
         let user = req.session.user.as_str();
-        if !req.limits_apply() && req.replaces.is_none() {
+        if req.is_plain_insert() {
             // Nothing to decide but the mark: one statement that locks the
             // user's row (so a racing password change either sees this
             // session or is seen by it) and inserts unless the mark refuses.

@@ -252,7 +252,7 @@ where
         req: &CreateRequest,
     ) -> Result<Vec<SessionRecord>, sqlx::Error> {
         let user = req.session.user.as_str();
-        let query = if req.limits_apply() {
+        let query = if req.reads_unrevoked() {
             sqlx::query_as(sql.admission)
                 .bind(user)
                 .bind(req.now.unix_millis())

@@ -227,7 +227,7 @@ impl SqliteStore {
         let encoded = Encoded::new(&req.session)?;
         let user = req.session.user.as_str();
         let _write = self.write.lock().await;
-        if !req.limits_apply() && req.replaces.is_none() {
+        if req.is_plain_insert() {
             // Nothing to decide but the mark: one INSERT guarded by it (a
             // single statement is atomic against other writers).
             if insert_unless_marked(&self.pool, &encoded, req).await? {

@@ -3,7 +3,7 @@
 use crate::binding::KeyBinding;
 use crate::error::{LimitReached, SessionError};
 use crate::events::EventKind;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{AppId, SessionId, UserId};
 use crate::policy::OnLimit;
 use crate::record::{
     RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta, SessionRecord,
@@ -40,6 +40,10 @@ pub struct LoginOptions {
     /// How the user signed in ("password", "passkey", "sso", …), shown in
     /// the session's detail view; sanitised and cut to 64 bytes.
     pub sign_in_method: Option<String>,
+    /// The app or client the user signs in to: the session records it, the
+    /// [`crate::LimitResolver`] is told it, and
+    /// [`crate::SessionLimits::per_app`] counts by it.
+    pub app: Option<AppId>,
 }
 
 impl LoginOptions {
@@ -56,6 +60,37 @@ impl LoginOptions {
             ..LoginOptions::default()
         }
     }
+
+    /// These options, signing in to `app`.
+    ///
+    /// ```
+    /// use sessionward_core::{AppId, LoginOptions};
+    /// let options = LoginOptions::signed_in_with("password").in_app(AppId::new("mobile").unwrap());
+    /// assert_eq!(options.app.unwrap().as_str(), "mobile");
+    /// ```
+    pub fn in_app(mut self, app: AppId) -> Self {
+        self.app = Some(app);
+        self
+    }
+}
+
+/// What a login creates beyond its options: for a redeemed continuation
+/// ticket, the session id fixed in the ticket and the sessions the user
+/// chose to end.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LoginPlan {
+    pub(super) options: LoginOptions,
+    pub(super) id: Option<SessionId>,
+    pub(super) ends: Vec<SessionId>,
+}
+
+impl From<LoginOptions> for LoginPlan {
+    fn from(options: LoginOptions) -> Self {
+        LoginPlan {
+            options,
+            ..LoginPlan::default()
+        }
+    }
 }
 
 /// Longest sign-in method name kept, in bytes.
@@ -68,7 +103,8 @@ pub struct LoginSuccess {
     pub session: SessionRecord,
     /// Its tokens.
     pub tokens: TokenPair,
-    /// Sessions ended to make room for it.
+    /// Sessions ended to make room for it: evicted by the limit, or chosen
+    /// by the user ([`SessionManager::continue_login`]).
     pub evicted: Vec<SessionId>,
 }
 
@@ -137,8 +173,15 @@ impl SessionManager {
                 .login_with_risk(&risk, user, ctx, enrichment, options, now)
                 .await;
         }
-        self.create_session(user, ctx, enrichment, options, RiskSummary::default(), now)
-            .await
+        self.create_session(
+            user,
+            ctx,
+            enrichment,
+            options.into(),
+            RiskSummary::default(),
+            now,
+        )
+        .await
     }
 
     /// Inserts the session through the store's atomic create and mints its tokens.
@@ -147,29 +190,37 @@ impl SessionManager {
         user: &UserId,
         ctx: &RequestContext,
         enrichment: Enrichment,
-        options: LoginOptions,
+        plan: LoginPlan,
         risk: RiskSummary,
         now: Timestamp,
     ) -> Result<LoginSuccess, SessionError> {
+        let options = plan.options;
+        let resolved = self.resolve_limits(user, options.app.as_ref(), ctx).await?;
         let binding = self.login_binding(ctx, now).await?;
         let secret = RefreshSecret::random();
         let verified_at = options
             .credential_verified_at
             .unwrap_or_else(|| self.default_credential_time(now));
         let mut record = self.new_record(user, ctx, enrichment, risk, &secret, now);
+        if let Some(id) = plan.id {
+            record.id = id;
+        }
         record.meta.sign_in_method = options
             .sign_in_method
             .as_deref()
             .map(|m| sanitize_text(m, MAX_METHOD_LEN));
+        record.meta.app = options.app.clone();
         record.auth_time = verified_at.min(now);
         record.refresh.hash = secret.hash_bound(binding.as_ref().map(KeyBinding::thumbprint));
         record.meta.binding = binding;
+        let on_limit = resolved.limits.on_limit;
         let request = CreateRequest {
             session: record.clone(),
-            limits: self.inner.policy.limits().clone(),
+            limits: resolved.limits,
             now,
             idle_cutoff: self.idle_cutoff(now),
-            replaces: options.replaces,
+            replaces: options.replaces.clone(),
+            ends: plan.ends,
             credential_verified_at: verified_at,
             touch_interval: self.inner.policy.touch_interval(),
             keep_ended_for: self.inner.policy.history_retention(),
@@ -194,22 +245,33 @@ impl SessionManager {
                     .map(|r| SessionView::from_record(r, None, &self.inner.privacy))
                     .collect();
                 active.sort_by_key(|v| std::cmp::Reverse(v.last_seen_at));
+                let continuation = self.continuation_ticket(
+                    user,
+                    ctx,
+                    &options,
+                    &record,
+                    verified_at,
+                    &active,
+                    now,
+                )?;
                 Err(SessionError::LimitReached(Box::new(LimitReached {
                     limit,
                     active,
+                    continuation,
                 })))
             }
             CreateOutcome::Created {
                 limit,
                 evicted,
                 replaced,
+                ended,
             } => {
                 if let Some(limit) = limit {
                     self.emit(self.event(
                         now,
                         EventKind::SessionLimitReached {
                             limit,
-                            action: self.inner.policy.limits().on_limit,
+                            action: on_limit,
                         },
                         Some(user),
                         Some(&record),
@@ -218,6 +280,7 @@ impl SessionManager {
                 for (gone, reason) in evicted
                     .iter()
                     .map(|r| (r, RevokeReason::Evicted))
+                    .chain(ended.iter().map(|r| (r, RevokeReason::User)))
                     .chain(replaced.iter().map(|r| (r, RevokeReason::Reauthenticated)))
                 {
                     self.forget(&gone.id, now);
@@ -237,7 +300,7 @@ impl SessionManager {
                     refresh_expires_at: record.expires_at,
                 };
                 Ok(LoginSuccess {
-                    evicted: evicted.into_iter().map(|r| r.id).collect(),
+                    evicted: evicted.into_iter().chain(ended).map(|r| r.id).collect(),
                     session: record,
                     tokens,
                 })
@@ -313,6 +376,7 @@ impl SessionManager {
                 sign_in_method: None,
                 device_group: ctx.device_id().map(device_group),
                 binding: None,
+                app: None,
             },
             seen: SeenLog::default(),
         }

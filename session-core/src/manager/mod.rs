@@ -7,8 +7,10 @@
 mod anomaly;
 mod authenticate;
 mod cache;
+mod continuation;
 mod dbsc;
 mod dpop;
+mod limits;
 mod login;
 mod logout;
 mod overview;
@@ -38,6 +40,7 @@ use crate::time::{Clock, SystemClock, Timestamp};
 use crate::tokens::{AccessClaims, TokenConfig};
 
 pub use authenticate::AuthenticatedSession;
+pub use continuation::{CONTINUATION_TICKET_TYP, CONTINUATION_TTL};
 pub use dbsc::DeviceRefresh;
 pub use login::{LoginOptions, LoginSuccess};
 pub use logout::{LogoutOutcome, LogoutProof};
@@ -151,6 +154,8 @@ struct Inner {
     nonces: NonceKey,
     /// Issues and checks DBSC challenges and session identifiers.
     dbsc_keys: ChallengeKey,
+    /// Decides each login's limits; `None` is the policy's fixed limits.
+    limit_resolver: Option<Arc<dyn crate::limits::LimitResolver>>,
     /// The latest "not before" mark this instance raised (Unix ms), so a
     /// login that starts after that call returned counts as checked after it.
     latest_mark: std::sync::atomic::AtomicI64,
@@ -195,6 +200,7 @@ pub struct SessionManagerBuilder {
     mode: RevocationMode,
     ip_hash_key: Option<IpHashKey>,
     replay: Option<Arc<dyn ReplayStore>>,
+    limit_resolver: Option<Arc<dyn crate::limits::LimitResolver>>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -225,6 +231,7 @@ impl SessionManager {
             mode: RevocationMode::Strict,
             ip_hash_key: None,
             replay: None,
+            limit_resolver: None,
         }
     }
 
@@ -402,6 +409,13 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Decides the limits of each login per plan, user or app (default:
+    /// the policy's fixed limits for everyone). See [`crate::limits`].
+    pub fn limit_resolver(mut self, resolver: Arc<dyn crate::limits::LimitResolver>) -> Self {
+        self.limit_resolver = Some(resolver);
+        self
+    }
+
     /// Builds the manager. In cached mode this spawns the feed listener on
     /// the current Tokio runtime.
     ///
@@ -459,6 +473,7 @@ impl SessionManagerBuilder {
                 replay,
                 nonces,
                 dbsc_keys,
+                limit_resolver: self.limit_resolver,
                 policy: self.policy,
                 tokens: self.tokens,
                 store: self.store,

@@ -69,7 +69,14 @@ impl SessionManager {
             }
         }
         let success = self
-            .create_session(user, ctx, enrichment, options, assessment.summary(), now)
+            .create_session(
+                user,
+                ctx,
+                enrichment,
+                options.into(),
+                assessment.summary(),
+                now,
+            )
             .await?;
         self.after_login(risk, &success, &facts, assessment.notify, now)
             .await?;
@@ -318,7 +325,7 @@ impl SessionManager {
                 &user,
                 ctx,
                 enrichment,
-                LoginOptions::default(),
+                LoginOptions::default().into(),
                 summary,
                 now,
             )
@@ -396,18 +403,10 @@ impl SessionManager {
         let claims: ActionClaims = tokens
             .verify_jwt(ACTION_TOKEN_TYP, token.expose_secret())
             .map_err(|why| self.reject(now, why, None))?;
-        let why = if claims.iss != tokens.issuer() {
-            Some(TokenRejection::WrongIssuer)
-        } else if claims.aud != tokens.audience() {
-            Some(TokenRejection::WrongAudience)
-        } else if claims.act != act {
+        let why = if claims.act != act {
             Some(TokenRejection::WrongType)
-        } else if let Err(why) = crate::tokens::claim_seconds(claims.exp) {
-            Some(why)
-        } else if now.unix_seconds() >= claims.exp {
-            Some(TokenRejection::Expired)
         } else {
-            None
+            self.standard_claims(&claims.iss, &claims.aud, claims.exp, now)
         };
         if let Some(why) = why {
             return Err(self.reject(now, why, None));

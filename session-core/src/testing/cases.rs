@@ -18,7 +18,7 @@ use crate::store::{RotateOutcome, RotateRequest, SessionStore, TouchRequest};
 use crate::time::{Clock, ManualClock, SystemClock, Timestamp};
 use crate::tokens::TokenRejection;
 
-fn policy(max: u32, on_limit: OnLimit) -> SessionPolicy {
+pub(crate) fn policy(max: u32, on_limit: OnLimit) -> SessionPolicy {
     SessionPolicy::builder()
         .max_sessions_per_user(max)
         .on_limit(on_limit)
@@ -26,13 +26,13 @@ fn policy(max: u32, on_limit: OnLimit) -> SessionPolicy {
         .unwrap()
 }
 
-fn ctx(ua: &str, ip: &str) -> RequestContext {
+pub(crate) fn ctx(ua: &str, ip: &str) -> RequestContext {
     RequestContext::new()
         .with_user_agent(ua)
         .with_ip(ip.parse().unwrap())
 }
 
-fn desktop() -> RequestContext {
+pub(crate) fn desktop() -> RequestContext {
     ctx("test/desktop/GB", "81.2.69.142")
 }
 
@@ -40,7 +40,7 @@ async fn active_count(h: &Harness, user: &UserId) -> usize {
     h.manager.list(user, None).await.unwrap().len()
 }
 
-async fn login(h: &Harness, user: &UserId) -> LoginSuccess {
+pub(crate) async fn login(h: &Harness, user: &UserId) -> LoginSuccess {
     h.manager.login(user, &desktop()).await.unwrap()
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::enrich::{Enrichment, LoginEnricher};
 use crate::events::MemorySink;
 use crate::ids::UserId;
-use crate::manager::{RevocationMode, SessionManager};
+use crate::manager::{RevocationMode, SessionManager, SessionManagerBuilder};
 use crate::policy::SessionPolicy;
 use crate::record::{DeviceClass, Location, RequestContext};
 use crate::store::SessionStore;
@@ -101,15 +101,27 @@ impl Harness {
         mode: RevocationMode,
         clock: ManualClock,
     ) -> Self {
+        Self::customised(store, policy, clock, |b| b.revocation_mode(mode))
+    }
+
+    /// A strict-mode harness whose manager builder `customise` adjusts
+    /// (a limit resolver, a risk engine) before it is built.
+    ///
+    /// # Panics
+    /// If the adjusted builder fails to build.
+    pub fn customised(
+        store: Arc<dyn SessionStore>,
+        policy: SessionPolicy,
+        clock: ManualClock,
+        customise: impl FnOnce(SessionManagerBuilder) -> SessionManagerBuilder,
+    ) -> Self {
         let events = Arc::new(MemorySink::new(100_000));
-        #[allow(clippy::expect_used)]
-        let manager = SessionManager::builder(policy, test_tokens(), store.clone())
+        let builder = SessionManager::builder(policy, test_tokens(), store.clone())
             .clock(Arc::new(clock.clone()))
             .events(events.clone())
-            .enricher(Arc::new(TestEnricher))
-            .revocation_mode(mode)
-            .build()
-            .expect("manager builds");
+            .enricher(Arc::new(TestEnricher));
+        #[allow(clippy::expect_used)]
+        let manager = customise(builder).build().expect("manager builds");
         Harness {
             manager,
             clock,

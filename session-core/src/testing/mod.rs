@@ -22,13 +22,14 @@
 //! [`crate::SessionManager`] with a [`crate::ManualClock`], and include
 //! real concurrency: hundreds of parallel logins and refreshes.
 
-mod cases;
+pub(crate) mod cases;
 mod dbsc_cases;
 mod docs;
 pub mod dpop;
 mod dpop_cases;
 mod harness;
 mod interleave;
+mod limit_cases;
 // Needs tokio's net and io-util, which only the feature turns on.
 #[cfg(feature = "testing")]
 mod proxy;
@@ -49,6 +50,7 @@ pub use harness::{
     Harness, TestEnricher, fresh_user, require_services, service_unavailable, test_tokens,
 };
 pub use interleave::{ARRIVAL_TIMEOUT, HeldStore, Hold, StoreCall};
+pub use limit_cases::*;
 #[cfg(feature = "testing")]
 pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;
@@ -113,6 +115,13 @@ macro_rules! store_conformance_tests {
             dpop_failures_end_only_genuine_sessions,
             dbsc_binding_holds_across_instances,
             dbsc_racing_registrations_bind_one_key,
+            resolver_limits_hold_under_concurrent_logins,
+            per_app_limits_under_concurrency,
+            two_limits_hit_at_once_end_one_session,
+            continuation_ends_chosen_sessions_and_signs_in,
+            continuation_redeemed_twice_concurrently,
+            continuation_refuses_bad_tickets,
+            continuation_races_an_ordinary_login,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

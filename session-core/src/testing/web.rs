@@ -59,9 +59,11 @@
 
 mod dbsc;
 mod dpop;
+mod limits;
 mod seen;
 pub use dbsc::*;
 pub use dpop::*;
+pub use limits::*;
 pub use seen::*;
 
 use std::collections::BTreeMap;
@@ -1157,7 +1159,11 @@ pub async fn limit_reached_is_409<H: AdapterHarness>() {
     let r = b.login(&fx.app, "alice").await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.one("cache-control"), Some("no-store"));
-    assert!(r.all("set-cookie").is_empty());
+    // No session cookie; only the new browser's device cookie, which the
+    // continuation ticket is bound to.
+    let set: Vec<_> = r.all("set-cookie");
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(set[0].starts_with(&format!("{}=", crate::web::DEVICE_COOKIE)));
     let v = r.json();
     assert_eq!(v["error"], "session_limit_reached");
     assert_eq!(v["limit"], "per_user");
@@ -1839,6 +1845,8 @@ macro_rules! web_adapter_tests {
             dbsc_refresh_with_the_device_key,
             dbsc_copied_cookies_are_useless_without_the_key,
             dbsc_key_mismatch_without_revocation,
+            limit_reached_then_continue,
+            eviction_is_named_and_explained,
         );
     };
     (@cases $harness:ty, $attr:meta; $($case:ident),+ $(,)?) => {

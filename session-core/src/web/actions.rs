@@ -110,7 +110,7 @@ impl SessionApi {
     /// The login answer (tokens or cookies) for a session created elsewhere.
     fn login_response_for(&self, ok: &crate::LoginSuccess) -> WebResponse {
         let now = self.manager().now();
-        self.token_response(&ok.session, &ok.tokens, now, true, None)
+        self.token_response(&ok.session, &ok.tokens, now, Some(&ok.evicted), None)
     }
 
     /// Finishes a login that answered `403 step_up_required`, after the host

@@ -11,9 +11,11 @@ use subtle::ConstantTimeEq;
 
 use crate::binding::{DPOP_ALGORITHMS, DpopMode, DpopRequest, MAX_PROOF_LEN, ProofError};
 use crate::enrich::ClientHints;
+use crate::error::SessionError;
 use crate::ids::{SessionId, UserId};
 use crate::manager::{
-    AuthenticatedSession, LoginOptions, LogoutOutcome, LogoutProof, SessionManager, TokenPair,
+    AuthenticatedSession, LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof, SessionManager,
+    TokenPair,
 };
 use crate::record::{RequestContext, RevokeReason, SessionRecord};
 use crate::secret::RefreshToken;
@@ -390,12 +392,18 @@ impl SessionApi {
     pub fn error_response(&self, err: &WebError) -> WebResponse {
         let code = err.code();
         let body = match (code, err.limit()) {
-            (ErrorCode::SessionLimitReached, Some(l)) => json!({
-                "error": code.as_str(),
-                "limit": l.limit.as_str(),
-                "active": l.active,
-            })
-            .to_string(),
+            (ErrorCode::SessionLimitReached, Some(l)) => {
+                let mut body = json!({
+                    "error": code.as_str(),
+                    "limit": l.limit.as_str(),
+                    "active": l.active,
+                });
+                if let Some(c) = &l.continuation {
+                    body["ticket"] = json!(c.ticket.expose_secret());
+                    body["ticket_expires_at"] = json!(c.expires_at);
+                }
+                body.to_string()
+            }
             _ => match (code, err.step_up()) {
                 (ErrorCode::StepUpRequired, Some(c)) => json!({
                     "error": code.as_str(),
@@ -513,7 +521,7 @@ impl SessionApi {
         session: &SessionRecord,
         tokens: &TokenPair,
         now: Timestamp,
-        login: bool,
+        login: Option<&[SessionId]>,
         new_device: Option<&str>,
     ) -> WebResponse {
         let config = &self.inner.config;
@@ -525,29 +533,35 @@ impl SessionApi {
         match config.transport {
             TokenTransport::Bearer => self.json_or_500(
                 200,
-                &json!({
-                    // RFC 9449 §5: a bound token's type is `DPoP`.
-                    "token_type": match session.meta.binding.as_ref().and_then(crate::binding::KeyBinding::access_thumbprint) {
-                        Some(_) => "DPoP",
-                        None => "Bearer",
-                    },
-                    "access_token": tokens.access_token.expose_secret(),
-                    "expires_in": access_secs,
-                    "access_expires_at": tokens.access_expires_at,
-                    "refresh_token": tokens.refresh_token.expose_secret(),
-                    "refresh_expires_at": tokens.refresh_expires_at,
-                    "session_id": session.id,
-                }),
+                &with_evicted(
+                    json!({
+                        // RFC 9449 §5: a bound token's type is `DPoP`.
+                        "token_type": match session.meta.binding.as_ref().and_then(crate::binding::KeyBinding::access_thumbprint) {
+                            Some(_) => "DPoP",
+                            None => "Bearer",
+                        },
+                        "access_token": tokens.access_token.expose_secret(),
+                        "expires_in": access_secs,
+                        "access_expires_at": tokens.access_expires_at,
+                        "refresh_token": tokens.refresh_token.expose_secret(),
+                        "refresh_expires_at": tokens.refresh_expires_at,
+                        "session_id": session.id,
+                    }),
+                    login,
+                ),
             ),
             TokenTransport::Cookies => {
                 let mut r = self.json_or_500(
                     200,
-                    &json!({
-                        "expires_in": access_secs,
-                        "access_expires_at": tokens.access_expires_at,
-                        "refresh_expires_at": tokens.refresh_expires_at,
-                        "session_id": session.id,
-                    }),
+                    &with_evicted(
+                        json!({
+                            "expires_in": access_secs,
+                            "access_expires_at": tokens.access_expires_at,
+                            "refresh_expires_at": tokens.refresh_expires_at,
+                            "session_id": session.id,
+                        }),
+                        login,
+                    ),
                 );
                 if r.status != 200 {
                     return r;
@@ -587,7 +601,7 @@ impl SessionApi {
                 ));
                 r.headers
                     .push(("set-cookie", expire_legacy_refresh(config)));
-                if login {
+                if login.is_some() {
                     if let Some(offer) = self.dbsc_offer(session) {
                         r.headers
                             .push((crate::binding::REGISTRATION_HEADER, offer));
@@ -599,17 +613,7 @@ impl SessionApi {
                     ));
                 }
                 if let Some(device) = new_device {
-                    r.headers.push((
-                        "set-cookie",
-                        set_cookie(
-                            config,
-                            DEVICE_COOKIE,
-                            device,
-                            "/",
-                            DEVICE_COOKIE_MAX_AGE,
-                            true,
-                        ),
-                    ));
+                    r.headers.push(("set-cookie", self.device_cookie(device)));
                 }
                 r
             }
@@ -675,29 +679,71 @@ impl SessionApi {
         ctx: &RequestContext,
         options: LoginOptions,
     ) -> Result<WebResponse, WebError> {
+        let (ctx, new_device) = self.with_device_cookie(ctx.clone());
+        let result = self.inner.manager.login_with(user, &ctx, options).await;
+        self.logged_in(result, new_device.as_ref())
+    }
+
+    /// A fresh device id when the device cookie is on (cookie transport)
+    /// and the request carries none, and `ctx` with it.
+    pub(super) fn with_device_cookie(
+        &self,
+        ctx: RequestContext,
+    ) -> (RequestContext, Option<SessionId>) {
         let config = &self.inner.config;
         let new_device = (config.device_cookie
             && config.transport == TokenTransport::Cookies
             && ctx.device_id().is_none())
         .then(SessionId::generate);
-        let ctx = match &new_device {
-            Some(d) => ctx.clone().with_device_id(d.as_str()),
-            None => ctx.clone(),
+        match new_device {
+            Some(d) => (ctx.with_device_id(d.as_str()), Some(d)),
+            None => (ctx, None),
+        }
+    }
+
+    /// The answer to a login's `result`: its tokens (with the sessions it
+    /// ended), or the error. A refusal at a limit also sets a new device
+    /// cookie, which its continuation ticket is bound to.
+    pub(super) fn logged_in(
+        &self,
+        result: Result<LoginSuccess, SessionError>,
+        new_device: Option<&SessionId>,
+    ) -> Result<WebResponse, WebError> {
+        let ok = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                let err = WebError::from(&e).at_token_endpoint();
+                let Some(device) =
+                    new_device.filter(|_| err.code() == ErrorCode::SessionLimitReached)
+                else {
+                    return Err(err);
+                };
+                let mut r = self.error_response(&err);
+                r.headers
+                    .push(("set-cookie", self.device_cookie(device.as_str())));
+                return Ok(r);
+            }
         };
-        let ok = self
-            .inner
-            .manager
-            .login_with(user, &ctx, options)
-            .await
-            .map_err(|e| WebError::from(&e).at_token_endpoint())?;
         let now = self.inner.manager.now();
         Ok(self.token_response(
             &ok.session,
             &ok.tokens,
             now,
-            true,
-            new_device.as_ref().map(SessionId::as_str),
+            Some(&ok.evicted),
+            new_device.map(SessionId::as_str),
         ))
+    }
+
+    /// The `Set-Cookie` value of the device-id cookie.
+    fn device_cookie(&self, device: &str) -> String {
+        set_cookie(
+            &self.inner.config,
+            DEVICE_COOKIE,
+            device,
+            "/",
+            DEVICE_COOKIE_MAX_AGE,
+            true,
+        )
     }
 
     /// `result` as a response: the answer itself, or the error's response.
@@ -814,7 +860,7 @@ impl SessionApi {
         {
             Ok(r) => {
                 let now = self.inner.manager.now();
-                self.token_response(&r.session, &r.tokens, now, false, None)
+                self.token_response(&r.session, &r.tokens, now, None, None)
             }
             Err(e) => self.error_response(&WebError::from(&e).at_token_endpoint()),
         }
@@ -1008,4 +1054,13 @@ impl SessionApi {
         self.add_wipe(&mut r);
         Ok(r)
     }
+}
+
+/// A login answer's body with the sessions the login ended (`"evicted"`:
+/// their ids), so the client can say "signed out your oldest device".
+fn with_evicted(mut body: serde_json::Value, login: Option<&[SessionId]>) -> serde_json::Value {
+    if let Some(evicted) = login {
+        body["evicted"] = json!(evicted);
+    }
+    body
 }

@@ -160,7 +160,7 @@ impl SessionApi {
                 ),
             }],
         });
-        let mut response = self.token_response(&r.session, &r.tokens, now, false, None);
+        let mut response = self.token_response(&r.session, &r.tokens, now, None, None);
         if response.status != 200 {
             return response;
         }

@@ -249,6 +249,10 @@ impl From<&SessionError> for WebError {
                 ErrorCode::ReauthenticationRequired
             }
             SessionError::InvalidInput(_) => ErrorCode::InvalidRequest,
+            SessionError::LimitsUnavailable(_) => {
+                tracing::warn!(target: "sessionward::web", error = %e, "session limits unavailable; failing closed");
+                ErrorCode::Unavailable
+            }
             SessionError::Store(s) if s.is_unavailable() => {
                 tracing::warn!(target: "sessionward::web", error = %e, "session store unavailable; failing closed");
                 ErrorCode::Unavailable

@@ -275,6 +275,25 @@ impl SessionApi {
                 }),
             );
         }
+        paths.insert(
+            format!("{p}/login/continue"),
+            json!({ "post": {
+                "operationId": "sessionward_continue_login",
+                "summary": "Sign out the chosen devices and finish a login refused at a session limit",
+                "description": "Takes the `ticket` of a `409 session_limit_reached` and the ids of the listed sessions to end (`end`). Ending them and signing in are one atomic step, in which the limits are counted again; the ticket works once, for a few minutes, from the client that got it. No CSRF header is needed.",
+                "requestBody": { "required": true, "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/ContinueRequest" } } } },
+                "responses": responses(
+                    ("200", json_body(tokens, "signed in; `evicted` lists the sessions that ended")),
+                    &[
+                        (400, "malformed body, or a session the ticket did not offer", &[ErrorCode::InvalidRequest]),
+                        (401, "a forged, expired, used or foreign ticket, or a credential checked before a password change", &[ErrorCode::InvalidToken, ErrorCode::ReauthenticationRequired]),
+                        (409, "still at the limit (another login took the seat): a fresh list and ticket", &[ErrorCode::SessionLimitReached]),
+                        UNAVAILABLE,
+                    ],
+                ),
+            }}),
+        );
         if !bearer {
             self.dbsc_paths(&mut paths);
         }
@@ -289,6 +308,16 @@ impl SessionApi {
             );
         }
         let timestamp = json!({ "type": "string", "format": "date-time" });
+        // Apart, so the document's `json!` stays within the macro recursion limit.
+        let error_schema = json!({ "type": "object", "required": ["error"], "properties": {
+            "error": { "type": "string" },
+            "reason": { "type": "string", "description": "why the session ended (idle_timeout, evicted, logout, …)" },
+            "error_description": { "type": "string", "description": "why a DPoP proof was refused (invalid_dpop_proof, use_dpop_nonce)" },
+            "limit": { "type": "string", "description": "session_limit_reached: which limit (per_user, per_app, per_ip, per_device_class, countries)" },
+            "active": { "type": "array", "items": { "type": "object" }, "description": "session_limit_reached: the user's active sessions" },
+            "ticket": { "type": "string", "description": "session_limit_reached: the single-use ticket for `login/continue`" },
+            "ticket_expires_at": timestamp
+        }});
         let mut doc = json!({
             "openapi": "3.1.0",
             "info": {
@@ -307,11 +336,7 @@ impl SessionApi {
                         "description": "equal to the `__Host-sw_csrf` cookie on state-changing requests" }
                 },
                 "schemas": {
-                    "Error": { "type": "object", "required": ["error"], "properties": {
-                        "error": { "type": "string" },
-                        "reason": { "type": "string", "description": "why the session ended (idle_timeout, evicted, logout, …)" },
-                        "error_description": { "type": "string", "description": "why a DPoP proof was refused (invalid_dpop_proof, use_dpop_nonce)" }
-                    }},
+                    "Error": error_schema,
                     "RefreshRequest": { "type": "object", "properties": { "refresh_token": { "type": "string" } } },
                     "BearerTokens": { "type": "object", "required": ["access_token", "refresh_token", "session_id"], "properties": {
                         "token_type": { "type": "string", "enum": ["Bearer", "DPoP"], "description": "DPoP when the login or refresh carried a DPoP proof and the session is bound to its key" },
@@ -384,6 +409,18 @@ impl SessionApi {
         });
         if !dpop && let Some(schemes) = doc["components"]["securitySchemes"].as_object_mut() {
             schemes.remove("dpopProof");
+        }
+        doc["components"]["schemas"]["ContinueRequest"] = json!({
+            "type": "object", "required": ["ticket"], "properties": {
+                "ticket": { "type": "string", "description": "the `ticket` of the 409 answer" },
+                "end": { "type": "array", "items": { "type": "string" }, "description": "ids of listed sessions to end" }
+            }
+        });
+        for schema in ["BearerTokens", "CookieTokens"] {
+            doc["components"]["schemas"][schema]["properties"]["evicted"] = json!({
+                "type": "array", "items": { "type": "string" },
+                "description": "on a login: the ids of the sessions it ended to make room"
+            });
         }
         doc
     }
@@ -469,6 +506,7 @@ mod tests {
                 ("POST", "/sessions/revoke-all"),
                 ("GET", "/sessions/not-me"),
                 ("POST", "/sessions/not-me"),
+                ("POST", "/login/continue"),
             ]
             .into_iter()
             .map(|(m, p)| (m.to_owned(), format!("{prefix}{p}")))
@@ -516,8 +554,8 @@ mod tests {
     fn utoipa_reads_it_as_an_openapi_document() {
         let api = api(AdapterConfig::new().with_openapi_route(true));
         let doc = api.openapi().unwrap();
-        // Eight session paths, the two DBSC ones (cookies), the document.
-        assert_eq!(doc.paths.paths.len(), 10);
+        // Nine session paths, the two DBSC ones (cookies), the document.
+        assert_eq!(doc.paths.paths.len(), 11);
         // And back: nothing is lost on the way through utoipa's model.
         let again = serde_json::to_value(&doc).unwrap();
         assert_eq!(operations(&again), operations(&api.openapi_json()));

@@ -39,6 +39,9 @@ pub enum Route {
     /// `POST /dbsc/refresh`: a browser renews a device-bound session's
     /// cookies (cookie transport).
     DbscRefresh,
+    /// `POST /login/continue`: finishes a login refused at a session limit
+    /// by ending the sessions the user chose (the `409`'s ticket).
+    ContinueLogin,
     /// `GET /openapi.json`, when [`super::AdapterConfig::with_openapi_route`]
     /// is on.
     OpenApi,
@@ -48,7 +51,7 @@ impl Route {
     /// Whether serving it needs the request body (at most
     /// [`MAX_BODY_LEN`] bytes).
     pub fn reads_body(&self) -> bool {
-        matches!(self, Route::Refresh | Route::Logout)
+        matches!(self, Route::Refresh | Route::Logout | Route::ContinueLogin)
     }
 }
 
@@ -105,6 +108,7 @@ impl SessionApi {
             "/sessions" => pick("GET", Route::List),
             "/sessions/revoke-others" => pick("POST", Route::EndOthers),
             "/sessions/revoke-all" => pick("POST", Route::EndAll),
+            super::continuation::CONTINUE_PATH => pick("POST", Route::ContinueLogin),
             super::dbsc::REGISTER_PATH if self.config().transport() == TokenTransport::Cookies => {
                 pick("POST", Route::DbscRegister)
             }
@@ -156,6 +160,7 @@ impl SessionApi {
             Route::NotMe => self.not_me(req.query).await,
             Route::DbscRegister => self.dbsc_register(&req).await,
             Route::DbscRefresh => self.dbsc_refresh(&req).await,
+            Route::ContinueLogin => self.continue_login_routed(&req).await,
             Route::OpenApi => WebResponse::json(200, self.openapi_json().to_string()),
             Route::List => match session() {
                 Ok(s) => self.list(s).await,

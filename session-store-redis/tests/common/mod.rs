@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sessionward_core::testing::service_unavailable;
 use sessionward_core::{
-    CreateOutcome, CreateRequest, DeviceClass, DeviceInfo, Location, OnLimit, RefreshState,
+    AppId, CreateOutcome, CreateRequest, DeviceClass, DeviceInfo, Location, OnLimit, RefreshState,
     RiskSignal, RiskSummary, SessionId, SessionLimits, SessionMeta, SessionRecord, SessionStore,
     Timestamp, TokenHash, UserId,
 };
@@ -223,6 +223,7 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
             sign_in_method: Some("password".into()),
             device_group: Some("3f2a9c0d81b4e6f7".into()),
             binding: None,
+            app: Some(AppId::new("web").unwrap()),
         }
     } else {
         SessionMeta::default()
@@ -252,6 +253,7 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
 pub fn unlimited() -> SessionLimits {
     SessionLimits {
         per_user: None,
+        per_app: None,
         per_ip: None,
         per_device_class: Vec::new(),
         max_countries: None,
@@ -268,6 +270,7 @@ pub async fn create(store: &dyn SessionStore, r: SessionRecord, now: Timestamp) 
             now,
             idle_cutoff: now.minus(Duration::from_secs(1800)),
             replaces: None,
+            ends: Vec::new(),
             credential_verified_at: now,
             touch_interval: Duration::from_secs(60),
             keep_ended_for: std::time::Duration::ZERO,

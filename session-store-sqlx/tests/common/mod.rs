@@ -164,6 +164,7 @@ pub async fn every_operation(
             now,
             idle_cutoff: now.minus(Duration::from_secs(3600)),
             replaces: None,
+            ends: Vec::new(),
             credential_verified_at: now,
             touch_interval: Duration::from_secs(60),
             keep_ended_for: std::time::Duration::ZERO,
