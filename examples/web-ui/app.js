@@ -107,6 +107,8 @@ const ENDED_WHY = {
 };
 
 function endedMessage(reason) {
+  // Eviction is told from the user's side, as Kibana does: it was their own sign-in.
+  if (reason === "evicted") return "You were signed out " + ENDED_WHY.evicted + ". Sign in again to continue.";
   const why = ENDED_WHY[reason];
   return "This device was signed out" + (why ? " " + why : "") + ". Sign in again to continue.";
 }
@@ -726,6 +728,7 @@ async function renderSessions() {
   else list.replaceChildren(...groupSessions(sessions).map(groupEl));
   $("revoke-others").disabled = !sessions.some((s) => !s.current);
   renderEnded(r.data.ended);
+  loadPlan().catch(() => {});
   // A re-render after an action replaced the focused button: keep keyboard users in place.
   if (document.activeElement === document.body && !$("view-sessions").hidden) $("sessions-title").focus();
 }
@@ -917,6 +920,34 @@ function setupDemo() {
   for (const d of cat.devices) $("sim-device").append(el("option", { value: d.key }, d.label));
   for (const p of cat.places) $("sim-ip").append(el("option", { value: p.key }, p.label + " (" + p.ip + ")"));
   $("sim-submit").addEventListener("click", () => simulate());
+  $("plan-select").addEventListener("change", () => switchPlan($("plan-select").value));
+}
+
+/** The demo plan switch: the caller's plan and its limits in words. */
+function renderPlan(data) {
+  if (!data || !Array.isArray(data.plans)) return;
+  const select = $("plan-select");
+  if (!select.options.length) for (const p of data.plans) select.append(el("option", { value: p.key }, p.label));
+  select.value = data.plan;
+  $("plan-text").textContent = data.text || "";
+}
+
+async function loadPlan() {
+  if (!state.cfg.demo) return;
+  const r = await api("GET", "/api/plan");
+  if (r.status === 200) renderPlan(r.data);
+}
+
+async function switchPlan(plan) {
+  try {
+    const r = await api("POST", "/demo/plan", { plan });
+    if (r.status === 200) {
+      renderPlan(r.data);
+      flash("Plan switched to " + $("plan-select").selectedOptions[0].textContent + ": it applies from the next sign-in.", "ok");
+    } else {
+      flash("Couldn't switch the plan (" + ((r.data && r.data.error) || r.status) + ").", "bad");
+    }
+  } catch (e) { report(e); }
 }
 
 async function simulate(stepUpToken) {
@@ -970,16 +1001,74 @@ async function login(ev) {
     return;
   }
   if (r.status === 200) {
-    if (fresh) await keepKey(r.data && r.data.token_type === "DPoP" ? key : null);
-    storeTokens(r.data);
-    $("login-password").value = "";
-    showLogin();
-    state.me = null;
-    flash("");
-    location.hash = "#/sessions";
+    await signedIn(r.data, fresh, key);
+  } else if (r.status === 409 && r.data && r.data.ticket) {
+    showPicker(r.data, fresh, key);
   } else {
     const msg = { invalid_credentials: "Wrong user name or password.", session_limit_reached: "Too many active sessions.", step_up_required: "This login needs a second factor." }[r.data && r.data.error];
     $("login-error").textContent = msg || "Sign-in failed (" + ((r.data && r.data.error) || r.status) + ").";
+    $("login-error").hidden = false;
+  }
+}
+
+/** A sign-in answered with tokens (or cookies): on to the session list. */
+async function signedIn(data, fresh, key) {
+  if (fresh) await keepKey(data && data.token_type === "DPoP" ? key : null);
+  storeTokens(data);
+  $("login-password").value = "";
+  hidePicker();
+  showLogin();
+  state.me = null;
+  flash("");
+  location.hash = "#/sessions";
+}
+
+// ---------- "sign out a device and continue" ----------
+//
+// A sign-in refused at the plan's device limit answers 409 with the
+// account's sessions and a single-use ticket. The picker lists them; the
+// chosen one is signed out and this sign-in completes in one step on the
+// server, so another device cannot take the seat in between.
+
+function showPicker(refusal, fresh, key) {
+  const sessions = (Array.isArray(refusal.active) ? refusal.active : []).slice().sort(byRecency);
+  $("login-form").hidden = true;
+  $("limit-error").hidden = true;
+  $("limit-text").textContent = "Your account is signed in on " + sessions.length +
+    (sessions.length === 1 ? " device" : " devices") + ", the most your plan allows. Sign out one of them to sign in here.";
+  $("limit-sessions").replaceChildren(...sessions.map((s) => el("li", { class: "limit-item", "data-id": s.id },
+    el("div", { class: "limit-name" }, deviceName(s)),
+    el("div", { class: "muted small" }, ...joinNodes([placeOf(s), timeEl(s.last_seen_at, (d) => "last active " + relative(d).toLowerCase())])),
+    el("button", { class: "btn btn-small btn-danger limit-end", type: "button",
+      "aria-label": "Sign out and continue: " + deviceName(s),
+      onclick: () => continueLogin(refusal.ticket, s.id, fresh, key) }, "Sign out and continue"))));
+  $("limit-picker").hidden = false;
+  $("limit-title").focus();
+}
+
+function hidePicker() {
+  $("limit-picker").hidden = true;
+  $("login-form").hidden = false;
+}
+
+async function continueLogin(ticket, id, fresh, key) {
+  let r;
+  try {
+    r = await rawFetch("POST", state.cfg.prefix + "/login/continue", { ticket, end: [id] }, key);
+  } catch (e) {
+    $("limit-error").textContent = UNREACHABLE;
+    $("limit-error").hidden = false;
+    return;
+  }
+  if (r.status === 200) {
+    await signedIn(r.data, fresh, key);
+    flash("Signed out the other device; you're signed in here.", "ok");
+  } else if (r.status === 409 && r.data && r.data.ticket) {
+    // Another device took the seat meanwhile: choose again.
+    showPicker(r.data, fresh, key);
+  } else {
+    hidePicker();
+    $("login-error").textContent = "That took too long or was already used. Sign in again.";
     $("login-error").hidden = false;
   }
 }
@@ -1016,6 +1105,7 @@ async function init() {
   if (state.cfg.plug_in_users) $("plug-in-users").textContent = "No users are configured: " + state.cfg.plug_in_users + ".";
   setupDemo();
   $("login-form").addEventListener("submit", login);
+  $("limit-cancel").addEventListener("click", () => { hidePicker(); $("login-username").focus(); });
   $("logout").addEventListener("click", logout);
   $("revoke-others").addEventListener("click", revokeOthers);
   $("revoke-all").addEventListener("click", revokeAll);

@@ -139,7 +139,7 @@ impl SessionStore for MemoryStore {
             let sessions = all.entry(req.session.user.clone()).or_default();
             if sessions.contains_key(&req.session.id) {
                 // A continuation ticket redeemed twice: its id is taken.
-                return Err(StoreError::Conflict(None));
+                return Err(StoreError::IdTaken);
             }
             let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
             let decision = req.decide(existing, not_before);

@@ -97,6 +97,7 @@ pub(crate) fn store_error(error: &StoreError) {
     let kind = match error {
         StoreError::Unavailable(_) => "unavailable",
         StoreError::Conflict(_) => "conflict",
+        StoreError::IdTaken => "id_taken",
         StoreError::Corrupt(_) => "corrupt",
         _ => "backend",
     };

@@ -380,8 +380,11 @@ pub const MAX_DEVICE_ID_LEN: usize = 128;
 ///     .with_ip("81.2.69.142".parse().unwrap())
 ///     .with_user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
 /// assert!(ctx.user_agent().unwrap().starts_with("Mozilla"));
+/// // The device cookie binds continuation tickets: never in `Debug`.
+/// let ctx = ctx.with_device_id("d3v1c3-c00k13");
+/// assert!(!format!("{ctx:?}").contains("d3v1c3"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RequestContext {
     ip: Option<IpAddr>,
     user_agent: Option<String>,
@@ -392,6 +395,19 @@ pub struct RequestContext {
     /// the web layer after authenticating a bound session), so a login or
     /// refresh on it does not spend the proof's `jti` twice.
     proven_key: Option<String>,
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("ip", &self.ip)
+            .field("user_agent", &self.user_agent)
+            .field("device_id", &self.device_id.as_ref().map(|_| "[redacted]"))
+            .field("client_hints", &self.client_hints)
+            .field("dpop", &self.dpop)
+            .field("proven_key", &self.proven_key)
+            .finish()
+    }
 }
 
 impl RequestContext {

@@ -24,6 +24,8 @@
 //!   same lock `create` takes, so no racing login survives it.
 //! - Persist revocations durably and keep revoked records (tombstones) until
 //!   [`SessionStore::purge_expired`] removes them after their absolute end.
+//! - Refuse a `create` whose session id the store already holds, live or a
+//!   tombstone, with [`StoreError::IdTaken`] before changing anything.
 //! - Map connection failures and timeouts to [`StoreError::Unavailable`].
 
 use std::sync::Arc;
@@ -52,6 +54,12 @@ pub enum StoreError {
     /// A concurrent change won; the operation had no effect.
     #[error("conflicting concurrent change in the session store")]
     Conflict(#[source] Option<BoxError>),
+    /// [`SessionStore::create`] was given a session id the store already
+    /// holds (live or a tombstone); nothing changed. A continuation
+    /// ticket fixes its session's id, so this is what a second redemption
+    /// of one gets.
+    #[error("the session id is already taken")]
+    IdTaken,
     /// The backend returned data that does not decode (corruption or schema drift).
     #[error("session store returned invalid data: {0}")]
     Corrupt(String),
@@ -108,7 +116,7 @@ pub struct CreateRequest {
 /// Result of [`SessionStore::create`].
 ///
 /// A store refuses a [`CreateRequest`] whose session id it already holds
-/// (live or a tombstone) with [`StoreError::Conflict`], changing nothing:
+/// (live or a tombstone) with [`StoreError::IdTaken`], changing nothing:
 /// a continuation ticket's session id is fixed when the ticket is issued,
 /// so this is what makes a ticket single-use.
 // Returned once per login; boxing the record would only add an allocation.

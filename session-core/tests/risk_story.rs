@@ -556,3 +556,58 @@ async fn action_token_with_extreme_expiry_is_refused() {
         2
     );
 }
+
+/// A login that needs a second factor keeps its options through the
+/// challenge: the completed session is in the login's app with its
+/// sign-in method (so per-app limits count it), and a password change
+/// between the password check and the second factor refuses it.
+#[tokio::test]
+async fn step_up_keeps_the_logins_options() {
+    use sessionward_core::{AppId, LoginOptions, RevokeReason, StepUpChallenge};
+    let options = LoginOptions::signed_in_with("passkey").in_app(AppId::new("mobile").unwrap());
+    // A story whose second login (from Sweden, an hour after London) needs a second factor.
+    let challenged = || async {
+        let s = story_with(RiskConfig::default(), None);
+        s.manager
+            .login(&s.user, &ctx("chrome-windows", "81.2.69.142"))
+            .await
+            .unwrap();
+        s.clock.advance(Duration::from_secs(3600));
+        let sweden = ctx("chrome-windows", "89.160.20.128");
+        let challenge: Box<StepUpChallenge> = match s
+            .manager
+            .login_with(&s.user, &sweden, options.clone())
+            .await
+        {
+            Err(SessionError::StepUpRequired(c)) => c,
+            other => panic!("expected step-up, got {other:?}"),
+        };
+        (s, sweden, challenge)
+    };
+    let (s, sweden, challenge) = challenged().await;
+    let stepped = s
+        .manager
+        .complete_step_up(&challenge.token, &sweden)
+        .await
+        .unwrap();
+    assert_eq!(
+        stepped.session.meta.app.as_ref().map(AppId::as_str),
+        Some("mobile")
+    );
+    assert_eq!(
+        stepped.session.meta.sign_in_method.as_deref(),
+        Some("passkey")
+    );
+
+    let (s, sweden, challenge) = challenged().await;
+    s.clock.advance(Duration::from_millis(10));
+    s.manager
+        .revoke_all(&s.user, RevokeReason::PasswordChange)
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_millis(10));
+    assert!(matches!(
+        s.manager.complete_step_up(&challenge.token, &sweden).await,
+        Err(SessionError::CredentialsRevoked)
+    ));
+}

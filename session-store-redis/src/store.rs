@@ -457,7 +457,7 @@ impl SessionStore for RedisStore {
             })
         };
         match reply.first().map(String::as_str) {
-            Some("duplicate") => Err(StoreError::Conflict(None)),
+            Some("duplicate") => Err(StoreError::IdTaken),
             Some("not_before") if reply.len() == 2 => Ok(CreateOutcome::CredentialsRevoked {
                 not_before: parse_millis(&reply[1])?,
             }),

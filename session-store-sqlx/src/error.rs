@@ -17,7 +17,8 @@ use sqlx::migrate::MigrateError;
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match classify(&e) {
         Class::Unavailable => StoreError::Unavailable(Box::new(e)),
-        Class::Conflict | Class::Duplicate => StoreError::Conflict(Some(Box::new(e))),
+        Class::Conflict => StoreError::Conflict(Some(Box::new(e))),
+        Class::Duplicate => StoreError::IdTaken,
         Class::Corrupt => StoreError::Corrupt(e.to_string()),
         Class::Other => StoreError::Backend(Box::new(e)),
     }
@@ -218,8 +219,11 @@ mod tests {
         ] {
             assert_eq!(classify_postgres(code), Class::Unavailable, "{code}");
         }
-        // Unique violation; MySQL numbers mean nothing here.
-        for code in ["23505", "1205", "1213", "HY000"] {
+        // A unique violation is a conflict no retry settles.
+        assert_eq!(classify_postgres("23505"), Class::Duplicate);
+        assert!(!is_retryable(&sqlx::Error::RowNotFound));
+        // MySQL numbers mean nothing here.
+        for code in ["1205", "1213", "HY000"] {
             assert_eq!(classify_postgres(code), Class::Other, "{code}");
         }
     }
@@ -232,8 +236,9 @@ mod tests {
         for number in [1053, 1040, 1927, 1969, 3024] {
             assert_eq!(classify_mysql(number), Class::Unavailable, "{number}");
         }
-        // Duplicate key, unknown column, syntax error.
-        for number in [1062, 1054, 1064] {
+        assert_eq!(classify_mysql(1062), Class::Duplicate, "duplicate key");
+        // Unknown column, syntax error.
+        for number in [1054, 1064] {
             assert_eq!(classify_mysql(number), Class::Other, "{number}");
         }
     }
@@ -250,8 +255,12 @@ mod tests {
         for code in [11, 779, 26] {
             assert_eq!(classify_sqlite(code), Class::Corrupt, "{code}");
         }
-        // SQLITE_CONSTRAINT_PRIMARYKEY (1555), SQLITE_ERROR.
-        for code in [1555, 1] {
+        // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE.
+        for code in [1555, 2067] {
+            assert_eq!(classify_sqlite(code), Class::Duplicate, "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_CONSTRAINT_CHECK.
+        for code in [1, 275] {
             assert_eq!(classify_sqlite(code), Class::Other, "{code}");
         }
     }

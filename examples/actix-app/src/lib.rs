@@ -8,7 +8,7 @@
 use actix_web::web::{self, Bytes, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use sessionward_actix::{AuthSession, Session, to_http_response};
-use sessionward_example_common::{DemoApp, demo, pages, ui};
+use sessionward_example_common::{DemoApp, demo, pages, plans, ui};
 
 /// Registers every route of the app. Wrap the `App` in
 /// `SessionMiddleware::from_api(app.api.clone())`.
@@ -24,10 +24,12 @@ pub fn configure(app: DemoApp) -> impl FnOnce(&mut ServiceConfig) {
             .route("/api/config", web::get().to(config))
             .route("/api/me", web::get().to(me))
             .route("/api/notifications", web::get().to(notifications))
-            .route("/api/policy", web::get().to(policy));
+            .route("/api/policy", web::get().to(policy))
+            .route("/api/plan", web::get().to(plan));
         if demo_on {
             cfg.route("/api/events", web::get().to(events))
-                .route("/demo/simulate-login", web::post().to(simulate));
+                .route("/demo/simulate-login", web::post().to(simulate))
+                .route("/demo/plan", web::post().to(switch_plan));
         }
     }
 }
@@ -65,4 +67,12 @@ async fn policy(app: Data<DemoApp>) -> HttpResponse {
 
 async fn simulate(app: Data<DemoApp>, session: AuthSession, body: Bytes) -> HttpResponse {
     to_http_response(demo::simulate_login(&app, &session, &body).await)
+}
+
+async fn plan(app: Data<DemoApp>, session: AuthSession) -> HttpResponse {
+    to_http_response(plans::plan(&app, &session).await)
+}
+
+async fn switch_plan(app: Data<DemoApp>, session: AuthSession, body: Bytes) -> HttpResponse {
+    to_http_response(plans::switch_plan(&app, &session, &body).await)
 }

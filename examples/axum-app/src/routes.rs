@@ -9,7 +9,7 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sessionward_axum::{ApiResponse, AuthSession, Session, SessionLayer};
-use sessionward_example_common::{DemoApp, demo, pages, ui};
+use sessionward_example_common::{DemoApp, demo, pages, plans, ui};
 
 /// The whole app.
 pub(crate) fn router(app: DemoApp) -> Router {
@@ -23,11 +23,13 @@ pub(crate) fn router(app: DemoApp) -> Router {
         .route("/api/config", get(config))
         .route("/api/me", get(me))
         .route("/api/notifications", get(notifications))
-        .route("/api/policy", get(policy));
+        .route("/api/policy", get(policy))
+        .route("/api/plan", get(plan));
     if app.demo {
         router = router
             .route("/api/events", get(events))
-            .route("/demo/simulate-login", post(simulate));
+            .route("/demo/simulate-login", post(simulate))
+            .route("/demo/plan", post(switch_plan));
     }
     router.with_state(app).layer(SessionLayer::from_api(api))
 }
@@ -65,4 +67,12 @@ async fn policy(State(app): State<DemoApp>) -> ApiResponse {
 
 async fn simulate(State(app): State<DemoApp>, session: AuthSession, body: Bytes) -> ApiResponse {
     ApiResponse(demo::simulate_login(&app, &session, &body).await)
+}
+
+async fn plan(State(app): State<DemoApp>, session: AuthSession) -> ApiResponse {
+    ApiResponse(plans::plan(&app, &session).await)
+}
+
+async fn switch_plan(State(app): State<DemoApp>, session: AuthSession, body: Bytes) -> ApiResponse {
+    ApiResponse(plans::switch_plan(&app, &session, &body).await)
 }

@@ -18,6 +18,13 @@
 //! - `revoked_devices_are_told_why`: devices signed out from another one
 //!   learn it, with the reason, on their next action and when a public view
 //!   opens; the "Signed out" section lists them. Both transports.
+//! - `limit_picker_and_evicted_devices`: the demo plan switch changes the
+//!   limits at once; at the Strict plan's limit the sign-in page lists the
+//!   devices and "Sign out and continue" ends the one picked and signs in
+//!   (its browser is told it was signed out from another device); at the
+//!   Solo plan's a new sign-in signs the others out, and they read "You
+//!   were signed out because you signed in on another device…". Both
+//!   transports.
 //! - `same_browser_sessions_are_grouped`, `device_name_uses_client_hints`,
 //!   `last_seen_place_differs_from_login_place`: the session-list API's
 //!   `device_group`, `device_name` and `last_seen` fields, the last one
@@ -1188,6 +1195,126 @@ async fn revoked_told(driver: &str, chromium: &Path, transport: &str) {
     f.finish([a, b, c]).await;
 }
 
+const UA_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const PICKER_VISIBLE: &str = "!document.getElementById('limit-picker').hidden";
+const EVICTED_NOTICE: &str = "You were signed out because you signed in on another device and the device limit was reached. Sign in again to continue.";
+
+/// Switches the signed-in user's demo plan through the page's select.
+async fn switch_plan(c: &Client, plan: &str, label: &str) {
+    until(
+        c,
+        "the plan switch",
+        "document.getElementById('plan-select').options.length > 0",
+    )
+    .await;
+    js(
+        c,
+        &format!("const s = document.getElementById('plan-select'); s.value = '{plan}'; s.dispatchEvent(new Event('change')); return null;"),
+    )
+    .await;
+    until(
+        c,
+        "the plan's limits",
+        &format!("document.getElementById('plan-text').textContent.startsWith('Plan {label}:')"),
+    )
+    .await;
+}
+
+/// The id of the browser's own session card.
+async fn own_session(c: &Client) -> String {
+    cards(c)
+        .await
+        .into_iter()
+        .find(|s| s.1)
+        .expect("own card")
+        .2
+}
+
+/// Limits that change with the plan, without a restart; at the Strict
+/// plan's limit the sign-in page lists the devices and signs out the one
+/// picked ("sign out a device and continue"), whose browser is told it was
+/// signed out from another device; at the Solo plan's, the older devices
+/// are signed out and told it was because of a sign-in elsewhere.
+async fn limits_and_plans(driver: &str, chromium: &Path, transport: &str) {
+    let f = Fixture::start(driver, chromium, "limits", transport, &[]);
+    let base = f.base.clone();
+    let a = f.browser("profile-a", Some(UA_WINDOWS)).await;
+    let b = f.browser("profile-b", Some(UA_IPHONE)).await;
+    let c = f.browser("profile-c", Some(UA_LINUX)).await;
+    log_in(&a, &base).await;
+    switch_plan(&a, "strict", "Strict").await;
+    let text = js_str(
+        &a,
+        "return document.getElementById('plan-text').textContent",
+    )
+    .await;
+    assert!(text.contains("at most 2 active sessions"), "{text}");
+    let a_id = own_session(&a).await;
+    log_in(&b, &base).await;
+
+    // c is the third device: the picker, not an error.
+    c.goto(&base).await.unwrap();
+    until(&c, "login page", LOGIN_VISIBLE).await;
+    for (id, text) in [
+        ("login-username", "alice"),
+        ("login-password", "alice-password"),
+    ] {
+        let field = c.find(Locator::Id(id)).await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+    click(&c, "#login-submit").await;
+    until(&c, "the device picker", PICKER_VISIBLE).await;
+    let items = js(
+        &c,
+        "return [...document.querySelectorAll('#limit-sessions .limit-item')].map(e => [e.dataset.id, e.querySelector('.limit-name').textContent]);",
+    )
+    .await;
+    let items = items.as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(items.iter().any(|i| i[0] == json!(a_id)), "{items:?}");
+    assert!(
+        js_str(
+            &c,
+            "return document.getElementById('limit-text').textContent"
+        )
+        .await
+        .contains("2 devices"),
+    );
+    axe(&c, "the device picker").await;
+    screenshot(&c, &format!("limit-picker-{transport}.png")).await;
+    click(
+        &c,
+        &format!("#limit-sessions .limit-item[data-id=\"{a_id}\"] .limit-end"),
+    )
+    .await;
+    until(
+        &c,
+        "signed in after the picker",
+        "document.querySelector('.session-card[data-current=\"true\"]')",
+    )
+    .await;
+    assert_eq!(card_count(&c).await, 2, "still the plan's two sessions");
+    // a learns why on its next action.
+    click(&a, "nav a[data-view=\"policy\"]").await;
+    until(&a, "the login page", LOGIN_VISIBLE).await;
+    assert_eq!(js_str(&a, NOTICE).await, SIGNED_OUT_BY_YOU);
+    println!("[{transport}] picker: {items:?}; a told: {SIGNED_OUT_BY_YOU}");
+
+    // Solo: one device. a signs in again; b and c are signed out, and told why.
+    switch_plan(&c, "solo", "Solo").await;
+    submit_login(&a).await;
+    assert_eq!(card_count(&a).await, 1);
+    for (name, other) in [("b", &b), ("c", &c)] {
+        click(other, "nav a[data-view=\"policy\"]").await;
+        until(other, "the login page", LOGIN_VISIBLE).await;
+        assert_eq!(js_str(other, NOTICE).await, EVICTED_NOTICE, "{name}");
+        assert!(stored_tokens(other, transport).await.is_empty(), "{name}");
+    }
+    axe(&b, "login page with the evicted notice").await;
+    println!("[{transport}] evicted devices told: {EVICTED_NOTICE}");
+    f.finish([a, b, c]).await;
+}
+
 /// Two logins in the same browser profile show as one device.
 async fn grouped(driver: &str, chromium: &Path, transport: &str) {
     let f = Fixture::start(driver, chromium, "grouped", transport, &[]);
@@ -2043,6 +2170,13 @@ browser_test!(two_browsers_manage_sessions, BOTH, scenario);
 browser_test!(layout_and_accessibility, &["cookies"], layout_and_a11y);
 browser_test!(dialogs_confirm_cancel_and_report, &["bearer"], dialogs);
 browser_test!(revoked_devices_are_told_why, BOTH, revoked_told);
+browser_test!(
+    /// The demo plan switch, the device picker at the limit, and evicted
+    /// devices told why.
+    limit_picker_and_evicted_devices,
+    BOTH,
+    limits_and_plans
+);
 browser_test!(
     /// The device cookie that ties a browser's logins together exists with
     /// cookie transport only.

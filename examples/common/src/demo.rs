@@ -100,11 +100,9 @@ pub async fn simulate_login(
     session: &AuthenticatedSession,
     body: &[u8],
 ) -> WebResponse {
-    if !app.demo {
-        return error(404, "not_found");
-    }
-    let Ok(body) = serde_json::from_slice::<SimulateBody>(body) else {
-        return error(400, "invalid_request");
+    let body: SimulateBody = match crate::pages::demo_body(app, body) {
+        Ok(body) => body,
+        Err(answer) => return answer,
     };
     let Some(ctx) = context(&body.device, &body.ip) else {
         return error(400, "invalid_request");

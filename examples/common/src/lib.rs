@@ -15,6 +15,7 @@
 //! | [`setup`] | policy, risk engine, notifier and event sinks: the [`setup::DemoApp`] |
 //! | [`pages`] | the app's own JSON routes (login, me, notifications, events, policy) |
 //! | [`demo`] | the demo-only "simulate a login from another device" route |
+//! | [`plans`] | per-user demo plans (a limit resolver) and the plan routes |
 //! | [`ui`] | the embedded HTML, JavaScript and CSS |
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -22,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod pages;
+pub mod plans;
 pub mod setup;
 pub mod store;
 pub mod ui;

@@ -31,6 +31,21 @@ pub fn error(status: u16, code: &str) -> WebResponse {
     json(status, &json!({ "error": code }))
 }
 
+/// The JSON body of a demo-only route: `404` outside demo mode, `400` for
+/// a body that does not parse.
+///
+/// # Errors
+/// The answer to send instead.
+pub fn demo_body<T: serde::de::DeserializeOwned>(
+    app: &DemoApp,
+    body: &[u8],
+) -> Result<T, WebResponse> {
+    if !app.demo {
+        return Err(error(404, "not_found"));
+    }
+    serde_json::from_slice(body).map_err(|_| error(400, "invalid_request"))
+}
+
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,

@@ -34,6 +34,8 @@ pub struct DemoApp {
     pub outbox: Arc<OutboxNotifier>,
     /// Whether the demo routes and panel are on.
     pub demo: bool,
+    /// Each user's plan, which decides their session limits.
+    pub plans: Arc<crate::plans::DemoPlans>,
 }
 
 impl std::fmt::Debug for DemoApp {
@@ -125,11 +127,13 @@ impl DemoApp {
         let engine = RiskEngine::new(RiskConfig::default(), stores.risk)
             .with_notifier(outbox.clone(), links);
         let sink = FanoutSink::new(vec![Arc::new(TracingSink), events.clone()]);
+        let plans = Arc::new(crate::plans::DemoPlans::default());
         let manager =
             SessionManager::builder(demo_policy(config.access_ttl)?, tokens, stores.sessions)
                 .events(Arc::new(sink))
                 .enricher(Arc::new(demo_enricher()?))
                 .risk(engine)
+                .limit_resolver(plans.clone())
                 .build()
                 .map_err(|e| e.to_string())?;
         let mut adapter = AdapterConfig::new()
@@ -146,6 +150,7 @@ impl DemoApp {
             events,
             outbox,
             demo: config.demo,
+            plans,
         })
     }
 

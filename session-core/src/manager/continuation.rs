@@ -4,8 +4,10 @@
 //! The ticket is a signed JWT (our token keys, its own `typ`) naming the
 //! pending login: the user, the app, when the credential was checked, the
 //! sessions offered for ending, and what the client looked like (its
-//! User-Agent, its device cookie and its DPoP key, as hashes or
-//! thumbprints). Its `jti` is the id the new session will have, fixed at
+//! address, User-Agent, device cookie and DPoP key, as hashes or
+//! thumbprints). A redemption refused at the limit again gets a fresh
+//! ticket with the same deadline, so a chain of tickets never outlives the
+//! first one. Its `jti` is the id the new session will have, fixed at
 //! issue: the store refuses an id it already holds, so the ticket is
 //! single-use without a separate "used" record, inside the same atomic
 //! create that ends the chosen sessions and counts the limits again.
@@ -55,6 +57,10 @@ struct ContinuationClaims {
     end: Vec<String>,
     /// SHA-256 (hex) of the client's User-Agent.
     uah: String,
+    /// SHA-256 (hex) of the client's address, when the login had one: the
+    /// redemption comes from where the refused login was assessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iph: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     app: Option<AppId>,
     /// SHA-256 (hex) of the device cookie, when the login carried one.
@@ -65,8 +71,6 @@ struct ContinuationClaims {
     jkt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sim: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    risk: Option<RiskSummary>,
 }
 
 fn fingerprint(label: &str, value: &str) -> String {
@@ -74,16 +78,17 @@ fn fingerprint(label: &str, value: &str) -> String {
 }
 
 impl SessionManager {
-    /// The ticket for a login refused at a limit; `None` when the refusal
+    /// The ticket for a login refused at a limit (expiring at `deadline`
+    /// at the latest, for a refused redemption); `None` when the refusal
     /// offers nothing to end or the login replaced a session.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn continuation_ticket(
         &self,
-        user: &UserId,
         ctx: &RequestContext,
         options: &LoginOptions,
         pending: &SessionRecord,
         verified_at: Timestamp,
+        deadline: Option<Timestamp>,
         active: &[SessionView],
         now: Timestamp,
     ) -> Result<Option<Continuation>, SessionError> {
@@ -91,11 +96,13 @@ impl SessionManager {
             return Ok(None);
         }
         let ttl = CONTINUATION_TTL.min(self.inner.policy.absolute_lifetime());
-        let expires_at = now.plus(ttl);
+        let until = deadline.map_or(now.plus(ttl), |d| d.min(now.plus(ttl)));
+        // On the JWT's own (second) scale, so the reported end is the real one.
+        let expires_at = Timestamp::from_unix_millis(until.unix_seconds() * 1000);
         let claims = ContinuationClaims {
             iss: self.inner.tokens.issuer().to_owned(),
             aud: self.inner.tokens.audience().to_owned(),
-            sub: user.as_str().to_owned(),
+            sub: pending.user.as_str().to_owned(),
             jti: pending.id.as_str().to_owned(),
             iat: now.unix_seconds(),
             exp: expires_at.unix_seconds(),
@@ -106,11 +113,11 @@ impl SessionManager {
                 .map(|v| v.id.as_str().to_owned())
                 .collect(),
             uah: fingerprint("ua", ctx.user_agent().unwrap_or("")),
+            iph: ctx.ip().map(|ip| fingerprint("ip", &ip.to_string())),
             app: options.app.clone(),
             dvh: ctx.device_id().map(|d| fingerprint("device", d)),
             jkt: ctx.proven_key().map(str::to_owned),
             sim: pending.meta.sign_in_method.clone(),
-            risk: Some(pending.meta.risk.clone()).filter(|r| *r != RiskSummary::default()),
         };
         let ticket = self
             .inner
@@ -132,10 +139,15 @@ impl SessionManager {
     /// the last seat cannot both get in, and when the chosen sessions do
     /// not make room (another login took the seat) nothing is ended and
     /// the answer is a fresh [`SessionError::LimitReached`]. The ticket is
-    /// single-use, expires after [`CONTINUATION_TTL`], and only works from
-    /// the client it was issued to (same User-Agent, device cookie and
-    /// DPoP key). The ended sessions are revoked with reason `user`, so
-    /// their holders are told they were signed out from another device.
+    /// single-use, expires after [`CONTINUATION_TTL`] (a fresh ticket from
+    /// a refused redemption keeps the first one's deadline), and only works
+    /// from the client it was issued to (same address, User-Agent, device
+    /// cookie and DPoP key). With a risk engine the redemption is assessed
+    /// again: a denial refuses it, and its history and new-device notice
+    /// are recorded as the login's would have been (best-effort: the
+    /// session exists once the store created it). The ended sessions are
+    /// revoked with reason `user`, so their holders are told they were
+    /// signed out from another device.
     ///
     /// # Errors
     /// [`SessionError::InvalidToken`] for a forged, expired, used or
@@ -171,24 +183,35 @@ impl SessionManager {
             },
             id: Some(id),
             ends: end.to_vec(),
+            // `exp` is within `claim_seconds`' range (checked): no overflow.
+            deadline: Some(Timestamp::from_unix_millis(claims.exp * 1000)),
         };
         let enrichment = self.enrich(ctx);
-        let risk = claims.risk.unwrap_or_default();
         #[cfg(feature = "risk")]
         if let Some(engine) = self.inner.risk.clone() {
-            // The refused login was assessed; this one records its history
-            // and sends its new-device notice, as the login would have.
-            let (_, facts) = self
+            let (assessment, facts) = self
                 .assess_login(&engine, &user, ctx, &enrichment, now)
                 .await?;
+            // The same client, from the same address, passed this login's
+            // check (with a second factor if one was asked); a denial now
+            // still stands.
+            if !engine.config.shadow && assessment.action == crate::risk::RiskAction::Deny {
+                return Err(SessionError::LoginDenied(assessment.summary()));
+            }
             let success = self
-                .create_continued(&user, ctx, enrichment, plan, risk, now)
+                .create_continued(&user, ctx, enrichment, plan, assessment.summary(), now)
                 .await?;
-            self.after_login(&engine, &success, &facts, true, now)
-                .await?;
+            if let Err(e) = self
+                .after_login(&engine, &success, &facts, assessment.notify, now)
+                .await
+            {
+                // The chosen sessions ended and this one exists: the ticket
+                // is spent, so the tokens must still reach the client.
+                tracing::warn!(target: "sessionward::risk", error = %e, "login history or notice not recorded for a continued login");
+            }
             return Ok(success);
         }
-        self.create_continued(&user, ctx, enrichment, plan, risk, now)
+        self.create_continued(&user, ctx, enrichment, plan, RiskSummary::default(), now)
             .await
     }
 
@@ -207,7 +230,7 @@ impl SessionManager {
             .create_session(user, ctx, enrichment, plan, risk, now)
             .await
         {
-            Err(SessionError::Store(StoreError::Conflict(_))) => {
+            Err(SessionError::Store(StoreError::IdTaken)) => {
                 Err(self.reject(now, TokenRejection::AlreadyUsed, Some(user)))
             }
             other => other,
@@ -256,6 +279,12 @@ impl SessionManager {
             .standard_claims(&claims.iss, &claims.aud, claims.exp, now)
             .or_else(|| {
                 let same_client = claims.uah == fingerprint("ua", ctx.user_agent().unwrap_or(""))
+                    && claims.iph.as_ref().is_none_or(|h| {
+                        ctx.ip()
+                            .map(|ip| fingerprint("ip", &ip.to_string()))
+                            .as_ref()
+                            == Some(h)
+                    })
                     && claims.dvh.as_ref().is_none_or(|h| {
                         ctx.device_id().map(|d| fingerprint("device", d)).as_ref() == Some(h)
                     })

@@ -82,6 +82,8 @@ pub(super) struct LoginPlan {
     pub(super) options: LoginOptions,
     pub(super) id: Option<SessionId>,
     pub(super) ends: Vec<SessionId>,
+    /// When a refusal's fresh ticket must expire at the latest.
+    pub(super) deadline: Option<Timestamp>,
 }
 
 impl From<LoginOptions> for LoginPlan {
@@ -194,7 +196,12 @@ impl SessionManager {
         risk: RiskSummary,
         now: Timestamp,
     ) -> Result<LoginSuccess, SessionError> {
-        let options = plan.options;
+        let LoginPlan {
+            options,
+            id,
+            ends,
+            deadline,
+        } = plan;
         let resolved = self.resolve_limits(user, options.app.as_ref(), ctx).await?;
         let binding = self.login_binding(ctx, now).await?;
         let secret = RefreshSecret::random();
@@ -202,7 +209,7 @@ impl SessionManager {
             .credential_verified_at
             .unwrap_or_else(|| self.default_credential_time(now));
         let mut record = self.new_record(user, ctx, enrichment, risk, &secret, now);
-        if let Some(id) = plan.id {
+        if let Some(id) = id {
             record.id = id;
         }
         record.meta.sign_in_method = options
@@ -220,7 +227,7 @@ impl SessionManager {
             now,
             idle_cutoff: self.idle_cutoff(now),
             replaces: options.replaces.clone(),
-            ends: plan.ends,
+            ends,
             credential_verified_at: verified_at,
             touch_interval: self.inner.policy.touch_interval(),
             keep_ended_for: self.inner.policy.history_retention(),
@@ -246,11 +253,11 @@ impl SessionManager {
                     .collect();
                 active.sort_by_key(|v| std::cmp::Reverse(v.last_seen_at));
                 let continuation = self.continuation_ticket(
-                    user,
                     ctx,
                     &options,
                     &record,
                     verified_at,
+                    deadline,
                     &active,
                     now,
                 )?;

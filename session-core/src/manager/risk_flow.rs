@@ -44,6 +44,26 @@ struct ActionClaims {
     sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     risk: Option<RiskSummary>,
+    /// Step-up: the app the login signs in to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app: Option<crate::ids::AppId>,
+    /// Step-up: the sign-in method the host named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sim: Option<String>,
+    /// Step-up: when the login's credential was checked (Unix ms), so a
+    /// password change before the second factor still refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vat: Option<i64>,
+}
+
+/// What an action token carries beyond its kind, user and times.
+#[derive(Default)]
+struct ActionFacts {
+    sid: Option<String>,
+    risk: Option<RiskSummary>,
+    app: Option<crate::ids::AppId>,
+    sim: Option<String>,
+    vat: Option<i64>,
 }
 
 impl SessionManager {
@@ -63,7 +83,7 @@ impl SessionManager {
             match assessment.action {
                 RiskAction::Deny => return Err(SessionError::LoginDenied(assessment.summary())),
                 RiskAction::StepUp => {
-                    return Err(self.step_up_challenge(risk, user, &assessment, now)?);
+                    return Err(self.step_up_challenge(risk, user, &assessment, &options, now)?);
                 }
                 RiskAction::Allow | RiskAction::Notify => {}
             }
@@ -222,14 +242,12 @@ impl SessionManager {
         session: &crate::record::SessionRecord,
         now: Timestamp,
     ) -> Result<String, SessionError> {
-        let token = self.mint_action(
-            &session.user,
-            ACT_NOT_ME,
-            Some(&session.id),
-            None,
-            now,
-            risk.action_token_ttl,
-        )?;
+        let facts = ActionFacts {
+            sid: Some(session.id.as_str().to_owned()),
+            ..ActionFacts::default()
+        };
+        let token =
+            self.mint_action(&session.user, ACT_NOT_ME, facts, now, risk.action_token_ttl)?;
         let sep = if links.not_me_url.contains('?') {
             '&'
         } else {
@@ -273,17 +291,22 @@ impl SessionManager {
         risk: &RiskEngine,
         user: &UserId,
         assessment: &RiskAssessment,
+        options: &LoginOptions,
         now: Timestamp,
     ) -> Result<SessionError, SessionError> {
         let summary = assessment.summary();
-        let token = self.mint_action(
-            user,
-            ACT_STEP_UP,
-            None,
-            Some(summary.clone()),
-            now,
-            risk.step_up_ttl,
-        )?;
+        // The login's options come back with the second factor.
+        let verified_at = options
+            .credential_verified_at
+            .unwrap_or_else(|| self.default_credential_time(now));
+        let facts = ActionFacts {
+            risk: Some(summary.clone()),
+            app: options.app.clone(),
+            sim: options.sign_in_method.clone(),
+            vat: Some(verified_at.unix_millis()),
+            ..ActionFacts::default()
+        };
+        let token = self.mint_action(user, ACT_STEP_UP, facts, now, risk.step_up_ttl)?;
         Ok(SessionError::StepUpRequired(Box::new(StepUpChallenge {
             token,
             risk: summary,
@@ -320,15 +343,14 @@ impl SessionManager {
             .assess_login(&risk, &user, ctx, &enrichment, now)
             .await?;
         let summary = claims.risk.unwrap_or_default();
+        let options = LoginOptions {
+            credential_verified_at: claims.vat.map(Timestamp::from_unix_millis),
+            sign_in_method: claims.sim,
+            app: claims.app,
+            replaces: None,
+        };
         let success = self
-            .create_session(
-                &user,
-                ctx,
-                enrichment,
-                LoginOptions::default().into(),
-                summary,
-                now,
-            )
+            .create_session(&user, ctx, enrichment, options.into(), summary, now)
             .await?;
         self.after_login(&risk, &success, &facts, true, now).await?;
         Ok(success)
@@ -357,8 +379,7 @@ impl SessionManager {
         &self,
         user: &UserId,
         act: &str,
-        sid: Option<&SessionId>,
-        risk: Option<RiskSummary>,
+        facts: ActionFacts,
         now: Timestamp,
         ttl: Duration,
     ) -> Result<ActionToken, SessionError> {
@@ -370,8 +391,11 @@ impl SessionManager {
             iat: now.unix_seconds(),
             exp: now.plus(ttl).unix_seconds(),
             act: act.to_owned(),
-            sid: sid.map(|s| s.as_str().to_owned()),
-            risk,
+            sid: facts.sid,
+            risk: facts.risk,
+            app: facts.app,
+            sim: facts.sim,
+            vat: facts.vat,
         };
         let token = self
             .inner

@@ -424,15 +424,20 @@ pub async fn continuation_refuses_bad_tickets(store: Arc<dyn SessionStore>) {
         ),
         "{wrong_type:?}"
     );
-    let elsewhere = ctx("test/mobile/SE", "89.160.20.128");
-    let other_client = h.manager.continue_login(&ticket, end, &elsewhere).await;
-    assert!(
-        matches!(
-            other_client,
-            Err(SessionError::InvalidToken(TokenRejection::BadClaims))
-        ),
-        "{other_client:?}"
-    );
+    for elsewhere in [
+        ctx("test/mobile/SE", "89.160.20.128"),
+        // The same browser from another address.
+        ctx("test/desktop/GB", "89.160.20.128"),
+    ] {
+        let other_client = h.manager.continue_login(&ticket, end, &elsewhere).await;
+        assert!(
+            matches!(
+                other_client,
+                Err(SessionError::InvalidToken(TokenRejection::BadClaims))
+            ),
+            "{other_client:?}"
+        );
+    }
     let foreign = h
         .manager
         .continue_login(
@@ -466,6 +471,47 @@ pub async fn continuation_refuses_bad_tickets(store: Arc<dyn SessionStore>) {
         "{stale:?}"
     );
     assert!(active_ids(&h, &alice).await.is_empty());
+
+    // A redemption refused at the limit again gets a fresh ticket that
+    // keeps the first one's deadline: a chain of tickets never outlives it.
+    let a1 = login(&h, &alice).await;
+    let (first, first_ticket) = match h.manager.login(&alice, &desktop()).await {
+        Err(SessionError::LimitReached(l)) => {
+            let c = l.continuation.unwrap();
+            (c.expires_at, c.ticket)
+        }
+        other => panic!("{other:?}"),
+    };
+    h.clock.advance(Duration::from_secs(240));
+    let again = match h
+        .manager
+        .continue_login(&first_ticket, &[], &desktop())
+        .await
+    {
+        Err(SessionError::LimitReached(l)) => l.continuation.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(again.expires_at, first, "the deadline carries over");
+    h.clock.advance(Duration::from_secs(61));
+    let chained = h
+        .manager
+        .continue_login(
+            &again.ticket,
+            std::slice::from_ref(&a1.session.id),
+            &desktop(),
+        )
+        .await;
+    assert!(
+        matches!(
+            chained,
+            Err(SessionError::InvalidToken(TokenRejection::Expired))
+        ),
+        "{chained:?}"
+    );
+    h.manager
+        .revoke(&alice, &a1.session.id, RevokeReason::User)
+        .await
+        .unwrap();
 
     // Expired: past its lifetime the ticket is refused.
     let a2 = login(&h, &alice).await;

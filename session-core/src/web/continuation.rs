@@ -7,8 +7,11 @@
 //! answer is the login's (tokens, or cookies). No CSRF token is needed
 //! (the browser has none before its first sign-in): the ticket itself is
 //! the credential, and it works only from the client it was issued to (its
-//! User-Agent and its device cookie, which a cross-site page can neither
-//! read nor set).
+//! address, User-Agent and device cookie, which a cross-site page can
+//! neither read nor set). The body must be JSON (`Content-Type:
+//! application/json`, which a cross-site form cannot send), a browser's
+//! `Sec-Fetch-Site: cross-site` is refused, and so is an `Origin` outside
+//! the configured CSRF origins.
 
 use serde::Deserialize;
 
@@ -38,6 +41,20 @@ impl SessionApi {
         req: &RouteRequest<'_, H>,
     ) -> WebResponse {
         let invalid = || self.error_response(&WebError::new(ErrorCode::InvalidRequest));
+        let cross_site = req.headers.header("sec-fetch-site") == Some(b"cross-site".as_slice());
+        if cross_site || !self.origin_allowed(req.headers) {
+            tracing::warn!(target: "sessionward::web", "login continuation from another site refused");
+            return self.error_response(&WebError::new(ErrorCode::CsrfRejected));
+        }
+        let json = req.headers.header("content-type").is_some_and(|v| {
+            let v = String::from_utf8_lossy(v);
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return invalid();
+        }
         let Ok(body) = serde_json::from_slice::<ContinueBody>(req.body) else {
             return invalid();
         };

@@ -280,7 +280,7 @@ impl SessionApi {
             json!({ "post": {
                 "operationId": "sessionward_continue_login",
                 "summary": "Sign out the chosen devices and finish a login refused at a session limit",
-                "description": "Takes the `ticket` of a `409 session_limit_reached` and the ids of the listed sessions to end (`end`). Ending them and signing in are one atomic step, in which the limits are counted again; the ticket works once, for a few minutes, from the client that got it. No CSRF header is needed.",
+                "description": "Takes the `ticket` of a `409 session_limit_reached` and the ids of the listed sessions to end (`end`), as `application/json`. Ending them and signing in are one atomic step, in which the limits are counted again; the ticket works once, for a few minutes, from the client (address, browser, device cookie, DPoP key) that got it. No CSRF header is needed.",
                 "requestBody": { "required": true, "content": { "application/json": {
                     "schema": { "$ref": "#/components/schemas/ContinueRequest" } } } },
                 "responses": responses(
@@ -288,6 +288,7 @@ impl SessionApi {
                     &[
                         (400, "malformed body, or a session the ticket did not offer", &[ErrorCode::InvalidRequest]),
                         (401, "a forged, expired, used or foreign ticket, or a credential checked before a password change", &[ErrorCode::InvalidToken, ErrorCode::ReauthenticationRequired]),
+                        (403, "sent from another site (`Sec-Fetch-Site: cross-site`, or an `Origin` outside the configured ones)", &[ErrorCode::CsrfRejected]),
                         (409, "still at the limit (another login took the seat): a fresh list and ticket", &[ErrorCode::SessionLimitReached]),
                         UNAVAILABLE,
                     ],

@@ -69,6 +69,17 @@ pub async fn limit_reached_then_continue<H: AdapterHarness>() {
             let r = post_continue(&mut c, &fx.app, &bad).await;
             assert_eq!(r.status, 400, "{bad}: {}", r.body);
         }
+        // From another site, or not as JSON: refused before the ticket is read.
+        let body = json!({"ticket": ticket, "end": [a.session_id]});
+        let cross = c
+            .request("POST", "/auth/login/continue")
+            .json(&body)
+            .header("sec-fetch-site", "cross-site");
+        assert_eq!(fx.app.send(cross).await.status, 403);
+        let mut form = c.request("POST", "/auth/login/continue");
+        form.body = body.to_string().into_bytes();
+        let form = form.header("content-type", "text/plain");
+        assert_eq!(fx.app.send(form).await.status, 400);
         // The ticket from another client is refused.
         let mut thief = as_transport(Device::new(true, "curl/8.0", [203, 0, 113, 9]));
         let body = json!({"ticket": ticket, "end": [a.session_id]});
