@@ -11,9 +11,12 @@
 //!    and seen after the idle cutoff. The session being replaced by a
 //!    re-authentication, and those the user chose to end to make room
 //!    ([`crate::CreateRequest::ends`]), do not count.
-//! 2. Limits are checked in the order per-user, per-app, per-IP,
-//!    per-device-class, countries; the first one the new session would
-//!    exceed is the one reported.
+//! 2. Limits are checked in the order per-user, per-tenant, per-app,
+//!    per-IP, per-device-class, countries; the first one the new session
+//!    would exceed is the one reported. The per-tenant count adds the
+//!    tenant's other users' active sessions, which the store counts under
+//!    the tenant's lock ([`AdmissionScope::tenant_others`]); they are never
+//!    evicted, so a tenant full of them refuses the login in every mode.
 //! 3. With [`OnLimit::RejectNew`] that limit is returned and nothing changes.
 //! 4. Otherwise one session is evicted and the checks repeat until the new
 //!    session fits. The session evicted is the first in eviction order
@@ -99,6 +102,7 @@ pub enum Admission {
 /// let mut limits = SessionLimits {
 ///     per_user: None,
 ///     per_app: None,
+///     per_tenant: None,
 ///     per_ip: Some(2),
 ///     per_device_class: vec![(DeviceClass::Mobile, 1)],
 ///     max_countries: Some(2),
@@ -112,6 +116,7 @@ pub enum Admission {
 pub fn limits_apply(new: &SessionRecord, limits: &SessionLimits) -> bool {
     limits.per_user.is_some()
         || (limits.per_app.is_some() && new.meta.app.is_some())
+        || (limits.per_tenant.is_some() && new.meta.tenant.is_some())
         || (limits.per_ip.is_some() && new.ip.is_some())
         || limits.for_class(new.device_class).is_some()
         || (limits.max_countries.is_some() && new.country.is_some())
@@ -171,29 +176,47 @@ pub fn plan_admission(
     touch_interval: Duration,
     replaces: Option<&SessionId>,
 ) -> Admission {
-    plan_admission_excluding(
+    let scope = AdmissionScope {
+        excluded: &replaces.into_iter().collect::<Vec<_>>(),
+        tenant_others: 0,
+    };
+    plan_admission_scoped(
         existing,
         new,
         limits,
         now,
         idle_cutoff,
         touch_interval,
-        replaces.as_slice(),
+        &scope,
     )
 }
 
-/// [`plan_admission`] leaving every session in `excluded` uncounted: the
-/// session a re-authentication replaces and those the user chose to end
-/// to make room, which the store ends in the same step.
-pub fn plan_admission_excluding(
+/// What a login's admission counts beyond the user's own stored sessions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdmissionScope<'a> {
+    /// Sessions left uncounted (replaced, or chosen to end).
+    pub excluded: &'a [&'a SessionId],
+    /// Active sessions of the new session's tenant that belong to other
+    /// users (for [`SessionLimits::per_tenant`]).
+    pub tenant_others: u64,
+}
+
+/// [`plan_admission`] with the full [`AdmissionScope`]: sessions left
+/// uncounted (the replaced one, those the user chose to end) and the
+/// tenant's other users' sessions. A per-tenant limit
+/// counts `tenant_others` plus the user's own sessions in the tenant; only
+/// the user's own sessions can be evicted for it, so a tenant full of
+/// other users' sessions refuses the login in every mode.
+pub fn plan_admission_scoped(
     existing: &[SessionRecord],
     new: &SessionRecord,
     limits: &SessionLimits,
     now: Timestamp,
     idle_cutoff: Timestamp,
     touch_interval: Duration,
-    excluded: &[&SessionId],
+    scope: &AdmissionScope<'_>,
 ) -> Admission {
+    let excluded = scope.excluded;
     let mut active: Vec<&SessionRecord> = existing
         .iter()
         .filter(|s| s.is_active(now, idle_cutoff) && !excluded.contains(&&s.id) && s.id != new.id)
@@ -218,7 +241,7 @@ pub fn plan_admission_excluding(
             .zip(&evicted)
             .filter(|(_, gone)| !**gone)
             .map(|(s, _)| *s);
-        let exceeded = exceeded_limits(remaining, new, limits);
+        let exceeded = exceeded_limits(remaining, new, limits, scope.tenant_others);
         let Some(&limit) = exceeded.first() else {
             let evict = active
                 .iter()
@@ -257,9 +280,16 @@ fn exceeded_limits<'a>(
     remaining: impl Iterator<Item = &'a SessionRecord> + Clone,
     new: &SessionRecord,
     limits: &SessionLimits,
+    tenant_others: u64,
 ) -> Vec<LimitKind> {
-    let count = |kind: LimitKind| remaining.clone().filter(|s| in_scope(s, new, kind)).count();
-    let over = |count: usize, max: u32| count as u64 + 1 > u64::from(max);
+    let count = |kind: LimitKind| {
+        let own = remaining.clone().filter(|s| in_scope(s, new, kind)).count() as u64;
+        match kind {
+            LimitKind::PerTenant => own.saturating_add(tenant_others),
+            _ => own,
+        }
+    };
+    let over = |count: u64, max: u32| count.saturating_add(1) > u64::from(max);
     let mut exceeded = Vec::new();
     let mut check = |max: Option<u32>, applies: bool, kind: LimitKind| {
         if let Some(max) = max
@@ -270,6 +300,11 @@ fn exceeded_limits<'a>(
         }
     };
     check(limits.per_user, true, LimitKind::PerUser);
+    check(
+        limits.per_tenant,
+        new.meta.tenant.is_some(),
+        LimitKind::PerTenant,
+    );
     check(limits.per_app, new.meta.app.is_some(), LimitKind::PerApp);
     check(limits.per_ip, new.ip.is_some(), LimitKind::PerIp);
     let class = new.device_class;
@@ -294,6 +329,7 @@ fn in_scope(s: &SessionRecord, new: &SessionRecord, limit: LimitKind) -> bool {
     match limit {
         LimitKind::PerUser => true,
         LimitKind::PerApp => s.meta.app.is_some() && s.meta.app == new.meta.app,
+        LimitKind::PerTenant => s.meta.tenant.is_some() && s.meta.tenant == new.meta.tenant,
         LimitKind::PerIp => s.ip.is_some() && s.ip == new.ip,
         LimitKind::PerDeviceClass { class } => s.device_class == class,
         LimitKind::Countries => s.country.is_some() && s.country != new.country,
@@ -376,6 +412,7 @@ mod tests {
         SessionLimits {
             per_user: rng.maybe(4),
             per_app: rng.maybe(2),
+            per_tenant: None,
             per_ip: rng.maybe(3),
             per_device_class: CLASSES
                 .iter()
@@ -458,6 +495,7 @@ mod tests {
         let none = SessionLimits {
             per_user: None,
             per_app: None,
+            per_tenant: None,
             per_ip: None,
             per_device_class: vec![(DeviceClass::Mobile, 1)],
             max_countries: None,
@@ -541,6 +579,7 @@ mod tests {
         let limits = SessionLimits {
             per_user: Some(3),
             per_app: Some(2),
+            per_tenant: None,
             per_ip: None,
             per_device_class: Vec::new(),
             max_countries: None,
@@ -574,8 +613,12 @@ mod tests {
             ..limits
         };
         let chosen = [&existing[2].id];
+        let scope = AdmissionScope {
+            excluded: &chosen,
+            tenant_others: 0,
+        };
         let plan =
-            plan_admission_excluding(&existing, &mobile, &rejecting, now, cutoff, MINUTE, &chosen);
+            plan_admission_scoped(&existing, &mobile, &rejecting, now, cutoff, MINUTE, &scope);
         let admitted = Admission::Admit {
             evict: Vec::new(),
             limit: None,
@@ -607,6 +650,7 @@ mod tests {
         let limits = SessionLimits {
             per_user: None,
             per_app: None,
+            per_tenant: None,
             per_ip: None,
             per_device_class: Vec::new(),
             max_countries: Some(2),

@@ -97,81 +97,107 @@ impl fmt::Display for UserId {
     }
 }
 
-/// Longest app id accepted, in bytes.
+/// Longest app or tenant id accepted, in bytes.
 pub const MAX_APP_ID_LEN: usize = 64;
 
-/// The host's name for one of its applications or OAuth clients ("web",
-/// "mobile", "admin-console"), so limits can differ per app
-/// ([`crate::SessionLimits::per_app`]).
-///
-/// 1 to [`MAX_APP_ID_LEN`] ASCII letters, digits, `.`, `_`, `-` or `:`:
-/// the id is stored beside the session and shown to its owner, so it is
-/// kept to a charset no store, log or page has to escape.
-///
-/// ```
-/// use sessionward_core::AppId;
-/// assert_eq!(AppId::new("mobile").unwrap().as_str(), "mobile");
-/// assert!(AppId::new("").is_err());
-/// assert!(AppId::new("two words").is_err());
-/// assert!(AppId::new("a".repeat(65)).is_err());
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct AppId(String);
+/// Checks an app or tenant id: 1 to [`MAX_APP_ID_LEN`] ASCII letters,
+/// digits, `.`, `_`, `-` or `:`. Such ids are stored beside sessions and
+/// shown to their owners, so they are kept to a charset no store, log or
+/// page has to escape.
+fn checked_scope_id(id: String) -> Result<String, IdError> {
+    if id.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if id.len() > MAX_APP_ID_LEN {
+        return Err(IdError::TooLong {
+            max: MAX_APP_ID_LEN,
+        });
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if !id.chars().all(allowed) {
+        return Err(IdError::BadCharacter);
+    }
+    Ok(id)
+}
 
-impl AppId {
-    /// Validates an app id.
+/// An id a session is scoped by ([`AppId`], [`TenantId`]).
+macro_rules! scope_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates an id: 1 to [`MAX_APP_ID_LEN`] ASCII letters,
+            /// digits, `.`, `_`, `-` or `:`.
+            ///
+            /// # Errors
+            /// [`IdError`] when the text is empty, too long, or has a
+            /// character outside the allowed set.
+            pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
+                checked_scope_id(id.into()).map($name)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                $name::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({:?})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+scope_id!(
+    /// The host's name for one of its applications or OAuth clients
+    /// ("web", "mobile", "admin-console"), so limits can differ per app
+    /// ([`crate::SessionLimits::per_app`]).
     ///
-    /// # Errors
-    /// [`IdError`] when the text is empty, too long, or has a character
-    /// outside the allowed set.
-    pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
-        let id = id.into();
-        if id.is_empty() {
-            return Err(IdError::Empty);
-        }
-        if id.len() > MAX_APP_ID_LEN {
-            return Err(IdError::TooLong {
-                max: MAX_APP_ID_LEN,
-            });
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
-        if !id.chars().all(allowed) {
-            return Err(IdError::BadCharacter);
-        }
-        Ok(AppId(id))
-    }
+    /// ```
+    /// use sessionward_core::AppId;
+    /// assert_eq!(AppId::new("mobile").unwrap().as_str(), "mobile");
+    /// assert!(AppId::new("").is_err());
+    /// assert!(AppId::new("two words").is_err());
+    /// assert!(AppId::new("a".repeat(65)).is_err());
+    /// ```
+    AppId
+);
 
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for AppId {
-    type Error = IdError;
-    fn try_from(s: String) -> Result<Self, IdError> {
-        AppId::new(s)
-    }
-}
-
-impl From<AppId> for String {
-    fn from(a: AppId) -> String {
-        a.0
-    }
-}
-
-impl fmt::Debug for AppId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AppId({:?})", self.0)
-    }
-}
-
-impl fmt::Display for AppId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+scope_id!(
+    /// The host's name for a customer organisation whose users share a
+    /// seat count ([`crate::SessionLimits::per_tenant`]: "50 seats").
+    ///
+    /// ```
+    /// use sessionward_core::TenantId;
+    /// assert_eq!(TenantId::new("acme-corp").unwrap().to_string(), "acme-corp");
+    /// assert!(TenantId::new("acme|corp").is_err());
+    /// ```
+    TenantId
+);
 
 /// Length of a session id in characters (16 random bytes, base64url).
 pub const SESSION_ID_LEN: usize = 22;

@@ -37,7 +37,7 @@ pub mod testing;
 
 pub use error::{Continuation, LimitReached, SessionError};
 pub use events::{EventSink, SecurityEvent};
-pub use ids::{AppId, IdError, SessionId, UserId};
+pub use ids::{AppId, IdError, SessionId, TenantId, UserId};
 pub use limits::{LimitResolver, ResolvedLimits};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;

@@ -38,7 +38,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::ids::{AppId, UserId};
+use crate::ids::{AppId, TenantId, UserId};
 use crate::policy::{OnLimit, SessionLimits};
 use crate::record::RequestContext;
 use crate::store::BoxError;
@@ -56,6 +56,9 @@ pub struct LimitQuery<'a> {
     /// The app or client they sign in to, if the host named one
     /// ([`crate::LoginOptions::app`]).
     pub app: Option<&'a AppId>,
+    /// The tenant they sign in under, if the host named one
+    /// ([`crate::LoginOptions::tenant`]).
+    pub tenant: Option<&'a TenantId>,
     /// The login's request (IP, User-Agent, device cookie).
     pub context: &'a RequestContext,
     /// The policy's fixed limits, a starting point to adjust.
@@ -64,7 +67,7 @@ pub struct LimitQuery<'a> {
 
 impl<'a> LimitQuery<'a> {
     /// A query for `user`'s login to `app` with `context`, starting from
-    /// the `policy` limits.
+    /// the `policy` limits (no tenant; see [`LimitQuery::in_tenant`]).
     pub fn new(
         user: &'a UserId,
         app: Option<&'a AppId>,
@@ -74,9 +77,16 @@ impl<'a> LimitQuery<'a> {
         LimitQuery {
             user,
             app,
+            tenant: None,
             context,
             policy,
         }
+    }
+
+    /// This query, for a login under `tenant`.
+    pub fn in_tenant(mut self, tenant: Option<&'a TenantId>) -> Self {
+        self.tenant = tenant;
+        self
     }
 }
 

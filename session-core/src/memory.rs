@@ -136,13 +136,22 @@ impl SessionStore for MemoryStore {
             // The mark is read under the sessions lock, which `revoke_all`
             // also holds while it raises the mark.
             let not_before = self.mark(&req.session.user);
+            // The one lock covers every user: the tenant's count is exact.
+            let tenant_others = req.counted_tenant().map_or(0, |tenant| {
+                all.iter()
+                    .filter(|(user, _)| **user != req.session.user)
+                    .flat_map(|(_, sessions)| sessions.values())
+                    .filter(|s| s.meta.tenant.as_ref() == Some(tenant))
+                    .filter(|s| s.is_active(req.now, req.idle_cutoff))
+                    .count() as u64
+            });
             let sessions = all.entry(req.session.user.clone()).or_default();
             if sessions.contains_key(&req.session.id) {
                 // A continuation ticket redeemed twice: its id is taken.
                 return Err(StoreError::IdTaken);
             }
             let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
-            let decision = req.decide(existing, not_before);
+            let decision = req.decide_in_tenant(existing, not_before, tenant_others);
             let mut revoked = Vec::new();
             for (victim, reason) in decision.revocations() {
                 if let Some(before) = sessions
@@ -281,6 +290,10 @@ impl SessionStore for MemoryStore {
 
     fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
         Some(crate::binding::replay_via(Arc::new(self.clone())))
+    }
+
+    fn counts_tenants(&self) -> bool {
+        true
     }
 }
 

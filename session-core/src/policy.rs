@@ -46,6 +46,9 @@ pub enum LimitKind {
     PerUser,
     /// Active sessions of one user in one app ([`SessionLimits::per_app`]).
     PerApp,
+    /// Active sessions of every user of one tenant
+    /// ([`SessionLimits::per_tenant`]).
+    PerTenant,
     /// Active sessions of one user from one IP address.
     PerIp,
     /// Active sessions of one user on one device class.
@@ -63,6 +66,7 @@ impl LimitKind {
         match self {
             LimitKind::PerUser => "per_user",
             LimitKind::PerApp => "per_app",
+            LimitKind::PerTenant => "per_tenant",
             LimitKind::PerIp => "per_ip",
             LimitKind::PerDeviceClass { .. } => "per_device_class",
             LimitKind::Countries => "countries",
@@ -83,6 +87,13 @@ pub struct SessionLimits {
     /// counted by it.
     #[serde(default)]
     pub per_app: Option<u32>,
+    /// Most active sessions of all users of the tenant the new session
+    /// signs in under ([`crate::LoginOptions::tenant`]): seats, counted
+    /// across users under the tenant's lock. It never evicts another
+    /// user's session: a full tenant refuses the login unless this user's
+    /// own sessions in it can make room.
+    #[serde(default)]
+    pub per_tenant: Option<u32>,
     /// Most active sessions of one user from one IP address.
     pub per_ip: Option<u32>,
     /// Most active sessions of one user per device class.
@@ -113,6 +124,7 @@ impl SessionLimits {
         let zero = [
             ("max_sessions_per_user", self.per_user),
             ("max_sessions_per_app", self.per_app),
+            ("max_sessions_per_tenant", self.per_tenant),
             ("max_sessions_per_ip", self.per_ip),
             ("max_countries", self.max_countries),
         ];
@@ -146,6 +158,11 @@ impl SessionLimits {
         if let Some(n) = self.per_app {
             out.push_str(&format!(
                 "- One account may have at most {n} active sessions in any one app.\n"
+            ));
+        }
+        if let Some(n) = self.per_tenant {
+            out.push_str(&format!(
+                "- A tenant's users may have at most {n} active sessions together (seats); a full tenant refuses new sign-ins rather than sign out another user.\n"
             ));
         }
         if let Some(n) = self.per_ip {
@@ -266,6 +283,7 @@ impl Default for SessionPolicy {
             limits: SessionLimits {
                 per_user: Some(DEFAULT_MAX_SESSIONS_PER_USER),
                 per_app: None,
+                per_tenant: None,
                 per_ip: None,
                 per_device_class: Vec::new(),
                 max_countries: None,
@@ -515,6 +533,14 @@ impl SessionPolicyBuilder {
     /// counted by it; the per-user limit still counts every session.
     pub fn max_sessions_per_app(mut self, n: u32) -> Self {
         self.policy.limits.per_app = Some(n);
+        self
+    }
+
+    /// Most active sessions of all users of one tenant together
+    /// ([`crate::LoginOptions::tenant`]); logins that name no tenant are
+    /// not counted by it.
+    pub fn max_sessions_per_tenant(mut self, n: u32) -> Self {
+        self.policy.limits.per_tenant = Some(n);
         self
     }
 

@@ -278,6 +278,10 @@ pub struct SessionMeta {
     /// ([`crate::LoginOptions::app`]), which per-app limits count by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<crate::ids::AppId>,
+    /// The tenant (customer organisation) the user signed in under
+    /// ([`crate::LoginOptions::tenant`]), which per-tenant limits count by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<crate::ids::TenantId>,
 }
 
 /// Everything a store keeps about one session.

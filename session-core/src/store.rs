@@ -24,6 +24,11 @@
 //!   same lock `create` takes, so no racing login survives it.
 //! - Persist revocations durably and keep revoked records (tombstones) until
 //!   [`SessionStore::purge_expired`] removes them after their absolute end.
+//! - Per-tenant limits span users: a store that can count them atomically
+//!   ([`SessionStore::counts_tenants`]) takes the tenant's lock after the
+//!   user's for every `create` with a [`CreateRequest::tenant`], counts the
+//!   active sessions of the [`CreateRequest::counted_tenant`]'s other users,
+//!   and calls [`CreateRequest::decide_in_tenant`] with that count.
 //! - Refuse a `create` whose session id the store already holds, live or a
 //!   tombstone, with [`StoreError::IdTaken`] before changing anything.
 //! - Map connection failures and timeouts to [`StoreError::Unavailable`].
@@ -275,10 +280,26 @@ impl CreateRequest {
         self.limits_apply() || !self.ends.is_empty()
     }
 
-    /// Whether the store can insert without reading any session: nothing
-    /// to count, replace or end, so only the user's mark decides.
+    /// Whether the store can insert without reading any session or
+    /// taking a tenant's lock: nothing to count, replace or end, no tenant,
+    /// so only the user's mark decides.
     pub fn is_plain_insert(&self) -> bool {
-        !self.reads_unrevoked() && self.replaces.is_none()
+        !self.reads_unrevoked() && self.replaces.is_none() && self.tenant().is_none()
+    }
+
+    /// The tenant the new session signs in under. A store that
+    /// [counts tenants](SessionStore::counts_tenants) takes that tenant's
+    /// lock for every such create, limited or not, so no login of the
+    /// tenant slips past a limited one's count.
+    pub fn tenant(&self) -> Option<&crate::ids::TenantId> {
+        self.session.meta.tenant.as_ref()
+    }
+
+    /// The tenant whose other users' active sessions the store must count
+    /// for [`CreateRequest::decide_in_tenant`]: set when a per-tenant limit
+    /// applies to this login.
+    pub fn counted_tenant(&self) -> Option<&crate::ids::TenantId> {
+        self.tenant().filter(|_| self.limits.per_tenant.is_some())
     }
 
     /// Every session this request leaves uncounted: the replaced one and
@@ -310,6 +331,20 @@ impl CreateRequest {
         existing: Vec<SessionRecord>,
         not_before: Option<Timestamp>,
     ) -> CreateDecision {
+        self.decide_in_tenant(existing, not_before, 0)
+    }
+
+    /// [`CreateRequest::decide`] for a login under
+    /// [`CreateRequest::counted_tenant`]: `tenant_others` is the number of
+    /// active sessions (not revoked, before their end, seen after
+    /// [`CreateRequest::idle_cutoff`]) of the tenant's *other* users, counted
+    /// under the tenant's lock in the same atomic step.
+    pub fn decide_in_tenant(
+        &self,
+        existing: Vec<SessionRecord>,
+        not_before: Option<Timestamp>,
+        tenant_others: u64,
+    ) -> CreateDecision {
         // Only what admission reads is judged: every unrevoked session when
         // a limit applies, else just the replaced one.
         let counted = self.reads_unrevoked();
@@ -327,14 +362,19 @@ impl CreateRequest {
                 expire,
             };
         }
-        let plan = crate::admission::plan_admission_excluding(
+        let excluded = self.excluded();
+        let scope = crate::admission::AdmissionScope {
+            excluded: &excluded,
+            tenant_others,
+        };
+        let plan = crate::admission::plan_admission_scoped(
             &existing,
             &self.session,
             &self.limits,
             self.now,
             self.idle_cutoff,
             self.touch_interval,
-            &self.excluded(),
+            &scope,
         );
         match plan {
             crate::admission::Admission::Reject { limit } => {
@@ -571,6 +611,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// manager an in-process record, right only for a single instance.
     fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
         None
+    }
+
+    /// Whether [`SessionStore::create`] counts a tenant's sessions across
+    /// its users, under the tenant's lock, for
+    /// [`crate::SessionLimits::per_tenant`] (see
+    /// [`CreateRequest::decide_in_tenant`]). The default `false` makes the
+    /// manager refuse logins a per-tenant limit applies to
+    /// ([`crate::SessionError::LimitsUnavailable`]) instead of ignoring it.
+    fn counts_tenants(&self) -> bool {
+        false
     }
 }
 

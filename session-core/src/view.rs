@@ -63,6 +63,9 @@ pub struct SessionView {
     /// The app or client it signed in to, when the host named one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app: Option<crate::ids::AppId>,
+    /// The tenant it signed in under, when the host named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<crate::ids::TenantId>,
 }
 
 /// The latest use of a session.
@@ -125,6 +128,7 @@ impl SessionView {
             binding: record.meta.binding.as_ref().map(KeyBinding::kind),
             binding_text: record.meta.binding.as_ref().map(KeyBinding::describe),
             app: record.meta.app.clone(),
+            tenant: record.meta.tenant.clone(),
             place: describe_place(record.ip, &record.meta.location),
             last_seen: record.seen.last.as_ref().map(|s| SeenView {
                 at: s.at,

@@ -1,13 +1,15 @@
 //! The packed form of one session, as stored in the per-user hash.
 //!
 //! ```text
-//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country[|app]\n{meta json}[\n{last seen json}\n{places json}]
+//! 1|created|last_seen|expires|auth_time|generation|rotated_at|hash|revoked_at|reason|ip|class|country[|app[|tenant]]\n{meta json}[\n{last seen json}\n{places json}]
 //! ```
 //!
 //! The 14th field, the session's app ([`sessionward_core::AppId`], whose
-//! charset needs no escaping), is written only for a session that has one,
-//! so records without an app keep the 13-field form older versions read.
-//! Per-app limits compare it in Lua; it is not repeated in the metadata.
+//! charset needs no escaping), and the 15th, its tenant, are written only
+//! for a session that has them (an empty app before a tenant), so records
+//! without either keep the 13-field form older versions read. Per-app and
+//! per-tenant limits compare them in Lua; they are not repeated in the
+//! metadata.
 //!
 //! The two optional lines after the metadata are the session's
 //! [`sessionward_core::SeenLog`]: the latest use (`SeenFrom` JSON, or
@@ -29,7 +31,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sessionward_core::{
     AppId, DeviceClass, RefreshState, Revocation, RevokeReason, SeenFrom, SeenLog, SessionId,
-    SessionMeta, SessionRecord, StoreError, Timestamp, TokenHash, UserId,
+    SessionMeta, SessionRecord, StoreError, TenantId, Timestamp, TokenHash, UserId,
 };
 
 /// Format version, the first header field.
@@ -48,9 +50,13 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
     };
     let ip = r.ip.map(|ip| ip.to_string()).unwrap_or_default();
     let country = r.country.as_deref().map(escape).unwrap_or_default();
-    let app = match &r.meta.app {
-        Some(app) => format!("|{app}"),
-        None => String::new(),
+    let app = match (&r.meta.app, &r.meta.tenant) {
+        (app, Some(tenant)) => format!(
+            "|{}|{tenant}",
+            app.as_ref().map(AppId::as_str).unwrap_or("")
+        ),
+        (Some(app), None) => format!("|{app}"),
+        (None, None) => String::new(),
     };
     // Writing to a String cannot fail.
     let _ = write!(
@@ -79,6 +85,7 @@ pub(crate) fn meta_json(meta: &SessionMeta) -> Result<serde_json::Value, StoreEr
         .map_err(|e| StoreError::Corrupt(format!("session metadata does not serialize: {e}")))?;
     if let Some(members) = meta.as_object_mut() {
         members.remove("app");
+        members.remove("tenant");
     }
     Ok(rename_keys(strip_nulls(meta), true))
 }
@@ -117,7 +124,7 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
     let seen_last = lines.next().unwrap_or("");
     let seen_places = lines.next().unwrap_or("");
     let f: Vec<&str> = head.split('|').collect();
-    if !(f.len() == FIELDS || f.len() == FIELDS + 1) || f[0] != VERSION {
+    if !(FIELDS..=FIELDS + 2).contains(&f.len()) || f[0] != VERSION {
         return Err(corrupt("unknown format"));
     }
     let ts = |i: usize| {
@@ -156,8 +163,12 @@ pub(crate) fn decode(user: &UserId, id: &str, raw: &str) -> Result<SessionRecord
             serde_json::from_str(meta).map_err(|_| corrupt("bad metadata"))?;
         serde_json::from_value(rename_keys(value, false)).map_err(|_| corrupt("bad metadata"))?
     };
-    meta.app = match f.get(FIELDS) {
+    meta.app = match f.get(FIELDS).filter(|a| !a.is_empty()) {
         Some(app) => Some(AppId::new(*app).map_err(|_| corrupt("bad app"))?),
+        None => None,
+    };
+    meta.tenant = match f.get(FIELDS + 1) {
+        Some(t) => Some(TenantId::new(*t).map_err(|_| corrupt("bad tenant"))?),
         None => None,
     };
     let seen = SeenLog {
@@ -403,6 +414,7 @@ mod tests {
                 jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into(),
             }),
             app: None,
+            tenant: None,
         };
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
@@ -417,7 +429,17 @@ mod tests {
         assert!(head.ends_with("|mobile"), "{head}");
         assert!(!raw.contains("\"app\""), "{raw}");
         assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+        // A tenant is the 15th, after an app or an empty one.
+        r.meta.tenant = Some(sessionward_core::TenantId::new("acme").unwrap());
+        let raw = encode(&r).unwrap();
+        assert!(raw.split('\n').next().unwrap().ends_with("|mobile|acme"));
+        assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
         r.meta.app = None;
+        let raw = encode(&r).unwrap();
+        assert!(raw.split('\n').next().unwrap().ends_with("||acme"));
+        assert!(!raw.contains("\"tenant\""), "{raw}");
+        assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);
+        r.meta.tenant = None;
 
         let seen = sessionward_core::SeenFrom {
             at: r.created_at,
@@ -475,6 +497,7 @@ mod tests {
             device_group: Some("x".into()),
             binding: Some(sessionward_core::binding::KeyBinding::Dpop { jkt: "x".into() }),
             app: Some(sessionward_core::AppId::new("x").unwrap()),
+            tenant: Some(sessionward_core::TenantId::new("x").unwrap()),
         };
         fn names(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {

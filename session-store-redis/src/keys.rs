@@ -42,6 +42,14 @@ pub(crate) fn history_key(prefix: &str, user: &UserId) -> String {
     format!("{prefix}{{{}}}:h", user_tag(user))
 }
 
+/// The sorted set of a tenant's sessions (members `<session hash key>\n<id>`,
+/// scored by absolute end) that per-tenant limits count across users:
+/// `<prefix>tenant:<tenant>`. It spans users' hash slots, so only a
+/// standalone server counts tenants.
+pub(crate) fn tenant_key(prefix: &str, tenant: &sessionward_core::TenantId) -> String {
+    format!("{prefix}tenant:{tenant}")
+}
+
 /// The four keys of a user's sessions, from their common stem
 /// `<prefix>{<user tag>}`: the hash (`…:s`), the sorted sets indexing its
 /// unrevoked (`…:a`) and revoked (`…:r`) entries by absolute end, and the

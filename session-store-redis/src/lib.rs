@@ -88,7 +88,7 @@
 //!
 //! | [`SessionStore`](sessionward_core::SessionStore) method | Redis |
 //! |---|---|
-//! | `create` | one script: when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, IP, device class and country, eviction order and tie-breaks); drop entries past their absolute end; revoke victims and the `replaces` session; insert; extend the keys' TTL; publish |
+//! | `create` | one script: refuse a taken session id; when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, app, IP, device class and country, eviction order and tie-breaks); with a tenant on a standalone server, count the tenant's other users' active sessions through its sorted set (`<prefix>tenant:<id>`, read in the same script; a cluster does not count tenants, see `SessionStore::counts_tenants`); drop entries past their absolute end; revoke victims, the `replaces` session and the sessions the user chose to end; insert; extend the keys' TTL; publish |
 //! | `get` | `HGET` |
 //! | `list` | `HGETALL` |
 //! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |

@@ -162,7 +162,10 @@ end
 /// when unset), user id, channel, credential verified at, first-use
 /// resolution, touch interval, how long ended entries are kept after their
 /// end (all three milliseconds), the new session's app (or empty), max per
-/// app, and the ids the user chose to end (space-separated).
+/// app, the ids the user chose to end (space-separated), the new session's
+/// tenant (or empty: always on a cluster) and max per tenant. KEYS[5], with
+/// a tenant: the tenant's sorted set, whose members name other users'
+/// hashes, read here (so only a standalone server counts tenants).
 ///
 /// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
 /// Reply: `{"duplicate"}` (the new id is taken; nothing changed),
@@ -188,8 +191,31 @@ for id in string.gmatch(ARGV[22], "%S+") do
   chosen[#chosen + 1] = id
   is_chosen[id] = true
 end
+-- The tenant's sorted set (KEYS[5], standalone servers only) lists its
+-- sessions across users as "<session hash key>\n<id>".
+local tenant, max_tenant = ARGV[23] or "", tonumber(ARGV[24] or "")
+if tenant == "" then max_tenant = nil end
+local tenant_key = KEYS[5]
 -- A continuation ticket's id is fixed when it is issued: taken means spent.
 if redis.call('HEXISTS', hash, new_id) == 1 then return {"duplicate"} end
+-- The active sessions of the tenant's other users; members that ended for
+-- good (revoked, past their end, erased) are dropped on the way.
+local tenant_others = 0
+if max_tenant then
+  redis.call('ZREMRANGEBYSCORE', tenant_key, '-inf', now)
+  for _, m in ipairs(redis.call('ZRANGE', tenant_key, 0, -1)) do
+    local nl = string.find(m, "\n", 1, true)
+    local k, id = string.sub(m, 1, nl - 1), string.sub(m, nl + 1)
+    if k ~= hash then
+      local raw = redis.call('HGET', k, id)
+      if not raw or parse(raw)[9] ~= "" then
+        redis.call('ZREM', tenant_key, m)
+      elseif is_active(parse(raw), now, cutoff) then
+        tenant_others = tenant_others + 1
+      end
+    end
+  end
+end
 local new_end = tonumber(parse(new_value)[4])
 local stored_mark = redis.call('GET', mark_key)
 local mark = stored_mark and tonumber(stored_mark)
@@ -199,7 +225,7 @@ local refused = mark and verified <= mark
 -- A user's first session: no limit of at least 1 can refuse it, and there
 -- is nothing to replace, evict, end or drop.
 local stored = ensure_index()
-if stored == 0 and not refused and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 and max_app ~= 0 then
+if stored == 0 and not refused and tenant == "" and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 and max_app ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
   redis.call('PEXPIRE', hash, math.max(new_end + keep - now, 1000))
   return {"created", "", "", ""}
@@ -218,7 +244,7 @@ local function end_idle(id, f)
 end
 
 -- Without a limit nothing is counted, so no other session is read.
-local limited = max_user or max_ip or max_class or max_countries or max_app or #chosen > 0
+local limited = max_user or max_ip or max_class or max_countries or max_app or max_tenant or #chosen > 0
 local live, cands = {}, {}
 if limited then
   for _, f in ipairs(unrevoked(now)) do
@@ -268,6 +294,7 @@ local gone = {}
 local function in_scope(s, lim)
   if lim == "per_user" then return true end
   if lim == "per_app" then return (s[14] or "") ~= "" and s[14] == new_app end
+  if lim == "per_tenant" then return (s[15] or "") ~= "" and s[15] == tenant end
   if lim == "per_ip" then return s[11] ~= "" and s[11] == new_ip end
   if lim == "per_device_class" then return s[12] == new_class end
   return s[13] ~= "" and s[13] ~= new_country
@@ -283,6 +310,7 @@ end
 local function exceeded()
   local over = {}
   if max_user and count("per_user") + 1 > max_user then over[#over + 1] = "per_user" end
+  if max_tenant and count("per_tenant") + tenant_others + 1 > max_tenant then over[#over + 1] = "per_tenant" end
   if max_app and count("per_app") + 1 > max_app then over[#over + 1] = "per_app" end
   if max_ip and new_ip ~= "" and count("per_ip") + 1 > max_ip then over[#over + 1] = "per_ip" end
   if max_class and count("per_device_class") + 1 > max_class then over[#over + 1] = "per_device_class" end
@@ -382,6 +410,11 @@ if redis.call('HLEN', hash) > 1 then
 end
 local ttl = math.max(math.max(last_end(), new_end) + keep - now, 1000)
 for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
+if tenant ~= "" then
+  redis.call('ZADD', tenant_key, new_end, hash .. "\n" .. new_id)
+  local last = redis.call('ZRANGE', tenant_key, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIRE', tenant_key, math.max(tonumber(last[2]) - now, 1000))
+end
 announce()
 return reply
 "#;

@@ -10,8 +10,8 @@ use redis::{ErrorKind, ScriptInvocation, ServerErrorKind, Value};
 use sessionward_core::admission::FIRST_USE_RESOLUTION;
 use sessionward_core::{
     AppId, CreateOutcome, CreateRequest, LimitKind, RevocationFeed, RevokeReason, RotateOutcome,
-    RotateRequest, SessionId, SessionMeta, SessionRecord, SessionStore, StoreError, Timestamp,
-    TouchRequest, UserId,
+    RotateRequest, SessionId, SessionMeta, SessionRecord, SessionStore, StoreError, TenantId,
+    Timestamp, TouchRequest, UserId,
 };
 
 use crate::args::{duration_millis, millis, mode_arg, opt_arg, parse_millis, unexpected};
@@ -410,6 +410,11 @@ impl SessionStore for RedisStore {
         let limits = &req.limits;
         let class_limit = limits.for_class(s.device_class);
         let mut inv = self.on_user(&self.inner.scripts.create, user);
+        // A tenant's set spans users' slots: only a standalone server keeps it.
+        let tenant = s.meta.tenant.as_ref().filter(|_| self.counts_tenants());
+        if let Some(tenant) = tenant {
+            inv.key(keys::tenant_key(&self.inner.prefix, tenant));
+        }
         inv.arg(millis(req.now))
             .arg(millis(req.idle_cutoff))
             .arg(s.id.as_str())
@@ -439,7 +444,9 @@ impl SessionStore for RedisStore {
                     .map(SessionId::as_str)
                     .collect::<Vec<_>>()
                     .join(" "),
-            );
+            )
+            .arg(tenant.map(TenantId::as_str).unwrap_or(""))
+            .arg(opt_arg(limits.per_tenant));
         let reply: Vec<String> = self
             .revoking(user, inv, |r: &Vec<String>| create_revoked(r))
             .await?;
@@ -448,6 +455,7 @@ impl SessionStore for RedisStore {
                 "" => None,
                 "per_user" => Some(LimitKind::PerUser),
                 "per_app" => Some(LimitKind::PerApp),
+                "per_tenant" => Some(LimitKind::PerTenant),
                 "per_ip" => Some(LimitKind::PerIp),
                 "per_device_class" => Some(LimitKind::PerDeviceClass {
                     class: s.device_class,
@@ -620,6 +628,10 @@ impl SessionStore for RedisStore {
 
     fn revocation_feed(&self) -> Option<Arc<dyn RevocationFeed>> {
         Some(self.inner.feed.clone())
+    }
+
+    fn counts_tenants(&self) -> bool {
+        matches!(self.conn(), Conn::Standalone(_))
     }
 
     fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {

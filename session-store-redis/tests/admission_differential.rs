@@ -87,6 +87,7 @@ fn random_limits(rng: &mut Rng) -> SessionLimits {
     SessionLimits {
         per_user: rng.pick(&[None, Some(1), Some(2), Some(3), Some(5)]),
         per_app: rng.pick(&[None, None, Some(1), Some(2)]),
+        per_tenant: None,
         per_ip: rng.pick(&[None, None, Some(1), Some(2)]),
         per_device_class: rng.pick(&[
             vec![],

@@ -97,6 +97,12 @@ async fn lock_user(
     My::read_mark(conn, &MYSQL, user).await
 }
 
+/// The active sessions of a tenant's other users: `tenant`, `user`, `now`,
+/// `idle_cutoff`.
+const TENANT_OTHERS: &str = "SELECT COUNT(*) FROM sessionward_sessions \
+     WHERE tenant_id = ? AND revoked_at IS NULL \
+     AND user_id <> ? AND expires_at > ? AND last_seen_at > ?";
+
 /// Raises the user's mark to `at` (never lowers it); the caller holds the
 /// user's lock row.
 async fn raise_mark(
@@ -311,8 +317,19 @@ impl MySqlStore {
         // Even a login no limit applies to takes the user's lock: it reads
         // the mark a racing password change raises under the same lock.
         let not_before = lock_user(&mut tx, user).await?;
+        if let Some(tenant) = req.tenant() {
+            // After the user's row, as every create takes them.
+            sqlx::query(
+                "INSERT INTO sessionward_tenants (tenant_id) VALUES (?) \
+                 ON DUPLICATE KEY UPDATE tenant_id = tenant_id",
+            )
+            .bind(tenant.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         let existing = My::admission_rows(&mut *tx, &MYSQL, req).await?;
-        let decision = req.decide(existing, not_before);
+        let tenant_others = My::tenant_others(&mut *tx, TENANT_OTHERS, req).await?;
+        let decision = req.decide_in_tenant(existing, not_before, tenant_others);
         for (reason, ids) in revocations_by_reason(&decision) {
             for id in ids {
                 mark_revoked(&mut tx, user, id, reason, req.now).await?;

@@ -271,8 +271,16 @@ impl PostgresStore {
         }
         let mut tx = conn.begin().await?;
         let not_before = lock_user(&mut tx, user).await?;
+        if let Some(tenant) = req.tenant() {
+            // After the user's lock, as every create takes them.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("sessionward-tenant:{tenant}"))
+                .execute(&mut *tx)
+                .await?;
+        }
         let existing = Pg::admission_rows(&mut *tx, &SQL, req).await?;
-        let decision = req.decide(existing, not_before);
+        let tenant_others = Pg::tenant_others(&mut *tx, TENANT_OTHERS, req).await?;
+        let decision = req.decide_in_tenant(existing, not_before, tenant_others);
         for (reason, ids) in revocations_by_reason(&decision) {
             revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
@@ -283,6 +291,13 @@ impl PostgresStore {
         Ok(decision.into_outcome())
     }
 }
+
+/// The active sessions of a tenant's other users: `tenant`, `user`, `now`,
+/// `idle_cutoff`.
+const TENANT_OTHERS: &str = "SELECT COUNT(*) FROM sessionward_sessions \
+     WHERE substring(meta from '\"tenant\":\"([A-Za-z0-9._:-]{1,64})\"') = $1 \
+     AND revoked_at IS NULL \
+     AND user_id <> $2 AND expires_at > $3 AND last_seen_at > $4";
 
 /// The statements Postgres runs like every dialect ([`Shared`]).
 const SQL: Statements = Statements {

@@ -267,6 +267,28 @@ where
         records(rows).map_err(carry)
     }
 
+    /// For [`CreateRequest::decide_in_tenant`]: the active sessions of the
+    /// counted tenant's other users (0 when no per-tenant limit applies).
+    /// `sql` binds `tenant`, `user`, `now`, `idle_cutoff`; the caller holds
+    /// the tenant's lock.
+    pub(crate) async fn tenant_others<'e, E: Executor<'e, Database = DB>>(
+        exec: E,
+        sql: &'static str,
+        req: &CreateRequest,
+    ) -> Result<u64, sqlx::Error> {
+        let Some(tenant) = req.counted_tenant() else {
+            return Ok(0);
+        };
+        let count: Option<i64> = sqlx::query_scalar(sql)
+            .bind(tenant.as_str())
+            .bind(req.session.user.as_str())
+            .bind(req.now.unix_millis())
+            .bind(req.idle_cutoff.unix_millis())
+            .fetch_one(exec)
+            .await?;
+        Ok(count.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
     /// Inserts one session row.
     pub(crate) async fn insert<'e, E: Executor<'e, Database = DB>>(
         exec: E,
@@ -449,6 +471,10 @@ macro_rules! pooled_session_store {
                 Some(sessionward_core::binding::replay_via(std::sync::Arc::new(
                     self.clone(),
                 )))
+            }
+
+            fn counts_tenants(&self) -> bool {
+                true
             }
         }
     };

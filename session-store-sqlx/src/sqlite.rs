@@ -241,7 +241,11 @@ impl SqliteStore {
         let existing = Lite::admission_rows(&mut *tx, &QUESTION_MARKS, req)
             .await
             .map_err(unwrap_store_err)?;
-        let decision = req.decide(existing, not_before);
+        // SQLite serialises writers: the count is exact without a lock.
+        let tenant_others = Lite::tenant_others(&mut *tx, TENANT_OTHERS, req)
+            .await
+            .map_err(map_err)?;
+        let decision = req.decide_in_tenant(existing, not_before, tenant_others);
         for (reason, ids) in revocations_by_reason(&decision) {
             revoke_ids(&mut tx, user, &ids, reason, req.now).await?;
         }
@@ -448,7 +452,18 @@ impl SessionStore for SqliteStore {
             self.clone(),
         )))
     }
+
+    fn counts_tenants(&self) -> bool {
+        true
+    }
 }
+
+/// The active sessions of a tenant's other users: `tenant`, `user`, `now`,
+/// `idle_cutoff`.
+const TENANT_OTHERS: &str = "SELECT COUNT(*) FROM sessionward_sessions \
+     WHERE (CASE WHEN json_valid(meta) THEN json_extract(meta, '$.tenant') END) = ?1 \
+     AND revoked_at IS NULL \
+     AND user_id <> ?2 AND expires_at > ?3 AND last_seen_at > ?4";
 
 /// Login history and single-use token ids:
 ///

@@ -109,6 +109,7 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_tenants",
             "sessionward_used_tokens",
             "sessionward_users"
         ]
@@ -118,7 +119,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await
@@ -138,6 +139,7 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_tenants",
             "sessionward_used_tokens",
             "sessionward_users"
         ]

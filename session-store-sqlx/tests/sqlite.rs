@@ -103,7 +103,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await

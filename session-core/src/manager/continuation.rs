@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Continuation, SessionError};
-use crate::ids::{AppId, SessionId, UserId};
+use crate::ids::{AppId, SessionId, TenantId, UserId};
 use crate::record::{RequestContext, RiskSummary, SessionRecord};
 use crate::secret::{ContinuationTicket, TokenHash};
 use crate::store::StoreError;
@@ -63,6 +63,8 @@ struct ContinuationClaims {
     iph: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     app: Option<AppId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tnt: Option<TenantId>,
     /// SHA-256 (hex) of the device cookie, when the login carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dvh: Option<String>,
@@ -115,6 +117,7 @@ impl SessionManager {
             uah: fingerprint("ua", ctx.user_agent().unwrap_or("")),
             iph: ctx.ip().map(|ip| fingerprint("ip", &ip.to_string())),
             app: options.app.clone(),
+            tnt: options.tenant.clone(),
             dvh: ctx.device_id().map(|d| fingerprint("device", d)),
             jkt: ctx.proven_key().map(str::to_owned),
             sim: pending.meta.sign_in_method.clone(),
@@ -179,6 +182,7 @@ impl SessionManager {
                 credential_verified_at: Some(Timestamp::from_unix_millis(claims.vat)),
                 sign_in_method: claims.sim,
                 app: claims.app,
+                tenant: claims.tnt,
                 replaces: None,
             },
             id: Some(id),

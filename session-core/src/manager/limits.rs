@@ -1,7 +1,7 @@
 //! Resolving each login's limits ([`crate::limits`]).
 
 use crate::error::SessionError;
-use crate::ids::{AppId, UserId};
+use crate::ids::{AppId, TenantId, UserId};
 use crate::limits::{LimitQuery, RESOLVE_TIMEOUT, ResolvedLimits};
 use crate::record::RequestContext;
 
@@ -40,11 +40,51 @@ impl SessionManager {
         app: Option<&AppId>,
         ctx: &RequestContext,
     ) -> Result<ResolvedLimits, SessionError> {
+        self.resolve_limits_in(user, app, None, ctx).await
+    }
+
+    /// [`SessionManager::resolve_limits`] for a login under `tenant`.
+    ///
+    /// # Errors
+    /// As [`SessionManager::resolve_limits`]; also
+    /// [`SessionError::LimitsUnavailable`] when a per-tenant limit applies
+    /// and the store cannot count a tenant's sessions
+    /// ([`crate::SessionStore::counts_tenants`]).
+    pub async fn resolve_limits_in(
+        &self,
+        user: &UserId,
+        app: Option<&AppId>,
+        tenant: Option<&TenantId>,
+        ctx: &RequestContext,
+    ) -> Result<ResolvedLimits, SessionError> {
         let policy = self.inner.policy.limits();
-        let Some(resolver) = &self.inner.limit_resolver else {
-            return Ok(ResolvedLimits::new(policy.clone()));
+        let resolved = match &self.inner.limit_resolver {
+            None => ResolvedLimits::new(policy.clone()),
+            Some(resolver) => {
+                self.ask(
+                    resolver.as_ref(),
+                    LimitQuery::new(user, app, ctx, policy).in_tenant(tenant),
+                )
+                .await?
+            }
         };
-        let query = LimitQuery::new(user, app, ctx, policy);
+        if resolved.limits.per_tenant.is_some()
+            && tenant.is_some()
+            && !self.inner.store.counts_tenants()
+        {
+            return Err(SessionError::LimitsUnavailable(
+                "this session store cannot count sessions across a tenant's users".into(),
+            ));
+        }
+        Ok(resolved)
+    }
+
+    /// The resolver's answer to `query`, bounded and checked.
+    async fn ask(
+        &self,
+        resolver: &dyn crate::limits::LimitResolver,
+        query: LimitQuery<'_>,
+    ) -> Result<ResolvedLimits, SessionError> {
         let resolved = match tokio::time::timeout(RESOLVE_TIMEOUT, resolver.resolve(&query)).await {
             Ok(Ok(resolved)) => resolved,
             Ok(Err(e)) => return Err(SessionError::LimitsUnavailable(e)),

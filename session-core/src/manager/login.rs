@@ -3,7 +3,7 @@
 use crate::binding::KeyBinding;
 use crate::error::{LimitReached, SessionError};
 use crate::events::EventKind;
-use crate::ids::{AppId, SessionId, UserId};
+use crate::ids::{AppId, SessionId, TenantId, UserId};
 use crate::policy::OnLimit;
 use crate::record::{
     RefreshState, RequestContext, RevokeReason, RiskSummary, SessionMeta, SessionRecord,
@@ -44,6 +44,11 @@ pub struct LoginOptions {
     /// [`crate::LimitResolver`] is told it, and
     /// [`crate::SessionLimits::per_app`] counts by it.
     pub app: Option<AppId>,
+    /// The tenant (customer organisation) the user signs in under: the
+    /// session records it, the [`crate::LimitResolver`] is told it, and
+    /// [`crate::SessionLimits::per_tenant`] counts by it across the
+    /// tenant's users.
+    pub tenant: Option<TenantId>,
 }
 
 impl LoginOptions {
@@ -70,6 +75,18 @@ impl LoginOptions {
     /// ```
     pub fn in_app(mut self, app: AppId) -> Self {
         self.app = Some(app);
+        self
+    }
+
+    /// These options, signing in under `tenant`.
+    ///
+    /// ```
+    /// use sessionward_core::{LoginOptions, TenantId};
+    /// let options = LoginOptions::default().in_tenant(TenantId::new("acme").unwrap());
+    /// assert_eq!(options.tenant.unwrap().as_str(), "acme");
+    /// ```
+    pub fn in_tenant(mut self, tenant: TenantId) -> Self {
+        self.tenant = Some(tenant);
         self
     }
 }
@@ -202,7 +219,9 @@ impl SessionManager {
             ends,
             deadline,
         } = plan;
-        let resolved = self.resolve_limits(user, options.app.as_ref(), ctx).await?;
+        let resolved = self
+            .resolve_limits_in(user, options.app.as_ref(), options.tenant.as_ref(), ctx)
+            .await?;
         let binding = self.login_binding(ctx, now).await?;
         let secret = RefreshSecret::random();
         let verified_at = options
@@ -217,6 +236,7 @@ impl SessionManager {
             .as_deref()
             .map(|m| sanitize_text(m, MAX_METHOD_LEN));
         record.meta.app = options.app.clone();
+        record.meta.tenant = options.tenant.clone();
         record.auth_time = verified_at.min(now);
         record.refresh.hash = secret.hash_bound(binding.as_ref().map(KeyBinding::thumbprint));
         record.meta.binding = binding;
@@ -384,6 +404,7 @@ impl SessionManager {
                 device_group: ctx.device_id().map(device_group),
                 binding: None,
                 app: None,
+                tenant: None,
             },
             seen: SeenLog::default(),
         }

@@ -47,6 +47,9 @@ struct ActionClaims {
     /// Step-up: the app the login signs in to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     app: Option<crate::ids::AppId>,
+    /// Step-up: the tenant the login signs in under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<crate::ids::TenantId>,
     /// Step-up: the sign-in method the host named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sim: Option<String>,
@@ -62,6 +65,7 @@ struct ActionFacts {
     sid: Option<String>,
     risk: Option<RiskSummary>,
     app: Option<crate::ids::AppId>,
+    tenant: Option<crate::ids::TenantId>,
     sim: Option<String>,
     vat: Option<i64>,
 }
@@ -302,6 +306,7 @@ impl SessionManager {
         let facts = ActionFacts {
             risk: Some(summary.clone()),
             app: options.app.clone(),
+            tenant: options.tenant.clone(),
             sim: options.sign_in_method.clone(),
             vat: Some(verified_at.unix_millis()),
             ..ActionFacts::default()
@@ -347,6 +352,7 @@ impl SessionManager {
             credential_verified_at: claims.vat.map(Timestamp::from_unix_millis),
             sign_in_method: claims.sim,
             app: claims.app,
+            tenant: claims.tenant,
             replaces: None,
         };
         let success = self
@@ -394,6 +400,7 @@ impl SessionManager {
             sid: facts.sid,
             risk: facts.risk,
             app: facts.app,
+            tenant: facts.tenant,
             sim: facts.sim,
             vat: facts.vat,
         };

@@ -256,4 +256,8 @@ impl SessionStore for HeldStore {
     fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
         self.inner.replay_store()
     }
+
+    fn counts_tenants(&self) -> bool {
+        self.inner.counts_tenants()
+    }
 }

@@ -563,3 +563,127 @@ pub async fn continuation_races_an_ordinary_login(store: Arc<dyn SessionStore>) 
         assert_eq!(active_ids(&h, &user).await, want);
     }
 }
+
+fn tenant(name: &str) -> crate::ids::TenantId {
+    crate::ids::TenantId::new(name).unwrap()
+}
+
+/// A tenant no other test run uses.
+fn fresh_tenant() -> crate::ids::TenantId {
+    tenant(&format!(
+        "t-{}",
+        SessionId::generate().as_str().replace('_', "-")
+    ))
+}
+
+fn in_tenant(t: &crate::ids::TenantId) -> LoginOptions {
+    LoginOptions::default().in_tenant(t.clone())
+}
+
+/// Seats: a per-tenant limit counts every user of the tenant, in the
+/// store's atomic step under the tenant's lock, with 4 users logging in 50
+/// times each at once; another tenant is not affected. It never evicts
+/// another user's session: a full tenant refuses, even in eviction mode,
+/// and when the user's own limit and the tenant's are hit at once, the
+/// user's own oldest session in the tenant goes. A store that cannot
+/// count tenants fails such logins closed.
+pub async fn tenant_limits_hold_across_users(store: Arc<dyn SessionStore>) {
+    let seats = SessionPolicy::builder()
+        .unlimited_sessions_per_user()
+        .max_sessions_per_tenant(5)
+        .on_limit(OnLimit::RejectNew)
+        .build()
+        .unwrap();
+    let h = Arc::new(Harness::new(store.clone(), seats));
+    let acme = fresh_tenant();
+    if !store.counts_tenants() {
+        let refused = h
+            .manager
+            .login_with(&fresh_user(), &desktop(), in_tenant(&acme))
+            .await;
+        assert!(
+            matches!(refused, Err(SessionError::LimitsUnavailable(_))),
+            "{refused:?}"
+        );
+        login(&h, &fresh_user()).await;
+        return;
+    }
+    let users: Vec<UserId> = (0..4).map(|_| fresh_user()).collect();
+    let results = join_all((0..200).map(|i| {
+        let h = h.clone();
+        let user = users[i % 4].clone();
+        let options = in_tenant(&acme);
+        tokio::spawn(async move {
+            let ip = format!("10.3.{}.{}", i / 250, i % 250);
+            h.manager
+                .login_with(&user, &ctx("test/desktop/GB", &ip), options)
+                .await
+        })
+    }))
+    .await;
+    let mut admitted = 0;
+    for r in results {
+        match r.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(SessionError::LimitReached(l)) => assert_eq!(l.limit, LimitKind::PerTenant),
+            Err(e) => panic!("unexpected login error: {e:?}"),
+        }
+    }
+    assert_eq!(admitted, 5, "five seats");
+    let mut seated = 0;
+    for user in &users {
+        seated += active_ids(&h, user).await.len();
+    }
+    assert_eq!(seated, 5);
+    let other = fresh_tenant();
+    h.manager
+        .login_with(&users[0], &desktop(), in_tenant(&other))
+        .await
+        .expect("another tenant has its own seats");
+
+    // Eviction mode: two sessions per user, three seats.
+    let evicting = SessionPolicy::builder()
+        .max_sessions_per_user(2)
+        .max_sessions_per_tenant(3)
+        .on_limit(OnLimit::EvictOldest)
+        .build()
+        .unwrap();
+    let h = Harness::new(store, evicting);
+    let acme = fresh_tenant();
+    let (a, b, c) = (fresh_user(), fresh_user(), fresh_user());
+    let mut a_sessions = Vec::new();
+    for _ in 0..2 {
+        let s = h
+            .manager
+            .login_with(&a, &desktop(), in_tenant(&acme))
+            .await
+            .unwrap();
+        a_sessions.push(s.session.id);
+        h.clock.advance(Duration::from_secs(60));
+    }
+    let b1 = h
+        .manager
+        .login_with(&b, &desktop(), in_tenant(&acme))
+        .await
+        .unwrap();
+    h.clock.advance(Duration::from_secs(60));
+    // Full of other users' sessions: refused, nobody signed out.
+    let refused = h.manager.login_with(&c, &desktop(), in_tenant(&acme)).await;
+    match refused {
+        Err(SessionError::LimitReached(l)) => assert_eq!(l.limit, LimitKind::PerTenant),
+        other => panic!("expected a full tenant, got {other:?}"),
+    }
+    // a's own limit and the tenant's at once: a's oldest session goes.
+    let a3 = h
+        .manager
+        .login_with(&a, &desktop(), in_tenant(&acme))
+        .await
+        .unwrap();
+    assert_eq!(a3.evicted, vec![a_sessions[0].clone()]);
+    assert_eq!(active_ids(&h, &b).await, vec![b1.session.id.clone()]);
+    let mut want = vec![a_sessions[1].clone(), a3.session.id.clone()];
+    want.sort();
+    assert_eq!(active_ids(&h, &a).await, want);
+    let list = h.manager.list(&b, None).await.unwrap();
+    assert_eq!(list[0].tenant.as_ref(), Some(&acme));
+}

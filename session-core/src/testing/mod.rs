@@ -122,6 +122,7 @@ macro_rules! store_conformance_tests {
             continuation_redeemed_twice_concurrently,
             continuation_refuses_bad_tickets,
             continuation_races_an_ordinary_login,
+            tenant_limits_hold_across_users,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -274,6 +274,10 @@ impl SessionStore for FlakyStore {
     fn replay_store(&self) -> Option<Arc<dyn crate::binding::ReplayStore>> {
         self.inner.replay_store()
     }
+
+    fn counts_tenants(&self) -> bool {
+        self.inner.counts_tenants()
+    }
 }
 
 /// One case's world: the app, its API, clock, store and events.

@@ -224,6 +224,7 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
             device_group: Some("3f2a9c0d81b4e6f7".into()),
             binding: None,
             app: Some(AppId::new("web").unwrap()),
+            tenant: Some(sessionward_core::TenantId::new("acme").unwrap()),
         }
     } else {
         SessionMeta::default()
@@ -254,6 +255,7 @@ pub fn unlimited() -> SessionLimits {
     SessionLimits {
         per_user: None,
         per_app: None,
+        per_tenant: None,
         per_ip: None,
         per_device_class: Vec::new(),
         max_countries: None,
