@@ -208,9 +208,11 @@ if max_tenant then
     local k, id = string.sub(m, 1, nl - 1), string.sub(m, nl + 1)
     if k ~= hash then
       local raw = redis.call('HGET', k, id)
-      if not raw or parse(raw)[9] ~= "" then
+      local f = raw and parse(raw)
+      -- Erased, revoked, or unreadable (a session nobody can use): gone.
+      if not f or #f < 13 or not tonumber(f[3]) or not tonumber(f[4]) or f[9] ~= "" then
         redis.call('ZREM', tenant_key, m)
-      elseif is_active(parse(raw), now, cutoff) then
+      elseif is_active(f, now, cutoff) then
         tenant_others = tenant_others + 1
       end
     end

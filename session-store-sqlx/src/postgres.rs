@@ -270,6 +270,13 @@ impl PostgresStore {
             return Ok(CreateOutcome::CredentialsRevoked { not_before });
         }
         let mut tx = conn.begin().await?;
+        if req.tenant().is_some() {
+            // The count must see what the tenant lock's previous holder
+            // committed, whatever the database's default isolation.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .execute(&mut *tx)
+                .await?;
+        }
         let not_before = lock_user(&mut tx, user).await?;
         if let Some(tenant) = req.tenant() {
             // After the user's lock, as every create takes them.

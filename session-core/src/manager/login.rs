@@ -66,6 +66,20 @@ impl LoginOptions {
         }
     }
 
+    /// The options of a re-authentication of `current`: it replaces
+    /// `current` and keeps its app, tenant and sign-in method, so the new
+    /// session counts where the old one did (a seat is moved, not freed).
+    pub fn replacing(current: &super::AuthenticatedSession) -> Self {
+        let meta = &current.session.meta;
+        LoginOptions {
+            replaces: Some(current.session_id.clone()),
+            sign_in_method: meta.sign_in_method.clone(),
+            app: meta.app.clone(),
+            tenant: meta.tenant.clone(),
+            ..LoginOptions::default()
+        }
+    }
+
     /// These options, signing in to `app`.
     ///
     /// ```
@@ -162,15 +176,8 @@ impl SessionManager {
             Some(cnf) => ctx.clone().with_proven_key(&cnf.jkt),
             None => ctx.clone(),
         };
-        self.login_with(
-            &current.user,
-            &ctx,
-            LoginOptions {
-                replaces: Some(current.session_id.clone()),
-                ..LoginOptions::default()
-            },
-        )
-        .await
+        self.login_with(&current.user, &ctx, LoginOptions::replacing(current))
+            .await
     }
 
     /// [`SessionManager::login`] with options.

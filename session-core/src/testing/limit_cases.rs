@@ -686,4 +686,21 @@ pub async fn tenant_limits_hold_across_users(store: Arc<dyn SessionStore>) {
     assert_eq!(active_ids(&h, &a).await, want);
     let list = h.manager.list(&b, None).await.unwrap();
     assert_eq!(list[0].tenant.as_ref(), Some(&acme));
+    // A re-authentication moves b's seat; it does not free one.
+    let current = h
+        .manager
+        .authenticate(b1.tokens.access_token.expose_secret())
+        .await
+        .unwrap();
+    let moved = h
+        .manager
+        .reauthenticate(&current, &desktop())
+        .await
+        .unwrap();
+    assert_eq!(moved.session.meta.tenant.as_ref(), Some(&acme));
+    let still_full = h.manager.login_with(&c, &desktop(), in_tenant(&acme)).await;
+    assert!(
+        matches!(still_full, Err(SessionError::LimitReached(_))),
+        "{still_full:?}"
+    );
 }

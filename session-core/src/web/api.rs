@@ -665,10 +665,7 @@ impl SessionApi {
         current: &AuthenticatedSession,
         ctx: &RequestContext,
     ) -> Result<WebResponse, WebError> {
-        let options = LoginOptions {
-            replaces: Some(current.session_id.clone()),
-            ..LoginOptions::default()
-        };
+        let options = LoginOptions::replacing(current);
         // As `SessionManager::reauthenticate`: a bound session's key carries over.
         let ctx = match &current.claims.cnf {
             Some(cnf) => ctx.clone().with_proven_key(&cnf.jkt),
