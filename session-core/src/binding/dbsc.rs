@@ -187,7 +187,10 @@ impl ChallengeKey {
     }
 
     /// When `challenge` stops being accepted, if it is one of ours for
-    /// `purpose` on this session and still fresh at `now`.
+    /// `purpose` on this session and still fresh at `now`. One issued up to
+    /// `skew` in the future (by an instance whose clock runs ahead) is
+    /// accepted; its end is never stretched.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accepts(
         &self,
         challenge: &str,
@@ -195,6 +198,7 @@ impl ChallengeKey {
         user: &UserId,
         id: &SessionId,
         lifetime: Duration,
+        skew: Duration,
         now: Timestamp,
     ) -> Option<Timestamp> {
         if challenge.len() > MAX_CHALLENGE_LEN {
@@ -211,7 +215,7 @@ impl ChallengeKey {
         issued.copy_from_slice(&head[..8]);
         let issued = Timestamp::from_unix_millis(i64::from_be_bytes(issued));
         let until = issued.plus(lifetime);
-        (issued <= now && now < until).then_some(until)
+        (issued <= now.plus(skew) && now < until).then_some(until)
     }
 
     /// The `session_identifier` a browser knows session `id` by: derived,
@@ -292,6 +296,7 @@ pub(crate) fn verify_dbsc(
             subject.user,
             subject.id,
             policy.challenge_lifetime,
+            max_clock_skew,
             now,
         )
         .ok_or(DbscRefusal::Challenge)?;
@@ -342,7 +347,15 @@ mod tests {
         let life = Duration::from_secs(300);
         let c = keys.issue(ChallengePurpose::Refresh, &user, &id, now);
         assert_eq!(c.len(), 54);
-        let until = keys.accepts(&c, ChallengePurpose::Refresh, &user, &id, life, now);
+        let until = keys.accepts(
+            &c,
+            ChallengePurpose::Refresh,
+            &user,
+            &id,
+            life,
+            NO_SKEW,
+            now,
+        );
         assert_eq!(until, Some(now.plus(life)));
         let other = SessionId::generate();
         let bob = UserId::new("bob").unwrap();
@@ -358,11 +371,50 @@ mod tests {
                 now.minus(Duration::from_millis(1)),
             ),
         ] {
-            assert_eq!(keys.accepts(&c, purpose, u, s, life, at), None);
+            assert_eq!(keys.accepts(&c, purpose, u, s, life, NO_SKEW, at), None);
         }
+        // Issued by an instance whose clock runs 3 s ahead: accepted within
+        // a 5 s skew, never past its own end; 6 s ahead is too far.
+        let skew = Duration::from_secs(5);
+        let slow = now.minus(Duration::from_secs(3));
+        let within = keys.accepts(&c, ChallengePurpose::Refresh, &user, &id, life, skew, slow);
+        assert_eq!(within, Some(now.plus(life)));
+        let too_far = now.minus(Duration::from_secs(6));
+        assert_eq!(
+            keys.accepts(
+                &c,
+                ChallengePurpose::Refresh,
+                &user,
+                &id,
+                life,
+                skew,
+                too_far
+            ),
+            None
+        );
+        assert_eq!(
+            keys.accepts(
+                &c,
+                ChallengePurpose::Refresh,
+                &user,
+                &id,
+                life,
+                skew,
+                now.plus(life)
+            ),
+            None
+        );
         let forged = ChallengeKey::new([8; 32]).issue(ChallengePurpose::Refresh, &user, &id, now);
         assert_eq!(
-            keys.accepts(&forged, ChallengePurpose::Refresh, &user, &id, life, now),
+            keys.accepts(
+                &forged,
+                ChallengePurpose::Refresh,
+                &user,
+                &id,
+                life,
+                NO_SKEW,
+                now
+            ),
             None
         );
         assert_eq!(
@@ -372,11 +424,14 @@ mod tests {
                 &user,
                 &id,
                 life,
+                NO_SKEW,
                 now
             ),
             None
         );
     }
+
+    const NO_SKEW: Duration = Duration::ZERO;
 
     #[test]
     fn session_identifiers_are_derived_and_parsed() {
