@@ -1293,7 +1293,13 @@ async fn limits_and_plans(driver: &str, chromium: &Path, transport: &str) {
         "document.querySelector('.session-card[data-current=\"true\"]')",
     )
     .await;
-    assert_eq!(card_count(&c).await, 2, "still the plan's two sessions");
+    // The list may re-render once more after the sign-in: wait for it.
+    until(
+        &c,
+        "still the plan's two sessions",
+        &format!("{CARDS} === 2"),
+    )
+    .await;
     // a learns why on its next action.
     click(&a, "nav a[data-view=\"policy\"]").await;
     until(&a, "the login page", LOGIN_VISIBLE).await;
@@ -1303,7 +1309,7 @@ async fn limits_and_plans(driver: &str, chromium: &Path, transport: &str) {
     // Solo: one device. a signs in again; b and c are signed out, and told why.
     switch_plan(&c, "solo", "Solo").await;
     submit_login(&a).await;
-    assert_eq!(card_count(&a).await, 1);
+    until(&a, "a alone", &format!("{CARDS} === 1")).await;
     for (name, other) in [("b", &b), ("c", &c)] {
         click(other, "nav a[data-view=\"policy\"]").await;
         until(other, "the login page", LOGIN_VISIBLE).await;
