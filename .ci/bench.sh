@@ -20,6 +20,13 @@
 # recreated) and Redis database index 3, because its Redis store has no key
 # prefix: FLUSHDB on index 3 only, at setup and at the end (nothing else in
 # this repository selects index 3).
+# Issue 18 phases: HTTP over real TCP with `wrk` (`.ci/bench_http.py`, the
+# servers of examples/peer-bench/src/bin/httpd.rs, Redis prefixes
+# swhttp-*: and database index 3 again), the demo's start time
+# (`.ci/bench_start.py`, the workspace's debug build in
+# BENCH_WORKSPACE_TARGET, default ./target) and the README's two commands
+# on a fresh clone (`.ci/bench_fresh.sh`, a cold build: ~15-20 min;
+# BENCH_FRESH=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +40,7 @@ echo "== services"
 
 echo "== build"
 (cd $crate && cargo build --release --bins --benches --quiet)
+command -v wrk >/dev/null || { echo "wrk is needed (Debian package wrk)" >&2; exit 1; }
 
 echo "== criterion (latency)"
 rm -rf "$CARGO_TARGET_DIR/criterion"
@@ -46,7 +54,21 @@ echo "== throughput, Redis memory, scaling (per user, total sessions)"
 echo "== heap per session (memory stores)"
 (cd $crate && timeout 300 cargo run --release --quiet --bin heap) > "$out/heap.json"
 
+echo "== HTTP over real TCP (wrk)"
+timeout 900 python3 .ci/bench_http.py "$CARGO_TARGET_DIR/release/httpd" "$out/http.json"
+
+echo "== demo start"
+CARGO_TARGET_DIR=${BENCH_WORKSPACE_TARGET:-$root/target} timeout 1800 \
+  python3 .ci/bench_start.py "$out/start.json"
+
+fresh=-
+if [ "${BENCH_FRESH:-1}" != 0 ]; then
+  echo "== the README's two commands on a fresh clone"
+  timeout 3600 .ci/bench_fresh.sh "$out/fresh.json"
+  fresh=$out/fresh.json
+fi
+
 echo "== report"
 python3 .ci/bench_report.py "$CARGO_TARGET_DIR/criterion" "$out/load.json" "$out/heap.json" \
-  "${BENCH_SEED:-10000}" "$0" > docs/benchmarks.md
+  "${BENCH_SEED:-10000}" "$0" "$out/http.json" "$out/start.json" "$fresh" > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

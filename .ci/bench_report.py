@@ -2,6 +2,7 @@
 """Renders docs/benchmarks.md from one run of .ci/bench.sh.
 
 args: <criterion dir> <load.json> <heap.json> <seed count> <script path>
+      [<http.json> <start.json> <fresh.json>]   ("-" for a phase not run)
 Every ratio is between numbers measured in the same run.
 """
 import datetime
@@ -13,6 +14,18 @@ import sys
 crit_dir, load_path, heap_path, seed, script = sys.argv[1:6]
 load = json.load(open(load_path))
 heap = json.load(open(heap_path))
+
+
+def optional_json(i):
+    """The phase's JSON, or None when it was not run ("-" or absent)."""
+    if len(sys.argv) <= i or sys.argv[i] == "-":
+        return None
+    return json.load(open(sys.argv[i]))
+
+
+http = optional_json(6)
+start = optional_json(7)
+fresh = optional_json(8)
 
 
 def est(group, bench):
@@ -447,16 +460,164 @@ else:
 for line in aims:
     w(line)
 w("")
+
+# ---------------- issue 18 ----------------
+if http:
+    hc = http["cases"]
+    w("## HTTP over real TCP (`wrk`)")
+    w("")
+    w(f"Release builds of `examples/peer-bench/src/bin/httpd.rs`, every server started at once "
+      f"on its own loopback port, then `wrk -t2 -c{http['connections']} -d{http['secs']}s "
+      f"--latency` (keep-alive) against each in turn, {http['rounds']} rounds interleaved; "
+      "medians of the rounds. Each server runs two worker threads; `wrk`, Redis and the server "
+      "share the machine's 2 CPUs, so every number includes that contention and only the "
+      "ratios between rows compare. Every response must be 2xx (a refused credential fails "
+      "the run). Our cases use the bearer transport, HS256 access tokens and the Redis store.")
+    w("")
+    w("| server | route | requests/s | p50 | p90 | p99 |")
+    w("|---|---|---|---|---|---|")
+    labels = [
+        ("axum-jwt", "axum: `jsonwebtoken` HS256 verify only", "/hello"),
+        ("axum-get-jwt", "axum: raw Redis `GET` + HS256 verify", "/hello"),
+        ("axum-cached", "axum: sessionward layer, cached revocation", "/hello"),
+        ("axum-strict", "axum: sessionward layer, strict (store read per request)", "/hello"),
+        ("axum-login", "axum: tower-sessions 0.14 + axum-login 0.18, Redis store", "/hello"),
+        ("axum-list-hello", "axum: sessionward strict, enriched, user with 10 sessions", "/hello"),
+        ("axum-list", "axum: the same, session list", "/auth/sessions"),
+        ("actix-jwt", "actix: `jsonwebtoken` HS256 verify only", "/hello"),
+        ("actix-get-jwt", "actix: raw Redis `GET` + HS256 verify", "/hello"),
+        ("actix-cached", "actix: sessionward middleware, cached revocation", "/hello"),
+        ("actix-strict", "actix: sessionward middleware, strict", "/hello"),
+        ("actix-list-hello", "actix: sessionward strict, enriched, user with 10 sessions", "/hello"),
+        ("actix-list", "actix: the same, session list", "/auth/sessions"),
+    ]
+    ms = lambda v: us(v * 1000)  # noqa: E731
+    for key, label, route in labels:
+        v = hc.get(key)
+        if v:
+            w(f"| {label} | `{route}` | {v['rps']:,.0f} | {ms(v['p50_ms'])} | {ms(v['p90_ms'])} "
+              f"| {ms(v['p99_ms'])} |")
+    w("")
+if start:
+    w("## Demo start")
+    w("")
+    w(f"`cargo run -p sessionward-example-axum` with the debug build already made (the "
+      f"README's first command), on a fresh SQLite file each time, {len(start['runs'])} runs: "
+      "from starting `cargo run` to the first answered `GET /` (cargo's own freshness check "
+      "included), then the first sign-in, which may wait for the User-Agent regexes that "
+      "compile on a background thread.")
+    w("")
+    w("| run | serving after | first sign-in took |")
+    w("|---|---|---|")
+    for i, run in enumerate(start["runs"], 1):
+        w(f"| {i} | {run['serving_s']:.2f} s | {run['first_login_s']:.2f} s |")
+    w(f"| **median** | **{start['serving_s']:.2f} s** | **{start['first_login_s']:.2f} s** |")
+    w("")
+if fresh:
+    w("## The README's two commands on a fresh clone")
+    w("")
+    w("A `git clone` of this commit into an empty directory with an empty target directory "
+      "and cargo's registry already downloaded, then the README's commands in the order a "
+      "newcomer following \"every test, then the demo\" runs them (services running, "
+      "no environment set):")
+    w("")
+    w("| command | wall time | crates compiled |")
+    w("|---|---|---|")
+    w(f"| `cargo test --workspace` | {fresh['test_s'] / 60:.1f} min | {fresh['test_compiled']} |")
+    w(f"| then `cargo run -p sessionward-example-axum` (to serving) | {fresh['run_s']:.1f} s | "
+      f"{fresh['run_compiled']} ({', '.join(fresh['run_compiled_names']) or 'none'}) |")
+    w("")
+
+w("## Aims (issue 18)")
+w("")
+aims = []
+
+
+def ratio_aim(text, value, limit, detail, at_most=True):
+    if value is None:
+        aim(text, None, "not measured in this run")
+    else:
+        aim(text, value <= limit if at_most else value >= limit, detail)
+
+
+for s, limit in (("redis", 1.3), ("memory", 2.0)):
+    a, b = est("sw_enrich", f"{s}_login_plain"), est("sw_enrich", f"{s}_login_enriched")
+    ratio_aim(f"login with enrichment + risk ≤ {limit}× plain ({s})",
+              None if a is None or b is None else b / a, limit,
+              f"{r(b, a)} ({us(b)} vs {us(a)})")
+row = next((x for x in sc if x["store"] == "postgres" and x.get("policy") == "default"
+            and x["sessions"] == 1), None)
+ratio_aim("login under a limit (default policy), Postgres ≤ 3× `SELECT 1` (interleaved floor, "
+          "1 stored session)", row and row["login_us"] / row["floor_get_us"], 3.0,
+          row and f"{row['login_us'] / row['floor_get_us']:.2f}× ({us(row['login_us'])} vs "
+          f"{us(row['floor_get_us'])})")
+for s, floor_key, limit, name in (("redis", "get", 2.0, "GET"), ("postgres", "sel", 3.0, "SELECT 1")):
+    v = sw(s, "revoke_all_5")
+    ratio_aim(f"revoke_all(5), {s.capitalize()} ≤ {limit:g}× {name}",
+              v and F[floor_key] and v / F[floor_key], limit,
+              f"{r(v, F[floor_key])} ({us(v)} vs {us(F[floor_key])})")
+o, g = tp.get("sw_redis_authenticate"), tp.get("floor_redis_get")
+ratio_aim(f"strict authenticate throughput at {load['tasks']} tasks, Redis ≥ 60% of raw GET "
+          "throughput", o and g and o["ops_per_s"] / g["ops_per_s"], 0.6,
+          o and g and f"{o['ops_per_s'] / g['ops_per_s']:.0%} ({o['ops_per_s']:,.0f} vs "
+          f"{g['ops_per_s']:,.0f} ops/s)", at_most=False)
+hb = heap["sessionward_memory_store_bytes_per_session"]
+ratio_aim("heap per session, `MemoryStore` ≤ 1,200 B", hb, 1200, f"{hb:,.0f} B")
+if http:
+    def rps(key):
+        return hc.get(key, {}).get("rps")
+
+    for fw in ("axum", "actix"):
+        c, j = rps(f"{fw}-cached"), rps(f"{fw}-jwt")
+        ratio_aim(f"{fw}: cached mode ≥ 85% of a plain route that only verifies the JWT",
+                  c and j and c / j, 0.85, c and j and f"{c / j:.0%} ({c:,.0f} vs {j:,.0f} req/s)",
+                  at_most=False)
+        st_, g_ = rps(f"{fw}-strict"), rps(f"{fw}-get-jwt")
+        ratio_aim(f"{fw}: strict Redis ≥ 80% of a route doing a raw GET + JWT verify",
+                  st_ and g_ and st_ / g_, 0.8,
+                  st_ and g_ and f"{st_ / g_:.0%} ({st_:,.0f} vs {g_:,.0f} req/s)", at_most=False)
+        peer = rps("axum-login")
+        for mode in ("strict", "cached"):
+            o_ = rps(f"{fw}-{mode}")
+            ratio_aim(f"{fw}: ours ({mode}) ≥ 1.5× the throughput of tower-sessions + axum-login "
+                      "(Redis store) on the same route", o_ and peer and o_ / peer, 1.5,
+                      o_ and peer and f"{o_ / peer:.2f}× ({o_:,.0f} vs {peer:,.0f} req/s)",
+                      at_most=False)
+        li, pl = hc.get(f"{fw}-list"), hc.get(f"{fw}-list-hello")
+        ratio_aim(f"{fw}: session list (10 enriched sessions) ≤ 2× a plain authenticated route "
+                  "(throughput ratio; p99 recorded)",
+                  li and pl and pl["rps"] / li["rps"], 2.0,
+                  li and pl and f"{pl['rps'] / li['rps']:.2f}× ({li['rps']:,.0f} vs "
+                  f"{pl['rps']:,.0f} req/s; list p99 {us(li['p99_ms'] * 1000)})")
+else:
+    aim("HTTP aims (wrk)", None, "the HTTP phase did not run")
+if start:
+    ratio_aim("demo start, `cargo run` to serving (debug build, already built) ≤ 1 s",
+              start["serving_s"], 1.0, f"{start['serving_s']:.2f} s (median of "
+              f"{len(start['runs'])}; first sign-in {start['first_login_s']:.2f} s)")
+else:
+    aim("demo start ≤ 1 s", None, "the start phase did not run")
+if fresh:
+    aim("after `cargo test --workspace`, `cargo run -p sessionward-example-axum` compiles only "
+        "the example binary", fresh["run_compiled"] <= 1,
+        f"{fresh['run_compiled']} crate(s) compiled "
+        f"({', '.join(fresh['run_compiled_names']) or 'none'}); test {fresh['test_s'] / 60:.1f} "
+        f"min, then run {fresh['run_s']:.1f} s")
+else:
+    aim("the README's second command compiles only the example", None,
+        "the fresh-clone phase did not run (`BENCH_FRESH=0`)")
+for line in aims:
+    w(line)
+w("")
+
 notes = os.path.join(os.path.dirname(script), "..", "examples", "peer-bench", "PROFILE.md")
 if os.path.exists(notes):
     w(open(notes).read().strip())
     w("")
-
 w("## Left out")
 w("")
-w("- **tower-sessions 0.14 middleware**: only its store calls are measured (section above); "
-  "its tower layer (cookie parsing and signing, the `Session` handle, save-on-response) is "
-  "not, nor its SQLite/MySQL stores.")
+w("- **tower-sessions 0.14**: its SQLite/MySQL stores; its middleware is measured only over "
+  "HTTP with axum-login and the Redis store (section above).")
 if not st_rows:
     w("- **Total sessions 10k → 1M in Redis**: not run in this run (`BENCH_TOTAL_MAX=0`); "
       f"seeded totals are {seed} per library/store.")

@@ -37,3 +37,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p "$core" --all-features
 for crate in sessionward-sqlx sessionward-redis sessionward-axum sessionward-actix; do
   RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p "$crate"
 done
+
+# The README's second command must reuse the first one's build.
+echo "-- example features unified with the workspace test build"
+python3 .ci/unified_features.py

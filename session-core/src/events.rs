@@ -412,7 +412,9 @@ pub struct TracingSink;
 
 impl EventSink for TracingSink {
     fn record(&self, event: &SecurityEvent) {
-        let json = event.to_json();
+        // Serialised only if a subscriber takes the event: tracing formats
+        // a field when it is recorded, and no subscriber means no work.
+        let json = LazyJson(event);
         let name = event.kind.name();
         match event.level {
             Level::Info => {
@@ -425,6 +427,15 @@ impl EventSink for TracingSink {
                 tracing::error!(target: "sessionward::security", event = name, event_json = %json)
             }
         }
+    }
+}
+
+/// An event's JSON, produced when displayed.
+struct LazyJson<'a>(&'a SecurityEvent);
+
+impl fmt::Display for LazyJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_json())
     }
 }
 

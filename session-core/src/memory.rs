@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: an in-process store for tests, demos and single-process apps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -329,12 +329,21 @@ struct UserHistory {
 #[derive(Default)]
 pub(crate) struct RiskData {
     users: HashMap<UserId, UserHistory>,
-    ip_logins: HashMap<IpAddr, Vec<Timestamp>>,
+    /// The most recent logins per address, oldest first, at most
+    /// [`IP_LOGIN_CAP`] each.
+    ip_logins: HashMap<IpAddr, VecDeque<Timestamp>>,
     used_tokens: HashMap<String, Timestamp>,
     /// Size at which expired used tokens are next dropped: pruning on every
     /// call would make each one O(n) (DPoP records one per request).
     prune_used_at: usize,
 }
+
+/// How many of the most recent logins are kept per IP address for the
+/// `login_burst` signal, as the Redis store's default: the count a login
+/// sees saturates here (keep `RiskConfig::burst_logins` below it). Without
+/// the cap, a shared address (a NAT, an office) would make every login
+/// scan every login it ever made from there.
+const IP_LOGIN_CAP: usize = 128;
 
 /// Fewest used-token entries before expired ones are dropped.
 const MIN_PRUNE_AT: usize = 1024;
@@ -452,8 +461,13 @@ impl RiskStore for MemoryStore {
         });
         if let Some(ip) = facts.ip {
             let times = data.ip_logins.entry(ip).or_default();
-            times.retain(|t| *t >= keep_since);
-            times.push(facts.at);
+            while times
+                .front()
+                .is_some_and(|t| *t < keep_since || times.len() >= IP_LOGIN_CAP)
+            {
+                times.pop_front();
+            }
+            times.push_back(facts.at);
         }
         Ok(())
     }
@@ -483,5 +497,70 @@ impl RiskStore for MemoryStore {
             .used_tokens
             .insert(token_id.to_owned(), expires_at)
             .is_none())
+    }
+}
+
+#[cfg(all(test, feature = "risk"))]
+mod tests {
+    use super::*;
+
+    fn facts(at: i64) -> LoginFacts {
+        LoginFacts {
+            fingerprints: vec!["ua:Firefox|Linux|desktop".into()],
+            country: None,
+            asn: None,
+            ip: Some(IpAddr::from([203, 0, 113, 9])),
+            latitude: None,
+            longitude: None,
+            at: Timestamp::from_unix_millis(at),
+        }
+    }
+
+    /// A shared address keeps its most recent logins only: memory and the
+    /// per-login work stay bounded, and the burst count saturates at the cap.
+    #[tokio::test]
+    async fn logins_per_address_are_capped() {
+        let store = MemoryStore::new();
+        let keep_since = Timestamp::from_unix_millis(0);
+        for i in 0..1_000 {
+            let user = UserId::new(format!("user-{i}")).unwrap();
+            store
+                .record_login(&user, &facts(1_000 + i), keep_since)
+                .await
+                .unwrap();
+        }
+        let kept = store
+            .risk()
+            .ip_logins
+            .values()
+            .map(VecDeque::len)
+            .sum::<usize>();
+        assert_eq!(kept, IP_LOGIN_CAP);
+        let someone = UserId::new("someone").unwrap();
+        let all = store
+            .login_history(&someone, &facts(5_000), keep_since)
+            .await
+            .unwrap();
+        assert_eq!(all.recent_logins_from_ip, IP_LOGIN_CAP as u32);
+        // Only the logins since the burst window's start count.
+        let recent = store
+            .login_history(&someone, &facts(5_000), Timestamp::from_unix_millis(1_990))
+            .await
+            .unwrap();
+        assert_eq!(recent.recent_logins_from_ip, 10);
+        // Logins older than what is kept are dropped at the next login.
+        store
+            .record_login(&someone, &facts(10_000), Timestamp::from_unix_millis(1_995))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .risk()
+                .ip_logins
+                .values()
+                .map(VecDeque::len)
+                .sum::<usize>(),
+            6
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionward_core::enrich::{CachedParser, MaxMindResolver, UapParser};
+use sessionward_core::enrich::{BackgroundUapParser, CachedParser, MaxMindResolver};
 use sessionward_core::events::{FanoutSink, MemorySink, TracingSink};
 use sessionward_core::notify::OutboxNotifier;
 use sessionward_core::risk::RiskConfig;
@@ -65,7 +65,8 @@ pub fn demo_policy(access_ttl: Option<Duration>) -> Result<SessionPolicy, String
         .map_err(|e| e.to_string())
 }
 
-/// User-Agent parsing (embedded uap-core regexes) and the MaxMind City and
+/// User-Agent parsing (embedded uap-core regexes, compiled on a background
+/// thread so the app serves at once; the first login may wait for them) and the MaxMind City and
 /// ASN test databases. The Anonymous-IP test database is left out: it
 /// lists the demo's London address as an anonymiser, which would flag
 /// every simulated London login.
@@ -73,7 +74,7 @@ pub fn demo_policy(access_ttl: Option<Duration>) -> Result<SessionPolicy, String
 /// # Errors
 /// A message when the embedded data cannot be loaded.
 pub fn demo_enricher() -> Result<Enricher, String> {
-    let parser = UapParser::shared_embedded().map_err(|e| e.to_string())?;
+    let parser = BackgroundUapParser::embedded();
     let geo = MaxMindResolver::from_bytes(TEST_CITY_DB)
         .and_then(|g| g.with_asn(TEST_ASN_DB))
         .map_err(|e| e.to_string())?;

@@ -50,9 +50,9 @@ pub use client_ip::{
 pub use geo::{AnonymousIp, GeoResolver, NoGeo, is_public_ip};
 #[cfg(feature = "geoip")]
 pub use geo::{DatabaseInfo, DbSource, GeoError, MaxMindResolver};
-pub use user_agent::{CachedParser, ParsedUserAgent, UserAgentParser};
 #[cfg(feature = "user-agent")]
-pub use user_agent::{UaParserError, UapParser};
+pub use user_agent::{BackgroundUapParser, UaParserError, UapParser};
+pub use user_agent::{CachedParser, ParsedUserAgent, UserAgentParser};
 
 /// Why [`Enricher::bundled`] failed (only if the embedded data is corrupt).
 #[cfg(feature = "bundled-test-data")]

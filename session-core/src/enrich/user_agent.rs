@@ -51,7 +51,7 @@ impl<P: UserAgentParser + ?Sized> UserAgentParser for Arc<P> {
 mod uap;
 #[cfg(feature = "user-agent")]
 #[cfg_attr(docsrs, doc(cfg(feature = "user-agent")))]
-pub use uap::{UaParserError, UapParser};
+pub use uap::{BackgroundUapParser, UaParserError, UapParser};
 
 /// Sanitises and truncates to [`MAX_USER_AGENT_LEN`] bytes.
 fn bounded(ua: &str) -> String {

@@ -1,6 +1,9 @@
 //! Hot-path driver for `valgrind --tool=callgrind` (deterministic
 //! instruction counts, immune to the shared machine's noise):
-//! `prof <jwt|cached|strict> <iterations>` on the in-process memory store.
+//! `prof <jwt|cached|strict|login|login-enriched> <iterations>` on the
+//! in-process memory store (the login modes log in a fresh user each time;
+//! `login-enriched` with the bundled enricher and the risk engine in shadow
+//! mode, the User-Agent cached after the warm-up login).
 //! Instructions per op = (Ir(n) - Ir(0)) / n.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,14 +19,18 @@ async fn main() {
     let mode = std::env::args().nth(1).expect("mode");
     let n: usize = std::env::args().nth(2).expect("n").parse().unwrap();
     let store = Arc::new(MemoryStore::new());
-    let m = sw_manager(
-        store,
-        if mode == "cached" {
-            RevocationMode::cached()
-        } else {
-            RevocationMode::Strict
-        },
-    );
+    let m = if mode == "login-enriched" {
+        sw_manager_enriched(store.clone(), store)
+    } else {
+        sw_manager(
+            store,
+            if mode == "cached" {
+                RevocationMode::cached()
+            } else {
+                RevocationMode::Strict
+            },
+        )
+    };
     if mode == "cached" {
         assert!(wait_cache_live(&m).await);
     }
@@ -46,6 +53,9 @@ async fn main() {
                 std::hint::black_box(
                     jsonwebtoken::decode::<AccessClaims>(&token, &key, &v).unwrap(),
                 );
+            }
+            "login" | "login-enriched" => {
+                std::hint::black_box(m.login(&user(), &sw_ctx()).await.unwrap());
             }
             _ => {
                 std::hint::black_box(m.authenticate(&token).await.unwrap());
