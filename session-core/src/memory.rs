@@ -21,7 +21,10 @@ use crate::time::Timestamp;
 /// store on every request until it has).
 const FEED_QUEUE: usize = 4096;
 
-type Sessions = HashMap<UserId, HashMap<SessionId, SessionRecord>>;
+/// Records are boxed: a record is over a kilobyte inline, and a user's map
+/// allocates room for several entries, so a single-session user would pay
+/// for four records (issue 18: 5 KB per session).
+type Sessions = HashMap<UserId, HashMap<SessionId, Box<SessionRecord>>>;
 
 /// Sessions kept in process memory behind one mutex. Every operation is one
 /// critical section, so each decision is atomic. Data is lost on restart,
@@ -150,7 +153,7 @@ impl SessionStore for MemoryStore {
                 // A continuation ticket redeemed twice: its id is taken.
                 return Err(StoreError::IdTaken);
             }
-            let existing: Vec<SessionRecord> = sessions.values().cloned().collect();
+            let existing: Vec<SessionRecord> = sessions.values().map(|r| (**r).clone()).collect();
             let decision = req.decide_in_tenant(existing, not_before, tenant_others);
             let mut revoked = Vec::new();
             for (victim, reason) in decision.revocations() {
@@ -163,7 +166,7 @@ impl SessionStore for MemoryStore {
             }
             if decision.admits() {
                 let session = req.session;
-                sessions.insert(session.id.clone(), session);
+                sessions.insert(session.id.clone(), Box::new(session));
             }
             (decision.into_outcome(), revoked)
         };
@@ -176,7 +179,11 @@ impl SessionStore for MemoryStore {
         user: &UserId,
         id: &SessionId,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self.lock().get(user).and_then(|s| s.get(id)).cloned())
+        Ok(self
+            .lock()
+            .get(user)
+            .and_then(|s| s.get(id))
+            .map(|r| (**r).clone()))
     }
 
     async fn touch(&self, req: TouchRequest) -> Result<bool, StoreError> {
@@ -263,7 +270,7 @@ impl SessionStore for MemoryStore {
         Ok(self
             .lock()
             .get(user)
-            .map(|s| s.values().cloned().collect())
+            .map(|s| s.values().map(|r| (**r).clone()).collect())
             .unwrap_or_default())
     }
 
@@ -363,7 +370,7 @@ impl MemoryStore {
         let matches =
             r.refresh.generation == req.expected_generation && r.refresh.hash == req.expected_hash;
         if !matches || !r.is_active(req.now, req.idle_cutoff) {
-            return Ok(RotateOutcome::Unchanged(Some(r.clone())));
+            return Ok(RotateOutcome::Unchanged(Some((**r).clone())));
         }
         r.refresh = RefreshState {
             hash: req.new_hash,
@@ -379,7 +386,7 @@ impl MemoryStore {
                 r.seen.last = Some(seen);
             }
         }
-        Ok(RotateOutcome::Rotated(r.clone()))
+        Ok(RotateOutcome::Rotated((**r).clone()))
     }
 
     fn risk(&self) -> MutexGuard<'_, RiskData> {

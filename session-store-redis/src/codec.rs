@@ -262,10 +262,38 @@ fn unescape(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Member names of [`SessionMeta`] (at any depth) and their stored short
-/// forms. No short form is itself a member name, so unknown members written
-/// by a newer core pass through both directions unchanged.
-const SHORT_KEYS: &[(&str, &str)] = &[
+/// Defines [`SHORT_KEYS`] and the two lookups from one list, so the lookups
+/// compile to `match`es: a session list decodes every member of ten records,
+/// and a linear scan of the table per member cost as much as the parse.
+macro_rules! short_keys {
+    ($(($long:literal, $short:literal)),* $(,)?) => {
+        /// Member names of [`SessionMeta`] (at any depth) and their stored
+        /// short forms. No short form is itself a member name, so unknown
+        /// members written by a newer core pass through both directions
+        /// unchanged. (The lookups below are what the codec uses; the list
+        /// itself is for the tests that check it.)
+        #[cfg(test)]
+        const SHORT_KEYS: &[(&str, &str)] = &[$(($long, $short)),*];
+
+        /// The stored short form of a member name.
+        fn short_key(long: &str) -> Option<&'static str> {
+            match long {
+                $($long => Some($short),)*
+                _ => None,
+            }
+        }
+
+        /// The member name of a stored short form.
+        fn long_key(short: &str) -> Option<&'static str> {
+            match short {
+                $($short => Some($long),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+short_keys! {
     ("user_agent", "ua"),
     ("device", "d"),
     ("browser", "b"),
@@ -291,21 +319,19 @@ const SHORT_KEYS: &[(&str, &str)] = &[
     ("name", "n"),
     ("weight", "w"),
     ("reason", "rs"),
-];
+}
 
 fn rename_keys(value: serde_json::Value, shorten: bool) -> serde_json::Value {
+    let lookup = if shorten { short_key } else { long_key };
     match value {
         serde_json::Value::Object(map) => serde_json::Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let renamed = SHORT_KEYS
-                        .iter()
-                        .find(|(long, short)| if shorten { *long == k } else { *short == k })
-                        .map(|(long, short)| if shorten { *short } else { *long });
-                    (
-                        renamed.map(str::to_owned).unwrap_or(k),
-                        rename_keys(v, shorten),
-                    )
+                    let key = match lookup(&k) {
+                        Some(renamed) => renamed.to_owned(),
+                        None => k,
+                    };
+                    (key, rename_keys(v, shorten))
                 })
                 .collect(),
         ),

@@ -52,6 +52,28 @@ pub async fn store() -> Option<RedisStore> {
     store_with(test_config()).await
 }
 
+/// A free port for a cluster node: Redis Cluster also listens on the port
+/// plus 10000 (the cluster bus) and refuses a port above 55535, so an
+/// ephemeral port from the OS (up to 60999 here) made the node fail to
+/// start about one time in five. Both ports are checked free.
+fn cluster_port() -> u16 {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    (0..2_000u64)
+        .map(|i| {
+            20_000
+                + ((seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(i * 7_919))
+                    % 35_000) as u16
+        })
+        .find(|&port| free(port) && free(port + 10_000))
+        .expect("a free port pair for a cluster node")
+}
+
 /// A private `redis-server` child on a free loopback port, killed on drop.
 /// Never the shared server.
 pub struct PrivateRedis {
@@ -71,11 +93,15 @@ impl PrivateRedis {
         if let Err(e) = probe {
             return service_unavailable("redis-server binary", "PATH", e);
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = if extra.contains(&"--cluster-enabled") {
+            cluster_port()
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
         let dir =
             std::env::temp_dir().join(format!("sessionward-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
