@@ -31,6 +31,9 @@ type Sessions = HashMap<UserId, HashMap<SessionId, Box<SessionRecord>>>;
 /// so use it for tests, demos and single-process apps that accept that.
 ///
 /// Its [`RevocationFeed`] is exact: revocations are delivered in process.
+/// As a risk store it keeps the 128 most recent logins per IP address (as
+/// the Redis store does by default), so the `login_burst` count saturates
+/// there: keep `RiskConfig::burst_logins` below it.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -55,7 +55,9 @@ pub async fn store() -> Option<RedisStore> {
 /// A free port for a cluster node: Redis Cluster also listens on the port
 /// plus 10000 (the cluster bus) and refuses a port above 55535, so an
 /// ephemeral port from the OS (up to 60999 here) made the node fail to
-/// start about one time in five. Both ports are checked free.
+/// start about one time in five. Both ports are checked free, and both lie
+/// below the OS's ephemeral range (32768 and up), so no outgoing connection
+/// takes one between the check and the start.
 fn cluster_port() -> u16 {
     let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let seed = std::process::id() as u64
@@ -64,11 +66,11 @@ fn cluster_port() -> u16 {
             .map_or(0, |d| d.as_nanos() as u64);
     (0..2_000u64)
         .map(|i| {
-            20_000
+            10_000
                 + ((seed
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(i * 7_919))
-                    % 35_000) as u16
+                    % 12_767) as u16
         })
         .find(|&port| free(port) && free(port + 10_000))
         .expect("a free port pair for a cluster node")

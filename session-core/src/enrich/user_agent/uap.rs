@@ -102,6 +102,14 @@ impl UapParser {
 /// the process-wide one of [`UapParser::shared_embedded`]: it is built once,
 /// however many of these are created.
 ///
+/// The wait blocks the calling thread. On an async runtime that is a worker
+/// thread for the rest of the compile (up to a few seconds in a debug
+/// build), and with actix-web's single-threaded workers every connection of
+/// that worker waits too. Where a login arriving in the first seconds
+/// after a start must not hold a worker, call [`BackgroundUapParser::wait`]
+/// from `tokio::task::spawn_blocking` before serving, or build
+/// [`UapParser::shared_embedded`] at startup.
+///
 /// The embedded regexes are tested to compile, so the compile cannot fail in
 /// a released build; if it ever did, [`BackgroundUapParser::wait`] returns
 /// the error (use it in a readiness check) and each parse returns an
