@@ -1794,6 +1794,25 @@ pub async fn openapi_document_over_http<H: AdapterHarness>() {
     assert_eq!(r.status, 404);
 }
 
+/// `GET <prefix>/jwks` when asked for: the token configuration's key set
+/// (empty with the harness's HS256 key: a shared secret is never
+/// published; the keys themselves are checked in `tokens::jwks`), cacheable
+/// for 5 minutes; `GET` only; off by default.
+pub async fn jwks_over_http<H: AdapterHarness>() {
+    let fx = fixture::<H>(bearer().with_jwks_route(true), SessionPolicy::default()).await;
+    let r = fx.app.send(TestRequest::new("GET", "/auth/jwks")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.one("content-type"), Some("application/json"));
+    assert_eq!(r.one("cache-control"), Some("public, max-age=300"));
+    assert_eq!(r.json(), fx.api.manager().tokens().jwks());
+    assert_eq!(r.json(), serde_json::json!({ "keys": [] }));
+    let r = fx.app.send(TestRequest::new("POST", "/auth/jwks")).await;
+    assert_eq!(r.status, 405);
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    let r = fx.app.send(TestRequest::new("GET", "/auth/jwks")).await;
+    assert_eq!(r.status, 404);
+}
+
 /// Expands to one test per behavioural case for the adapter harness
 /// `$harness`, each marked with the test attribute `$attr` (for example
 /// `tokio::test` or `actix_web::test`).
@@ -1828,6 +1847,7 @@ macro_rules! web_adapter_tests {
             revoke_one_session,
             revoke_all_wipes_caller,
             listing_has_no_secrets,
+            jwks_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

@@ -64,6 +64,9 @@ pub struct VerifyingKey {
     kid: String,
     alg: JwtAlgorithm,
     key: DecodingKey,
+    /// The raw public key of an asymmetric key (32 bytes for Ed25519, the
+    /// 65-byte uncompressed point for P-256), for its JWK; never a secret.
+    public: Option<Vec<u8>>,
 }
 
 /// A key that signs new tokens (and verifies them).
@@ -109,6 +112,7 @@ impl SigningKey {
                 kid,
                 alg: JwtAlgorithm::HS256,
                 key: DecodingKey::from_secret(secret).map_err(KeyError::InvalidKey)?,
+                public: None,
             },
         })
     }
@@ -165,6 +169,7 @@ impl VerifyingKey {
             kid: check_kid(kid)?,
             alg: JwtAlgorithm::EdDSA,
             key: DecodingKey::from_ed_pem(public_pem).map_err(KeyError::InvalidKey)?,
+            public: super::jwks::spki_public_key(public_pem, JwtAlgorithm::EdDSA),
         })
     }
 
@@ -177,6 +182,7 @@ impl VerifyingKey {
             kid: check_kid(kid)?,
             alg: JwtAlgorithm::ES256,
             key: DecodingKey::from_ec_pem(public_pem).map_err(KeyError::InvalidKey)?,
+            public: super::jwks::spki_public_key(public_pem, JwtAlgorithm::ES256),
         })
     }
 
@@ -192,6 +198,11 @@ impl VerifyingKey {
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
         &self.key
+    }
+
+    /// The raw public key, for asymmetric keys given as SPKI PEM.
+    pub(super) fn public_key(&self) -> Option<&[u8]> {
+        self.public.as_deref()
     }
 }
 

@@ -5,6 +5,7 @@
 //! header `typ` of `at+jwt`; each key is pinned to one algorithm and named by
 //! `kid`, so several keys can be accepted during a key rotation.
 
+mod jwks;
 mod jwt;
 mod keys;
 mod refresh;

@@ -156,6 +156,7 @@ pub struct AdapterConfig {
     pub(super) max_credential_len: usize,
     pub(super) resolver: Arc<dyn ClientIpResolver>,
     pub(super) openapi_route: bool,
+    pub(super) jwks_route: bool,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
 }
@@ -171,6 +172,7 @@ impl fmt::Debug for AdapterConfig {
             .field("device_cookie", &self.device_cookie)
             .field("max_credential_len", &self.max_credential_len)
             .field("openapi_route", &self.openapi_route)
+            .field("jwks_route", &self.jwks_route)
             .field("client_hints", &self.client_hints)
             .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
@@ -189,6 +191,7 @@ impl Default for AdapterConfig {
             max_credential_len: DEFAULT_MAX_CREDENTIAL_LEN,
             resolver: Arc::new(PeerAddrOnly),
             openapi_route: false,
+            jwks_route: false,
             client_hints: true,
             public_origin: None,
         }
@@ -279,6 +282,17 @@ impl AdapterConfig {
         self
     }
 
+    /// Also serve the public token keys as a JSON Web Key Set at
+    /// `GET <prefix>/jwks` ([`crate::tokens::TokenConfig::jwks`]), so another
+    /// service can verify our EdDSA or ES256 access tokens itself (default
+    /// off; with HS256 keys the set is empty, as a shared secret is never
+    /// published). Cached by clients for 5 minutes: publish a new key as a
+    /// verification key at least that long before signing with it.
+    pub fn with_jwks_route(mut self, enabled: bool) -> Self {
+        self.jwks_route = enabled;
+        self
+    }
+
     /// Ask browsers for User-Agent Client Hints (default on): every
     /// response through the layer carries `Accept-CH:`
     /// [`crate::enrich::ACCEPT_CH`], so Chromium browsers send the Windows
@@ -320,6 +334,11 @@ impl AdapterConfig {
     /// Whether `GET <prefix>/openapi.json` is served.
     pub fn openapi_route(&self) -> bool {
         self.openapi_route
+    }
+
+    /// Whether `GET <prefix>/jwks` is served.
+    pub fn jwks_route(&self) -> bool {
+        self.jwks_route
     }
 
     /// The token transport.

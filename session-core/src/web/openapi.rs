@@ -298,6 +298,16 @@ impl SessionApi {
         if !bearer {
             self.dbsc_paths(&mut paths);
         }
+        if config.jwks_route() {
+            paths.insert(
+                format!("{p}{}", super::routes::JWKS_PATH),
+                json!({ "get": {
+                    "operationId": "sessionward_jwks",
+                    "summary": "The public keys that verify our access tokens (RFC 7517; empty with HS256 keys)",
+                    "responses": { "200": { "description": "A JSON Web Key Set", "content": { "application/json": { "schema": { "type": "object", "required": ["keys"], "properties": { "keys": { "type": "array", "items": { "type": "object" } } } } } } } }
+                }}),
+            );
+        }
         if config.openapi_route() {
             paths.insert(
                 format!("{p}{OPENAPI_PATH}"),
@@ -486,15 +496,17 @@ mod tests {
 
     #[test]
     fn the_document_lists_exactly_the_routes_served() {
-        for (transport, openapi_route, prefix) in [
-            (TokenTransport::Cookies, false, "/auth"),
-            (TokenTransport::Bearer, true, "/api/session"),
-            (TokenTransport::Cookies, true, ""),
+        for (transport, openapi_route, prefix, jwks_route) in [
+            (TokenTransport::Cookies, false, "/auth", false),
+            (TokenTransport::Bearer, true, "/api/session", true),
+            (TokenTransport::Cookies, true, "", false),
+            (TokenTransport::Cookies, false, "/auth", true),
         ] {
             let api = api(AdapterConfig::new()
                 .with_transport(transport)
                 .with_route_prefix(prefix)
-                .with_openapi_route(openapi_route));
+                .with_openapi_route(openapi_route)
+                .with_jwks_route(jwks_route));
             let doc = api.openapi_json();
             assert_eq!(doc["openapi"], "3.1.0");
             let found = operations(&doc);
@@ -514,6 +526,9 @@ mod tests {
             .collect();
             if openapi_route {
                 expected.insert(("GET".to_owned(), format!("{prefix}{OPENAPI_PATH}")));
+            }
+            if jwks_route {
+                expected.insert(("GET".to_owned(), format!("{prefix}/jwks")));
             }
             if transport == TokenTransport::Cookies {
                 for path in ["/dbsc/register", "/dbsc/refresh"] {
@@ -546,6 +561,11 @@ mod tests {
                     .is_some(),
                 openapi_route,
                 "the document is served only when asked for"
+            );
+            assert_eq!(
+                api.route("GET", &format!("{prefix}/jwks")).is_some(),
+                jwks_route,
+                "the key set is served only when asked for"
             );
         }
     }

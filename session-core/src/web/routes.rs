@@ -45,7 +45,16 @@ pub enum Route {
     /// `GET /openapi.json`, when [`super::AdapterConfig::with_openapi_route`]
     /// is on.
     OpenApi,
+    /// `GET /jwks`: the public token keys, when
+    /// [`super::AdapterConfig::with_jwks_route`] is on.
+    Jwks,
 }
+
+/// Where the key set is served, under the prefix.
+pub(super) const JWKS_PATH: &str = "/jwks";
+
+/// How long clients may keep the key set.
+const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
 
 impl Route {
     /// Whether serving it needs the request body (at most
@@ -118,6 +127,7 @@ impl SessionApi {
             super::openapi::OPENAPI_PATH if self.config().openapi_route() => {
                 pick("GET", Route::OpenApi)
             }
+            JWKS_PATH if self.config().jwks_route() => pick("GET", Route::Jwks),
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
@@ -162,6 +172,11 @@ impl SessionApi {
             Route::DbscRefresh => self.dbsc_refresh(&req).await,
             Route::ContinueLogin => self.continue_login_routed(&req).await,
             Route::OpenApi => WebResponse::json(200, self.openapi_json().to_string()),
+            Route::Jwks => {
+                let mut r = WebResponse::json(200, self.manager().tokens().jwks().to_string());
+                r.headers.retain(|(name, _)| *name != "cache-control");
+                r.with_header("cache-control", JWKS_CACHE_CONTROL)
+            }
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),
