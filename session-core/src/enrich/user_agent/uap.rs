@@ -2,7 +2,7 @@
 //! uap-core regexes (feature `user-agent`).
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 
 use super::{ParsedUserAgent, UserAgentParser, bounded};
 use crate::record::{DeviceClass, DeviceInfo};
@@ -134,19 +134,24 @@ impl BackgroundUapParser {
     /// Starts compiling the embedded regexes on a background thread (unless
     /// they are compiled or compiling already) and returns at once.
     pub fn embedded() -> Self {
-        if SHARED_EMBEDDED.get().is_none() {
-            // A failed spawn (no threads left) only means the first parse
-            // compiles the regexes itself.
-            let _ = std::thread::Builder::new()
-                .name("sessionward-uap-compile".into())
-                .spawn(|| {
-                    let _ = UapParser::shared_embedded();
-                });
-        }
+        // One compile thread per process, however many parsers are made.
+        static SPAWN: Once = Once::new();
+        SPAWN.call_once(|| {
+            if SHARED_EMBEDDED.get().is_none() {
+                // A failed spawn (no threads left) only means the first parse
+                // compiles the regexes itself.
+                let _ = std::thread::Builder::new()
+                    .name("sessionward-uap-compile".into())
+                    .spawn(|| {
+                        let _ = UapParser::shared_embedded();
+                    });
+            }
+        });
         Self { _started: () }
     }
 
-    /// Whether the regexes are compiled, so that a parse does not wait.
+    /// Whether the compile has finished, so that a parse does not wait
+    /// (also after a failed compile: [`BackgroundUapParser::wait`] tells which).
     pub fn is_ready(&self) -> bool {
         SHARED_EMBEDDED.get().is_some()
     }
@@ -163,7 +168,11 @@ impl UserAgentParser for BackgroundUapParser {
         match self.wait() {
             Ok(parser) => parser.parse(ua),
             Err(error) => {
-                tracing::error!(%error, "the embedded uap regexes did not compile: User-Agents are not parsed");
+                // Once: the same error would otherwise be logged per login.
+                static LOGGED: Once = Once::new();
+                LOGGED.call_once(|| {
+                    tracing::error!(%error, "the embedded uap regexes did not compile: User-Agents are not parsed");
+                });
                 ParsedUserAgent::default()
             }
         }
