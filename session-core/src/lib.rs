@@ -42,9 +42,10 @@ pub use limits::{LimitResolver, ResolvedLimits};
 #[cfg(feature = "risk")]
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
-    AuthenticatedSession, BuildError, CONTINUATION_TICKET_TYP, CONTINUATION_TTL, DeviceRefresh,
-    ExportedSession, LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof, Refreshed,
-    RevocationMode, SessionManager, SessionManagerBuilder, TokenPair, UserExport,
+    ActiveToken, AuthenticatedSession, BuildError, CONTINUATION_TICKET_TYP, CONTINUATION_TTL,
+    DeviceRefresh, ExportedSession, IntrospectedKind, Introspection, LoginOptions, LoginSuccess,
+    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
+    TokenPair, UserExport,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -79,4 +80,22 @@ mod memory_conformance {
         Some(std::sync::Arc::new(crate::MemoryStore::new()))
     }
     crate::risk_store_conformance_tests!(memory_risk_store);
+}
+#[cfg(test)]
+mod tmp_sizes {
+    #[test]
+    fn sizes() {
+        use std::mem::size_of;
+        eprintln!("record {}", size_of::<crate::record::SessionRecord>());
+        eprintln!("meta {}", size_of::<crate::record::SessionMeta>());
+        eprintln!("seenlog {}", size_of::<crate::seen::SeenLog>());
+        eprintln!("seenfrom {}", size_of::<crate::seen::SeenFrom>());
+        eprintln!("location {}", size_of::<crate::record::Location>());
+        eprintln!("device {}", size_of::<crate::record::DeviceInfo>());
+        eprintln!("refresh {}", size_of::<crate::record::RefreshState>());
+        eprintln!(
+            "revocation {}",
+            size_of::<Option<crate::record::Revocation>>()
+        );
+    }
 }

@@ -199,7 +199,7 @@ impl SessionStore for MemoryStore {
                 if r.last_seen_at == seen.read_last_seen_at {
                     r.seen.places = seen.places;
                 }
-                r.seen.last = Some(seen.last);
+                r.seen.last = Some(Box::new(seen.last));
             }
             r.last_seen_at = req.at;
             return Ok(true);
@@ -386,7 +386,7 @@ impl MemoryStore {
         if req.now > r.last_seen_at {
             r.last_seen_at = req.now;
             if let Some(seen) = req.seen {
-                r.seen.last = Some(seen);
+                r.seen.last = Some(Box::new(seen));
             }
         }
         Ok(RotateOutcome::Rotated((**r).clone()))

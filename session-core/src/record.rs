@@ -319,7 +319,17 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
-    /// The thumbprint of the key the session is bound to, if any.
+    /// The DPoP key thumbprint its access tokens must carry in `cnf.jkt`
+    /// (`None` for unbound and DBSC-bound sessions, whose access tokens
+    /// are bearer tokens).
+    pub fn access_thumbprint(&self) -> Option<&str> {
+        self.meta
+            .binding
+            .as_ref()
+            .and_then(crate::binding::KeyBinding::access_thumbprint)
+    }
+
+    /// The thumbprint of the key the session is bound to, of either kind.
     pub fn bound_thumbprint(&self) -> Option<&str> {
         self.meta
             .binding

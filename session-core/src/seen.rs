@@ -57,7 +57,9 @@ impl SeenFrom {
 pub struct SeenLog {
     /// The latest use that wrote activity, when it carried a request
     /// context; `None` until then (the login is in the session's meta).
-    pub last: Option<SeenFrom>,
+    /// Boxed: most stored sessions have none, and a `SeenFrom` inline
+    /// would add about 400 bytes to every record.
+    pub last: Option<Box<SeenFrom>>,
     /// Distinct (network, place) pairs of uses after login, newest first,
     /// at most [`MAX_RECENT_PLACES`]; each with the latest time it was
     /// seen. An activity write puts its own use first; a refresh writes
@@ -75,7 +77,7 @@ impl SeenLog {
     pub fn places_with(&self, new: &SeenFrom, keep_since: Option<Timestamp>) -> Vec<SeenFrom> {
         let mut out: Vec<SeenFrom> = Vec::with_capacity(MAX_RECENT_PLACES);
         let candidates = std::iter::once(new)
-            .chain(self.last.iter())
+            .chain(self.last.as_deref())
             .chain(self.places.iter());
         for seen in candidates {
             if out.len() == MAX_RECENT_PLACES {
@@ -94,7 +96,8 @@ impl SeenLog {
     pub fn recent_places(&self, login: &SeenFrom) -> Vec<SeenFrom> {
         let mut all: Vec<&SeenFrom> = self
             .last
-            .iter()
+            .as_deref()
+            .into_iter()
             .chain(self.places.iter())
             .chain(std::iter::once(login))
             .collect();
@@ -163,7 +166,7 @@ mod tests {
         for i in 0..20i64 {
             let new = seen(1_000 + i, &format!("81.2.{i}.1"), "London");
             log.places = log.places_with(&new, None);
-            log.last = Some(new);
+            log.last = Some(Box::new(new));
         }
         assert_eq!(log.places.len(), MAX_RECENT_PLACES);
         assert_eq!(log.places[0].at, Timestamp::from_unix_millis(1_019));
@@ -178,7 +181,7 @@ mod tests {
     #[test]
     fn the_stored_last_is_folded_in_and_old_entries_drop() {
         let log = SeenLog {
-            last: Some(seen(500, "89.160.20.112", "Linköping")),
+            last: Some(Box::new(seen(500, "89.160.20.112", "Linköping"))),
             places: vec![seen(100, "81.2.69.142", "London")],
         };
         let new = seen(900, "2.125.160.216", "Boxford");

@@ -50,6 +50,7 @@
 //! | `invalid_dpop_proof` | 401 (400 on logins and the refresh route) | `WWW-Authenticate: DPoP error="invalid_dpop_proof", …` from protected routes; the body's `error_description` says why |
 //! | `use_dpop_nonce` | 401 (400 on logins and the refresh route) | `DPoP-Nonce`, and `WWW-Authenticate: DPoP error="use_dpop_nonce", …` from protected routes |
 //! | `device_bound_session` | 401 | the refresh route got a device-bound (DBSC) session's refresh cookie: the browser renews it itself, through `<prefix>/dbsc/refresh` |
+//! | `invalid_client` | 401 | the introspection or revocation route's caller did not authenticate: `WWW-Authenticate` from its [`ServiceAuthenticator::challenge`] (`Basic realm="sessionward"`) |
 //! | `unavailable` | 503 | store unreachable: fail closed |
 //! | `method_not_allowed` | 405 | `Allow` |
 //! | `internal_error` | 500 | |
@@ -61,7 +62,10 @@
 //! `POST /sessions/revoke-all`, `GET`/`POST /sessions/not-me`, and with
 //! cookies the Device Bound Session Credentials routes `POST /dbsc/register`
 //! and `POST /dbsc/refresh`, which browsers call themselves
-//! ([`crate::binding::DbscPolicy`]). The
+//! ([`crate::binding::DbscPolicy`]). Off by default: `GET /openapi.json`,
+//! `GET /jwks`, and for sibling services `POST /introspect` (RFC 7662) and
+//! `POST /revoke` (RFC 7009), behind the caller authentication given to
+//! [`AdapterConfig::with_token_service`]. The
 //! adapters' layer serves them itself ([`SessionApi::route`],
 //! [`SessionApi::serve`]); handlers act on the caller's session through
 //! [`SessionHandle`].
@@ -79,6 +83,7 @@ mod openapi;
 mod rejection;
 mod response;
 mod routes;
+mod token_service;
 
 #[cfg(feature = "risk")]
 pub use actions::token_from_query;
@@ -96,6 +101,10 @@ pub use openapi::OPENAPI_PATH;
 pub use rejection::Rejection;
 pub use response::WebResponse;
 pub use routes::{Route, RouteMatch, RouteRequest};
+pub use token_service::{
+    ClientSecret, MIN_CLIENT_SECRET_LEN, ServiceAuthenticator, ServiceCall, ServiceClients,
+    WeakClientSecret,
+};
 
 /// The exact `Clear-Site-Data` value sent when a session ends.
 pub const CLEAR_SITE_DATA: &str = "\"cache\", \"cookies\", \"storage\"";

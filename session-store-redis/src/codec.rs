@@ -71,7 +71,7 @@ pub(crate) fn encode(r: &SessionRecord) -> Result<String, StoreError> {
         hash_text(&r.refresh.hash),
         class_code(r.device_class),
     );
-    let (last, places) = seen_lines(r.seen.last.as_ref(), &r.seen.places)?;
+    let (last, places) = seen_lines(r.seen.last.as_deref(), &r.seen.places)?;
     if !last.is_empty() || !places.is_empty() {
         let _ = write!(out, "\n{last}\n{places}");
     }
@@ -477,7 +477,7 @@ mod tests {
             device: DeviceInfo::default(),
             anomalies: vec!["device_changed".into()],
         };
-        r.seen.last = Some(seen.clone());
+        r.seen.last = Some(Box::new(seen.clone()));
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 3, "two seen lines follow");
         assert_eq!(decode(&r.user, r.id.as_str(), &raw).unwrap(), r);

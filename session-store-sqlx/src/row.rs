@@ -178,7 +178,7 @@ impl<'a> Encoded<'a> {
         let refresh_generation =
             i64::try_from(r.refresh.generation).map_err(|e| StoreError::Backend(Box::new(e)))?;
         let places = Some(r.seen.places.as_slice()).filter(|p| !p.is_empty());
-        let (last_seen_from, places) = seen_columns(r.seen.last.as_ref(), places)?;
+        let (last_seen_from, places) = seen_columns(r.seen.last.as_deref(), places)?;
         Ok(Encoded {
             user_id: r.user.as_str(),
             session_id: r.id.as_str(),

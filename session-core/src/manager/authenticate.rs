@@ -153,11 +153,7 @@ impl SessionManager {
         // before the activity write.
         // The stored binding must agree with the token's: a bearer token of
         // a session bound since (or the reverse) is refused.
-        let bound = record
-            .meta
-            .binding
-            .as_ref()
-            .and_then(crate::binding::KeyBinding::access_thumbprint);
+        let bound = record.access_thumbprint();
         if claims.cnf.as_ref().map(|c| c.jkt.as_str()) != bound {
             return Err(SessionError::Proof(ProofError::KeyMismatch));
         }
@@ -180,7 +176,11 @@ impl SessionManager {
         })
     }
 
-    fn verify_access(&self, token: &str, now: Timestamp) -> Result<AccessClaims, SessionError> {
+    pub(super) fn verify_access(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<AccessClaims, SessionError> {
         let tokens = &self.inner.tokens;
         tokens
             .verify_jwt::<AccessClaims>(ACCESS_TOKEN_TYP, token)
@@ -304,7 +304,7 @@ impl SessionManager {
         updated.last_seen_at = now;
         if let Some(seen) = seen {
             updated.seen.places = seen.places;
-            updated.seen.last = Some(seen.last);
+            updated.seen.last = Some(Box::new(seen.last));
         }
         Ok(Arc::new(updated))
     }

@@ -61,10 +61,12 @@ mod dbsc;
 mod dpop;
 mod limits;
 mod seen;
+mod token_service;
 pub use dbsc::*;
 pub use dpop::*;
 pub use limits::*;
 pub use seen::*;
+pub use token_service::*;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -1848,6 +1850,8 @@ macro_rules! web_adapter_tests {
             revoke_all_wipes_caller,
             listing_has_no_secrets,
             jwks_over_http,
+            token_introspection_over_http,
+            token_revocation_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

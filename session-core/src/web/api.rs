@@ -100,7 +100,7 @@ struct LogoutBody {
     refresh_token: Option<String>,
 }
 
-fn text(bytes: &[u8]) -> Option<&str> {
+pub(super) fn text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 

@@ -157,6 +157,7 @@ pub struct AdapterConfig {
     pub(super) resolver: Arc<dyn ClientIpResolver>,
     pub(super) openapi_route: bool,
     pub(super) jwks_route: bool,
+    pub(super) token_service: Option<Arc<dyn super::ServiceAuthenticator>>,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
 }
@@ -173,6 +174,7 @@ impl fmt::Debug for AdapterConfig {
             .field("max_credential_len", &self.max_credential_len)
             .field("openapi_route", &self.openapi_route)
             .field("jwks_route", &self.jwks_route)
+            .field("token_service", &self.token_service.is_some())
             .field("client_hints", &self.client_hints)
             .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
@@ -192,6 +194,7 @@ impl Default for AdapterConfig {
             resolver: Arc::new(PeerAddrOnly),
             openapi_route: false,
             jwks_route: false,
+            token_service: None,
             client_hints: true,
             public_origin: None,
         }
@@ -291,6 +294,35 @@ impl AdapterConfig {
     pub fn with_jwks_route(mut self, enabled: bool) -> Self {
         self.jwks_route = enabled;
         self
+    }
+
+    /// Also serve token introspection (RFC 7662) at `POST <prefix>/introspect`
+    /// and token revocation (RFC 7009) at `POST <prefix>/revoke`, for the
+    /// services `authenticator` admits (default off). Another service asks
+    /// whether an access or refresh token of ours is active (read from the
+    /// store, whatever the revocation mode), or ends the session a token
+    /// belongs to (as logout does with that token).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sessionward_core::web::{AdapterConfig, ClientSecret, ServiceClients};
+    /// let secret = std::env::var("BILLING_CLIENT_SECRET")
+    ///     .unwrap_or_else(|_| "a-generated-secret-of-at-least-32-chars".into());
+    /// let clients = ServiceClients::new().with_client("billing", ClientSecret::new(&secret).unwrap());
+    /// let config = AdapterConfig::new().with_token_service(Arc::new(clients));
+    /// assert!(config.token_service().is_some());
+    /// ```
+    pub fn with_token_service(
+        mut self,
+        authenticator: Arc<dyn super::ServiceAuthenticator>,
+    ) -> Self {
+        self.token_service = Some(authenticator);
+        self
+    }
+
+    /// Who may call the introspection and revocation routes, when served.
+    pub fn token_service(&self) -> Option<&Arc<dyn super::ServiceAuthenticator>> {
+        self.token_service.as_ref()
     }
 
     /// Ask browsers for User-Agent Client Hints (default on): every

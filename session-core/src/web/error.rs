@@ -43,6 +43,9 @@ pub enum ErrorCode {
     /// renews its cookies itself, through `<prefix>/dbsc/refresh`, and the
     /// plain refresh route refuses its refresh cookie.
     DeviceBoundSession,
+    /// 401: the caller of the introspection or revocation route did not
+    /// authenticate as a service (RFC 6749 §5.2).
+    InvalidClient,
     /// 503: the session store is unreachable (fail closed).
     Unavailable,
     /// 500: anything else.
@@ -66,6 +69,7 @@ impl ErrorCode {
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::DeviceBoundSession => "device_bound_session",
+            ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -79,7 +83,8 @@ impl ErrorCode {
             | ErrorCode::ReauthenticationRequired
             | ErrorCode::InvalidDpopProof
             | ErrorCode::UseDpopNonce
-            | ErrorCode::DeviceBoundSession => 401,
+            | ErrorCode::DeviceBoundSession
+            | ErrorCode::InvalidClient => 401,
             ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidRequest => 400,

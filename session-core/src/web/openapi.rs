@@ -64,6 +64,50 @@ const REAUTH: (u16, &str, &[ErrorCode]) = (
 impl SessionApi {
     /// The two Device Bound Session Credentials routes (cookie transport),
     /// which browsers call themselves.
+    /// The introspection and revocation routes, for services.
+    fn token_service_paths(&self, paths: &mut Map<String, Value>) {
+        let p = self.config().route_prefix();
+        let form = json!({ "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+            "type": "object", "required": ["token"], "properties": {
+                "token": { "type": "string", "description": "an access or refresh token of ours" },
+                "token_type_hint": { "type": "string", "description": "accepted, not needed" } } } } } });
+        let refused = [
+            (
+                400,
+                "not a form with one `token`",
+                &[ErrorCode::InvalidRequest][..],
+            ),
+            (
+                401,
+                "the calling service did not authenticate (`WWW-Authenticate` says how)",
+                &[ErrorCode::InvalidClient][..],
+            ),
+            UNAVAILABLE,
+        ];
+        let introspection = json!({ "description": "`{\"active\": false}`, or `active: true` with `token_type`, `iss`, `aud`, `sub`, `sid`, `exp`, `iat`, `auth_time`, and for access tokens `jti` and a bound token's `cnf`",
+            "content": { "application/json": { "schema": { "type": "object", "required": ["active"], "properties": { "active": { "type": "boolean" } } } } } });
+        paths.insert(
+            format!("{p}{}", super::token_service::INTROSPECT_PATH),
+            json!({ "post": {
+                "operationId": "sessionward_introspect",
+                "security": [{ "serviceClient": [] }],
+                "summary": "Whether a token is active (RFC 7662), for an authenticated service",
+                "requestBody": form.clone(),
+                "responses": responses(("200", introspection), &refused),
+            }}),
+        );
+        paths.insert(
+            format!("{p}{}", super::token_service::REVOKE_PATH),
+            json!({ "post": {
+                "operationId": "sessionward_revoke_token",
+                "security": [{ "serviceClient": [] }],
+                "summary": "End the session a token belongs to (RFC 7009), for an authenticated service",
+                "requestBody": form,
+                "responses": responses(("200", json!({ "description": "revoked, or the token named no session" })), &refused),
+            }}),
+        );
+    }
+
     fn dbsc_paths(&self, paths: &mut Map<String, Value>) {
         let p = self.config().route_prefix();
         let header = |name: &str, description: &str| {
@@ -298,6 +342,9 @@ impl SessionApi {
         if !bearer {
             self.dbsc_paths(&mut paths);
         }
+        if config.token_service().is_some() {
+            self.token_service_paths(&mut paths);
+        }
         if config.jwks_route() {
             paths.insert(
                 format!("{p}{}", super::routes::JWKS_PATH),
@@ -421,6 +468,10 @@ impl SessionApi {
         if !dpop && let Some(schemes) = doc["components"]["securitySchemes"].as_object_mut() {
             schemes.remove("dpopProof");
         }
+        if config.token_service().is_some() {
+            doc["components"]["securitySchemes"]["serviceClient"] = json!({ "type": "http", "scheme": "basic",
+                "description": "the calling service's client credentials (RFC 6749 §2.3.1), or what the host's `ServiceAuthenticator` takes" });
+        }
         doc["components"]["schemas"]["ContinueRequest"] = json!({
             "type": "object", "required": ["ticket"], "properties": {
                 "ticket": { "type": "string", "description": "the `ticket` of the 409 answer" },
@@ -496,17 +547,22 @@ mod tests {
 
     #[test]
     fn the_document_lists_exactly_the_routes_served() {
-        for (transport, openapi_route, prefix, jwks_route) in [
-            (TokenTransport::Cookies, false, "/auth", false),
-            (TokenTransport::Bearer, true, "/api/session", true),
-            (TokenTransport::Cookies, true, "", false),
-            (TokenTransport::Cookies, false, "/auth", true),
+        for (transport, openapi_route, prefix, jwks_route, token_service) in [
+            (TokenTransport::Cookies, false, "/auth", false, false),
+            (TokenTransport::Bearer, true, "/api/session", true, true),
+            (TokenTransport::Cookies, true, "", false, true),
+            (TokenTransport::Cookies, false, "/auth", true, false),
         ] {
-            let api = api(AdapterConfig::new()
+            let mut config = AdapterConfig::new()
                 .with_transport(transport)
                 .with_route_prefix(prefix)
                 .with_openapi_route(openapi_route)
-                .with_jwks_route(jwks_route));
+                .with_jwks_route(jwks_route);
+            if token_service {
+                config = config
+                    .with_token_service(std::sync::Arc::new(crate::web::ServiceClients::new()));
+            }
+            let api = api(config);
             let doc = api.openapi_json();
             assert_eq!(doc["openapi"], "3.1.0");
             let found = operations(&doc);
@@ -529,6 +585,11 @@ mod tests {
             }
             if jwks_route {
                 expected.insert(("GET".to_owned(), format!("{prefix}/jwks")));
+            }
+            if token_service {
+                for path in ["/introspect", "/revoke"] {
+                    expected.insert(("POST".to_owned(), format!("{prefix}{path}")));
+                }
             }
             if transport == TokenTransport::Cookies {
                 for path in ["/dbsc/register", "/dbsc/refresh"] {
@@ -566,6 +627,11 @@ mod tests {
                 api.route("GET", &format!("{prefix}/jwks")).is_some(),
                 jwks_route,
                 "the key set is served only when asked for"
+            );
+            assert_eq!(
+                api.route("POST", &format!("{prefix}/introspect")).is_some(),
+                token_service,
+                "introspection is served only when asked for"
             );
         }
     }

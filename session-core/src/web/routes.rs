@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::api::{AuthOutcome, SessionApi};
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
+use super::token_service::{INTROSPECT_PATH, REVOKE_PATH};
 use super::{HeaderSource, MAX_BODY_LEN, TokenTransport};
 
 /// One of the session routes (paths relative to the route prefix).
@@ -48,6 +49,12 @@ pub enum Route {
     /// `GET /jwks`: the public token keys, when
     /// [`super::AdapterConfig::with_jwks_route`] is on.
     Jwks,
+    /// `POST /introspect` (RFC 7662), when
+    /// [`super::AdapterConfig::with_token_service`] is set.
+    Introspect,
+    /// `POST /revoke` (RFC 7009), when
+    /// [`super::AdapterConfig::with_token_service`] is set.
+    RevokeToken,
 }
 
 /// Where the key set is served, under the prefix.
@@ -60,7 +67,14 @@ impl Route {
     /// Whether serving it needs the request body (at most
     /// [`MAX_BODY_LEN`] bytes).
     pub fn reads_body(&self) -> bool {
-        matches!(self, Route::Refresh | Route::Logout | Route::ContinueLogin)
+        matches!(
+            self,
+            Route::Refresh
+                | Route::Logout
+                | Route::ContinueLogin
+                | Route::Introspect
+                | Route::RevokeToken
+        )
     }
 }
 
@@ -128,6 +142,12 @@ impl SessionApi {
                 pick("GET", Route::OpenApi)
             }
             JWKS_PATH if self.config().jwks_route() => pick("GET", Route::Jwks),
+            INTROSPECT_PATH if self.config().token_service().is_some() => {
+                pick("POST", Route::Introspect)
+            }
+            REVOKE_PATH if self.config().token_service().is_some() => {
+                pick("POST", Route::RevokeToken)
+            }
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
@@ -177,6 +197,7 @@ impl SessionApi {
                 r.headers.retain(|(name, _)| *name != "cache-control");
                 r.with_header("cache-control", JWKS_CACHE_CONTROL)
             }
+            Route::Introspect | Route::RevokeToken => self.token_service_route(route, &req).await,
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),
