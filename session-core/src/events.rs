@@ -262,6 +262,15 @@ pub enum EventKind {
         /// What went wrong.
         detail: String,
     },
+    /// An identity provider's back-channel logout token was refused
+    /// (`provider_logout_rejected`): forged, for another audience, stale,
+    /// replayed, or not a logout token.
+    ProviderLogoutRejected {
+        /// The configured provider it claimed to come from.
+        issuer: String,
+        /// Why.
+        why: crate::provider::LogoutTokenError,
+    },
 }
 
 impl EventKind {
@@ -286,6 +295,7 @@ impl EventKind {
             EventKind::LoginRisk { .. } => "authn_login_risk",
             EventKind::NotMe { .. } => "authn_not_me",
             EventKind::NotificationFailed { .. } => "notification_failed",
+            EventKind::ProviderLogoutRejected { .. } => "provider_logout_rejected",
             EventKind::KeyProofFailed { .. } => "authn_key_proof_failed",
             EventKind::SessionKeyBound { .. } => "authn_session_key_bound",
             EventKind::SessionDeviceChanged(_) => "authn_session_device_changed",
@@ -318,7 +328,8 @@ impl EventKind {
             | EventKind::ManySessions(_)
             | EventKind::LoginBurst(_)
             | EventKind::AnonymousIp(_)
-            | EventKind::NotificationFailed { .. } => Level::Warn,
+            | EventKind::NotificationFailed { .. }
+            | EventKind::ProviderLogoutRejected { .. } => Level::Warn,
             EventKind::SessionDeviceChanged(d)
             | EventKind::SessionImpossibleTravel(d)
             | EventKind::SessionNetworkAlternation(d) => {

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod privacy;
+pub mod provider;
 pub mod record;
 pub mod risk;
 pub mod secret;
@@ -52,8 +53,8 @@ pub use policy::{
     LimitKind, OnLimit, PolicyError, SessionLimits, SessionPolicy, SessionPolicyBuilder,
 };
 pub use record::{
-    DeviceClass, DeviceInfo, Inactive, Location, RefreshState, RequestContext, Revocation,
-    RevokeReason, RiskSignal, RiskSummary, SessionMeta, SessionRecord,
+    DeviceClass, DeviceInfo, Inactive, Location, ProviderSession, RefreshState, RequestContext,
+    Revocation, RevokeReason, RiskSignal, RiskSummary, SessionMeta, SessionRecord,
 };
 pub use risk::StepUpChallenge;
 #[cfg(feature = "risk")]

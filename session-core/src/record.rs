@@ -89,6 +89,9 @@ pub enum RevokeReason {
     /// The request context changed mid-session the way a stolen session's
     /// does, and the policy ends such sessions (`crate::risk::anomaly`).
     Anomaly,
+    /// The identity provider said the user signed out there (OpenID
+    /// Connect Back-Channel Logout).
+    ProviderLogout,
     /// A login found it idle past the idle timeout and ended it in the same
     /// atomic step, so a late activity write cannot revive it (the idle
     /// judgement is durable; see [`SessionRecord::inactive_reason`]).
@@ -111,6 +114,7 @@ impl RevokeReason {
             RevokeReason::Risk => "risk",
             RevokeReason::KeyProofFailed => "key_proof_failed",
             RevokeReason::Anomaly => "anomaly",
+            RevokeReason::ProviderLogout => "provider_logout",
             RevokeReason::IdleTimeout => "idle_timeout",
         }
     }
@@ -130,6 +134,7 @@ impl RevokeReason {
             "risk" => RevokeReason::Risk,
             "key_proof_failed" => RevokeReason::KeyProofFailed,
             "anomaly" => RevokeReason::Anomaly,
+            "provider_logout" => RevokeReason::ProviderLogout,
             "idle_timeout" => RevokeReason::IdleTimeout,
             _ => return None,
         })
@@ -251,6 +256,37 @@ pub struct RiskSummary {
     pub signals: Vec<RiskSignal>,
 }
 
+/// Where a federated session came from: the provider's ID token claims
+/// (`iss`, `sub`, and `sid` when the provider sends one), kept in the
+/// session's metadata so a logout token can find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSession {
+    /// The provider's issuer (`iss`).
+    pub issuer: String,
+    /// The user at the provider (`sub`).
+    pub subject: String,
+    /// The provider's session (`sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl ProviderSession {
+    /// A session of `subject` at `issuer`.
+    pub fn new(issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        ProviderSession {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            sid: None,
+        }
+    }
+
+    /// The provider's session id, from the ID token's `sid`.
+    pub fn with_sid(mut self, sid: impl Into<String>) -> Self {
+        self.sid = Some(sid.into());
+        self
+    }
+}
+
 /// Descriptive facts about a session; stores persist it as one JSON document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -282,6 +318,11 @@ pub struct SessionMeta {
     /// ([`crate::LoginOptions::tenant`]), which per-tenant limits count by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<crate::ids::TenantId>,
+    /// The identity provider session the user signed in through
+    /// ([`crate::LoginOptions::via_provider`]), which its back-channel
+    /// logout ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderSession>,
 }
 
 /// Everything a store keeps about one session.

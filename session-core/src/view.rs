@@ -249,6 +249,9 @@ pub fn ended_text(reason: Inactive) -> &'static str {
                 "Ended because it was used from a different browser or place, which can mean it was stolen"
             }
             RevokeReason::IdleTimeout => "Signed out after a period of inactivity",
+            RevokeReason::ProviderLogout => {
+                "Signed out when you signed out at your sign-in provider"
+            }
         },
         Inactive::IdleTimeout => "Signed out after a period of inactivity",
         Inactive::AbsoluteTimeout => "Signed out because the session reached its maximum age",

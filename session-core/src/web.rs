@@ -73,6 +73,7 @@
 #[cfg(feature = "risk")]
 mod actions;
 mod api;
+mod backchannel;
 mod config;
 mod continuation;
 mod cookies;

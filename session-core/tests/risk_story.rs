@@ -563,8 +563,11 @@ async fn action_token_with_extreme_expiry_is_refused() {
 /// between the password check and the second factor refuses it.
 #[tokio::test]
 async fn step_up_keeps_the_logins_options() {
-    use sessionward_core::{AppId, LoginOptions, RevokeReason, StepUpChallenge};
-    let options = LoginOptions::signed_in_with("passkey").in_app(AppId::new("mobile").unwrap());
+    use sessionward_core::{AppId, LoginOptions, ProviderSession, RevokeReason, StepUpChallenge};
+    let provider = ProviderSession::new("https://idp.example.com", "u-1").with_sid("s-1");
+    let options = LoginOptions::signed_in_with("passkey")
+        .in_app(AppId::new("mobile").unwrap())
+        .via_provider(provider.clone());
     // A story whose second login (from Sweden, an hour after London) needs a second factor.
     let challenged = || async {
         let s = story_with(RiskConfig::default(), None);
@@ -598,6 +601,7 @@ async fn step_up_keeps_the_logins_options() {
         stepped.session.meta.sign_in_method.as_deref(),
         Some("passkey")
     );
+    assert_eq!(stepped.session.meta.provider, Some(provider));
 
     let (s, sweden, challenge) = challenged().await;
     s.clock.advance(Duration::from_millis(10));

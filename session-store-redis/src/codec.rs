@@ -441,6 +441,9 @@ mod tests {
             }),
             app: None,
             tenant: None,
+            provider: Some(
+                sessionward_core::ProviderSession::new("https://idp|x\n", "sub\"1").with_sid("s|2"),
+            ),
         };
         let raw = encode(&r).unwrap();
         assert_eq!(raw.matches('\n').count(), 1, "metadata is one line");
@@ -524,6 +527,7 @@ mod tests {
             binding: Some(sessionward_core::binding::KeyBinding::Dpop { jkt: "x".into() }),
             app: Some(sessionward_core::AppId::new("x").unwrap()),
             tenant: Some(sessionward_core::TenantId::new("x").unwrap()),
+            provider: Some(sessionward_core::ProviderSession::new("x", "x").with_sid("x")),
         };
         fn names(v: &serde_json::Value, out: &mut Vec<String>) {
             match v {

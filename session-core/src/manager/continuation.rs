@@ -73,6 +73,9 @@ struct ContinuationClaims {
     jkt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sim: Option<String>,
+    /// The identity provider session of a federated sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prv: Option<crate::record::ProviderSession>,
 }
 
 fn fingerprint(label: &str, value: &str) -> String {
@@ -121,6 +124,7 @@ impl SessionManager {
             dvh: ctx.device_id().map(|d| fingerprint("device", d)),
             jkt: ctx.proven_key().map(str::to_owned),
             sim: pending.meta.sign_in_method.clone(),
+            prv: options.provider.clone(),
         };
         let ticket = self
             .inner
@@ -184,6 +188,7 @@ impl SessionManager {
                 app: claims.app,
                 tenant: claims.tnt,
                 replaces: None,
+                provider: claims.prv,
             },
             id: Some(id),
             ends: end.to_vec(),

@@ -49,6 +49,11 @@ pub struct LoginOptions {
     /// [`crate::SessionLimits::per_tenant`] counts by it across the
     /// tenant's users.
     pub tenant: Option<TenantId>,
+    /// The identity provider session the user signed in through (the ID
+    /// token's `iss`, `sub`, `sid`): the session records it, and that
+    /// provider's back-channel logout ends it
+    /// ([`SessionManager::back_channel_logout`]).
+    pub provider: Option<crate::record::ProviderSession>,
 }
 
 impl LoginOptions {
@@ -101,6 +106,19 @@ impl LoginOptions {
     /// ```
     pub fn in_tenant(mut self, tenant: TenantId) -> Self {
         self.tenant = Some(tenant);
+        self
+    }
+
+    /// These options, for a sign-in through an OpenID Connect provider.
+    ///
+    /// ```
+    /// use sessionward_core::{LoginOptions, ProviderSession};
+    /// let options = LoginOptions::signed_in_with("sso")
+    ///     .via_provider(ProviderSession::new("https://idp.example.com", "248289761001").with_sid("08a5019c"));
+    /// assert_eq!(options.provider.unwrap().sid.as_deref(), Some("08a5019c"));
+    /// ```
+    pub fn via_provider(mut self, provider: crate::record::ProviderSession) -> Self {
+        self.provider = Some(provider);
         self
     }
 }
@@ -244,6 +262,7 @@ impl SessionManager {
             .map(|m| sanitize_text(m, MAX_METHOD_LEN));
         record.meta.app = options.app.clone();
         record.meta.tenant = options.tenant.clone();
+        record.meta.provider = options.provider.clone();
         record.auth_time = verified_at.min(now);
         record.refresh.hash = secret.hash_bound(binding.as_ref().map(KeyBinding::thumbprint));
         record.meta.binding = binding;
@@ -412,6 +431,7 @@ impl SessionManager {
                 binding: None,
                 app: None,
                 tenant: None,
+                provider: None,
             },
             seen: SeenLog::default(),
         }

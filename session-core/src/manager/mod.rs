@@ -15,6 +15,7 @@ mod limits;
 mod login;
 mod logout;
 mod overview;
+mod provider_logout;
 mod refresh;
 mod revoke;
 #[cfg(feature = "risk")]

@@ -117,7 +117,7 @@ impl SessionManager {
         Ok(self.inner.store.purge_expired(before).await?)
     }
 
-    fn revoked(&self, now: Timestamp, reason: RevokeReason, records: &[SessionRecord]) {
+    pub(super) fn revoked(&self, now: Timestamp, reason: RevokeReason, records: &[SessionRecord]) {
         for r in records {
             self.forget(&r.id, now);
             self.emit(self.event(now, EventKind::SessionRevoked { reason }, None, Some(r)));

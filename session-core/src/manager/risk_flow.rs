@@ -57,6 +57,9 @@ struct ActionClaims {
     /// password change before the second factor still refuses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     vat: Option<i64>,
+    /// Step-up: the identity provider session of a federated sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prv: Option<crate::record::ProviderSession>,
 }
 
 /// What an action token carries beyond its kind, user and times.
@@ -68,6 +71,7 @@ struct ActionFacts {
     tenant: Option<crate::ids::TenantId>,
     sim: Option<String>,
     vat: Option<i64>,
+    prv: Option<crate::record::ProviderSession>,
 }
 
 impl SessionManager {
@@ -305,6 +309,7 @@ impl SessionManager {
             tenant: options.tenant.clone(),
             sim: options.sign_in_method.clone(),
             vat: Some(verified_at.unix_millis()),
+            prv: options.provider.clone(),
             ..ActionFacts::default()
         };
         let token = self.mint_action(user, ACT_STEP_UP, facts, now, risk.step_up_ttl)?;
@@ -350,6 +355,7 @@ impl SessionManager {
             app: claims.app,
             tenant: claims.tenant,
             replaces: None,
+            provider: claims.prv,
         };
         let success = self
             .create_session(&user, ctx, enrichment, options.into(), summary, now)
@@ -399,6 +405,7 @@ impl SessionManager {
             tenant: facts.tenant,
             sim: facts.sim,
             vat: facts.vat,
+            prv: facts.prv,
         };
         let token = self
             .inner

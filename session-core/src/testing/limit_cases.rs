@@ -289,10 +289,10 @@ pub async fn continuation_ends_chosen_sessions_and_signs_in(store: Arc<dyn Sessi
     let a = login(&h, &user).await;
     h.clock.advance(Duration::from_secs(60));
     let b = login(&h, &user).await;
-    let refused = h
-        .manager
-        .login_with(&user, &desktop(), LoginOptions::signed_in_with("passkey"))
-        .await;
+    // A federated sign-in: the ticket carries its provider session too.
+    let provider = crate::ProviderSession::new("https://idp.example.com", "u-1").with_sid("s-1");
+    let options = LoginOptions::signed_in_with("passkey").via_provider(provider.clone());
+    let refused = h.manager.login_with(&user, &desktop(), options).await;
     let (limit, ticket) = ticket_of(refused);
     assert_eq!(limit, LimitKind::PerUser);
     assert!(!format!("{ticket:?}").contains(ticket.expose_secret()));
@@ -303,6 +303,7 @@ pub async fn continuation_ends_chosen_sessions_and_signs_in(store: Arc<dyn Sessi
         .unwrap();
     assert_eq!(c.evicted, vec![a.session.id.clone()]);
     assert_eq!(c.session.meta.sign_in_method.as_deref(), Some("passkey"));
+    assert_eq!(c.session.meta.provider, Some(provider));
     assert!(matches!(
         h.manager
             .authenticate(a.tokens.access_token.expose_secret())

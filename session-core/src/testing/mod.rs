@@ -30,6 +30,8 @@ mod dpop_cases;
 mod harness;
 mod interleave;
 mod limit_cases;
+pub mod provider;
+mod provider_cases;
 // Needs tokio's net and io-util, which only the feature turns on.
 #[cfg(feature = "testing")]
 mod proxy;
@@ -51,6 +53,7 @@ pub use harness::{
 };
 pub use interleave::{ARRIVAL_TIMEOUT, HeldStore, Hold, StoreCall};
 pub use limit_cases::*;
+pub use provider_cases::*;
 #[cfg(feature = "testing")]
 pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;
@@ -123,6 +126,7 @@ macro_rules! store_conformance_tests {
             continuation_refuses_bad_tickets,
             continuation_races_an_ordinary_login,
             tenant_limits_hold_across_users,
+            provider_logout_ends_the_named_session,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -57,11 +57,13 @@
     async_fn_in_trait
 )]
 
+mod backchannel;
 mod dbsc;
 mod dpop;
 mod limits;
 mod seen;
 mod token_service;
+pub use backchannel::*;
 pub use dbsc::*;
 pub use dpop::*;
 pub use limits::*;
@@ -1852,6 +1854,7 @@ macro_rules! web_adapter_tests {
             jwks_over_http,
             token_introspection_over_http,
             token_revocation_over_http,
+            back_channel_logout_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

@@ -158,6 +158,7 @@ pub struct AdapterConfig {
     pub(super) openapi_route: bool,
     pub(super) jwks_route: bool,
     pub(super) token_service: Option<Arc<dyn super::ServiceAuthenticator>>,
+    pub(super) back_channel_logout: Option<Arc<crate::provider::BackChannelLogout>>,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
 }
@@ -175,6 +176,7 @@ impl fmt::Debug for AdapterConfig {
             .field("openapi_route", &self.openapi_route)
             .field("jwks_route", &self.jwks_route)
             .field("token_service", &self.token_service.is_some())
+            .field("back_channel_logout", &self.back_channel_logout)
             .field("client_hints", &self.client_hints)
             .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
@@ -195,6 +197,7 @@ impl Default for AdapterConfig {
             openapi_route: false,
             jwks_route: false,
             token_service: None,
+            back_channel_logout: None,
             client_hints: true,
             public_origin: None,
         }
@@ -318,6 +321,24 @@ impl AdapterConfig {
     ) -> Self {
         self.token_service = Some(authenticator);
         self
+    }
+
+    /// Also serve `POST <prefix>/backchannel-logout` for `provider`'s
+    /// back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0;
+    /// default off): register `https://<host><prefix>/backchannel-logout`
+    /// as the client's `backchannel_logout_uri` at the provider, and sign
+    /// users in with [`crate::LoginOptions::via_provider`].
+    pub fn with_back_channel_logout(
+        mut self,
+        provider: Arc<crate::provider::BackChannelLogout>,
+    ) -> Self {
+        self.back_channel_logout = Some(provider);
+        self
+    }
+
+    /// The provider whose logout tokens are taken, when served.
+    pub fn back_channel_logout(&self) -> Option<&Arc<crate::provider::BackChannelLogout>> {
+        self.back_channel_logout.as_ref()
     }
 
     /// Who may call the introspection and revocation routes, when served.

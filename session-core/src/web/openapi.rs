@@ -345,6 +345,24 @@ impl SessionApi {
         if config.token_service().is_some() {
             self.token_service_paths(&mut paths);
         }
+        if config.back_channel_logout().is_some() {
+            paths.insert(
+                format!("{p}{}", super::backchannel::BACKCHANNEL_LOGOUT_PATH),
+                json!({ "post": {
+                    "operationId": "sessionward_backchannel_logout",
+                    "summary": "An identity provider's back-channel logout (OpenID Connect Back-Channel Logout 1.0)",
+                    "description": "The form's `logout_token`, signed by the configured provider, ends the sessions signed in through that provider session (`sid`) or user (`sub`). No other authentication and no CSRF header.",
+                    "security": [],
+                    "requestBody": { "required": true, "content": { "application/x-www-form-urlencoded": { "schema": {
+                        "type": "object", "required": ["logout_token"], "properties": { "logout_token": { "type": "string" } } } } } },
+                    "responses": {
+                        "200": { "description": "the named sessions ended (or none was left)" },
+                        "400": { "description": "a refused token (`error_description` says why) or a store that did not answer",
+                            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+                    }
+                }}),
+            );
+        }
         if config.jwks_route() {
             paths.insert(
                 format!("{p}{}", super::routes::JWKS_PATH),
@@ -553,6 +571,7 @@ mod tests {
             (TokenTransport::Cookies, true, "", false, true),
             (TokenTransport::Cookies, false, "/auth", true, false),
         ] {
+            // The provider routes come with the service ones here.
             let mut config = AdapterConfig::new()
                 .with_transport(transport)
                 .with_route_prefix(prefix)
@@ -561,6 +580,9 @@ mod tests {
             if token_service {
                 config = config
                     .with_token_service(std::sync::Arc::new(crate::web::ServiceClients::new()));
+                let idp = crate::testing::provider::TestProvider::new();
+                let receiver = idp.receiver(std::sync::Arc::new(crate::MemoryStore::new()));
+                config = config.with_back_channel_logout(std::sync::Arc::new(receiver));
             }
             let api = api(config);
             let doc = api.openapi_json();
@@ -587,7 +609,7 @@ mod tests {
                 expected.insert(("GET".to_owned(), format!("{prefix}/jwks")));
             }
             if token_service {
-                for path in ["/introspect", "/revoke"] {
+                for path in ["/introspect", "/revoke", "/backchannel-logout"] {
                     expected.insert(("POST".to_owned(), format!("{prefix}{path}")));
                 }
             }

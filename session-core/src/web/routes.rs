@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use super::api::{AuthOutcome, SessionApi};
+use super::backchannel::BACKCHANNEL_LOGOUT_PATH;
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
 use super::token_service::{INTROSPECT_PATH, REVOKE_PATH};
@@ -55,6 +56,9 @@ pub enum Route {
     /// `POST /revoke` (RFC 7009), when
     /// [`super::AdapterConfig::with_token_service`] is set.
     RevokeToken,
+    /// `POST /backchannel-logout` (OpenID Connect Back-Channel Logout), when
+    /// [`super::AdapterConfig::with_back_channel_logout`] is set.
+    BackChannelLogout,
 }
 
 /// Where the key set is served, under the prefix.
@@ -74,6 +78,7 @@ impl Route {
                 | Route::ContinueLogin
                 | Route::Introspect
                 | Route::RevokeToken
+                | Route::BackChannelLogout
         )
     }
 }
@@ -148,6 +153,9 @@ impl SessionApi {
             REVOKE_PATH if self.config().token_service().is_some() => {
                 pick("POST", Route::RevokeToken)
             }
+            BACKCHANNEL_LOGOUT_PATH if self.config().back_channel_logout().is_some() => {
+                pick("POST", Route::BackChannelLogout)
+            }
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
@@ -198,6 +206,7 @@ impl SessionApi {
                 r.with_header("cache-control", JWKS_CACHE_CONTROL)
             }
             Route::Introspect | Route::RevokeToken => self.token_service_route(route, &req).await,
+            Route::BackChannelLogout => self.back_channel_logout_route(&req).await,
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),

@@ -195,9 +195,15 @@ fn form_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The `token` of a form body: present once and not empty; no parameter
-/// repeated (RFC 6749 §3.1); unknown ones ignored.
+/// The `token` of a form body (see [`form_param`]).
 fn form_token(body: &[u8]) -> Option<String> {
+    form_param(body, "token")
+}
+
+/// Parameter `wanted` of an `application/x-www-form-urlencoded` body:
+/// present once and not empty; no parameter repeated (RFC 6749 §3.1);
+/// unknown ones ignored.
+pub(super) fn form_param(body: &[u8], wanted: &str) -> Option<String> {
     let body = std::str::from_utf8(body).ok()?;
     let mut seen: Vec<String> = Vec::new();
     let mut token = None;
@@ -207,7 +213,7 @@ fn form_token(body: &[u8]) -> Option<String> {
         if seen.contains(&name) {
             return None;
         }
-        if name == "token" {
+        if name == wanted {
             token = Some(form_decode(value)?);
         }
         seen.push(name);
@@ -215,7 +221,7 @@ fn form_token(body: &[u8]) -> Option<String> {
     token.filter(|t| !t.is_empty())
 }
 
-fn is_form<H: HeaderSource>(headers: &H) -> bool {
+pub(super) fn is_form<H: HeaderSource>(headers: &H) -> bool {
     headers
         .header("content-type")
         .and_then(text)

@@ -253,6 +253,10 @@ pub fn record(user: &UserId, now: Timestamp, rich: bool) -> SessionRecord {
             binding: None,
             app: Some(AppId::new("web").unwrap()),
             tenant: Some(sessionward_core::TenantId::new("acme").unwrap()),
+            provider: Some(
+                sessionward_core::ProviderSession::new("https://idp.example.com", "248289761001")
+                    .with_sid("08a5019c"),
+            ),
         }
     } else {
         SessionMeta::default()

@@ -1,0 +1,123 @@
+//! A stand-in OpenID Connect provider for back-channel logout cases: it
+//! publishes a JWKS and signs logout tokens (ES256, the test key), valid
+//! or with any claim or header changed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+
+use crate::provider::{BACKCHANNEL_LOGOUT_EVENT, BackChannelLogout, ProviderKeys};
+use crate::risk::RiskStore;
+use crate::time::Timestamp;
+use crate::tokens::VerifyingKey;
+
+const EC_PRIVATE: &[u8] = include_bytes!("../../tests/keys/es256-private.pem");
+const EC_PUBLIC: &[u8] = include_bytes!("../../tests/keys/es256-public.pem");
+const OTHER_ED_PRIVATE: &[u8] = include_bytes!("../../tests/keys/other-ed25519-private.pem");
+
+/// The provider's issuer.
+pub const IDP_ISSUER: &str = "https://idp.example.com";
+/// Our client id at the provider.
+pub const IDP_CLIENT: &str = "sessionward-app";
+/// The `kid` of its signing key.
+pub const IDP_KID: &str = "idp-1";
+
+/// A provider that signs logout tokens.
+pub struct TestProvider {
+    key: EncodingKey,
+    other: EncodingKey,
+}
+
+impl Default for TestProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestProvider {
+    /// The provider with the test keys.
+    pub fn new() -> Self {
+        TestProvider {
+            key: EncodingKey::from_ec_pem(EC_PRIVATE).expect("test EC key"),
+            other: EncodingKey::from_ed_pem(OTHER_ED_PRIVATE).expect("test Ed25519 key"),
+        }
+    }
+
+    /// Its JWKS document (the ES256 key).
+    pub fn jwks(&self) -> String {
+        let key = VerifyingKey::es256_pem(IDP_KID, EC_PUBLIC).expect("test EC public key");
+        json!({ "keys": [key.public_jwk().expect("a public key")] }).to_string()
+    }
+
+    /// A receiver for its tokens, remembering `jti`s in `replay`.
+    pub fn receiver(&self, replay: Arc<dyn RiskStore>) -> BackChannelLogout {
+        let keys = ProviderKeys::from_jwks(&self.jwks()).expect("the JWKS reads");
+        BackChannelLogout::new(IDP_ISSUER, IDP_CLIENT, keys, replay)
+    }
+
+    /// Valid logout claims issued at `now` for `sub` and/or `sid`.
+    pub fn claims(&self, now: Timestamp, sub: Option<&str>, sid: Option<&str>) -> Value {
+        let mut claims = json!({
+            "iss": IDP_ISSUER,
+            "aud": IDP_CLIENT,
+            "iat": now.unix_seconds(),
+            "exp": now.plus(Duration::from_secs(120)).unix_seconds(),
+            "jti": crate::SessionId::generate().as_str(),
+            "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        if let Some(sub) = sub {
+            claims["sub"] = json!(sub);
+        }
+        if let Some(sid) = sid {
+            claims["sid"] = json!(sid);
+        }
+        claims
+    }
+
+    /// `claims` signed with its key under the usual header, changed by
+    /// the members of `header` (a `null` member removes one).
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        self.sign_with(&self.key, Algorithm::ES256, header, claims)
+    }
+
+    /// `claims` signed by a key the provider never published (Ed25519).
+    pub fn sign_with_other_key(&self, claims: &Value) -> String {
+        let header = json!({ "alg": "EdDSA" });
+        self.sign_with(&self.other, Algorithm::EdDSA, &header, claims)
+    }
+
+    /// A valid logout token issued at `now`.
+    pub fn logout_token(&self, now: Timestamp, sub: Option<&str>, sid: Option<&str>) -> String {
+        self.sign(&json!({}), &self.claims(now, sub, sid))
+    }
+
+    fn sign_with(
+        &self,
+        key: &EncodingKey,
+        alg: Algorithm,
+        header: &Value,
+        claims: &Value,
+    ) -> String {
+        let mut full = json!({ "alg": "ES256", "kid": IDP_KID, "typ": "logout+jwt" });
+        for (name, value) in header.as_object().into_iter().flatten() {
+            if value.is_null() {
+                full.as_object_mut().map(|h| h.remove(name));
+            } else {
+                full[name] = value.clone();
+            }
+        }
+        let message = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(full.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signs");
+        format!("{message}.{signature}")
+    }
+}
