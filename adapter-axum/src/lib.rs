@@ -61,7 +61,7 @@
 //! | `POST /sessions/not-me?token=…` | redeems the single-use token: every session of the account ends, this browser is wiped |
 //! | `GET /jwks` | the public token keys as a JSON Web Key Set, with `AdapterConfig::with_jwks_route(true)` (off by default) |
 //! | `POST /introspect`, `POST /revoke` | RFC 7662 introspection and RFC 7009 revocation of our tokens for sibling services that authenticate (`AdapterConfig::with_token_service`, off by default) |
-//! | `POST /backchannel-logout` | an OpenID Connect provider's back-channel logout token ends the sessions signed in through it (`AdapterConfig::with_back_channel_logout`, off by default) |
+//! | `POST /backchannel-logout`, `POST /security-events` | an OpenID Connect provider's back-channel logout tokens and pushed CAEP events (RFC 8935) end the sessions signed in through it (`AdapterConfig::with_identity_provider`, off by default) |
 //!
 //! Every answer carries `Cache-Control: no-store`; a session path with the
 //! wrong method is `405` with `Allow`. Other paths under the prefix are the

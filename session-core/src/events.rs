@@ -263,13 +263,13 @@ pub enum EventKind {
         detail: String,
     },
     /// An identity provider's back-channel logout token was refused
-    /// (`provider_logout_rejected`): forged, for another audience, stale,
+    /// (`provider_token_rejected`): forged, for another audience, stale,
     /// replayed, or not a logout token.
-    ProviderLogoutRejected {
+    ProviderTokenRejected {
         /// The configured provider it claimed to come from.
         issuer: String,
         /// Why.
-        why: crate::provider::LogoutTokenError,
+        why: crate::provider::ProviderTokenError,
     },
 }
 
@@ -295,7 +295,7 @@ impl EventKind {
             EventKind::LoginRisk { .. } => "authn_login_risk",
             EventKind::NotMe { .. } => "authn_not_me",
             EventKind::NotificationFailed { .. } => "notification_failed",
-            EventKind::ProviderLogoutRejected { .. } => "provider_logout_rejected",
+            EventKind::ProviderTokenRejected { .. } => "provider_token_rejected",
             EventKind::KeyProofFailed { .. } => "authn_key_proof_failed",
             EventKind::SessionKeyBound { .. } => "authn_session_key_bound",
             EventKind::SessionDeviceChanged(_) => "authn_session_device_changed",
@@ -329,7 +329,7 @@ impl EventKind {
             | EventKind::LoginBurst(_)
             | EventKind::AnonymousIp(_)
             | EventKind::NotificationFailed { .. }
-            | EventKind::ProviderLogoutRejected { .. } => Level::Warn,
+            | EventKind::ProviderTokenRejected { .. } => Level::Warn,
             EventKind::SessionDeviceChanged(d)
             | EventKind::SessionImpossibleTravel(d)
             | EventKind::SessionNetworkAlternation(d) => {

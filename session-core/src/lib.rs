@@ -82,21 +82,3 @@ mod memory_conformance {
     }
     crate::risk_store_conformance_tests!(memory_risk_store);
 }
-#[cfg(test)]
-mod tmp_sizes {
-    #[test]
-    fn sizes() {
-        use std::mem::size_of;
-        eprintln!("record {}", size_of::<crate::record::SessionRecord>());
-        eprintln!("meta {}", size_of::<crate::record::SessionMeta>());
-        eprintln!("seenlog {}", size_of::<crate::seen::SeenLog>());
-        eprintln!("seenfrom {}", size_of::<crate::seen::SeenFrom>());
-        eprintln!("location {}", size_of::<crate::record::Location>());
-        eprintln!("device {}", size_of::<crate::record::DeviceInfo>());
-        eprintln!("refresh {}", size_of::<crate::record::RefreshState>());
-        eprintln!(
-            "revocation {}",
-            size_of::<Option<crate::record::Revocation>>()
-        );
-    }
-}

@@ -31,7 +31,10 @@ pub enum IntrospectedKind {
 /// Times are Unix seconds, as in JWT claims.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActiveToken {
-    /// Access or refresh token.
+    /// Access or refresh token (sent as `token_kind`; RFC 7662's
+    /// `token_type` is the RFC 6749 §5.1 type of an access token: `Bearer`,
+    /// or `DPoP` for a key-bound one).
+    #[serde(rename = "token_kind")]
     pub token_type: IntrospectedKind,
     /// Our issuer.
     pub iss: String,
@@ -86,8 +89,19 @@ impl Introspection {
         match self {
             Introspection::Inactive => serde_json::json!({ "active": false }),
             Introspection::Active(token) => {
-                let mut body = serde_json::to_value(token).unwrap_or_default();
+                // Never a bare `active: true`: a body that does not build is inactive.
+                let Ok(mut body) = serde_json::to_value(token) else {
+                    return serde_json::json!({ "active": false });
+                };
                 body["active"] = serde_json::Value::Bool(true);
+                if token.token_type == IntrospectedKind::AccessToken {
+                    let scheme = if token.cnf.is_some() {
+                        "DPoP"
+                    } else {
+                        "Bearer"
+                    };
+                    body["token_type"] = serde_json::Value::from(scheme);
+                }
                 body
             }
         }
@@ -164,6 +178,13 @@ impl SessionManager {
         };
         let bound = record.access_thumbprint();
         if claims.cnf.as_ref().map(|c| c.jkt.as_str()) != bound {
+            return Ok(Introspection::Inactive);
+        }
+        // What authenticate refuses is not active: an unbound token when
+        // the policy requires DPoP.
+        if claims.cnf.is_none()
+            && self.inner.policy.dpop().mode == crate::binding::DpopMode::Required
+        {
             return Ok(Introspection::Inactive);
         }
         Ok(Introspection::Active(Box::new(ActiveToken {
@@ -315,7 +336,8 @@ mod tests {
         );
         let body = Introspection::Active(t.clone()).to_json();
         assert_eq!(body["active"], true);
-        assert_eq!(body["token_type"], "access_token");
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["token_kind"], "access_token");
         assert!(body.get("cnf").is_none());
         // Introspection is not the user's activity.
         let stored = h

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::provider::{BACKCHANNEL_LOGOUT_EVENT, BackChannelLogout, ProviderKeys};
+use crate::provider::{BACKCHANNEL_LOGOUT_EVENT, IdentityProvider, ProviderKeys};
 use crate::risk::RiskStore;
 use crate::time::Timestamp;
 use crate::tokens::VerifyingKey;
@@ -56,9 +56,9 @@ impl TestProvider {
     }
 
     /// A receiver for its tokens, remembering `jti`s in `replay`.
-    pub fn receiver(&self, replay: Arc<dyn RiskStore>) -> BackChannelLogout {
+    pub fn receiver(&self, replay: Arc<dyn RiskStore>) -> IdentityProvider {
         let keys = ProviderKeys::from_jwks(&self.jwks()).expect("the JWKS reads");
-        BackChannelLogout::new(IDP_ISSUER, IDP_CLIENT, keys, replay)
+        IdentityProvider::new(IDP_ISSUER, IDP_CLIENT, keys, replay)
     }
 
     /// Valid logout claims issued at `now` for `sub` and/or `sid`.
@@ -86,10 +86,30 @@ impl TestProvider {
         self.sign_with(&self.key, Algorithm::ES256, header, claims)
     }
 
-    /// `claims` signed by a key the provider never published (Ed25519).
-    pub fn sign_with_other_key(&self, claims: &Value) -> String {
-        let header = json!({ "alg": "EdDSA" });
+    /// `claims` signed by a key the provider never published (Ed25519),
+    /// under the usual header changed by `header`.
+    pub fn sign_with_other_key(&self, header: &Value, claims: &Value) -> String {
+        let mut header = header.clone();
+        header["alg"] = json!("EdDSA");
         self.sign_with(&self.other, Algorithm::EdDSA, &header, claims)
+    }
+
+    /// Valid Security Event Token claims issued at `now`: one `event` of
+    /// type `kind` about provider user `sub`.
+    pub fn set_claims(&self, now: Timestamp, kind: &str, sub: &str, event: Value) -> Value {
+        json!({
+            "iss": IDP_ISSUER,
+            "aud": IDP_CLIENT,
+            "iat": now.unix_seconds(),
+            "jti": crate::SessionId::generate().as_str(),
+            "sub_id": { "format": "iss_sub", "iss": IDP_ISSUER, "sub": sub },
+            "events": { kind: event },
+        })
+    }
+
+    /// `claims` signed as a Security Event Token (`typ` `secevent+jwt`).
+    pub fn sign_set(&self, claims: &Value) -> String {
+        self.sign(&json!({ "typ": crate::provider::SET_TYP }), claims)
     }
 
     /// A valid logout token issued at `now`.

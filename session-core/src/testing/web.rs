@@ -1855,6 +1855,7 @@ macro_rules! web_adapter_tests {
             token_introspection_over_http,
             token_revocation_over_http,
             back_channel_logout_over_http,
+            security_events_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

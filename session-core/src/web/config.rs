@@ -158,7 +158,7 @@ pub struct AdapterConfig {
     pub(super) openapi_route: bool,
     pub(super) jwks_route: bool,
     pub(super) token_service: Option<Arc<dyn super::ServiceAuthenticator>>,
-    pub(super) back_channel_logout: Option<Arc<crate::provider::BackChannelLogout>>,
+    pub(super) identity_provider: Option<Arc<crate::provider::IdentityProvider>>,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
 }
@@ -176,7 +176,7 @@ impl fmt::Debug for AdapterConfig {
             .field("openapi_route", &self.openapi_route)
             .field("jwks_route", &self.jwks_route)
             .field("token_service", &self.token_service.is_some())
-            .field("back_channel_logout", &self.back_channel_logout)
+            .field("identity_provider", &self.identity_provider)
             .field("client_hints", &self.client_hints)
             .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
@@ -197,7 +197,7 @@ impl Default for AdapterConfig {
             openapi_route: false,
             jwks_route: false,
             token_service: None,
-            back_channel_logout: None,
+            identity_provider: None,
             client_hints: true,
             public_origin: None,
         }
@@ -323,22 +323,25 @@ impl AdapterConfig {
         self
     }
 
-    /// Also serve `POST <prefix>/backchannel-logout` for `provider`'s
-    /// back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0;
-    /// default off): register `https://<host><prefix>/backchannel-logout`
-    /// as the client's `backchannel_logout_uri` at the provider, and sign
+    /// Take signals from the OpenID Connect provider users sign in through
+    /// (default off): its back-channel logout tokens at
+    /// `POST <prefix>/backchannel-logout` (register
+    /// `https://<host><prefix>/backchannel-logout` as the client's
+    /// `backchannel_logout_uri`), and the Security Event Tokens it pushes
+    /// (CAEP session-revoked, credential-change; RFC 8935) at
+    /// `POST <prefix>/security-events` (the stream's push endpoint). Sign
     /// users in with [`crate::LoginOptions::via_provider`].
-    pub fn with_back_channel_logout(
+    pub fn with_identity_provider(
         mut self,
-        provider: Arc<crate::provider::BackChannelLogout>,
+        provider: Arc<crate::provider::IdentityProvider>,
     ) -> Self {
-        self.back_channel_logout = Some(provider);
+        self.identity_provider = Some(provider);
         self
     }
 
-    /// The provider whose logout tokens are taken, when served.
-    pub fn back_channel_logout(&self) -> Option<&Arc<crate::provider::BackChannelLogout>> {
-        self.back_channel_logout.as_ref()
+    /// The provider whose signals are taken, when configured.
+    pub fn identity_provider(&self) -> Option<&Arc<crate::provider::IdentityProvider>> {
+        self.identity_provider.as_ref()
     }
 
     /// Who may call the introspection and revocation routes, when served.

@@ -62,8 +62,6 @@ const REAUTH: (u16, &str, &[ErrorCode]) = (
 );
 
 impl SessionApi {
-    /// The two Device Bound Session Credentials routes (cookie transport),
-    /// which browsers call themselves.
     /// The introspection and revocation routes, for services.
     fn token_service_paths(&self, paths: &mut Map<String, Value>) {
         let p = self.config().route_prefix();
@@ -84,7 +82,7 @@ impl SessionApi {
             ),
             UNAVAILABLE,
         ];
-        let introspection = json!({ "description": "`{\"active\": false}`, or `active: true` with `token_type`, `iss`, `aud`, `sub`, `sid`, `exp`, `iat`, `auth_time`, and for access tokens `jti` and a bound token's `cnf`",
+        let introspection = json!({ "description": "`{\"active\": false}`, or `active: true` with `token_kind` (`access_token`, `refresh_token`), `token_type` (`Bearer` or `DPoP`, access tokens), `iss`, `aud`, `sub`, `sid`, `exp`, `iat`, `auth_time`, and for access tokens `jti` and a bound token's `cnf`",
             "content": { "application/json": { "schema": { "type": "object", "required": ["active"], "properties": { "active": { "type": "boolean" } } } } } });
         paths.insert(
             format!("{p}{}", super::token_service::INTROSPECT_PATH),
@@ -108,6 +106,8 @@ impl SessionApi {
         );
     }
 
+    /// The two Device Bound Session Credentials routes (cookie transport),
+    /// which browsers call themselves.
     fn dbsc_paths(&self, paths: &mut Map<String, Value>) {
         let p = self.config().route_prefix();
         let header = |name: &str, description: &str| {
@@ -345,7 +345,7 @@ impl SessionApi {
         if config.token_service().is_some() {
             self.token_service_paths(&mut paths);
         }
-        if config.back_channel_logout().is_some() {
+        if config.identity_provider().is_some() {
             paths.insert(
                 format!("{p}{}", super::backchannel::BACKCHANNEL_LOGOUT_PATH),
                 json!({ "post": {
@@ -359,6 +359,22 @@ impl SessionApi {
                         "200": { "description": "the named sessions ended (or none was left)" },
                         "400": { "description": "a refused token (`error_description` says why) or a store that did not answer",
                             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+                    }
+                }}),
+            );
+            paths.insert(
+                format!("{p}{}", super::backchannel::SECURITY_EVENTS_PATH),
+                json!({ "post": {
+                    "operationId": "sessionward_security_events",
+                    "summary": "A Security Event Token pushed by the identity provider (RFC 8935; CAEP session-revoked, credential-change)",
+                    "security": [],
+                    "requestBody": { "required": true, "content": { "application/secevent+jwt": { "schema": { "type": "string" } } } },
+                    "responses": {
+                        "202": { "description": "acted on (a duplicate is acknowledged again)" },
+                        "400": { "description": "refused: `err` is invalid_request, invalid_key, invalid_issuer or invalid_audience (RFC 8935 §2.3), `description` says why",
+                            "content": { "application/json": { "schema": { "type": "object", "required": ["err"], "properties": {
+                                "err": { "type": "string" }, "description": { "type": "string" } } } } } },
+                        "503": error_response(UNAVAILABLE.1, UNAVAILABLE.2)
                     }
                 }}),
             );
@@ -582,7 +598,7 @@ mod tests {
                     .with_token_service(std::sync::Arc::new(crate::web::ServiceClients::new()));
                 let idp = crate::testing::provider::TestProvider::new();
                 let receiver = idp.receiver(std::sync::Arc::new(crate::MemoryStore::new()));
-                config = config.with_back_channel_logout(std::sync::Arc::new(receiver));
+                config = config.with_identity_provider(std::sync::Arc::new(receiver));
             }
             let api = api(config);
             let doc = api.openapi_json();
@@ -609,7 +625,12 @@ mod tests {
                 expected.insert(("GET".to_owned(), format!("{prefix}/jwks")));
             }
             if token_service {
-                for path in ["/introspect", "/revoke", "/backchannel-logout"] {
+                for path in [
+                    "/introspect",
+                    "/revoke",
+                    "/backchannel-logout",
+                    "/security-events",
+                ] {
                     expected.insert(("POST".to_owned(), format!("{prefix}{path}")));
                 }
             }

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use super::api::{AuthOutcome, SessionApi};
-use super::backchannel::BACKCHANNEL_LOGOUT_PATH;
+use super::backchannel::{BACKCHANNEL_LOGOUT_PATH, SECURITY_EVENTS_PATH};
 use super::error::{ErrorCode, WebError};
 use super::response::WebResponse;
 use super::token_service::{INTROSPECT_PATH, REVOKE_PATH};
@@ -57,8 +57,11 @@ pub enum Route {
     /// [`super::AdapterConfig::with_token_service`] is set.
     RevokeToken,
     /// `POST /backchannel-logout` (OpenID Connect Back-Channel Logout), when
-    /// [`super::AdapterConfig::with_back_channel_logout`] is set.
+    /// [`super::AdapterConfig::with_identity_provider`] is set.
     BackChannelLogout,
+    /// `POST /security-events` (RFC 8935 push), when
+    /// [`super::AdapterConfig::with_identity_provider`] is set.
+    SecurityEvents,
 }
 
 /// Where the key set is served, under the prefix.
@@ -79,6 +82,7 @@ impl Route {
                 | Route::Introspect
                 | Route::RevokeToken
                 | Route::BackChannelLogout
+                | Route::SecurityEvents
         )
     }
 }
@@ -153,8 +157,11 @@ impl SessionApi {
             REVOKE_PATH if self.config().token_service().is_some() => {
                 pick("POST", Route::RevokeToken)
             }
-            BACKCHANNEL_LOGOUT_PATH if self.config().back_channel_logout().is_some() => {
+            BACKCHANNEL_LOGOUT_PATH if self.config().identity_provider().is_some() => {
                 pick("POST", Route::BackChannelLogout)
+            }
+            SECURITY_EVENTS_PATH if self.config().identity_provider().is_some() => {
+                pick("POST", Route::SecurityEvents)
             }
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
@@ -207,6 +214,7 @@ impl SessionApi {
             }
             Route::Introspect | Route::RevokeToken => self.token_service_route(route, &req).await,
             Route::BackChannelLogout => self.back_channel_logout_route(&req).await,
+            Route::SecurityEvents => self.security_event_route(&req).await,
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),

@@ -184,6 +184,9 @@ fn form_decode(text: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
@@ -378,6 +381,7 @@ mod tests {
             b"token=a&token=b",
             b"token=a&token_type_hint=x&token_type_hint=y",
             b"token=%zz",
+            b"token=%+f",
             b"token=\xff",
         ] {
             assert_eq!(form_token(bad), None, "{:?}", String::from_utf8_lossy(bad));

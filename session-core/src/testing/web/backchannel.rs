@@ -70,7 +70,7 @@ pub async fn back_channel_logout_over_http<H: AdapterHarness>() {
     let idp = TestProvider::new();
     let receiver = Arc::new(idp.receiver(Arc::new(MemoryStore::new())));
     let fx = fixture::<H>(
-        bearer().with_back_channel_logout(receiver.clone()),
+        bearer().with_identity_provider(receiver.clone()),
         SessionPolicy::default(),
     )
     .await;
@@ -109,7 +109,7 @@ pub async fn back_channel_logout_over_http<H: AdapterHarness>() {
         "invalid_request",
         "replayed",
     );
-    assert!(fx.events.names().contains(&"provider_logout_rejected"));
+    assert!(fx.events.names().contains(&"provider_token_rejected"));
 
     // Invalid tokens and requests end nothing.
     let mut claims = idp.claims(fx.clock.now(), Some("alice"), None);
@@ -126,7 +126,8 @@ pub async fn back_channel_logout_over_http<H: AdapterHarness>() {
         "invalid_request",
         "wrong_audience",
     );
-    let forged = idp.sign_with_other_key(&idp.claims(fx.clock.now(), Some("alice"), None));
+    let forged =
+        idp.sign_with_other_key(&json!({}), &idp.claims(fx.clock.now(), Some("alice"), None));
     assert_refused(
         &post_logout_token(&fx.app, &forged).await,
         "invalid_request",
@@ -173,20 +174,147 @@ pub async fn back_channel_logout_over_http<H: AdapterHarness>() {
     let mut later = signed_in(&fx, via("sid-c")).await;
     assert_eq!(post_logout_token(&fx.app, &early).await.status, 200);
     assert_eq!(later.hello(&fx.app).await.status, 200);
+    // Past its `exp` but inside the skew allowance it would still pass the
+    // checks, so its `jti` is still remembered.
+    fx.clock.advance(Duration::from_secs(45));
+    assert_refused(
+        &post_logout_token(&fx.app, &early).await,
+        "invalid_request",
+        "replayed",
+    );
 
     // Cookie transport: the provider needs no CSRF token.
     let fx = fixture::<H>(
-        cookies().with_back_channel_logout(receiver),
+        cookies().with_identity_provider(receiver),
         SessionPolicy::default(),
     )
     .await;
-    let mut d = signed_in(&fx, via("sid-d")).await;
+    signed_in(&fx, via("sid-d")).await;
+    // The device holds a bearer token (this layer reads cookies only), so
+    // its state is read from the store.
+    let alice = UserId::new("alice").unwrap();
+    let live = |fx: &Fixture<H>| {
+        let store = fx.store.clone();
+        let alice = alice.clone();
+        async move {
+            let all = crate::store::SessionStore::list(&store, &alice)
+                .await
+                .unwrap();
+            all.iter().filter(|r| r.revoked.is_none()).count()
+        }
+    };
+    assert_eq!(live(&fx).await, 1);
     let token = idp.logout_token(fx.clock.now(), Some("alice"), Some("sid-d"));
     assert_eq!(post_logout_token(&fx.app, &token).await.status, 200);
-    d.bearer = true;
-    assert_eq!(d.hello(&fx.app).await.status, 401);
+    assert_eq!(live(&fx).await, 0);
 
     // Not served unless configured.
     let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
     assert_eq!(post_logout_token(&fx.app, &token).await.status, 404);
+}
+
+async fn push<H: AdapterHarness>(app: &H, set: &str, content_type: &str) -> TestResponse {
+    let mut r =
+        TestRequest::new("POST", "/auth/security-events").header("content-type", content_type);
+    r.body = set.as_bytes().to_vec();
+    app.send(r).await
+}
+
+fn assert_push_refused(r: &TestResponse, err: &str, description: &str) {
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json(), json!({ "err": err, "description": description }));
+}
+
+/// `POST <prefix>/security-events` (RFC 8935 push): a CAEP
+/// session-revoked event ends that provider session (a `complex` subject)
+/// and a password credential-change every session from that provider
+/// user, answering `202`; a duplicate is acknowledged and ends nothing
+/// new; refused SETs are `400` with the RFC 8935 `err`; a store that does
+/// not answer is `503` and the retry works; off by default.
+pub async fn security_events_over_http<H: AdapterHarness>() {
+    use crate::provider::{CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED};
+    const SET: &str = "application/secevent+jwt";
+    let idp = TestProvider::new();
+    let receiver = Arc::new(idp.receiver(Arc::new(MemoryStore::new())));
+    let fx = fixture::<H>(
+        bearer().with_identity_provider(receiver),
+        SessionPolicy::default(),
+    )
+    .await;
+    let mut a = signed_in(&fx, via("sid-a")).await;
+    let mut b = signed_in(&fx, via("sid-b")).await;
+    let mut local = signed_in(&fx, None).await;
+
+    let mut claims = idp.set_claims(fx.clock.now(), CAEP_SESSION_REVOKED, "alice", json!({}));
+    claims["sub_id"] = json!({ "format": "complex",
+        "user": { "format": "iss_sub", "iss": IDP_ISSUER, "sub": "alice" },
+        "session": { "format": "opaque", "id": "sid-a" } });
+    let revoked = idp.sign_set(&claims);
+    let r = push(&fx.app, &revoked, SET).await;
+    assert_eq!((r.status, r.body.as_str()), (202, ""), "{}", r.body);
+    assert_eq!(a.hello(&fx.app).await.status, 401);
+    assert_eq!(b.hello(&fx.app).await.status, 200);
+    assert_eq!(
+        push(&fx.app, &revoked, SET).await.status,
+        202,
+        "a duplicate is acknowledged"
+    );
+
+    // Refusals say why, in RFC 8935 terms, and end nothing.
+    assert_push_refused(
+        &push(&fx.app, &revoked, "application/jwt").await,
+        "invalid_request",
+        "the body must be one application/secevent+jwt",
+    );
+    let mut wrong_aud = claims.clone();
+    wrong_aud["aud"] = json!("someone-else");
+    assert_push_refused(
+        &push(&fx.app, &idp.sign_set(&wrong_aud), SET).await,
+        "invalid_audience",
+        "wrong_audience",
+    );
+    let mut wrong_iss = claims.clone();
+    wrong_iss["iss"] = json!("https://evil.example");
+    assert_push_refused(
+        &push(&fx.app, &idp.sign_set(&wrong_iss), SET).await,
+        "invalid_issuer",
+        "wrong_issuer",
+    );
+    let forged = idp.sign_with_other_key(&json!({ "typ": "secevent+jwt" }), &claims);
+    assert_push_refused(
+        &push(&fx.app, &forged, SET).await,
+        "invalid_key",
+        "unknown_key",
+    );
+    let logout_token = idp.logout_token(fx.clock.now(), Some("alice"), None);
+    assert_push_refused(
+        &push(&fx.app, &logout_token, SET).await,
+        "invalid_request",
+        "unsupported_header",
+    );
+    assert_eq!(b.hello(&fx.app).await.status, 200);
+
+    // A credential created ends nothing; a password changed ends the
+    // provider user's sessions (not the local one), also after a store
+    // outage made the first push fail.
+    let created = json!({ "credential_type": "fido2-platform", "change_type": "create" });
+    let set =
+        idp.sign_set(&idp.set_claims(fx.clock.now(), CAEP_CREDENTIAL_CHANGE, "alice", created));
+    assert_eq!(push(&fx.app, &set, SET).await.status, 202);
+    assert_eq!(b.hello(&fx.app).await.status, 200);
+    let changed = json!({ "credential_type": "password", "change_type": "update" });
+    let set =
+        idp.sign_set(&idp.set_claims(fx.clock.now(), CAEP_CREDENTIAL_CHANGE, "alice", changed));
+    fx.store.set_down(true);
+    assert_eq!(push(&fx.app, &set, SET).await.status, 503);
+    fx.store.set_down(false);
+    assert_eq!(b.hello(&fx.app).await.status, 200);
+    assert_eq!(push(&fx.app, &set, SET).await.status, 202);
+    let r = b.hello(&fx.app).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["reason"], "password_change");
+    assert_eq!(local.hello(&fx.app).await.status, 200);
+
+    let fx = fixture::<H>(bearer(), SessionPolicy::default()).await;
+    assert_eq!(push(&fx.app, &set, SET).await.status, 404);
 }

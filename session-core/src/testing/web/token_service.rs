@@ -113,7 +113,8 @@ pub async fn token_introspection_over_http<H: AdapterHarness>() {
     assert_eq!(r.one("cache-control"), Some("no-store"));
     let v = r.json();
     assert_eq!(v["active"], true);
-    assert_eq!(v["token_type"], "access_token");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["token_kind"], "access_token");
     assert_eq!(v["sub"], "alice");
     assert_eq!(v["sid"].as_str(), d.session_id.as_deref());
     let tokens = fx.api.manager().tokens();
@@ -123,8 +124,12 @@ pub async fn token_introspection_over_http<H: AdapterHarness>() {
 
     let v = introspect(&fx.app, &refresh).await.json();
     assert_eq!(
-        (v["active"].clone(), v["token_type"].clone()),
+        (v["active"].clone(), v["token_kind"].clone()),
         (json!(true), json!("refresh_token"))
+    );
+    assert!(
+        v.get("token_type").is_none(),
+        "RFC 6749 §5.1 types name access tokens"
     );
     assert_eq!(v["sub"], "alice");
 

@@ -4,14 +4,16 @@
 //! A login through an OpenID Connect provider records where it came from
 //! ([`crate::LoginOptions::via_provider`] with a [`ProviderSession`]: the
 //! ID token's `iss`, `sub` and `sid`). When the user signs out at the
-//! provider, it `POST`s a logout token to us; [`BackChannelLogout`]
+//! provider, it `POST`s a logout token to us; [`IdentityProvider`]
 //! validates it (signature by a key of the provider's JWKS, `iss`, `aud`,
 //! `iat`, `exp`, `jti`, the logout event, no `nonce`, a `sub` or `sid`:
 //! §2.6) and [`crate::SessionManager::back_channel_logout`] ends the sessions it
 //! names: those of the mapped user recorded from that provider, with that
 //! `sid` when the token has one, that began before the token was issued.
-//! The last bound makes a replayed token harmless even before its `jti`
-//! is seen twice: it can only end sessions the first delivery ended.
+//! The `jti` is recorded after acting, so that a provider's retry after a
+//! store failure still works; a replay is refused then, and before that it
+//! can end only sessions that began no later than the skew allowance
+//! (60 s) after the token was issued.
 
 use std::fmt;
 use std::path::Path;
@@ -45,6 +47,11 @@ const MAX_LOGOUT_TOKEN_LEN: usize = 8 * 1024;
 const MAX_CLAIM_TEXT: usize = 255;
 
 pub use crate::record::ProviderSession;
+pub use set::{
+    CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, ProviderEvent, ProviderSignal, SET_TYP,
+};
+
+mod set;
 
 /// The provider's public signing keys.
 #[derive(Clone)]
@@ -162,12 +169,12 @@ impl ProviderKeys {
     }
 }
 
-/// Why a logout token was refused. [`LogoutTokenError::as_str`] is what
+/// Why a logout token was refused. [`ProviderTokenError::as_str`] is what
 /// the refusal event and the `400` answer's `error_description` say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum LogoutTokenError {
+pub enum ProviderTokenError {
     /// Not a compact JWS of at most 8 KiB.
     #[error("malformed")]
     Malformed,
@@ -216,27 +223,41 @@ pub enum LogoutTokenError {
     /// This `jti` was received before.
     #[error("replayed")]
     Replayed,
+    /// A Security Event Token without exactly one event in `events`.
+    #[error("not_a_security_event")]
+    NotASecurityEvent,
+    /// An event this receiver does not act on.
+    #[error("unsupported_event")]
+    UnsupportedEvent,
+    /// A subject identifier this receiver cannot map to a user (it takes
+    /// `iss_sub`, and `complex` with an `iss_sub` user and an `opaque`
+    /// session).
+    #[error("unsupported_subject")]
+    UnsupportedSubject,
 }
 
-impl LogoutTokenError {
+impl ProviderTokenError {
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {
-            LogoutTokenError::Malformed => "malformed",
-            LogoutTokenError::UnsupportedHeader => "unsupported_header",
-            LogoutTokenError::UnknownKey => "unknown_key",
-            LogoutTokenError::BadSignature => "bad_signature",
-            LogoutTokenError::BadClaims => "bad_claims",
-            LogoutTokenError::WrongIssuer => "wrong_issuer",
-            LogoutTokenError::WrongAudience => "wrong_audience",
-            LogoutTokenError::Expired => "expired",
-            LogoutTokenError::BadIssueTime => "bad_issue_time",
-            LogoutTokenError::MissingJti => "missing_jti",
-            LogoutTokenError::NotALogoutToken => "not_a_logout_token",
-            LogoutTokenError::NoncePresent => "nonce_present",
-            LogoutTokenError::NoSubject => "no_subject",
-            LogoutTokenError::SidWithoutSub => "sid_without_sub",
-            LogoutTokenError::Replayed => "replayed",
+            ProviderTokenError::Malformed => "malformed",
+            ProviderTokenError::UnsupportedHeader => "unsupported_header",
+            ProviderTokenError::UnknownKey => "unknown_key",
+            ProviderTokenError::BadSignature => "bad_signature",
+            ProviderTokenError::BadClaims => "bad_claims",
+            ProviderTokenError::WrongIssuer => "wrong_issuer",
+            ProviderTokenError::WrongAudience => "wrong_audience",
+            ProviderTokenError::Expired => "expired",
+            ProviderTokenError::BadIssueTime => "bad_issue_time",
+            ProviderTokenError::MissingJti => "missing_jti",
+            ProviderTokenError::NotALogoutToken => "not_a_logout_token",
+            ProviderTokenError::NoncePresent => "nonce_present",
+            ProviderTokenError::NoSubject => "no_subject",
+            ProviderTokenError::SidWithoutSub => "sid_without_sub",
+            ProviderTokenError::Replayed => "replayed",
+            ProviderTokenError::NotASecurityEvent => "not_a_security_event",
+            ProviderTokenError::UnsupportedEvent => "unsupported_event",
+            ProviderTokenError::UnsupportedSubject => "unsupported_subject",
         }
     }
 }
@@ -254,15 +275,18 @@ pub struct LogoutOrder {
     pub issued_at: Timestamp,
     /// When it expires (`exp`).
     pub expires_at: Timestamp,
+    /// Until when its `jti` must be remembered: as long as any check here
+    /// would still accept it (`exp` or the maximum age, plus the skew).
+    pub remember_until: Timestamp,
 }
 
 /// Why [`crate::SessionManager::back_channel_logout`] did not complete.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum BackChannelError {
+pub enum ProviderSignalError {
     /// The logout token was refused; nothing was ended.
     #[error("logout token refused: {0}")]
-    Refused(LogoutTokenError),
+    Refused(ProviderTokenError),
     /// A store did not answer: some sessions may not have ended; the
     /// provider may deliver the token again.
     #[error(transparent)]
@@ -273,19 +297,20 @@ pub(crate) type UserMapping = Arc<dyn Fn(&str) -> Option<UserId> + Send + Sync>;
 
 /// An OpenID Connect provider whose back-channel logout tokens we accept.
 #[derive(Clone)]
-pub struct BackChannelLogout {
+pub struct IdentityProvider {
     pub(crate) issuer: String,
     pub(crate) audience: String,
     pub(crate) keys: ProviderKeys,
     pub(crate) max_age: Duration,
+    pub(crate) event_max_age: Duration,
     pub(crate) leeway: Duration,
     pub(crate) replay: Arc<dyn RiskStore>,
     pub(crate) users: UserMapping,
 }
 
-impl fmt::Debug for BackChannelLogout {
+impl fmt::Debug for IdentityProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BackChannelLogout")
+        f.debug_struct("IdentityProvider")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("keys", &self.keys)
@@ -295,27 +320,30 @@ impl fmt::Debug for BackChannelLogout {
 }
 
 /// The number of whole seconds in `d`, as a claim-range `i64`.
-fn seconds(d: Duration) -> i64 {
+pub(crate) fn seconds(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).map_or(MAX_CLAIM_SECONDS, |s| s.min(MAX_CLAIM_SECONDS))
 }
 
-fn time_claim(claims: &Value, name: &str) -> Result<i64, LogoutTokenError> {
+pub(crate) fn time_claim(claims: &Value, name: &str) -> Result<i64, ProviderTokenError> {
     claims[name]
         .as_i64()
         .filter(|t| (0..=MAX_CLAIM_SECONDS).contains(t))
-        .ok_or(LogoutTokenError::BadClaims)
+        .ok_or(ProviderTokenError::BadClaims)
 }
 
 /// A short text claim, when present; an over-long or non-text one refuses.
-fn text_claim<'a>(claims: &'a Value, name: &str) -> Result<Option<&'a str>, LogoutTokenError> {
+pub(crate) fn text_claim<'a>(
+    claims: &'a Value,
+    name: &str,
+) -> Result<Option<&'a str>, ProviderTokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_CLAIM_TEXT => Ok(Some(s)),
-        Some(_) => Err(LogoutTokenError::BadClaims),
+        Some(_) => Err(ProviderTokenError::BadClaims),
     }
 }
 
-impl BackChannelLogout {
+impl IdentityProvider {
     /// Logout tokens from `issuer`, addressed to `audience` (our client id
     /// at the provider), signed by one of `keys`. `replay` remembers each
     /// token's `jti` until it expires (any backend's risk store, shared by
@@ -327,11 +355,12 @@ impl BackChannelLogout {
         keys: ProviderKeys,
         replay: Arc<dyn RiskStore>,
     ) -> Self {
-        BackChannelLogout {
+        IdentityProvider {
             issuer: issuer.into(),
             audience: audience.into(),
             keys,
             max_age: Duration::from_secs(300),
+            event_max_age: Duration::from_secs(3600),
             leeway: Duration::from_secs(60),
             replay,
             users: Arc::new(|sub| UserId::new(sub).ok()),
@@ -342,6 +371,13 @@ impl BackChannelLogout {
     /// token as the user signs out.
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
         self.max_age = max_age;
+        self
+    }
+
+    /// The oldest `iat` a Security Event Token may have (default 1 hour: a
+    /// transmitter retries pushes from its outbox after an outage).
+    pub fn with_event_max_age(mut self, max_age: Duration) -> Self {
+        self.event_max_age = max_age;
         self
     }
 
@@ -364,41 +400,35 @@ impl BackChannelLogout {
     /// (which [`crate::SessionManager::back_channel_logout`] makes after acting).
     ///
     /// # Errors
-    /// The first [`LogoutTokenError`] found.
-    pub fn validate(&self, token: &str, now: Timestamp) -> Result<LogoutOrder, LogoutTokenError> {
+    /// The first [`ProviderTokenError`] found.
+    pub fn validate(&self, token: &str, now: Timestamp) -> Result<LogoutOrder, ProviderTokenError> {
         let claims = self.verified_claims(token)?;
-        if claims["iss"].as_str() != Some(self.issuer.as_str()) {
-            return Err(LogoutTokenError::WrongIssuer);
-        }
-        let audience_ok = match &claims["aud"] {
-            Value::String(a) => *a == self.audience,
-            Value::Array(all) => all.iter().any(|a| a.as_str() == Some(&self.audience)),
-            _ => false,
-        };
-        if !audience_ok {
-            return Err(LogoutTokenError::WrongAudience);
-        }
+        self.check_issuer_and_audience(&claims)?;
         let (iat, exp) = (time_claim(&claims, "iat")?, time_claim(&claims, "exp")?);
         let now_s = now.unix_seconds();
         // Both bounds are in claim range, so none of these sums overflows.
         if now_s >= exp + seconds(self.leeway) {
-            return Err(LogoutTokenError::Expired);
+            return Err(ProviderTokenError::Expired);
         }
         if iat > now_s + seconds(self.leeway) || now_s - iat > seconds(self.max_age) {
-            return Err(LogoutTokenError::BadIssueTime);
+            return Err(ProviderTokenError::BadIssueTime);
         }
-        let jti = text_claim(&claims, "jti")?.ok_or(LogoutTokenError::MissingJti)?;
+        // A token that expires before it is issued could never be remembered.
+        if exp <= iat {
+            return Err(ProviderTokenError::BadClaims);
+        }
+        let jti = text_claim(&claims, "jti")?.ok_or(ProviderTokenError::MissingJti)?;
         if !claims["events"][BACKCHANNEL_LOGOUT_EVENT].is_object() {
-            return Err(LogoutTokenError::NotALogoutToken);
+            return Err(ProviderTokenError::NotALogoutToken);
         }
         if claims.get("nonce").is_some() {
-            return Err(LogoutTokenError::NoncePresent);
+            return Err(ProviderTokenError::NoncePresent);
         }
         let (sub, sid) = (text_claim(&claims, "sub")?, text_claim(&claims, "sid")?);
         let subject = match (sub, sid) {
             (Some(sub), _) => sub.to_owned(),
-            (None, Some(_)) => return Err(LogoutTokenError::SidWithoutSub),
-            (None, None) => return Err(LogoutTokenError::NoSubject),
+            (None, Some(_)) => return Err(ProviderTokenError::SidWithoutSub),
+            (None, None) => return Err(ProviderTokenError::NoSubject),
         };
         Ok(LogoutOrder {
             subject,
@@ -406,22 +436,68 @@ impl BackChannelLogout {
             jti: jti.to_owned(),
             issued_at: Timestamp::from_unix_millis(iat * 1000),
             expires_at: Timestamp::from_unix_millis(exp * 1000),
+            remember_until: Timestamp::from_unix_millis(
+                exp.max(iat.saturating_add(seconds(self.max_age)))
+                    .saturating_add(seconds(self.leeway))
+                    .min(MAX_CLAIM_SECONDS)
+                    * 1000,
+            ),
         })
+    }
+
+    /// `iss` is the provider and `aud` (a string or an array) names us.
+    pub(crate) fn check_issuer_and_audience(
+        &self,
+        claims: &Value,
+    ) -> Result<(), ProviderTokenError> {
+        if claims["iss"].as_str() != Some(self.issuer.as_str()) {
+            return Err(ProviderTokenError::WrongIssuer);
+        }
+        let audience_ok = match &claims["aud"] {
+            Value::String(a) => *a == self.audience,
+            Value::Array(all) => all.iter().any(|a| a.as_str() == Some(&self.audience)),
+            _ => false,
+        };
+        if audience_ok {
+            Ok(())
+        } else {
+            Err(ProviderTokenError::WrongAudience)
+        }
     }
 
     /// The claims of `token` once its header is acceptable and its
     /// signature verifies with the provider's key.
-    fn verified_claims(&self, token: &str) -> Result<Value, LogoutTokenError> {
+    fn verified_claims(&self, token: &str) -> Result<Value, ProviderTokenError> {
+        self.verified_claims_typed(
+            token,
+            &[LOGOUT_TOKEN_TYP, "application/logout+jwt", "JWT"],
+            false,
+        )
+    }
+
+    /// The claims of `token` once its header is acceptable (a `typ` of
+    /// `typs`, or none when not `typ_required`) and its signature verifies
+    /// with one of the provider's keys.
+    pub(crate) fn verified_claims_typed(
+        &self,
+        token: &str,
+        typs: &[&str],
+        typ_required: bool,
+    ) -> Result<Value, ProviderTokenError> {
         if token.len() > MAX_LOGOUT_TOKEN_LEN {
-            return Err(LogoutTokenError::Malformed);
+            return Err(ProviderTokenError::Malformed);
         }
-        let (message, signature) = token.rsplit_once('.').ok_or(LogoutTokenError::Malformed)?;
-        let (header, payload) = message.split_once('.').ok_or(LogoutTokenError::Malformed)?;
+        let (message, signature) = token
+            .rsplit_once('.')
+            .ok_or(ProviderTokenError::Malformed)?;
+        let (header, payload) = message
+            .split_once('.')
+            .ok_or(ProviderTokenError::Malformed)?;
         if [header, payload, signature]
             .iter()
             .any(|p| p.is_empty() || !p.bytes().all(is_base64url_byte))
         {
-            return Err(LogoutTokenError::Malformed);
+            return Err(ProviderTokenError::Malformed);
         }
         let decode = |part: &str| {
             URL_SAFE_NO_PAD
@@ -430,39 +506,37 @@ impl BackChannelLogout {
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
                 .filter(Value::is_object)
         };
-        let header = decode(header).ok_or(LogoutTokenError::Malformed)?;
+        let header = decode(header).ok_or(ProviderTokenError::Malformed)?;
         let refused = ["crit", "jku", "jwk", "x5u", "x5c"];
         let typ_ok = match header.get("typ") {
-            None => true,
-            Some(Value::String(t)) => [LOGOUT_TOKEN_TYP, "application/logout+jwt", "JWT"]
-                .iter()
-                .any(|ok| t.eq_ignore_ascii_case(ok)),
+            None => !typ_required,
+            Some(Value::String(t)) => typs.iter().any(|ok| t.eq_ignore_ascii_case(ok)),
             Some(_) => false,
         };
         if !typ_ok || refused.iter().any(|h| header.get(h).is_some()) {
-            return Err(LogoutTokenError::UnsupportedHeader);
+            return Err(ProviderTokenError::UnsupportedHeader);
         }
         let alg: Algorithm = header["alg"]
             .as_str()
             .and_then(|a| a.parse().ok())
-            .ok_or(LogoutTokenError::UnsupportedHeader)?;
+            .ok_or(ProviderTokenError::UnsupportedHeader)?;
         let kid = match header.get("kid") {
             None => None,
             Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(LogoutTokenError::UnsupportedHeader),
+            Some(_) => return Err(ProviderTokenError::UnsupportedHeader),
         };
         // Only public-key algorithms are in the set: `none` and HS* find
         // no key.
         let key = self
             .keys
             .find(kid, alg)
-            .ok_or(LogoutTokenError::UnknownKey)?;
+            .ok_or(ProviderTokenError::UnknownKey)?;
         let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, key.alg)
             .unwrap_or(false);
         if !valid {
-            return Err(LogoutTokenError::BadSignature);
+            return Err(ProviderTokenError::BadSignature);
         }
-        decode(payload).ok_or(LogoutTokenError::BadClaims)
+        decode(payload).ok_or(ProviderTokenError::BadClaims)
     }
 }
 
@@ -478,7 +552,7 @@ mod tests {
         Timestamp::from_unix_millis(1_800_000_000_000)
     }
 
-    fn receiver(idp: &TestProvider) -> BackChannelLogout {
+    fn receiver(idp: &TestProvider) -> IdentityProvider {
         idp.receiver(Arc::new(MemoryStore::new()))
     }
 
@@ -525,54 +599,58 @@ mod tests {
         let cases = [
             (
                 with("events", Value::Null),
-                LogoutTokenError::NotALogoutToken,
+                ProviderTokenError::NotALogoutToken,
             ),
             (
                 with(
                     "events",
                     json!({ "http://schemas.openid.net/event/other": {} }),
                 ),
-                LogoutTokenError::NotALogoutToken,
+                ProviderTokenError::NotALogoutToken,
             ),
             (
                 with("events", json!({ BACKCHANNEL_LOGOUT_EVENT: "yes" })),
-                LogoutTokenError::NotALogoutToken,
+                ProviderTokenError::NotALogoutToken,
             ),
             (
                 with("nonce", json!("n-0S6_WzA2Mj")),
-                LogoutTokenError::NoncePresent,
+                ProviderTokenError::NoncePresent,
             ),
             (
                 with("aud", json!("someone-else")),
-                LogoutTokenError::WrongAudience,
+                ProviderTokenError::WrongAudience,
             ),
-            (with("aud", Value::Null), LogoutTokenError::WrongAudience),
+            (with("aud", Value::Null), ProviderTokenError::WrongAudience),
             (
                 with("iss", json!("https://evil.example")),
-                LogoutTokenError::WrongIssuer,
+                ProviderTokenError::WrongIssuer,
             ),
             (
                 with(
                     "exp",
                     json!(now().minus(Duration::from_secs(61)).unix_seconds()),
                 ),
-                LogoutTokenError::Expired,
+                ProviderTokenError::Expired,
             ),
-            (with("exp", Value::Null), LogoutTokenError::BadClaims),
-            (with("exp", json!(i64::MAX)), LogoutTokenError::BadClaims),
-            (with("iat", json!(old)), LogoutTokenError::BadIssueTime),
+            (with("exp", Value::Null), ProviderTokenError::BadClaims),
+            (with("exp", json!(i64::MAX)), ProviderTokenError::BadClaims),
+            (
+                with("exp", json!(now().unix_seconds())),
+                ProviderTokenError::BadClaims,
+            ),
+            (with("iat", json!(old)), ProviderTokenError::BadIssueTime),
             (
                 with(
                     "iat",
                     json!(now().plus(Duration::from_secs(120)).unix_seconds()),
                 ),
-                LogoutTokenError::BadIssueTime,
+                ProviderTokenError::BadIssueTime,
             ),
-            (with("iat", json!("now")), LogoutTokenError::BadClaims),
-            (with("jti", Value::Null), LogoutTokenError::MissingJti),
-            (with("jti", json!("")), LogoutTokenError::BadClaims),
-            (with("sub", json!(42)), LogoutTokenError::BadClaims),
-            (with("sub", Value::Null), LogoutTokenError::SidWithoutSub),
+            (with("iat", json!("now")), ProviderTokenError::BadClaims),
+            (with("jti", Value::Null), ProviderTokenError::MissingJti),
+            (with("jti", json!("")), ProviderTokenError::BadClaims),
+            (with("sub", json!(42)), ProviderTokenError::BadClaims),
+            (with("sub", Value::Null), ProviderTokenError::SidWithoutSub),
             (
                 {
                     let mut c = claims.clone();
@@ -580,39 +658,39 @@ mod tests {
                     c.as_object_mut().unwrap().remove("sid");
                     idp.sign(&json!({}), &c)
                 },
-                LogoutTokenError::NoSubject,
+                ProviderTokenError::NoSubject,
             ),
             (
-                idp.sign_with_other_key(&claims),
-                LogoutTokenError::UnknownKey,
+                idp.sign_with_other_key(&json!({}), &claims),
+                ProviderTokenError::UnknownKey,
             ),
             (
                 idp.sign(&json!({ "kid": "idp-2" }), &claims),
-                LogoutTokenError::UnknownKey,
+                ProviderTokenError::UnknownKey,
             ),
             (
                 idp.sign(&json!({ "alg": "HS256" }), &claims),
-                LogoutTokenError::UnknownKey,
+                ProviderTokenError::UnknownKey,
             ),
             (
                 idp.sign(&json!({ "alg": "none" }), &claims),
-                LogoutTokenError::UnsupportedHeader,
+                ProviderTokenError::UnsupportedHeader,
             ),
             (
                 idp.sign(&json!({ "typ": "at+jwt" }), &claims),
-                LogoutTokenError::UnsupportedHeader,
+                ProviderTokenError::UnsupportedHeader,
             ),
             (
                 idp.sign(&json!({ "jku": "https://evil.example/jwks" }), &claims),
-                LogoutTokenError::UnsupportedHeader,
+                ProviderTokenError::UnsupportedHeader,
             ),
             (
                 idp.sign(&json!({ "crit": ["exp"] }), &claims),
-                LogoutTokenError::UnsupportedHeader,
+                ProviderTokenError::UnsupportedHeader,
             ),
-            ("not.a.jwt!".to_owned(), LogoutTokenError::Malformed),
-            ("a.b".to_owned(), LogoutTokenError::Malformed),
-            ("a".repeat(9000), LogoutTokenError::Malformed),
+            ("not.a.jwt!".to_owned(), ProviderTokenError::Malformed),
+            ("a.b".to_owned(), ProviderTokenError::Malformed),
+            ("a".repeat(9000), ProviderTokenError::Malformed),
         ];
         for (token, why) in cases {
             assert_eq!(r.validate(&token, now()), Err(why), "{token:.60}");
@@ -624,7 +702,7 @@ mod tests {
         let (_, signature) = forged.rsplit_once('.').unwrap();
         assert_eq!(
             r.validate(&format!("{message}.{signature}"), now()),
-            Err(LogoutTokenError::BadSignature)
+            Err(ProviderTokenError::BadSignature)
         );
         assert_eq!(r.issuer(), IDP_ISSUER);
     }
