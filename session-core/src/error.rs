@@ -98,6 +98,10 @@ pub enum SessionError {
     /// nobody decided.
     #[error("session limits could not be resolved")]
     LimitsUnavailable(#[source] crate::store::BoxError),
+    /// The store has no [`crate::directory::SessionDirectory`]: cross-user
+    /// queries and "revoke matching" cannot run on it.
+    #[error("this session store offers no cross-user queries")]
+    DirectoryUnavailable,
 }
 
 impl From<StoreError> for SessionError {

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod binding;
+pub mod directory;
 pub mod enrich;
 mod error;
 pub mod events;
@@ -44,9 +45,9 @@ pub use limits::{LimitResolver, ResolvedLimits};
 pub use manager::ACTION_TOKEN_TYP;
 pub use manager::{
     ActiveToken, AuthenticatedSession, BuildError, CONTINUATION_TICKET_TYP, CONTINUATION_TTL,
-    DeviceRefresh, ExportedSession, IntrospectedKind, Introspection, LoginOptions, LoginSuccess,
-    LogoutOutcome, LogoutProof, Refreshed, RevocationMode, SessionManager, SessionManagerBuilder,
-    TokenPair, UserExport,
+    DeviceRefresh, DirectoryEntry, DirectoryPage, ExportedSession, IntrospectedKind, Introspection,
+    LoginOptions, LoginSuccess, LogoutOutcome, LogoutProof, MatchingMode, MatchingReport,
+    Refreshed, RevocationMode, SessionManager, SessionManagerBuilder, TokenPair, UserExport,
 };
 pub use memory::MemoryStore;
 pub use policy::{
@@ -76,6 +77,7 @@ mod memory_conformance {
         Some(std::sync::Arc::new(crate::MemoryStore::new()))
     }
     crate::store_conformance_tests!(memory_store);
+    crate::directory_seed_test!(memory_store);
 
     async fn memory_risk_store() -> Option<std::sync::Arc<dyn crate::risk::RiskStore>> {
         Some(std::sync::Arc::new(crate::MemoryStore::new()))

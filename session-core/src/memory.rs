@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::directory::{MatchingRevocation, SessionDirectory, SessionPage, SessionQuery};
 use crate::ids::{SessionId, UserId};
 use crate::record::{RefreshState, Revocation, RevokeReason, SessionMeta, SessionRecord};
 use crate::risk::{LoginFacts, PreviousLogin, PriorHistory, RiskStore};
@@ -302,8 +303,49 @@ impl SessionStore for MemoryStore {
         Some(crate::binding::replay_via(Arc::new(self.clone())))
     }
 
+    fn directory(&self) -> Option<Arc<dyn crate::directory::SessionDirectory>> {
+        Some(Arc::new(self.clone()))
+    }
+
     fn counts_tenants(&self) -> bool {
         true
+    }
+}
+
+/// Scans every session under the lock: a memory store is small enough.
+#[async_trait]
+impl SessionDirectory for MemoryStore {
+    async fn find(&self, query: &SessionQuery) -> Result<SessionPage, StoreError> {
+        let all = self.lock();
+        let candidates = match &query.filter.user {
+            Some(user) => all
+                .get(user)
+                .into_iter()
+                .flat_map(HashMap::values)
+                .collect::<Vec<_>>(),
+            None => all.values().flat_map(HashMap::values).collect(),
+        };
+        Ok(query.page_of(candidates.into_iter().map(|r| &**r)))
+    }
+
+    async fn revoke_matching(
+        &self,
+        user: &UserId,
+        request: &MatchingRevocation,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let revoked: Vec<SessionRecord> = {
+            let mut all = self.lock();
+            match all.get_mut(user) {
+                Some(sessions) => sessions
+                    .values_mut()
+                    .filter(|r| request.matches(r))
+                    .filter_map(|r| revoke_in_place(r, request.reason, request.at))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        self.publish(&revoked, request.at);
+        Ok(revoked)
     }
 }
 

@@ -613,6 +613,16 @@ pub trait SessionStore: Send + Sync + 'static {
         None
     }
 
+    /// The store's cross-user queries for operators (find sessions by
+    /// network, country, app…, and end what matches). `None` (the default)
+    /// makes [`crate::SessionManager::find_sessions`] and
+    /// [`crate::SessionManager::revoke_matching`] answer
+    /// [`crate::SessionError::DirectoryUnavailable`]. Every store in this
+    /// workspace has one.
+    fn directory(&self) -> Option<Arc<dyn crate::directory::SessionDirectory>> {
+        None
+    }
+
     /// Whether [`SessionStore::create`] counts a tenant's sessions across
     /// its users, under the tenant's lock, for
     /// [`crate::SessionLimits::per_tenant`] (see

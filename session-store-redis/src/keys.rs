@@ -42,6 +42,17 @@ pub(crate) fn history_key(prefix: &str, user: &UserId) -> String {
     format!("{prefix}{{{}}}:h", user_tag(user))
 }
 
+/// The key naming the user whose sessions `hash_key` holds (`<stem>:u`, in
+/// the same slot): the hash's name carries only a digest of the user id.
+pub(crate) fn owner_key_of(hash_key: &str) -> Option<String> {
+    hash_key.strip_suffix(":s").map(|stem| format!("{stem}:u"))
+}
+
+/// [`owner_key_of`] the sessions hash of `user`.
+pub(crate) fn owner_key(prefix: &str, user: &UserId) -> String {
+    format!("{prefix}{{{}}}:u", user_tag(user))
+}
+
 /// The sorted set of a tenant's sessions (members `<session hash key>\n<id>`,
 /// scored by absolute end) that per-tenant limits count across users:
 /// `<prefix>tenant:<tenant>`. It spans users' hash slots, so only a
@@ -76,13 +87,21 @@ pub(crate) fn session_keys_of(hash_key: &str) -> Option<[String; 4]> {
 
 /// Every key that per-user operations on `user` touch under `prefix`: the
 /// session hash (first), the login-history hash, the two indexes of the
-/// session hash (unrevoked, revoked), then the "not before" mark. All carry the user's hash tag, so they
-/// share one cluster slot. (The cross-user keys of risk scoring, per IP
+/// session hash (unrevoked, revoked), the "not before" mark, then the owner
+/// key (the user id, for the session directory). All carry the user's hash
+/// tag, so they share one cluster slot. (The cross-user keys of risk scoring, per IP
 /// address and per single-use token id, are not per-user and live in their
 /// own slots.)
 pub fn keys_for_user(prefix: &str, user: &UserId) -> Vec<String> {
     let [hash, active, revoked, mark] = session_keys(prefix, user);
-    vec![hash, history_key(prefix, user), active, revoked, mark]
+    vec![
+        hash,
+        history_key(prefix, user),
+        active,
+        revoked,
+        mark,
+        owner_key(prefix, user),
+    ]
 }
 
 /// base64url (no padding) of the first 16 bytes of SHA-256 of `parts`

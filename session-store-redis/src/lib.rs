@@ -217,6 +217,7 @@ mod cluster;
 mod codec;
 mod config;
 mod connection;
+mod directory;
 mod error;
 mod feed;
 mod keys;

@@ -163,9 +163,11 @@ end
 /// resolution, touch interval, how long ended entries are kept after their
 /// end (all three milliseconds), the new session's app (or empty), max per
 /// app, the ids the user chose to end (space-separated), the new session's
-/// tenant (or empty: always on a cluster) and max per tenant. KEYS[5], with
-/// a tenant: the tenant's sorted set, whose members name other users'
-/// hashes, read here (so only a standalone server counts tenants).
+/// tenant (or empty: always on a cluster) and max per tenant. KEYS[5]: the
+/// user's owner key, set to the user id (the session directory reads it to
+/// name a hash's user). KEYS[6], with a tenant: the tenant's sorted set,
+/// whose members name other users' hashes, read here (so only a standalone
+/// server counts tenants).
 ///
 /// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
 /// Reply: `{"duplicate"}` (the new id is taken; nothing changed),
@@ -191,11 +193,11 @@ for id in string.gmatch(ARGV[22], "%S+") do
   chosen[#chosen + 1] = id
   is_chosen[id] = true
 end
--- The tenant's sorted set (KEYS[5], standalone servers only) lists its
+-- The tenant's sorted set (KEYS[6], standalone servers only) lists its
 -- sessions across users as "<session hash key>\n<id>".
 local tenant, max_tenant = ARGV[23] or "", tonumber(ARGV[24] or "")
 if tenant == "" then max_tenant = nil end
-local tenant_key = KEYS[5]
+local owner_key, tenant_key = KEYS[5], KEYS[6]
 -- A continuation ticket's id is fixed when it is issued: taken means spent.
 if redis.call('HEXISTS', hash, new_id) == 1 then return {"duplicate"} end
 -- The active sessions of the tenant's other users; members that ended for
@@ -229,6 +231,7 @@ local refused = mark and verified <= mark
 local stored = ensure_index()
 if stored == 0 and not refused and tenant == "" and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 and max_app ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
+  redis.call('SET', owner_key, user)
   redis.call('PEXPIRE', hash, math.max(new_end + keep - now, 1000))
   return {"created", "", "", ""}
 end
@@ -403,6 +406,7 @@ if replaces ~= "" then
   end
 end
 redis.call('HSET', hash, new_id, new_value)
+redis.call('SET', owner_key, user)
 redis.call('ZREM', revoked_ix, new_id)
 -- A user's only entry is left out of the index, so a user with one
 -- session costs one key; the next write finds the index short of the hash
@@ -601,8 +605,36 @@ return redis.call('ZCARD', key)
 /// sessions the hash held.
 const ERASE: &str = r#"
 local n = redis.call('HLEN', hash)
-redis.call('DEL', hash, active_ix, revoked_ix)
+redis.call('DEL', hash, active_ix, revoked_ix, KEYS[5])
 return n
+"#;
+
+/// Revoke listed entries, each only if it is still exactly as the caller
+/// read it (compare-and-swap on the packed value) and unrevoked. KEYS:
+/// session hash, unrevoked index, revoked index, not-before mark. ARGV:
+/// reason, at, user id, channel, then pairs of id and value read. Reply:
+/// `{id, value before, ...}` of the entries revoked.
+const REVOKE_LISTED: &str = r#"
+ensure_index()
+local reply, ids = {}, {}
+for i = 5, #ARGV - 1, 2 do
+  local id, read = ARGV[i], ARGV[i + 1]
+  local v = redis.call('HGET', hash, id)
+  if v and v == read then
+    local f = parse(v)
+    if f[9] == "" then
+      mark_revoked(id, f, ARGV[2], ARGV[1])
+      reply[#reply + 1] = id
+      reply[#reply + 1] = v
+      ids[#ids + 1] = id
+    end
+  end
+end
+if #ids > 0 then
+  sync_revoked_ttl()
+  redis.call('PUBLISH', ARGV[4], table.concat(ids, " ") .. "\n" .. ARGV[3] .. "\n" .. ARGV[2])
+end
+return reply
 "#;
 
 /// The compiled scripts (SHA-1 computed once).
@@ -614,6 +646,7 @@ pub(crate) struct Scripts {
     pub(crate) revoke_all: Script,
     pub(crate) purge: Script,
     pub(crate) erase: Script,
+    pub(crate) revoke_listed: Script,
     pub(crate) record_login: Script,
     pub(crate) record_ip: Script,
 }
@@ -629,13 +662,14 @@ impl Scripts {
             revoke_all: with_prelude(REVOKE_ALL),
             purge: with_prelude(PURGE),
             erase: with_prelude(ERASE),
+            revoke_listed: with_prelude(REVOKE_LISTED),
             record_login: Script::new(RECORD_LOGIN),
             record_ip: Script::new(RECORD_IP),
         }
     }
 
     /// Every script, for preloading with `SCRIPT LOAD`.
-    pub(crate) fn all(&self) -> [&Script; 9] {
+    pub(crate) fn all(&self) -> [&Script; 10] {
         [
             &self.create,
             &self.rotate,
@@ -644,6 +678,7 @@ impl Scripts {
             &self.revoke_all,
             &self.purge,
             &self.erase,
+            &self.revoke_listed,
             &self.record_login,
             &self.record_ip,
         ]

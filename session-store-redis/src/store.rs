@@ -410,6 +410,7 @@ impl SessionStore for RedisStore {
         let limits = &req.limits;
         let class_limit = limits.for_class(s.device_class);
         let mut inv = self.on_user(&self.inner.scripts.create, user);
+        inv.key(keys::owner_key(&self.inner.prefix, user));
         // A tenant's set spans users' slots: only a standalone server keeps it.
         let tenant = s.meta.tenant.as_ref().filter(|_| self.counts_tenants());
         if let Some(tenant) = tenant {
@@ -607,7 +608,8 @@ impl SessionStore for RedisStore {
 
     async fn erase_user(&self, user: &UserId) -> Result<u64, StoreError> {
         let mut conn = self.conn();
-        let inv = self.on_user(&self.inner.scripts.erase, user);
+        let mut inv = self.on_user(&self.inner.scripts.erase, user);
+        inv.key(keys::owner_key(&self.inner.prefix, user));
         self.run(inv.invoke_async(&mut conn)).await
     }
 
@@ -632,6 +634,10 @@ impl SessionStore for RedisStore {
 
     fn counts_tenants(&self) -> bool {
         matches!(self.conn(), Conn::Standalone(_))
+    }
+
+    fn directory(&self) -> Option<Arc<dyn sessionward_core::directory::SessionDirectory>> {
+        Some(Arc::new(self.clone()))
     }
 
     fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {

@@ -11,3 +11,4 @@ async fn redis_store() -> Option<Arc<dyn SessionStore>> {
 }
 
 sessionward_core::store_conformance_tests!(redis_store);
+sessionward_core::directory_seed_test!(redis_store);

@@ -444,7 +444,13 @@ impl MySqlStore {
     }
 }
 
-pooled_session_store!(MySqlStore, My, &MYSQL);
+pooled_session_store!(
+    MySqlStore,
+    My,
+    &MYSQL,
+    MySql,
+    crate::directory::Dialect::MySql
+);
 
 /// What the MySQL store does its own way (the rest is [`Shared`]): every
 /// write is a short transaction, retried on deadlock or lock timeout.

@@ -67,6 +67,9 @@ macro_rules! notify {
     };
 }
 
+/// [`notify!`] as a value, for statements built at run time.
+pub(crate) const NOTIFY_COLUMN: &str = notify!();
+
 /// `$update` (an `UPDATE` of session rows) returning the rows it changed,
 /// each announced on [`NOTIFY_CHANNEL`] in the same statement.
 macro_rules! announcing {
@@ -343,7 +346,7 @@ const SQL: Statements = Statements {
     insert: concat!(
         "INSERT INTO sessionward_sessions (",
         cols!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ", ip_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ),
 };
 
@@ -363,8 +366,8 @@ async fn insert_unless_marked<'c>(
              ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING not_before) \
              INSERT INTO sessionward_sessions (",
             cols!(),
-            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
-             FROM u WHERE u.not_before IS NULL OR u.not_before < $18"
+            ", ip_key) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
+             FROM u WHERE u.not_before IS NULL OR u.not_before < $19"
         )),
         encoded
     )
@@ -440,7 +443,13 @@ async fn revoke_ids(
     before_revocation(rows).map_err(carry)
 }
 
-pooled_session_store!(PostgresStore, Pg, &SQL);
+pooled_session_store!(
+    PostgresStore,
+    Pg,
+    &SQL,
+    Postgres,
+    crate::directory::Dialect::Postgres
+);
 
 /// What the Postgres store does its own way (the rest is [`Shared`]).
 impl PostgresStore {

@@ -128,7 +128,6 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError
     serde_json::to_string(value).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
 /// Decodes rows returned by an UPDATE that just revoked them, as they were
 /// before (the revocation cleared).
 pub(crate) fn before_revocation(rows: Vec<SessionRow>) -> Result<Vec<SessionRecord>, StoreError> {
@@ -165,6 +164,18 @@ pub(crate) struct Encoded<'a> {
     pub(crate) meta: String,
     pub(crate) last_seen_from: Option<String>,
     pub(crate) places: Option<String>,
+    pub(crate) ip_key: Option<String>,
+}
+
+/// The address as the `ip_key` column holds it: 32 lowercase hex digits of
+/// its 128-bit IPv6 form (IPv4 as IPv4-mapped), so text order is address
+/// order and an address block is one range of the column's index.
+pub(crate) fn ip_key(ip: std::net::IpAddr) -> String {
+    let v6 = match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        std::net::IpAddr::V6(v6) => v6,
+    };
+    format!("{:032x}", u128::from(v6))
 }
 
 impl<'a> Encoded<'a> {
@@ -197,11 +208,13 @@ impl<'a> Encoded<'a> {
             meta,
             last_seen_from,
             places,
+            ip_key: r.ip.map(ip_key),
         })
     }
 }
 
-/// Binds an [`Encoded`] record to a query in column order.
+/// Binds an [`Encoded`] record to a query in column order: the columns of
+/// `cols!()`, then `ip_key` (written, never read back).
 macro_rules! bind_record {
     ($query:expr, $e:expr) => {{
         let e = $e;
@@ -223,6 +236,7 @@ macro_rules! bind_record {
             .bind(e.meta.as_str())
             .bind(e.last_seen_from.as_deref())
             .bind(e.places.as_deref())
+            .bind(e.ip_key.as_deref())
     }};
 }
 pub(crate) use bind_record;

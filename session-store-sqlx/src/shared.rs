@@ -53,7 +53,8 @@ pub(crate) struct Statements {
     /// What admission reads for a re-authentication without a limit: the
     /// replaced session: `user`, `id`.
     pub(crate) replaced: &'static str,
-    /// Insert one session: the seventeen columns in `cols!()` order.
+    /// Insert one session: the seventeen columns in `cols!()` order, then
+    /// `ip_key`.
     pub(crate) insert: &'static str,
 }
 
@@ -95,7 +96,7 @@ pub(crate) const QUESTION_MARKS: Statements = Statements {
     insert: concat!(
         "INSERT INTO sessionward_sessions (",
         crate::row::cols!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ", ip_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ),
 };
 
@@ -367,7 +368,43 @@ where
 /// `revoke_in`, `revoke_all_in`) and its feed (`feed`).
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! pooled_session_store {
-    ($store:ty, $shared:ty, $sql:expr) => {
+    ($store:ty, $shared:ty, $sql:expr, $db:ty, $dialect:expr) => {
+        /// Reads walk the directory index on one connection; "revoke
+        /// matching" is one transaction per user (retried on deadlock).
+        #[async_trait::async_trait]
+        impl sessionward_core::directory::SessionDirectory for $store {
+            async fn find(
+                &self,
+                query: &sessionward_core::directory::SessionQuery,
+            ) -> Result<sessionward_core::directory::SessionPage, StoreError> {
+                self.run(async |conn| {
+                    $crate::directory::find_in::<$db>(conn, $dialect, query)
+                        .await
+                        .map_err($crate::error::unwrap_store_err)
+                })
+                .await
+            }
+
+            async fn revoke_matching(
+                &self,
+                user: &UserId,
+                request: &sessionward_core::directory::MatchingRevocation,
+            ) -> Result<Vec<SessionRecord>, StoreError> {
+                self.run(async |conn| {
+                    $crate::error::retry_tx!(async {
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        let revoked = $crate::directory::revoke_matching_in::<$db>(
+                            &mut tx, $dialect, user, request,
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        Ok::<_, sqlx::Error>(revoked)
+                    })
+                })
+                .await
+            }
+        }
+
         #[async_trait::async_trait]
         impl sessionward_core::SessionStore for $store {
             async fn create(&self, request: CreateRequest) -> Result<CreateOutcome, StoreError> {
@@ -475,6 +512,12 @@ macro_rules! pooled_session_store {
 
             fn counts_tenants(&self) -> bool {
                 true
+            }
+
+            fn directory(
+                &self,
+            ) -> Option<std::sync::Arc<dyn sessionward_core::directory::SessionDirectory>> {
+                Some(std::sync::Arc::new(self.clone()))
             }
         }
     };

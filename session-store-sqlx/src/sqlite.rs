@@ -30,6 +30,9 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sessionward_core::directory::{
+    MatchingRevocation, SessionDirectory, SessionPage, SessionQuery,
+};
 use sessionward_core::risk::{LoginFacts, PriorHistory, RiskStore};
 use sessionward_core::{
     CreateOutcome, CreateRequest, Revocation, RevokeReason, RotateOutcome, RotateRequest,
@@ -42,6 +45,7 @@ use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::Mutex;
 
 use crate::deadline::within;
+use crate::directory::{self, Dialect};
 use crate::error::{map_err, map_migrate_err, unwrap_store_err};
 use crate::options::OPERATION_TIMEOUT;
 use crate::risk::{self, HistoryRow};
@@ -270,9 +274,9 @@ async fn insert_unless_marked(
         sqlx::query(concat!(
             "INSERT INTO sessionward_sessions (",
             cols!(),
-            ") SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17 \
+            ", ip_key) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18 \
              WHERE NOT EXISTS (SELECT 1 FROM sessionward_users \
-             WHERE user_id = ?1 AND not_before >= ?18)"
+             WHERE user_id = ?1 AND not_before >= ?19)"
         )),
         encoded
     )
@@ -453,8 +457,45 @@ impl SessionStore for SqliteStore {
         )))
     }
 
+    fn directory(&self) -> Option<Arc<dyn SessionDirectory>> {
+        Some(Arc::new(self.clone()))
+    }
+
     fn counts_tenants(&self) -> bool {
         true
+    }
+}
+
+/// Reads walk the directory index; "revoke matching" is one `BEGIN
+/// IMMEDIATE` transaction per user.
+#[async_trait]
+impl SessionDirectory for SqliteStore {
+    async fn find(&self, query: &SessionQuery) -> Result<SessionPage, StoreError> {
+        within(self.deadline, async {
+            let mut conn = self.pool.acquire().await.map_err(map_err)?;
+            directory::find_in::<Sqlite>(&mut conn, Dialect::Sqlite, query)
+                .await
+                .map_err(unwrap_store_err)
+        })
+        .await
+    }
+
+    async fn revoke_matching(
+        &self,
+        user: &UserId,
+        request: &MatchingRevocation,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let mut tx = self.begin_immediate().await?;
+            let revoked =
+                directory::revoke_matching_in::<Sqlite>(&mut tx, Dialect::Sqlite, user, request)
+                    .await
+                    .map_err(unwrap_store_err)?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(revoked)
+        })
+        .await
     }
 }
 

@@ -74,6 +74,7 @@ async fn conformance_store() -> Option<Arc<dyn SessionStore>> {
 
 mod conformance {
     sessionward_core::store_conformance_tests!(super::conformance_store);
+    sessionward_core::directory_seed_test!(super::conformance_store);
 }
 
 async fn risk_store() -> Option<Arc<dyn RiskStore>> {

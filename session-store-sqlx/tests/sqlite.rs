@@ -48,6 +48,7 @@ async fn memory_store() -> Option<Arc<dyn SessionStore>> {
 
 mod file {
     sessionward_core::store_conformance_tests!(super::file_store);
+    sessionward_core::directory_seed_test!(super::file_store);
 }
 
 mod memory {

@@ -12,6 +12,7 @@
 //!     Some(std::sync::Arc::new(MyStore::connect("...").await.ok()?))
 //! }
 //! sessionward_core::store_conformance_tests!(store);
+//! sessionward_core::directory_seed_test!(store);
 //! # fn main() {}
 //! ```
 //!
@@ -24,6 +25,7 @@
 
 pub(crate) mod cases;
 mod dbsc_cases;
+mod directory_cases;
 mod docs;
 pub mod dpop;
 mod dpop_cases;
@@ -46,6 +48,7 @@ pub mod http;
 
 pub use cases::*;
 pub use dbsc_cases::*;
+pub use directory_cases::*;
 pub use docs::quick_start_shows;
 pub use dpop_cases::*;
 pub use harness::{
@@ -127,6 +130,9 @@ macro_rules! store_conformance_tests {
             continuation_races_an_ordinary_login,
             tenant_limits_hold_across_users,
             provider_logout_ends_the_named_session,
+            directory_finds_sessions_across_users,
+            revoke_matching_ends_exactly_what_matches,
+            revoke_matching_rechecks_at_the_write,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
@@ -137,6 +143,18 @@ macro_rules! store_conformance_tests {
                 $crate::testing::$case(store).await;
             }
         )+
+    };
+}
+
+/// Expands to the one `#[tokio::test]` that seeds
+/// [`LARGE_SEED`] sessions and pages through them
+/// ([`directory_pages_a_large_seed`]). Call it once per backend (on its
+/// main configuration): it is the suite's slowest case, and it checks the
+/// directory's indexes, not the configuration.
+#[macro_export]
+macro_rules! directory_seed_test {
+    ($factory:path) => {
+        $crate::store_conformance_tests!(@cases $factory; directory_pages_a_large_seed);
     };
 }
 

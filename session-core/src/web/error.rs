@@ -262,7 +262,9 @@ impl From<&SessionError> for WebError {
                 tracing::warn!(target: "sessionward::web", error = %e, "session store unavailable; failing closed");
                 ErrorCode::Unavailable
             }
-            SessionError::Signing(_) | SessionError::Store(_) => {
+            SessionError::Signing(_)
+            | SessionError::Store(_)
+            | SessionError::DirectoryUnavailable => {
                 tracing::error!(target: "sessionward::web", error = %e, "session operation failed");
                 ErrorCode::InternalError
             }
