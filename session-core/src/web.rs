@@ -50,6 +50,7 @@
 //! | `invalid_dpop_proof` | 401 (400 on logins and the refresh route) | `WWW-Authenticate: DPoP error="invalid_dpop_proof", …` from protected routes; the body's `error_description` says why |
 //! | `use_dpop_nonce` | 401 (400 on logins and the refresh route) | `DPoP-Nonce`, and `WWW-Authenticate: DPoP error="use_dpop_nonce", …` from protected routes |
 //! | `device_bound_session` | 401 | the refresh route got a device-bound (DBSC) session's refresh cookie: the browser renews it itself, through `<prefix>/dbsc/refresh` |
+//! | `forbidden` | 403 | the admin routes' [`AdminAuthorizer`] refused the caller |
 //! | `invalid_client` | 401 | the introspection or revocation route's caller did not authenticate: `WWW-Authenticate` from its [`ServiceAuthenticator::challenge`] (`Basic realm="sessionward"`) |
 //! | `unavailable` | 503 | store unreachable: fail closed |
 //! | `method_not_allowed` | 405 | `Allow` |
@@ -65,13 +66,16 @@
 //! ([`crate::binding::DbscPolicy`]). Off by default: `GET /openapi.json`,
 //! `GET /jwks`, and for sibling services `POST /introspect` (RFC 7662) and
 //! `POST /revoke` (RFC 7009), behind the caller authentication given to
-//! [`AdapterConfig::with_token_service`]. The
+//! [`AdapterConfig::with_token_service`]; and for operators the
+//! `/admin/…` routes behind the [`AdminAuthorizer`] given to
+//! [`AdapterConfig::with_admin`]. The
 //! adapters' layer serves them itself ([`SessionApi::route`],
 //! [`SessionApi::serve`]); handlers act on the caller's session through
 //! [`SessionHandle`].
 
 #[cfg(feature = "risk")]
 mod actions;
+mod admin;
 mod api;
 mod backchannel;
 mod config;
@@ -88,6 +92,7 @@ mod token_service;
 
 #[cfg(feature = "risk")]
 pub use actions::token_from_query;
+pub use admin::{AdminAction, AdminAuthorizer, AdminCall, AdminDecision, AdminUsers};
 pub use api::{AuthOutcome, SessionApi};
 pub use config::{
     AdapterConfig, ClientIpResolver, ConfigError, CsrfProtection, PeerAddrOnly, SameSite,

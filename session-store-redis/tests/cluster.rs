@@ -95,6 +95,9 @@ impl SessionStore for ClusterStore {
     fn replay_store(&self) -> Option<Arc<dyn sessionward_core::binding::ReplayStore>> {
         self.store.replay_store()
     }
+    fn directory(&self) -> Option<Arc<dyn sessionward_core::directory::SessionDirectory>> {
+        self.store.directory()
+    }
 }
 
 #[async_trait]

@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 /// A half-open time range: `from` included, `until` excluded; an open end
 /// is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TimeWindow {
     /// The first instant in the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +48,11 @@ impl TimeWindow {
 ///     .on_device_class(DeviceClass::Mobile);
 /// assert_eq!(filter.country.as_deref(), Some("DE"));
 /// ```
+///
+/// Deserialising refuses unknown members: a misspelt criterion must not
+/// widen what an operator ends.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SessionFilter {
     /// Only this user's sessions.

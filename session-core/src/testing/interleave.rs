@@ -260,4 +260,9 @@ impl SessionStore for HeldStore {
     fn counts_tenants(&self) -> bool {
         self.inner.counts_tenants()
     }
+
+    /// The directory is not held: no interleaving case drives it.
+    fn directory(&self) -> Option<Arc<dyn crate::directory::SessionDirectory>> {
+        self.inner.directory()
+    }
 }

@@ -57,12 +57,14 @@
     async_fn_in_trait
 )]
 
+mod admin;
 mod backchannel;
 mod dbsc;
 mod dpop;
 mod limits;
 mod seen;
 mod token_service;
+pub use admin::*;
 pub use backchannel::*;
 pub use dbsc::*;
 pub use dpop::*;
@@ -281,6 +283,30 @@ impl SessionStore for FlakyStore {
 
     fn counts_tenants(&self) -> bool {
         self.inner.counts_tenants()
+    }
+
+    fn directory(&self) -> Option<Arc<dyn crate::directory::SessionDirectory>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+#[async_trait]
+impl crate::directory::SessionDirectory for FlakyStore {
+    async fn find(
+        &self,
+        query: &crate::directory::SessionQuery,
+    ) -> Result<crate::directory::SessionPage, StoreError> {
+        self.check()?;
+        crate::directory::SessionDirectory::find(&self.inner, query).await
+    }
+
+    async fn revoke_matching(
+        &self,
+        user: &UserId,
+        request: &crate::directory::MatchingRevocation,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        self.check()?;
+        crate::directory::SessionDirectory::revoke_matching(&self.inner, user, request).await
     }
 }
 
@@ -1856,6 +1882,7 @@ macro_rules! web_adapter_tests {
             token_revocation_over_http,
             back_channel_logout_over_http,
             security_events_over_http,
+            admin_routes_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

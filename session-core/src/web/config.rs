@@ -158,6 +158,7 @@ pub struct AdapterConfig {
     pub(super) openapi_route: bool,
     pub(super) jwks_route: bool,
     pub(super) token_service: Option<Arc<dyn super::ServiceAuthenticator>>,
+    pub(super) admin: Option<Arc<dyn super::AdminAuthorizer>>,
     pub(super) identity_provider: Option<Arc<crate::provider::IdentityProvider>>,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
@@ -197,6 +198,7 @@ impl Default for AdapterConfig {
             openapi_route: false,
             jwks_route: false,
             token_service: None,
+            admin: None,
             identity_provider: None,
             client_hints: true,
             public_origin: None,
@@ -321,6 +323,21 @@ impl AdapterConfig {
     ) -> Self {
         self.token_service = Some(authenticator);
         self
+    }
+
+    /// Serve the operators' routes under `<prefix>/admin/` (default off):
+    /// find sessions across users, end what matches a filter (with a dry
+    /// run), end one user's sessions, export a user (see
+    /// [`super::AdminAuthorizer`] for the routes). `authorizer` decides on
+    /// every call; nothing else lets a caller in.
+    pub fn with_admin(mut self, authorizer: Arc<dyn super::AdminAuthorizer>) -> Self {
+        self.admin = Some(authorizer);
+        self
+    }
+
+    /// Who may call the admin routes, when served.
+    pub fn admin(&self) -> Option<&Arc<dyn super::AdminAuthorizer>> {
+        self.admin.as_ref()
     }
 
     /// Take signals from the OpenID Connect provider users sign in through

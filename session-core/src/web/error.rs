@@ -46,6 +46,9 @@ pub enum ErrorCode {
     /// 401: the caller of the introspection or revocation route did not
     /// authenticate as a service (RFC 6749 §5.2).
     InvalidClient,
+    /// `403 forbidden`: the admin routes' [`super::AdminAuthorizer`]
+    /// refused the caller.
+    Forbidden,
     /// 503: the session store is unreachable (fail closed).
     Unavailable,
     /// 500: anything else.
@@ -70,6 +73,7 @@ impl ErrorCode {
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::DeviceBoundSession => "device_bound_session",
             ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::InternalError => "internal_error",
         }
@@ -85,7 +89,10 @@ impl ErrorCode {
             | ErrorCode::UseDpopNonce
             | ErrorCode::DeviceBoundSession
             | ErrorCode::InvalidClient => 401,
-            ErrorCode::CsrfRejected | ErrorCode::StepUpRequired | ErrorCode::LoginDenied => 403,
+            ErrorCode::CsrfRejected
+            | ErrorCode::StepUpRequired
+            | ErrorCode::LoginDenied
+            | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::InvalidRequest => 400,
             ErrorCode::MethodNotAllowed => 405,

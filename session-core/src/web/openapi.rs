@@ -106,6 +106,104 @@ impl SessionApi {
         );
     }
 
+    /// The operators' routes, behind the host's `AdminAuthorizer`.
+    fn admin_paths(&self, paths: &mut Map<String, Value>) {
+        let p = self.config().route_prefix();
+        let refused: [(u16, &str, &[ErrorCode]); 5] = [
+            (
+                400,
+                "an unknown, repeated or malformed parameter or member, or an empty filter",
+                &[ErrorCode::InvalidRequest],
+            ),
+            (
+                401,
+                "no valid session, or the operator must sign in again",
+                &[
+                    ErrorCode::MissingToken,
+                    ErrorCode::InvalidToken,
+                    ErrorCode::ReauthenticationRequired,
+                ],
+            ),
+            (
+                403,
+                "the authorizer refused the caller, or the CSRF check failed",
+                &[ErrorCode::Forbidden, ErrorCode::CsrfRejected],
+            ),
+            UNAVAILABLE,
+            (
+                500,
+                "the store has no session directory",
+                &[ErrorCode::InternalError],
+            ),
+        ];
+        let query = |name: &str, description: &str| {
+            json!({ "name": name, "in": "query", "required": false,
+                    "description": description, "schema": { "type": "string" } })
+        };
+        let filter_params = vec![
+            query("user", "only this user's sessions"),
+            query("network", "signed in from this address or CIDR block"),
+            query("asn", "signed in from this autonomous system"),
+            query(
+                "country",
+                "signed in from this country (ISO 3166-1 alpha-2)",
+            ),
+            query("device_class", "desktop, mobile, tablet, bot or other"),
+            query("app", "scoped to this app"),
+            query("created_after", "created at or after (RFC 3339)"),
+            query("created_before", "created before (RFC 3339)"),
+            query("seen_after", "last used at or after (RFC 3339)"),
+            query("seen_before", "last used before (RFC 3339)"),
+            query("min_risk", "scored low, medium or high or above"),
+            query("limit", "sessions per page, 1-1000 (default 100)"),
+            query("after", "the previous page's `next`"),
+        ];
+        let object = |description: &str| json!({ "description": description, "content": { "application/json": { "schema": { "type": "object" } } } });
+        paths.insert(
+            format!("{p}{}", super::admin::ADMIN_SESSIONS_PATH),
+            json!({ "get": {
+                "operationId": "sessionward_admin_find_sessions",
+                "summary": "Active sessions of every user matching the filter, newest first (operators)",
+                "parameters": filter_params,
+                "responses": responses(("200", object("`sessions` (each with `user`) and `next`, the cursor of the next page or null")), &refused),
+            }}),
+        );
+        paths.insert(
+            format!("{p}{}", super::admin::ADMIN_REVOKE_MATCHING_PATH),
+            json!({ "post": {
+                "operationId": "sessionward_admin_revoke_matching",
+                "summary": "End every active session matching the filter, one atomic step per user, or list them (`dry_run`) (operators)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["filter", "dry_run"], "additionalProperties": false, "properties": {
+                        "filter": { "type": "object", "description": "`user`, `network`, `asn`, `country`, `device_class`, `app`, `created` and `last_seen` (`{from, until}`), `min_risk`; not empty" },
+                        "dry_run": { "type": "boolean" },
+                        "reason": { "type": "string", "enum": ["admin", "risk", "password_change", "account_disabled", "not_me"] } } } } } },
+                "responses": responses(("200", object("`dry_run`, `sessions` ended (or that would be), `users`")), &refused),
+            }}),
+        );
+        paths.insert(
+            format!("{p}{}", super::admin::ADMIN_REVOKE_USER_PATH),
+            json!({ "post": {
+                "operationId": "sessionward_admin_revoke_user",
+                "summary": "End every session of one user (operators)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["user"], "additionalProperties": false, "properties": {
+                        "user": { "type": "string" },
+                        "reason": { "type": "string", "enum": ["admin", "risk", "password_change", "account_disabled", "not_me"] } } } } } },
+                "responses": responses(("200", object("`revoked`: how many ended")), &refused),
+            }}),
+        );
+        paths.insert(
+            format!("{p}{}", super::admin::ADMIN_EXPORT_USER_PATH),
+            json!({ "get": {
+                "operationId": "sessionward_admin_export_user",
+                "summary": "Everything stored about one user's sessions (operators)",
+                "parameters": [{ "name": "user", "in": "query", "required": true, "schema": { "type": "string" } }],
+                "responses": responses(("200", object("the user's export: `user`, `exported_at`, `not_before`, `sessions`")), &refused),
+            }}),
+        );
+    }
+
     /// The two Device Bound Session Credentials routes (cookie transport),
     /// which browsers call themselves.
     fn dbsc_paths(&self, paths: &mut Map<String, Value>) {
@@ -344,6 +442,9 @@ impl SessionApi {
         }
         if config.token_service().is_some() {
             self.token_service_paths(&mut paths);
+        }
+        if config.admin().is_some() {
+            self.admin_paths(&mut paths);
         }
         if config.identity_provider().is_some() {
             paths.insert(
@@ -587,7 +688,7 @@ mod tests {
             (TokenTransport::Cookies, true, "", false, true),
             (TokenTransport::Cookies, false, "/auth", true, false),
         ] {
-            // The provider routes come with the service ones here.
+            // The provider and admin routes come with the service ones here.
             let mut config = AdapterConfig::new()
                 .with_transport(transport)
                 .with_route_prefix(prefix)
@@ -599,6 +700,8 @@ mod tests {
                 let idp = crate::testing::provider::TestProvider::new();
                 let receiver = idp.receiver(std::sync::Arc::new(crate::MemoryStore::new()));
                 config = config.with_identity_provider(std::sync::Arc::new(receiver));
+                let operators = crate::web::AdminUsers::new(std::time::Duration::from_secs(900));
+                config = config.with_admin(std::sync::Arc::new(operators));
             }
             let api = api(config);
             let doc = api.openapi_json();
@@ -632,6 +735,14 @@ mod tests {
                     "/security-events",
                 ] {
                     expected.insert(("POST".to_owned(), format!("{prefix}{path}")));
+                }
+                for (method, path) in [
+                    ("GET", "/admin/sessions"),
+                    ("POST", "/admin/sessions/revoke"),
+                    ("POST", "/admin/users/revoke"),
+                    ("GET", "/admin/users/export"),
+                ] {
+                    expected.insert((method.to_owned(), format!("{prefix}{path}")));
                 }
             }
             if transport == TokenTransport::Cookies {

@@ -5,6 +5,9 @@
 
 use std::net::IpAddr;
 
+use super::admin::{
+    ADMIN_EXPORT_USER_PATH, ADMIN_REVOKE_MATCHING_PATH, ADMIN_REVOKE_USER_PATH, ADMIN_SESSIONS_PATH,
+};
 use super::api::{AuthOutcome, SessionApi};
 use super::backchannel::{BACKCHANNEL_LOGOUT_PATH, SECURITY_EVENTS_PATH};
 use super::error::{ErrorCode, WebError};
@@ -62,6 +65,14 @@ pub enum Route {
     /// `POST /security-events` (RFC 8935 push), when
     /// [`super::AdapterConfig::with_identity_provider`] is set.
     SecurityEvents,
+    /// `GET /admin/sessions`, when [`super::AdapterConfig::with_admin`] is set.
+    AdminSessions,
+    /// `POST /admin/sessions/revoke`, when [`super::AdapterConfig::with_admin`] is set.
+    AdminRevokeMatching,
+    /// `POST /admin/users/revoke`, when [`super::AdapterConfig::with_admin`] is set.
+    AdminRevokeUser,
+    /// `GET /admin/users/export`, when [`super::AdapterConfig::with_admin`] is set.
+    AdminExportUser,
 }
 
 /// Where the key set is served, under the prefix.
@@ -83,6 +94,8 @@ impl Route {
                 | Route::RevokeToken
                 | Route::BackChannelLogout
                 | Route::SecurityEvents
+                | Route::AdminRevokeMatching
+                | Route::AdminRevokeUser
         )
     }
 }
@@ -127,6 +140,7 @@ impl SessionApi {
     pub fn route(&self, method: &str, path: &str) -> Option<RouteMatch> {
         let prefix = self.config().route_prefix();
         let rest = path.strip_prefix(prefix)?;
+        let admin = self.config().admin().is_some();
         let pick = |allow: &'static str, route: Route| {
             Some(if method_is(method, allow) {
                 RouteMatch::Route(route)
@@ -163,6 +177,10 @@ impl SessionApi {
             SECURITY_EVENTS_PATH if self.config().identity_provider().is_some() => {
                 pick("POST", Route::SecurityEvents)
             }
+            ADMIN_SESSIONS_PATH if admin => pick("GET", Route::AdminSessions),
+            ADMIN_REVOKE_MATCHING_PATH if admin => pick("POST", Route::AdminRevokeMatching),
+            ADMIN_REVOKE_USER_PATH if admin => pick("POST", Route::AdminRevokeUser),
+            ADMIN_EXPORT_USER_PATH if admin => pick("GET", Route::AdminExportUser),
             #[cfg(feature = "risk")]
             "/sessions/not-me" => match method {
                 "POST" => Some(RouteMatch::Route(Route::NotMe)),
@@ -215,6 +233,10 @@ impl SessionApi {
             Route::Introspect | Route::RevokeToken => self.token_service_route(route, &req).await,
             Route::BackChannelLogout => self.back_channel_logout_route(&req).await,
             Route::SecurityEvents => self.security_event_route(&req).await,
+            Route::AdminSessions
+            | Route::AdminRevokeMatching
+            | Route::AdminRevokeUser
+            | Route::AdminExportUser => self.admin_route(route, &req).await,
             Route::List => match session() {
                 Ok(s) => self.list(s).await,
                 Err(e) => self.error_response(&e),

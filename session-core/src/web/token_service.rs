@@ -175,7 +175,7 @@ fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` name or value.
-fn form_decode(text: &str) -> Option<String> {
+pub(super) fn form_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
