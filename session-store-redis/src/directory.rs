@@ -6,10 +6,10 @@
 //!
 //! Hashes written before the owner key existed (by an earlier release)
 //! are not attributable to a user and are left out until that user's next
-//! login writes the key; each such skip is logged.
+//! login writes the key; a query that skips any logs how many.
 
 use async_trait::async_trait;
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::StreamExt as _;
 use sessionward_core::directory::{
     MatchingRevocation, SessionDirectory, SessionPage, SessionQuery,
 };
@@ -31,8 +31,10 @@ impl RedisStore {
         self.run(cmd.query_async(&mut conn)).await
     }
 
-    /// The owner and records of one session hash found by the scan; `None`
-    /// for a hash with no owner key.
+    /// The records of one session hash found by the scan, named by the
+    /// owner key beside it; `None` for a hash that names no user (written
+    /// by an earlier release, or an owner key that does not match the
+    /// hash: never trusted).
     async fn read_hash(&self, hash_key: String) -> Result<Option<Vec<SessionRecord>>, StoreError> {
         let Some(owner_key) = keys::owner_key_of(&hash_key) else {
             return Ok(None);
@@ -45,22 +47,18 @@ impl RedisStore {
             .arg(&hash_key);
         let (owner, flat): (Option<String>, Vec<String>) =
             self.run(pipe.query_async(&mut conn)).await?;
-        let Some(owner) = owner else {
-            if !flat.is_empty() {
-                tracing::warn!(
-                    target: "sessionward::redis",
-                    key = %hash_key,
-                    "session hash without an owner key (written by an earlier release): left out of directory queries until the user's next login"
-                );
+        let user = owner.and_then(|o| UserId::new(o).ok());
+        match user {
+            // The owner key must name the user whose digest tags the hash.
+            Some(user) if self.key(&user) == hash_key => Self::decode_pairs(&user, &flat).map(Some),
+            Some(_) => {
+                tracing::error!(target: "sessionward::redis", key = %hash_key, "owner key names another user: hash left out of directory queries");
+                Ok(None)
             }
-            return Ok(None);
-        };
-        let user = UserId::new(owner).map_err(|_| StoreError::Corrupt("owner key".into()))?;
-        // The owner key must name the user whose digest tags the hash.
-        if self.key(&user) != hash_key {
-            return Err(StoreError::Corrupt("owner key of another user".into()));
+            // Expired between the scan and the read: nothing to show.
+            None if flat.is_empty() => Ok(Some(Vec::new())),
+            None => Ok(None),
         }
-        Self::decode_pairs(&user, &flat).map(Some)
     }
 }
 
@@ -73,12 +71,25 @@ impl SessionDirectory for RedisStore {
             return Ok(query.page_of(&records));
         }
         let hashes = self.scan_keys().await?;
-        let per_user: Vec<Option<Vec<SessionRecord>>> = futures_util::stream::iter(hashes)
+        let mut collector = query.collector();
+        let mut unattributed = 0usize;
+        let mut reads = futures_util::stream::iter(hashes)
             .map(|key| self.read_hash(key))
-            .buffer_unordered(PARALLEL_READS)
-            .try_collect()
-            .await?;
-        Ok(query.page_of(per_user.iter().flatten().flatten()))
+            .buffer_unordered(PARALLEL_READS);
+        while let Some(read) = reads.next().await {
+            match read? {
+                Some(records) => collector.offer(records),
+                None => unattributed += 1,
+            }
+        }
+        if unattributed > 0 {
+            tracing::warn!(
+                target: "sessionward::redis",
+                hashes = unattributed,
+                "session hashes without an owner key (written by an earlier release) left out; each user's next login adds it"
+            );
+        }
+        Ok(collector.finish())
     }
 
     async fn revoke_matching(
@@ -87,16 +98,20 @@ impl SessionDirectory for RedisStore {
         request: &MatchingRevocation,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         let flat = self.raw_entries(user).await?;
+        let window = &request.filter.last_seen;
         let mut inv = self.on_user(&self.inner.scripts.revoke_listed, user);
         inv.arg(request.reason.as_str())
             .arg(millis(request.at))
             .arg(user.as_str())
-            .arg(&self.inner.channel);
+            .arg(&self.inner.channel)
+            .arg(millis(request.idle_cutoff))
+            .arg(window.from.map(millis).unwrap_or_default())
+            .arg(window.until.map(millis).unwrap_or_default());
         let mut picked = 0;
         for pair in flat.chunks_exact(2) {
             let record = codec::decode(user, &pair[0], &pair[1])?;
             if request.matches(&record) {
-                inv.arg(&pair[0]).arg(&pair[1]);
+                inv.arg(&pair[0]);
                 picked += 1;
             }
         }

@@ -231,8 +231,9 @@ local refused = mark and verified <= mark
 local stored = ensure_index()
 if stored == 0 and not refused and tenant == "" and max_user ~= 0 and max_ip ~= 0 and max_class ~= 0 and max_countries ~= 0 and max_app ~= 0 then
   redis.call('HSET', hash, new_id, new_value)
-  redis.call('SET', owner_key, user)
-  redis.call('PEXPIRE', hash, math.max(new_end + keep - now, 1000))
+  local ttl = math.max(new_end + keep - now, 1000)
+  redis.call('PEXPIRE', hash, ttl)
+  redis.call('SET', owner_key, user, 'PX', ttl)
   return {"created", "", "", ""}
 end
 
@@ -415,7 +416,7 @@ if redis.call('HLEN', hash) > 1 then
   redis.call('ZADD', active_ix, new_end, new_id)
 end
 local ttl = math.max(math.max(last_end(), new_end) + keep - now, 1000)
-for _, k in ipairs({hash, active_ix, revoked_ix}) do redis.call('PEXPIRE', k, ttl) end
+for _, k in ipairs({hash, active_ix, revoked_ix, owner_key}) do redis.call('PEXPIRE', k, ttl) end
 if tenant ~= "" then
   redis.call('ZADD', tenant_key, new_end, hash .. "\n" .. new_id)
   local last = redis.call('ZRANGE', tenant_key, -1, -1, 'WITHSCORES')
@@ -609,20 +610,26 @@ redis.call('DEL', hash, active_ix, revoked_ix, KEYS[5])
 return n
 "#;
 
-/// Revoke listed entries, each only if it is still exactly as the caller
-/// read it (compare-and-swap on the packed value) and unrevoked. KEYS:
-/// session hash, unrevoked index, revoked index, not-before mark. ARGV:
-/// reason, at, user id, channel, then pairs of id and value read. Reply:
-/// `{id, value before, ...}` of the entries revoked.
+/// Revoke listed entries that still meet, as they are now, what can have
+/// changed since the caller read them: unrevoked, before their end at
+/// `at`, not idle, last seen in the window (the rest of a filter, address,
+/// app, country, creation, risk, never changes). KEYS: session hash,
+/// unrevoked index, revoked index, not-before mark. ARGV: reason, at, user
+/// id, channel, idle cutoff, last seen from (or empty), last seen until
+/// (or empty), then the ids. Reply: `{id, value before, ...}` of the
+/// entries revoked.
 const REVOKE_LISTED: &str = r#"
 ensure_index()
+local at, cutoff = tonumber(ARGV[2]), tonumber(ARGV[5])
+local from, till = tonumber(ARGV[6]), tonumber(ARGV[7])
 local reply, ids = {}, {}
-for i = 5, #ARGV - 1, 2 do
-  local id, read = ARGV[i], ARGV[i + 1]
+for i = 8, #ARGV do
+  local id = ARGV[i]
   local v = redis.call('HGET', hash, id)
-  if v and v == read then
+  if v then
     local f = parse(v)
-    if f[9] == "" then
+    local seen = tonumber(f[3])
+    if is_active(f, at, cutoff) and (not from or seen >= from) and (not till or seen < till) then
       mark_revoked(id, f, ARGV[2], ARGV[1])
       reply[#reply + 1] = id
       reply[#reply + 1] = v

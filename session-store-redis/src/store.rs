@@ -245,7 +245,11 @@ impl RedisStore {
     /// [`StoreError`] when Redis does not answer.
     pub async fn memory_usage(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
         let mut total = None;
-        for key in keys::session_keys(&self.inner.prefix, user) {
+        let owner = keys::owner_key(&self.inner.prefix, user);
+        for key in keys::session_keys(&self.inner.prefix, user)
+            .into_iter()
+            .chain([owner])
+        {
             if let Some(bytes) = self.key_memory_usage(key).await? {
                 total = Some(total.unwrap_or(0) + bytes);
             }

@@ -4,7 +4,8 @@
 //! A query walks the unrevoked sessions in the directory's order
 //! (`created_at`, `user_id`, `session_id`, all descending; byte order for
 //! the ids: Postgres is told `COLLATE "C"`, SQLite's and MySQL's binary
-//! collations already are), through the index the `sessionward_directory`
+//! collations already are, MySQL's `PAD SPACE` aside, which no id meets:
+//! user ids never end in a space), through the index the `sessionward_directory`
 //! migration adds, with the criteria SQL can check on columns in the
 //! `WHERE` clause. The rest (network blocks, ASN, app, risk: JSON or
 //! address arithmetic) are checked on the decoded record by
@@ -174,6 +175,19 @@ pub(crate) fn find(
             // Rows from before the column: candidates, decided on `ip`.
             .push(") OR (ip_key IS NULL AND ip IS NOT NULL))");
     }
+    // JSON members, matched as text: a prefilter only (`matches` decides),
+    // so the rows the walk reads are not all decoded.
+    if let Some(app) = &filter.app {
+        // App ids are letters, digits and `._:-`: only `_` needs escaping.
+        let app = app.as_str().replace('_', "!_");
+        sql.push(" AND meta LIKE ")
+            .bind_text(&format!("%\"app\":\"{app}\"%"))
+            .push(" ESCAPE '!'");
+    }
+    if let Some(asn) = filter.asn {
+        sql.push(" AND meta LIKE ")
+            .bind_text(&format!("%\"asn\":{asn}%"));
+    }
     sql.window("created_at", &filter.created)
         .window("last_seen_at", &filter.last_seen);
     if let Some(c) = after {
@@ -319,7 +333,7 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> SessionRow: FromRow<'r, DB::Row>,
-    for<'a> DB::Arguments: IntoArguments<DB>,
+    DB::Arguments: IntoArguments<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
@@ -348,7 +362,7 @@ where
     DB::QueryResult: crate::shared::RowsAffected,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> SessionRow: FromRow<'r, DB::Row>,
-    for<'a> DB::Arguments: IntoArguments<DB>,
+    DB::Arguments: IntoArguments<DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
@@ -362,8 +376,15 @@ where
     let statements = revoke_listed(dialect, user, &picked, request);
     if dialect == Dialect::MySql {
         // The rows are locked since the read: each is revoked as read.
+        let mut changed = 0;
         for sql in &statements {
-            execute(&mut *conn, sql).await?;
+            changed += execute(&mut *conn, sql).await?;
+        }
+        if changed != picked.len() as u64 {
+            // Not what the locks promise: roll back rather than report wrongly.
+            return Err(carry(sessionward_core::StoreError::Corrupt(
+                "revoke matching changed other rows than it locked".into(),
+            )));
         }
         return Ok(picked);
     }

@@ -141,6 +141,7 @@
 
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod deadline;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod directory;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod error;

@@ -16,7 +16,10 @@ use async_trait::async_trait;
 
 pub use filter::{SessionFilter, TimeWindow};
 pub use network::{IpNetwork, NetworkError};
-pub use page::{CursorError, DEFAULT_PAGE, MAX_PAGE, PageCursor, Pager, SessionPage, SessionQuery};
+pub use page::{
+    CursorError, DEFAULT_PAGE, MAX_PAGE, MAX_SCAN, PageCollector, PageCursor, Pager, SessionPage,
+    SessionQuery,
+};
 
 use crate::ids::UserId;
 use crate::record::{RevokeReason, SessionRecord};

@@ -17,6 +17,12 @@ pub const MAX_PAGE: usize = 1000;
 /// The page size when a query names none.
 pub const DEFAULT_PAGE: usize = 100;
 
+/// The most candidate records a [`Pager`] reads for one page. A filter
+/// the store cannot narrow down with its indexes may match few of many
+/// sessions; past this many the page ends short (its `next` says where
+/// to go on), so every call answers within the store's deadline.
+pub const MAX_SCAN: usize = 20_000;
+
 /// Where a page ended: the sort key of its last session. Pages are sorted
 /// newest first by `(created_at, user, id)`, all descending (ids compared
 /// as bytes), so the order is total and stable while sessions are added or
@@ -197,14 +203,24 @@ impl SessionQuery {
     /// A [`Pager`] for a store that reads candidates in sort order from its
     /// own index, at least `chunk` at a time.
     pub fn pager(&self, chunk: usize) -> Pager<'_> {
+        self.pager_scanning(chunk, MAX_SCAN)
+    }
+
+    /// A [`Pager`] that reads at most `budget` candidates (at least one
+    /// chunk).
+    pub fn pager_scanning(&self, chunk: usize, budget: usize) -> Pager<'_> {
         let limit = self.limit.clamp(1, MAX_PAGE);
+        let chunk = chunk.max(limit + 1);
         Pager {
             query: self,
             limit,
-            chunk: chunk.max(limit + 1),
+            chunk,
+            budget: budget.max(chunk),
+            scanned: 0,
             position: self.after.clone(),
             hits: Vec::new(),
             done: false,
+            exhausted: false,
         }
     }
 }
@@ -214,7 +230,8 @@ impl SessionQuery {
 /// after that position in the order [`PageCursor`] describes (narrowed down
 /// as far as the store can), give them to [`Pager::take`], and repeat
 /// until `next_read` says `None`; then [`Pager::finish`]. It keeps the
-/// records [`SessionQuery::admits`].
+/// records [`SessionQuery::admits`], and stops reading after
+/// [`MAX_SCAN`] candidates: the page then ends short, with a `next`.
 ///
 /// ```
 /// # use sessionward_core::directory::*;
@@ -231,9 +248,12 @@ pub struct Pager<'q> {
     query: &'q SessionQuery,
     limit: usize,
     chunk: usize,
+    budget: usize,
+    scanned: usize,
     position: Option<PageCursor>,
     hits: Vec<SessionRecord>,
     done: bool,
+    exhausted: bool,
 }
 
 impl Pager<'_> {
@@ -245,24 +265,80 @@ impl Pager<'_> {
 
     /// The records read, in sort order.
     pub fn take(&mut self, rows: Vec<SessionRecord>) {
-        let exhausted = rows.len() < self.chunk;
+        self.exhausted = rows.len() < self.chunk;
+        self.scanned += rows.len();
         if let Some(last) = rows.last() {
             self.position = Some(PageCursor::after(last));
         }
         let query = self.query;
         self.hits
             .extend(rows.into_iter().filter(|r| query.admits(r)));
-        self.done = exhausted || self.hits.len() > self.limit;
+        self.done = self.exhausted || self.hits.len() > self.limit || self.scanned >= self.budget;
+    }
+
+    /// The page: full, with a cursor when more matched; or short, with
+    /// the position reached when the read budget ran out first, and no
+    /// cursor only when the store had no more.
+    pub fn finish(mut self) -> SessionPage {
+        if self.hits.len() > self.limit || self.exhausted {
+            self.hits.truncate(self.limit + 1);
+            return SessionPage::from_sorted(self.hits, self.limit);
+        }
+        SessionPage {
+            sessions: self.hits,
+            next: self.position,
+        }
+    }
+}
+
+impl SessionQuery {
+    /// A [`PageCollector`]: for a store that reads candidates in no order,
+    /// one user at a time, without holding them all.
+    pub fn collector(&self) -> PageCollector<'_> {
+        PageCollector {
+            query: self,
+            limit: self.limit.clamp(1, MAX_PAGE),
+            kept: Vec::new(),
+        }
+    }
+}
+
+/// Keeps the first `limit + 1` records (in page order) of those offered
+/// that [`SessionQuery::admits`], in memory bounded by the page size.
+#[derive(Debug)]
+pub struct PageCollector<'q> {
+    query: &'q SessionQuery,
+    limit: usize,
+    kept: Vec<SessionRecord>,
+}
+
+impl PageCollector<'_> {
+    /// Considers `records`.
+    pub fn offer(&mut self, records: impl IntoIterator<Item = SessionRecord>) {
+        let query = self.query;
+        self.kept
+            .extend(records.into_iter().filter(|r| query.admits(r)));
+        let keep = self.limit + 1;
+        if self.kept.len() > 2 * keep {
+            self.kept
+                .select_nth_unstable_by(keep, |a, b| key_of(a).cmp(&key_of(b)));
+            self.kept.truncate(keep);
+        }
     }
 
     /// The page.
     pub fn finish(mut self) -> SessionPage {
-        self.hits.truncate(self.limit + 1);
-        SessionPage::from_sorted(self.hits, self.limit)
+        self.kept.sort_unstable_by(|a, b| key_of(a).cmp(&key_of(b)));
+        self.kept.truncate(self.limit + 1);
+        SessionPage::from_sorted(self.kept, self.limit)
     }
 }
 
 /// A page of matching sessions, newest first, and where the next one starts.
+///
+/// A page may hold fewer sessions than asked for and still have a `next`
+/// (a store stopped after [`MAX_SCAN`] candidates to answer in bounded
+/// time): only `next == None` means the walk is over.
 #[derive(Debug, Clone, Default)]
 pub struct SessionPage {
     /// The sessions.

@@ -110,3 +110,61 @@ fn filters_keep_only_active_matching_sessions() {
             .matches(&live, now, Timestamp::EPOCH)
     );
 }
+
+#[test]
+fn a_pager_ends_short_after_its_budget_and_goes_on_from_there() {
+    // 1,000 sessions of another network, then 5 of the one asked for, in
+    // sort order as a store's index returns them.
+    let mut rows: Vec<SessionRecord> = (0..1_000)
+        .map(|i| record("noise", 10_000 - i, "198.51.100.1"))
+        .chain((0..5).map(|i| record("target", 5_000 - i, "203.0.113.9")))
+        .collect();
+    let key = |r: &SessionRecord| {
+        (
+            r.created_at,
+            r.user.as_str().to_owned(),
+            r.id.as_str().to_owned(),
+        )
+    };
+    rows.sort_by_key(|r| std::cmp::Reverse(key(r)));
+    let read = |after: Option<&PageCursor>, chunk: usize| -> Vec<SessionRecord> {
+        rows.iter()
+            .filter(|r| {
+                after.is_none_or(|c| {
+                    key(r)
+                        < (
+                            c.created_at,
+                            c.user.as_str().to_owned(),
+                            c.id.as_str().to_owned(),
+                        )
+                })
+            })
+            .take(chunk)
+            .cloned()
+            .collect()
+    };
+    let now = Timestamp::from_unix_millis(20_000);
+    let filter = SessionFilter::default().from_network("203.0.113.0/24".parse().unwrap());
+    let mut query = SessionQuery::new(filter, now, Timestamp::EPOCH).limit(10);
+    let mut pages = Vec::new();
+    loop {
+        let mut pager = query.pager_scanning(100, 300);
+        while let Some((after, chunk)) = pager.next_read() {
+            let batch = read(after, chunk);
+            pager.take(batch);
+        }
+        let page = pager.finish();
+        pages.push(page.sessions.len());
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages.iter().sum::<usize>(),
+        5,
+        "every match found: {pages:?}"
+    );
+    assert_eq!(pages[0], 0, "the first call ran out of budget in the noise");
+    assert!(pages.len() >= 4, "{pages:?}");
+}

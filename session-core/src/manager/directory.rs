@@ -137,8 +137,8 @@ impl SessionManager {
     /// (`session_revoked` event, cached views) like any revocation. The
     /// users' "not before" marks are not raised: their other sessions stay.
     ///
-    /// It walks every matching session (memory grows with the number of
-    /// users matched). Sessions created while it runs are not ended.
+    /// It walks every matching session; memory grows with the sessions it
+    /// reports. Sessions created after the call began are not ended.
     ///
     /// # Errors
     /// [`SessionError::DirectoryUnavailable`]; [`SessionError::Store`]: the
@@ -152,13 +152,11 @@ impl SessionManager {
         let directory = self.directory()?;
         let now = self.now();
         let idle_cutoff = self.idle_cutoff(now);
-        let request = MatchingRevocation {
-            filter: filter.clone(),
-            reason,
-            at: now,
-            idle_cutoff,
-        };
-        let mut query = SessionQuery::new(filter.clone(), now, idle_cutoff).limit(MAX_PAGE);
+        // Sessions that begin after this call are not its business.
+        let mut scope = filter.clone();
+        let started = now.plus(std::time::Duration::from_millis(1));
+        scope.created.until = Some(scope.created.until.map_or(started, |u| u.min(started)));
+        let mut query = SessionQuery::new(scope.clone(), now, idle_cutoff).limit(MAX_PAGE);
         let mut handled: HashSet<UserId> = HashSet::new();
         let mut sessions = Vec::new();
         loop {
@@ -175,8 +173,16 @@ impl SessionManager {
                         if !handled.insert(r.user.clone()) {
                             continue;
                         }
+                        // Judged when it writes, by the clock of that moment.
+                        let at = self.now();
+                        let request = MatchingRevocation {
+                            filter: scope.clone(),
+                            reason,
+                            at,
+                            idle_cutoff: self.idle_cutoff(at),
+                        };
                         let ended = directory.revoke_matching(&r.user, &request).await?;
-                        self.revoked(now, reason, &ended);
+                        self.revoked(at, reason, &ended);
                         sessions.extend(ended.into_iter().map(DirectoryEntry::from));
                     }
                 }

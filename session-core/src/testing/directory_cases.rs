@@ -165,6 +165,26 @@ pub async fn directory_finds_sessions_across_users(store: Arc<dyn SessionStore>)
         .from_network("198.51.100.0/24".parse().unwrap());
     assert!(all_pages(&h, &nowhere, 100).await.is_empty());
 
+    // Many users signed in within one millisecond: the ids decide the order,
+    // and pages of two still show each session once.
+    let burst = case_app();
+    let mut same_instant = HashSet::new();
+    for _ in 0..7 {
+        let login = h
+            .manager
+            .login_with(
+                &fresh_user(),
+                &context("203.0.113.50", "desktop", "DE"),
+                LoginOptions::default().in_app(burst.clone()),
+            )
+            .await
+            .unwrap();
+        same_instant.insert(login.session.id);
+    }
+    let burst_pages = all_pages(&h, &SessionFilter::default().in_app(burst), 2).await;
+    assert_eq!(burst_pages.len(), 7, "no session twice");
+    assert_eq!(ids(&burst_pages), same_instant);
+
     // Idle sessions are not active: two idle timeouts later nothing shows.
     h.clock.advance(SessionPolicy::default().idle_timeout() * 2);
     assert!(
@@ -268,9 +288,10 @@ pub async fn revoke_matching_ends_exactly_what_matches(store: Arc<dyn SessionSto
     assert!(again.sessions.is_empty());
 }
 
-/// The per-user step decides on the records as they are when it writes:
-/// a session that went idle or was used outside the last-seen window
-/// since the operator's read is left alone.
+/// The per-user step decides on the records as stored when it writes, not
+/// on what the operator read before: a session used since that read (now
+/// outside the last-seen window) or idle at the time of the write is left
+/// alone.
 pub async fn revoke_matching_rechecks_at_the_write(store: Arc<dyn SessionStore>) {
     let h = Harness::new(store.clone(), SessionPolicy::default());
     let app = case_app();
@@ -385,13 +406,13 @@ pub async fn directory_pages_a_large_seed(store: Arc<dyn SessionStore>) {
                 LoginOptions::default().in_app(app_ref.clone()),
             )
             .await
-            .map(|_| ())
+            .map(|login| (u, i, login.session.id))
     });
     let results: Vec<_> = logins.buffer_unordered(32).collect().await;
-    assert!(
-        results.iter().all(Result::is_ok),
-        "every seed login succeeds"
-    );
+    let seeded_ids: Vec<(usize, usize, SessionId)> = results
+        .into_iter()
+        .map(|r| r.expect("every seed login succeeds"))
+        .collect();
     let seeded = started.elapsed();
 
     let scoped = SessionFilter::default().in_app(app.clone());
@@ -409,7 +430,13 @@ pub async fn directory_pages_a_large_seed(store: Arc<dyn SessionStore>) {
     let in_network = all_pages(&h, &network, MAX_PAGE).await;
     let network_query = t.elapsed();
     // Users u with u % 200 == 7 log in from 10.7.3.x as their fourth session.
-    assert_eq!(in_network.len(), users.len() / 200);
+    let expected: HashSet<SessionId> = seeded_ids
+        .iter()
+        .filter(|(u, i, _)| u % 200 == 7 && *i == 3)
+        .map(|(_, _, id)| id.clone())
+        .collect();
+    assert_eq!(expected.len(), users.len() / 200);
+    assert_eq!(ids(&in_network), expected);
     let one = scoped.clone().of_user(users[123].clone());
     let t = Instant::now();
     let dry = h
