@@ -257,6 +257,18 @@ pub enum EventKind {
     /// (`authn_session_network_alternation`).
     #[serde(rename = "authn_session_network_alternation")]
     SessionNetworkAlternation(AnomalyDetail),
+    /// One network signed in to many accounts within the detection window
+    /// (`authn_credential_stuffing`; [`crate::detect::DetectingSink`]).
+    #[serde(rename = "authn_credential_stuffing")]
+    CredentialStuffing(crate::detect::PatternDetail),
+    /// One account was used from many networks within the detection window
+    /// (`authn_account_many_networks`; [`crate::detect::DetectingSink`]).
+    #[serde(rename = "authn_account_many_networks")]
+    AccountManyNetworks(crate::detect::PatternDetail),
+    /// Many refresh-token reuses across accounts within the detection
+    /// window (`authn_token_reuse_burst`; [`crate::detect::DetectingSink`]).
+    #[serde(rename = "authn_token_reuse_burst")]
+    TokenReuseBurst(crate::detect::PatternDetail),
     /// A new-login notice could not be delivered (`notification_failed`).
     NotificationFailed {
         /// What went wrong.
@@ -301,6 +313,9 @@ impl EventKind {
             EventKind::SessionDeviceChanged(_) => "authn_session_device_changed",
             EventKind::SessionImpossibleTravel(_) => "authn_session_impossible_travel",
             EventKind::SessionNetworkAlternation(_) => "authn_session_network_alternation",
+            EventKind::CredentialStuffing(_) => "authn_credential_stuffing",
+            EventKind::AccountManyNetworks(_) => "authn_account_many_networks",
+            EventKind::TokenReuseBurst(_) => "authn_token_reuse_burst",
         }
     }
 
@@ -347,6 +362,8 @@ impl EventKind {
                 }
             }
             EventKind::NotMe { .. } | EventKind::KeyProofFailed { .. } => Level::Critical,
+            EventKind::AccountManyNetworks(_) => Level::Warn,
+            EventKind::CredentialStuffing(_) | EventKind::TokenReuseBurst(_) => Level::Critical,
             EventKind::SessionUseAfterExpire { .. } => Level::Warn,
             EventKind::TokenReuse { .. } => Level::Critical,
         }

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod binding;
+pub mod detect;
 pub mod directory;
 pub mod enrich;
 mod error;

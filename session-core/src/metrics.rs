@@ -15,6 +15,7 @@
 //! | `sessionward_rejections_total` | counter | `reason`: a [`TokenRejection::as_str`], `idle_timeout`, `absolute_timeout` or `session_ended` | refused tokens |
 //! | `sessionward_store_errors_total` | counter | `kind` (`unavailable`, `conflict`, `corrupt`, `backend`) | failed store operations |
 //! | `sessionward_authenticate_seconds` | histogram | `outcome` (`ok`, `refused`, `error`) | time of [`SessionManager::authenticate`] |
+//! | `sessionward_detections_total` | counter | `detector` (`credential_stuffing`, `account_many_networks`, `token_reuse_burst`) | cross-account detections of [`crate::detect::DetectingSink`] |
 //! | `sessionward_feed_events_total` | counter | `kind` (`connected`, `disconnected`, `revoked`) | revocation-feed messages a cached-mode manager received |
 //! | `sessionward_feed_connected` | gauge | | 1 while the revocation feed is connected, else 0 |
 //! | `sessionward_feed_lag_seconds` | histogram | | from a revocation on any instance to its arrival here (stores that send the time: Postgres, Redis) |
@@ -49,6 +50,8 @@ pub const REJECTIONS: &str = "sessionward_rejections_total";
 pub const STORE_ERRORS: &str = "sessionward_store_errors_total";
 /// Time of `authenticate`, by `outcome`.
 pub const AUTHENTICATE_SECONDS: &str = "sessionward_authenticate_seconds";
+/// Cross-account detections, by `detector`.
+pub const DETECTIONS: &str = "sessionward_detections_total";
 /// Revocation-feed messages received, by `kind`.
 pub const FEED_EVENTS: &str = "sessionward_feed_events_total";
 /// 1 while the revocation feed is connected.
@@ -90,6 +93,17 @@ pub(crate) fn event(event: &SecurityEvent) {
         }
         _ => {}
     }
+}
+
+/// Counts a cross-account detection.
+pub(crate) fn detection(event: &SecurityEvent) {
+    let detector = match event.kind {
+        EventKind::CredentialStuffing(_) => "credential_stuffing",
+        EventKind::AccountManyNetworks(_) => "account_many_networks",
+        EventKind::TokenReuseBurst(_) => "token_reuse_burst",
+        _ => return,
+    };
+    ::metrics::counter!(DETECTIONS, "detector" => detector).increment(1);
 }
 
 /// Counts a failed store operation.
