@@ -46,6 +46,9 @@ pub mod events {}
 #[doc = include_str!("stolen-tokens.md")]
 pub mod stolen_tokens {}
 
+#[doc = include_str!("operations.md")]
+pub mod operations {}
+
 /// The boxed error of the examples.
 pub type Error = Box<dyn std::error::Error>;
 

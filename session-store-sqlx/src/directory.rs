@@ -168,12 +168,11 @@ pub(crate) fn find(
     if let Some(network) = filter.network {
         let (first, last) = key_range(network);
         let key = sql.id("ip_key");
-        sql.push(&format!(" AND (({key} >= "))
+        // Rows from before the column get it at `migrate` (`backfill_ip_keys`).
+        sql.push(&format!(" AND {key} >= "))
             .bind_text(&first)
             .push(&format!(" AND {key} <= "))
-            .bind_text(&last)
-            // Rows from before the column: candidates, decided on `ip`.
-            .push(") OR (ip_key IS NULL AND ip IS NOT NULL))");
+            .bind_text(&last);
     }
     // JSON members, matched as text: a prefilter only (`matches` decides),
     // so the rows the walk reads are not all decoded.
@@ -394,6 +393,47 @@ where
         revoked.extend(crate::row::before_revocation(rows).map_err(carry)?);
     }
     Ok(revoked)
+}
+
+/// Gives the rows written before the `ip_key` column theirs, a batch at a
+/// time (`migrate` runs it; a no-op once done). An address that does not
+/// parse gets an empty key, which no block's range holds.
+pub(crate) async fn backfill_ip_keys<DB>(
+    pool: &sqlx::Pool<DB>,
+    dialect: Dialect,
+) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    DB::QueryResult: crate::shared::RowsAffected,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
+    for<'r> (String, String, String): FromRow<'r, DB::Row>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT user_id, session_id, ip FROM sessionward_sessions \
+             WHERE ip_key IS NULL AND ip IS NOT NULL LIMIT 500",
+        )
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        for (user, id, ip) in rows {
+            let key = ip.parse().map(ip_key).unwrap_or_default();
+            let mut sql = Sql::new(dialect, "UPDATE sessionward_sessions SET ip_key = ");
+            sql.bind_text(&key)
+                .push(" WHERE user_id = ")
+                .bind_text(&user)
+                .push(" AND session_id = ")
+                .bind_text(&id);
+            filled += execute(pool, &sql).await?;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -294,7 +294,11 @@ impl MySqlStore {
         // Its settings are no longer the pool's: never hand it out again.
         conn.close_on_drop();
         set_timeouts(&mut conn, None).await.map_err(map_err)?;
-        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)
+        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)?;
+        crate::directory::backfill_ip_keys(&self.pool, crate::directory::Dialect::MySql)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
     }
 
     /// Runs one store call on a pooled connection under the operation

@@ -218,7 +218,11 @@ impl PostgresStore {
             .execute(&mut *conn)
             .await
             .map_err(map_err)?;
-        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)
+        MIGRATOR.run(&mut *conn).await.map_err(map_migrate_err)?;
+        crate::directory::backfill_ip_keys(&self.pool, crate::directory::Dialect::Postgres)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
     }
 
     /// Runs one store call on a pooled connection under the operation

@@ -214,7 +214,11 @@ impl SqliteStore {
     /// applied one was changed.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let _write = self.write.lock().await;
-        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)
+        MIGRATOR.run(&self.pool).await.map_err(map_migrate_err)?;
+        directory::backfill_ip_keys(&self.pool, Dialect::Sqlite)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
     }
 
     /// A write transaction that takes SQLite's write lock at once (`BEGIN

@@ -468,3 +468,43 @@ async fn purge_task_keeps_ended_sessions_for_the_retention() {
     }
     drop(plain);
 }
+
+/// Rows written before the address-key column (migration 7) get theirs
+/// when `migrate` runs again, and network queries find them from then on.
+#[tokio::test]
+async fn migrate_backfills_the_address_key_of_older_rows() {
+    use sessionward_core::directory::SessionFilter;
+    use sessionward_core::testing::{Harness, fresh_user};
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let h = Harness::new(
+        Arc::new(store.clone()),
+        sessionward_core::SessionPolicy::default(),
+    );
+    let ctx = sessionward_core::RequestContext::new().with_ip("203.0.113.5".parse().unwrap());
+    h.manager.login(&fresh_user(), &ctx).await.unwrap();
+    let network = SessionFilter::default().from_network("203.0.113.0/24".parse().unwrap());
+    let found = async || {
+        h.manager
+            .find_sessions(&network, None, 10)
+            .await
+            .unwrap()
+            .sessions
+            .len()
+    };
+    assert_eq!(found().await, 1);
+
+    sqlx::query("UPDATE sessionward_sessions SET ip_key = NULL")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(found().await, 0, "the index range needs the key");
+    store.migrate().await.unwrap();
+    assert_eq!(found().await, 1);
+    let nulls: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessionward_sessions WHERE ip_key IS NULL")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(nulls, 0);
+}

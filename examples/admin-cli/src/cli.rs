@@ -44,7 +44,7 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
         /// Continue after this cursor (a page's `next`).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         after: Option<String>,
         /// Every page, not one.
         #[arg(long, conflicts_with = "after")]
@@ -53,13 +53,28 @@ pub(crate) enum Command {
     /// One stored session, ended or not.
     Show {
         /// Its user.
+        #[arg(allow_hyphen_values = true)]
         user: String,
         /// Its id.
+        #[arg(allow_hyphen_values = true)]
         session: String,
+    },
+    /// End one session of one user (a stolen laptop's, found with `list`).
+    RevokeSession {
+        /// Its user.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+        /// Its id.
+        #[arg(allow_hyphen_values = true)]
+        session: String,
+        /// Why.
+        #[arg(long, value_enum, default_value_t = Reason::Admin)]
+        reason: Reason,
     },
     /// End every session of one user.
     RevokeUser {
         /// The user.
+        #[arg(allow_hyphen_values = true)]
         user: String,
         /// Why: `password-change`, `account-disabled` and `not-me` also
         /// refuse logins whose credential was checked before now.
@@ -86,6 +101,7 @@ pub(crate) enum Command {
     /// Everything stored about one user's sessions (data subject access).
     Export {
         /// The user.
+        #[arg(allow_hyphen_values = true)]
         user: String,
     },
 }
@@ -139,7 +155,7 @@ pub(crate) enum Risk {
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct FilterArgs {
     /// Only this user's sessions.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub(crate) user: Option<String>,
     /// Signed in from this address or block (`203.0.113.7`, `203.0.113.0/24`, `2001:db8::/32`).
     #[arg(long, value_parser = network)]

@@ -48,6 +48,24 @@ pub(crate) async fn run(cli: Cli) -> Result<String, String> {
                 .ok_or("no such session of that user")?;
             serde_json::to_value(DirectoryEntry::from(record)).map_err(|e| e.to_string())?
         }
+        Command::RevokeSession {
+            user,
+            session,
+            reason,
+        } => {
+            let user = UserId::new(user).map_err(|e| format!("user: {e}"))?;
+            let id = SessionId::parse(&session).map_err(|e| format!("session: {e}"))?;
+            manager
+                .revoke(&user, &id, reason.into())
+                .await
+                .map_err(|e| match e {
+                    SessionError::NotFound => {
+                        "no active session of that user with that id".to_owned()
+                    }
+                    e => failed(e),
+                })?;
+            json!({ "user": user, "session": id, "revoked": 1 })
+        }
         Command::RevokeUser { user, reason } => {
             let user = UserId::new(user).map_err(|e| format!("user: {e}"))?;
             let ended = manager

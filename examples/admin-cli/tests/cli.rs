@@ -165,6 +165,28 @@ async fn operator_walkthrough(store: Arc<dyn SessionStore>, url: &str, prefix: &
         "alice's other session goes on"
     );
 
+    // One session by its id; a second time it is not active any more.
+    let alice_other = session_ids(&json(&admin(
+        url,
+        prefix,
+        &[&["list", "--user", alice.as_str()], &app_flag[..]].concat(),
+    )))
+    .pop()
+    .unwrap();
+    let one = json(&admin(
+        url,
+        prefix,
+        &["revoke-session", alice.as_str(), &alice_other],
+    ));
+    assert_eq!(one["revoked"], 1);
+    let again = admin(
+        url,
+        prefix,
+        &["revoke-session", alice.as_str(), &alice_other],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no active session"));
+
     let carol_out = json(&admin(
         url,
         prefix,

@@ -201,21 +201,23 @@ impl SessionQuery {
 
 impl SessionQuery {
     /// A [`Pager`] for a store that reads candidates in sort order from its
-    /// own index, at least `chunk` at a time.
-    pub fn pager(&self, chunk: usize) -> Pager<'_> {
-        self.pager_scanning(chunk, MAX_SCAN)
+    /// own index: first a page and one more (enough when the index
+    /// narrows the query down exactly), then four times as many each read
+    /// up to `max_chunk`.
+    pub fn pager(&self, max_chunk: usize) -> Pager<'_> {
+        self.pager_scanning(max_chunk, MAX_SCAN)
     }
 
     /// A [`Pager`] that reads at most `budget` candidates (at least one
-    /// chunk).
-    pub fn pager_scanning(&self, chunk: usize, budget: usize) -> Pager<'_> {
+    /// read).
+    pub fn pager_scanning(&self, max_chunk: usize, budget: usize) -> Pager<'_> {
         let limit = self.limit.clamp(1, MAX_PAGE);
-        let chunk = chunk.max(limit + 1);
         Pager {
             query: self,
             limit,
-            chunk,
-            budget: budget.max(chunk),
+            chunk: limit + 1,
+            max_chunk: max_chunk.max(limit + 1),
+            budget: budget.max(limit + 1),
             scanned: 0,
             position: self.after.clone(),
             hits: Vec::new(),
@@ -248,6 +250,7 @@ pub struct Pager<'q> {
     query: &'q SessionQuery,
     limit: usize,
     chunk: usize,
+    max_chunk: usize,
     budget: usize,
     scanned: usize,
     position: Option<PageCursor>,
@@ -274,6 +277,7 @@ impl Pager<'_> {
         self.hits
             .extend(rows.into_iter().filter(|r| query.admits(r)));
         self.done = self.exhausted || self.hits.len() > self.limit || self.scanned >= self.budget;
+        self.chunk = (self.chunk * 4).min(self.max_chunk);
     }
 
     /// The page: full, with a cursor when more matched; or short, with

@@ -166,5 +166,5 @@ fn a_pager_ends_short_after_its_budget_and_goes_on_from_there() {
         "every match found: {pages:?}"
     );
     assert_eq!(pages[0], 0, "the first call ran out of budget in the noise");
-    assert!(pages.len() >= 4, "{pages:?}");
+    assert!(pages.len() >= 3, "{pages:?}");
 }

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET <prefix>/admin/sessions?network=…&limit=…&after=…` | a page of [`crate::SessionManager::find_sessions`] |
 //! | `POST <prefix>/admin/sessions/revoke` `{"filter": {…}, "dry_run": true}` | [`crate::SessionManager::revoke_matching`] |
-//! | `POST <prefix>/admin/users/revoke` `{"user": "…", "reason": "admin"}` | [`crate::SessionManager::revoke_all`] |
+//! | `POST <prefix>/admin/users/revoke` `{"user": "…", "reason": "admin"}` | [`crate::SessionManager::revoke_all`]; with `"session": "<id>"`, [`crate::SessionManager::revoke`] of that one (`404` when it is not active) |
 //! | `GET <prefix>/admin/users/export?user=…` | [`crate::SessionManager::export_user`] |
 //!
 //! The list's query parameters are the filter's: `user`, `network` (an
@@ -191,11 +191,14 @@ struct RevokeMatchingBody {
     reason: OperatorReason,
 }
 
-/// The body of `POST <prefix>/admin/users/revoke`.
+/// The body of `POST <prefix>/admin/users/revoke`: every session of the
+/// user, or with `session` that one.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RevokeUserBody {
     user: UserId,
+    #[serde(default)]
+    session: Option<crate::ids::SessionId>,
     #[serde(default)]
     reason: OperatorReason,
 }
@@ -407,13 +410,18 @@ impl SessionApi {
                     Ok(o) => o,
                     Err(r) => return r,
                 };
-                manager
-                    .revoke_all(&body.user, body.reason.into())
-                    .await
-                    .map(|n| {
-                        tracing::info!(target: "sessionward::admin", operator, revoked = n, "user's sessions revoked");
-                        WebResponse::json(200, serde_json::json!({ "revoked": n }).to_string())
-                    })
+                let ended = match &body.session {
+                    // Not found (ended, or another user's) is a 404.
+                    Some(id) => manager
+                        .revoke(&body.user, id, body.reason.into())
+                        .await
+                        .map(|()| 1),
+                    None => manager.revoke_all(&body.user, body.reason.into()).await,
+                };
+                ended.map(|n| {
+                    tracing::info!(target: "sessionward::admin", operator, revoked = n, one = body.session.is_some(), "user's sessions revoked");
+                    WebResponse::json(200, serde_json::json!({ "revoked": n }).to_string())
+                })
             }
             Route::AdminExportUser => {
                 let operator = match self.operator(AdminAction::ExportUser, req).await {

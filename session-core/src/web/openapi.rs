@@ -185,10 +185,11 @@ impl SessionApi {
             format!("{p}{}", super::admin::ADMIN_REVOKE_USER_PATH),
             json!({ "post": {
                 "operationId": "sessionward_admin_revoke_user",
-                "summary": "End every session of one user (operators)",
+                "summary": "End every session of one user, or one of them (operators)",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["user"], "additionalProperties": false, "properties": {
                         "user": { "type": "string" },
+                        "session": { "type": "string", "description": "only this session (404 when it is not active)" },
                         "reason": { "type": "string", "enum": ["admin", "risk", "password_change", "account_disabled", "not_me"] } } } } } },
                 "responses": responses(("200", object("`revoked`: how many ended")), &refused),
             }}),

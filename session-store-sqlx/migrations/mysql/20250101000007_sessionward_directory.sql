@@ -4,8 +4,8 @@
 -- range; the ids' binary collations sort in byte order, as every backend
 -- does), and finds the sessions of an address block through the second:
 -- `ip_key` is the login address as 32 hex digits of its IPv6 form (IPv4
--- mapped), so a block is one range. Rows written before this column have
--- it NULL and are read as candidates too. Other criteria are checked on
+-- mapped), so a block is one range. Rows written before this column get it from
+-- `migrate` (a backfill after the migrations). Other criteria are checked on
 -- the rows.
 ALTER TABLE sessionward_sessions ADD COLUMN ip_key VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NULL;
 CREATE INDEX sessionward_sessions_directory

@@ -179,6 +179,26 @@ pub async fn admin_routes_over_http<H: AdapterHarness>() {
         "outside the network"
     );
 
+    let mut carol_phone = logged_in(&fx, device([198, 51, 100, 8]), "carol").await;
+    let phone_id = carol_phone.session_id.clone().unwrap();
+    let one = json!({ "user": "carol", "session": phone_id });
+    let r = fx
+        .app
+        .send(post(&operator, "/auth/admin/users/revoke", one.clone()))
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({ "revoked": 1 })),
+        "{}",
+        r.body
+    );
+    assert_eq!(carol_phone.hello(&fx.app).await.status, 401);
+    assert_eq!(carol.hello(&fx.app).await.status, 200, "only that session");
+    let again = fx
+        .app
+        .send(post(&operator, "/auth/admin/users/revoke", one))
+        .await;
+    assert_error(&again, 404, "not_found");
     let r = fx
         .app
         .send(post(
