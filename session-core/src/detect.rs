@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `authn_credential_stuffing` | one network (an IPv4 /24 or IPv6 /48 by default) signed in to [`accounts_per_network`](DetectionPolicy::accounts_per_network) distinct accounts |
 //! | `authn_account_many_networks` | one account signed in or refreshed from [`networks_per_account`](DetectionPolicy::networks_per_account) distinct networks (shared credentials, or a takeover) |
-//! | `authn_token_reuse_burst` | [`reuse_detections`](DetectionPolicy::reuse_detections) refresh-token reuses across all accounts (a stolen token store being replayed) |
+//! | `authn_token_reuse_burst` | refresh-token reuses in [`reuse_detections`](DetectionPolicy::reuse_detections) distinct accounts (a stolen token store being replayed) |
 //!
 //! Each fires once per key and window (again only after a full window
 //! without it), and counts `sessionward_detections_total{detector}` with
@@ -48,7 +48,7 @@ pub struct DetectionPolicy {
     /// Distinct networks one account may be used from within the window
     /// before `authn_account_many_networks` (default 4; 0 turns it off).
     pub networks_per_account: u32,
-    /// Refresh-token reuses across all accounts within the window before
+    /// Accounts whose refresh tokens were reused within the window before
     /// `authn_token_reuse_burst` (default 5; 0 turns it off).
     pub reuse_detections: u32,
     /// The IPv4 prefix that makes one network (default 24).
@@ -56,8 +56,10 @@ pub struct DetectionPolicy {
     /// The IPv6 prefix that makes one network (default 48).
     pub ipv6_prefix: u8,
     /// Most networks, and most accounts, tracked at once (default 100,000
-    /// each): past it the least recently seen is forgotten, so a flood of
-    /// addresses costs bounded memory.
+    /// each, at least 1): past it the least recently seen is forgotten, so
+    /// a flood of addresses costs bounded memory: at most this many keys,
+    /// each with up to its threshold of members (an account id or an
+    /// address, and a time).
     pub max_tracked: usize,
 }
 
@@ -137,7 +139,7 @@ impl<M: PartialEq> Tally<M> {
 struct State {
     by_network: HashMap<IpAddr, Tally<UserId>>,
     by_account: HashMap<UserId, Tally<IpAddr>>,
-    reuses: VecDeque<Timestamp>,
+    reuses: VecDeque<(Timestamp, Option<UserId>)>,
     reuse_alerted: Option<Timestamp>,
 }
 
@@ -173,7 +175,9 @@ impl std::fmt::Debug for DetectingSink {
 
 impl DetectingSink {
     /// Watches the events on their way to `inner`.
-    pub fn new(inner: Arc<dyn EventSink>, policy: DetectionPolicy) -> Self {
+    pub fn new(inner: Arc<dyn EventSink>, mut policy: DetectionPolicy) -> Self {
+        // Tracking nothing would switch every detector off unsaid.
+        policy.max_tracked = policy.max_tracked.max(1);
         DetectingSink {
             inner,
             policy,
@@ -244,10 +248,12 @@ impl DetectingSink {
                     self.note_account(&mut state, user, network, event, &mut found);
                 }
             }
-            (EventKind::TokenReuse { .. }, _, _) if p.reuse_detections > 0 => {
+            (EventKind::TokenReuse { .. }, user, _) if p.reuse_detections > 0 => {
                 let since = at.minus(p.window);
-                state.reuses.retain(|t| *t > since);
-                state.reuses.push_back(at);
+                state.reuses.retain(|(t, _)| *t > since);
+                // One entry per account: a burst is many accounts' tokens.
+                state.reuses.retain(|(_, u)| u.is_none() || u != user);
+                state.reuses.push_back((at, user.clone()));
                 let cap = p.reuse_detections as usize;
                 while state.reuses.len() > cap {
                     state.reuses.pop_front();
@@ -463,14 +469,21 @@ mod tests {
             named(&out, "authn_token_reuse_burst").is_empty(),
             "never 5 within 10 minutes"
         );
-        for u in ["g", "h", "i", "j"] {
+        for _ in 0..5 {
+            sink.record(&reuse(16, "g"));
+        }
+        assert!(
+            named(&out, "authn_token_reuse_burst").is_empty(),
+            "one account's reuses are one"
+        );
+        for u in ["h", "i", "j"] {
             sink.record(&reuse(16, u));
         }
         let alerts = named(&out, "authn_token_reuse_burst");
         assert_eq!(alerts.len(), 1);
         assert_eq!(
             out.events().len(),
-            11,
+            15,
             "every event passed on, plus the detection"
         );
     }

@@ -142,12 +142,14 @@ fn key_range(network: IpNetwork) -> (String, String) {
     (first_key, format!("{last:032x}"))
 }
 
-/// The next `chunk` candidate rows of `query` after `after`.
+/// The next `chunk` candidate rows of `query` after `after`; `unkeyed`:
+/// some active rows have no `ip_key`, so a network query reads them too.
 pub(crate) fn find(
     dialect: Dialect,
     query: &SessionQuery,
     after: Option<&PageCursor>,
     chunk: usize,
+    unkeyed: bool,
 ) -> Sql {
     let mut sql = Sql::new(
         dialect,
@@ -168,11 +170,18 @@ pub(crate) fn find(
     if let Some(network) = filter.network {
         let (first, last) = key_range(network);
         let key = sql.id("ip_key");
-        // Rows from before the column get it at `migrate` (`backfill_ip_keys`).
-        sql.push(&format!(" AND {key} >= "))
+        sql.push(if unkeyed { " AND ((" } else { " AND (" });
+        sql.push(&format!("{key} >= "))
             .bind_text(&first)
             .push(&format!(" AND {key} <= "))
-            .bind_text(&last);
+            .bind_text(&last)
+            .push(")");
+        if unkeyed {
+            // Rows without the key (written by an instance of an earlier
+            // release since `migrate` filled them in): candidates too,
+            // decided on `ip`. Slower (no range), never incomplete.
+            sql.push(" OR (ip_key IS NULL AND ip IS NOT NULL))");
+        }
     }
     // JSON members, matched as text: a prefilter only (`matches` decides),
     // so the rows the walk reads are not all decoded.
@@ -336,10 +345,21 @@ where
     for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
 {
+    // Through the `ip_key` index (NULLs included): one row at most.
+    let unkeyed = query.filter.network.is_some() && {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM (SELECT 1 AS one FROM sessionward_sessions \
+             WHERE ip_key IS NULL AND revoked_at IS NULL AND ip IS NOT NULL LIMIT 1) unkeyed",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        n > 0
+    };
     let mut pager = query.pager(CHUNK);
     while let Some((after, chunk)) = pager.next_read() {
-        let sql = find(dialect, query, after, chunk);
+        let sql = find(dialect, query, after, chunk, unkeyed);
         let rows = fetch(&mut *conn, &sql).await?;
         pager.take(records(rows).map_err(carry)?);
     }

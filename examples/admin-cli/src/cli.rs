@@ -16,18 +16,21 @@ use sessionward_core::{AppId, RevokeReason, Timestamp, UserId};
 pub(crate) struct Cli {
     /// The store: `sqlite://path.db`, `postgres://…`, `mysql://…` or
     /// `redis://…` (the same one the app uses).
-    #[arg(long, env = "SESSIONWARD_STORE", global = true)]
+    #[arg(long, env = "SESSIONWARD_STORE", hide_env_values = true, global = true)]
     pub(crate) store: Option<String>,
     /// The app's Redis key prefix.
     #[arg(long, env = "SESSIONWARD_REDIS_PREFIX", default_value = sessionward_redis::DEFAULT_KEY_PREFIX, global = true)]
     pub(crate) redis_prefix: String,
     /// The app's idle timeout: sessions unused this long are not active
-    /// (`90s`, `30m`, `12h`, `7d`).
-    #[arg(long, value_parser = duration, default_value = "30m", global = true)]
-    pub(crate) idle_timeout: Duration,
-    /// How long the app keeps ended sessions listed (what `purge` keeps).
-    #[arg(long, value_parser = duration, default_value = "30d", global = true)]
-    pub(crate) history_retention: Duration,
+    /// (`90s`, `30m`, `12h`, `7d`). `list` assumes 30m; `revoke-matching`
+    /// needs it stated (a session the app still accepts must not be left
+    /// out as idle).
+    #[arg(long, value_parser = duration, global = true)]
+    pub(crate) idle_timeout: Option<Duration>,
+    /// How long the app keeps ended sessions listed (what `purge` keeps;
+    /// the policy's default 30d when not given).
+    #[arg(long, value_parser = duration, global = true)]
+    pub(crate) history_retention: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -97,7 +100,11 @@ pub(crate) enum Command {
         reason: Reason,
     },
     /// Delete sessions that ended more than the history retention ago.
-    Purge,
+    Purge {
+        /// Delete them (required).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Everything stored about one user's sessions (data subject access).
     Export {
         /// The user.

@@ -81,8 +81,11 @@ pub(crate) async fn run(cli: Cli) -> Result<String, String> {
             reason,
         } => {
             let filter = filter.to_filter()?;
-            if filter == SessionFilter::default() {
-                return Err("revoke-matching needs at least one filter flag".into());
+            if filter.selects_everything() {
+                return Err("revoke-matching needs a filter that narrows (an empty filter, 0.0.0.0/0 or --min-risk low alone match every session)".into());
+            }
+            if cli.idle_timeout.is_none() {
+                return Err("revoke-matching needs --idle-timeout (the app's): a session idle by a shorter timeout than the app's would be left alone".into());
             }
             let mode = match (dry_run, yes) {
                 (true, _) => MatchingMode::DryRun,
@@ -97,7 +100,12 @@ pub(crate) async fn run(cli: Cli) -> Result<String, String> {
                 .map_err(failed)?;
             serde_json::to_value(report).map_err(|e| e.to_string())?
         }
-        Command::Purge => json!({ "purged": manager.purge_expired().await.map_err(failed)? }),
+        Command::Purge { yes } => {
+            if !yes {
+                return Err("purge deletes ended sessions for good: add --yes".into());
+            }
+            json!({ "purged": manager.purge_expired().await.map_err(failed)? })
+        }
         Command::Export { user } => {
             let user = UserId::new(user).map_err(|e| format!("user: {e}"))?;
             let export = manager.export_user(&user).await.map_err(failed)?;
@@ -113,9 +121,13 @@ fn manager(
     store: std::sync::Arc<dyn sessionward_core::SessionStore>,
     cli: &Cli,
 ) -> Result<SessionManager, String> {
+    let defaults = SessionPolicy::default();
     let policy = SessionPolicy::builder()
-        .idle_timeout(cli.idle_timeout)
-        .history_retention(cli.history_retention)
+        .idle_timeout(cli.idle_timeout.unwrap_or(defaults.idle_timeout()))
+        .history_retention(
+            cli.history_retention
+                .unwrap_or(defaults.history_retention()),
+        )
         .build()
         .map_err(|e| format!("policy: {e}"))?;
     let tokens = TokenConfig::builder("urn:sessionward:admin", "sessionward-admin")

@@ -13,21 +13,7 @@ pub(crate) async fn open(url: &str, redis_prefix: &str) -> Result<Arc<dyn Sessio
     let failed = |e: sessionward_core::StoreError| format!("cannot open the store: {e}");
     let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
     Ok(match scheme {
-        "sqlite" => {
-            let path = url
-                .trim_start_matches("sqlite:")
-                .trim_start_matches("//")
-                .split('?')
-                .next()
-                .unwrap_or("");
-            if path.is_empty() || path.contains(":memory:") {
-                return Err("a SQLite store is a file: sqlite://path/to/sessions.db".into());
-            }
-            if !std::path::Path::new(path).is_file() {
-                return Err(format!("no SQLite database at {path}"));
-            }
-            Arc::new(SqliteStore::connect(url).await.map_err(failed)?)
-        }
+        "sqlite" => Arc::new(sqlite(url).await?),
         "postgres" | "postgresql" => Arc::new(
             PostgresStore::connect(url)
                 .await
@@ -45,4 +31,27 @@ pub(crate) async fn open(url: &str, redis_prefix: &str) -> Result<Arc<dyn Sessio
             );
         }
     })
+}
+
+/// The SQLite file `url` names, read as sqlx reads it, opened without
+/// creating it: an in-memory database, or a file that is not there, is an
+/// error.
+async fn sqlite(url: &str) -> Result<SqliteStore, String> {
+    use std::str::FromStr as _;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| format!("not a SQLite URL: {e}"))?
+        .create_if_missing(false);
+    let path = options.get_filename();
+    if url.contains(":memory:") || url.contains("mode=memory") || path.as_os_str().is_empty() {
+        return Err("a SQLite store is a file: sqlite://path/to/sessions.db".into());
+    }
+    if !path.is_file() {
+        return Err(format!("no SQLite database at {}", path.display()));
+    }
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open the store: {e}"))?;
+    Ok(SqliteStore::from_pool(pool))
 }

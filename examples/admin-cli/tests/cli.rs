@@ -115,7 +115,11 @@ async fn operator_walkthrough(store: Arc<dyn SessionStore>, url: &str, prefix: &
     let dry = json(&admin(
         url,
         prefix,
-        &[&["revoke-matching", "--dry-run"], &net[..]].concat(),
+        &[
+            &["revoke-matching", "--dry-run", "--idle-timeout", "30m"],
+            &net[..],
+        ]
+        .concat(),
     ));
     assert_eq!(
         (dry["dry_run"].as_bool(), dry["users"].as_u64()),
@@ -125,16 +129,54 @@ async fn operator_walkthrough(store: Arc<dyn SessionStore>, url: &str, prefix: &
     let still = json(&admin(url, prefix, &[&["list"], &net[..]].concat()));
     assert_eq!(session_ids(&still).len(), 3, "a dry run ends nothing");
 
-    let unconfirmed = admin(url, prefix, &[&["revoke-matching"], &net[..]].concat());
+    let unconfirmed = admin(
+        url,
+        prefix,
+        &[&["revoke-matching", "--idle-timeout", "30m"], &net[..]].concat(),
+    );
     assert!(!unconfirmed.status.success());
     assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--dry-run or --yes"));
-    let everyone = admin(url, prefix, &["revoke-matching", "--yes"]);
-    assert!(!everyone.status.success(), "an empty filter is refused");
+    for everyone in [
+        &["revoke-matching", "--yes", "--idle-timeout", "30m"][..],
+        &[
+            "revoke-matching",
+            "--yes",
+            "--idle-timeout",
+            "30m",
+            "--network",
+            "0.0.0.0/0",
+        ],
+        &[
+            "revoke-matching",
+            "--yes",
+            "--idle-timeout",
+            "30m",
+            "--min-risk",
+            "low",
+        ],
+    ] {
+        let out = admin(url, prefix, everyone);
+        assert!(
+            !out.status.success(),
+            "{everyone:?}: a filter matching everything is refused"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("narrows"));
+    }
+    let no_timeout = admin(
+        url,
+        prefix,
+        &[&["revoke-matching", "--yes"], &net[..]].concat(),
+    );
+    assert!(String::from_utf8_lossy(&no_timeout.stderr).contains("--idle-timeout"));
 
     let done = admin(
         url,
         prefix,
-        &[&["revoke-matching", "--yes"], &net[..]].concat(),
+        &[
+            &["revoke-matching", "--yes", "--idle-timeout", "30m"],
+            &net[..],
+        ]
+        .concat(),
     );
     let report = json(&done);
     assert_eq!(
@@ -221,7 +263,13 @@ async fn operator_walkthrough(store: Arc<dyn SessionStore>, url: &str, prefix: &
         .login(&dave, &context("198.51.100.3"))
         .await
         .unwrap();
-    let purged = json(&admin(url, prefix, &["purge"]));
+    let unconfirmed = admin(url, prefix, &["purge"]);
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+    assert!(
+        store.get(&dave, &stale.session.id).await.unwrap().is_some(),
+        "purge without --yes deletes nothing"
+    );
+    let purged = json(&admin(url, prefix, &["purge", "--yes"]));
     assert!(purged["purged"].as_u64().unwrap() >= 1);
     assert!(store.get(&dave, &stale.session.id).await.unwrap().is_none());
     assert!(
@@ -239,7 +287,7 @@ async fn operator_walkthrough(store: Arc<dyn SessionStore>, url: &str, prefix: &
         &["show", alice.as_str(), "not-a-session-id"],
         &["show", alice.as_str(), SessionId::generate().as_str()],
         &["list", "--created-after", "yesterday"],
-        &["purge", "--history-retention", "forever"],
+        &["purge", "--yes", "--history-retention", "forever"],
     ] {
         let out = admin(url, prefix, bad);
         assert!(!out.status.success(), "{bad:?} accepted");

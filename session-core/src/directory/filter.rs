@@ -141,6 +141,30 @@ impl SessionFilter {
         self
     }
 
+    /// Whether no criterion narrows: the filter matches every active
+    /// session (it is empty, or names only a `/0` network or the lowest
+    /// risk level). "Revoke matching" refuses such a filter.
+    ///
+    /// ```
+    /// use sessionward_core::directory::SessionFilter;
+    /// use sessionward_core::risk::RiskLevel;
+    /// assert!(SessionFilter::default().selects_everything());
+    /// assert!(SessionFilter::default().from_network("::/0".parse().unwrap()).selects_everything());
+    /// assert!(SessionFilter::default().at_risk(RiskLevel::Low).selects_everything());
+    /// assert!(!SessionFilter::default().from_network("10.0.0.0/8".parse().unwrap()).selects_everything());
+    /// ```
+    pub fn selects_everything(&self) -> bool {
+        self.user.is_none()
+            && self.network.is_none_or(|n| n.prefix() == 0)
+            && self.asn.is_none()
+            && self.country.is_none()
+            && self.device_class.is_none()
+            && self.app.is_none()
+            && self.created.is_unbounded()
+            && self.last_seen.is_unbounded()
+            && self.min_risk.is_none_or(|r| r == RiskLevel::Low)
+    }
+
     /// Whether `record` is active at `now` (see [`SessionRecord::is_active`])
     /// and meets every criterion. Every store decides with this, whatever it
     /// narrows down first, so every backend answers alike.

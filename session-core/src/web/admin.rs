@@ -1,7 +1,8 @@
 //! Operators' routes: find active sessions across users, end what matches,
 //! end one user's sessions, export a user. Served only when
 //! [`super::AdapterConfig::with_admin`] names who may call them, and every
-//! call asks that [`AdminAuthorizer`] first.
+//! call asks that [`AdminAuthorizer`] before it reads or changes a session
+//! (a POST body is parsed first, so a malformed one is a `400`).
 //!
 //! | route | does |
 //! |---|---|
@@ -17,13 +18,18 @@
 //! `after` (the previous page's `next`). An unknown or repeated parameter
 //! is refused (`400`), never ignored, and so is an unknown member of the
 //! revoke body: a misspelt criterion must not widen what is ended.
-//! "Revoke matching" refuses an empty filter and needs `dry_run` stated.
+//! "Revoke matching" refuses a filter that matches every session (empty,
+//! a `/0` network, the lowest risk level alone) and needs `dry_run` stated.
 //!
 //! A browser operator authenticates with the app's own session (so
 //! cookie calls pass the CSRF check like every session route); a service
 //! can be let in by its `Authorization` header. Each call is logged with
-//! the operator's name (`sessionward::admin`), and each ended session is a
-//! `session_revoked` event.
+//! the operator's name and its target (`sessionward::admin`), and each
+//! ended session is an `authn_token_revoked` event.
+//!
+//! A service let in by its `Authorization` header must not use the
+//! `Bearer` scheme with bearer transport: that header is read as an access
+//! token first (and refused).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -371,7 +377,7 @@ impl SessionApi {
                     .find_sessions(&params.filter, params.after, params.limit)
                     .await
                     .map(|page| {
-                        tracing::info!(target: "sessionward::admin", operator, found = page.sessions.len(), "sessions listed");
+                        tracing::info!(target: "sessionward::admin", operator, filter = ?params.filter, found = page.sessions.len(), "sessions listed");
                         WebResponse::json(200, json_text(&page))
                     })
             }
@@ -386,8 +392,8 @@ impl SessionApi {
                     Ok(o) => o,
                     Err(r) => return r,
                 };
-                if body.filter == SessionFilter::default() {
-                    return bad("empty filter");
+                if body.filter.selects_everything() {
+                    return bad("the filter matches every session");
                 }
                 let mode = if body.dry_run {
                     MatchingMode::DryRun
@@ -398,7 +404,7 @@ impl SessionApi {
                     .revoke_matching(&body.filter, body.reason.into(), mode)
                     .await
                     .map(|report| {
-                        tracing::info!(target: "sessionward::admin", operator, dry_run = report.dry_run, sessions = report.sessions.len(), users = report.users, "revoke matching");
+                        tracing::info!(target: "sessionward::admin", operator, filter = ?body.filter, dry_run = report.dry_run, sessions = report.sessions.len(), users = report.users, "revoke matching");
                         WebResponse::json(200, json_text(&report))
                     })
             }
@@ -419,7 +425,7 @@ impl SessionApi {
                     None => manager.revoke_all(&body.user, body.reason.into()).await,
                 };
                 ended.map(|n| {
-                    tracing::info!(target: "sessionward::admin", operator, revoked = n, one = body.session.is_some(), "user's sessions revoked");
+                    tracing::info!(target: "sessionward::admin", operator, user = body.user.as_str(), one_session = body.session.is_some(), revoked = n, "user's sessions revoked");
                     WebResponse::json(200, serde_json::json!({ "revoked": n }).to_string())
                 })
             }
@@ -436,7 +442,7 @@ impl SessionApi {
                     return bad("export takes one user");
                 };
                 manager.export_user(&user).await.map(|export| {
-                    tracing::info!(target: "sessionward::admin", operator, sessions = export.sessions.len(), "user exported");
+                    tracing::info!(target: "sessionward::admin", operator, user = user.as_str(), sessions = export.sessions.len(), "user exported");
                     WebResponse::json(200, json_text(&export))
                 })
             }

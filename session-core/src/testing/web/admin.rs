@@ -122,6 +122,8 @@ pub async fn admin_routes_over_http<H: AdapterHarness>() {
     assert_eq!(ids(&dry), hostile);
     for refused in [
         revoke_body(json!({}), false),
+        revoke_body(json!({ "network": "0.0.0.0/0" }), false),
+        revoke_body(json!({ "min_risk": "low" }), false),
         revoke_body(json!({ "netwrok": "192.0.2.0/24" }), false),
         json!({ "filter": { "network": "192.0.2.0/24" } }),
         json!({ "filter": { "network": "192.0.2.0/24" }, "dry_run": false, "reason": "logout" }),
