@@ -14,9 +14,7 @@ pub const MAX_USER_ID_LEN: usize = 256;
 /// The host application's identifier for an account (database id, UUID, …).
 ///
 /// Any non-empty UTF-8 string of at most [`MAX_USER_ID_LEN`] bytes without
-/// control characters, not ending in a space: MySQL and MariaDB compare
-/// text with trailing spaces ignored (`PAD SPACE`), so `"bob "` would
-/// name `"bob"`'s sessions there.
+/// control characters.
 ///
 /// ```
 /// use sessionward_core::UserId;
@@ -24,7 +22,6 @@ pub const MAX_USER_ID_LEN: usize = 256;
 /// assert_eq!(alice.as_str(), "alice");
 /// assert!(UserId::new("").is_err());
 /// assert!(UserId::new("bad\nid").is_err());
-/// assert!(UserId::new("bob ").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -63,7 +60,7 @@ impl UserId {
                 max: MAX_USER_ID_LEN,
             });
         }
-        if id.chars().any(char::is_control) || id.ends_with(' ') {
+        if id.chars().any(char::is_control) {
             return Err(IdError::BadCharacter);
         }
         Ok(UserId(id))

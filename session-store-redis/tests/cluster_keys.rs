@@ -68,8 +68,8 @@ fn login_history_and_indexes_share_the_session_slot() {
             let keys = keys_for_user(prefix, &user);
             assert_eq!(
                 keys.len(),
-                5,
-                "session hash, login history, two indexes, mark"
+                6,
+                "session hash, login history, two indexes, mark, owner"
             );
             let tag = user_tag(&user);
             assert_eq!(keys[0], format!("{prefix}{{{tag}}}:s"));
@@ -77,6 +77,7 @@ fn login_history_and_indexes_share_the_session_slot() {
             assert_eq!(keys[2], format!("{prefix}{{{tag}}}:a"));
             assert_eq!(keys[3], format!("{prefix}{{{tag}}}:r"));
             assert_eq!(keys[4], format!("{prefix}{{{tag}}}:nb"));
+            assert_eq!(keys[5], format!("{prefix}{{{tag}}}:u"));
             assert_eq!(
                 key_slot(keys[1].as_bytes()),
                 key_slot(keys[0].as_bytes()),

@@ -84,7 +84,7 @@ async fn second_login_from_new_device_raises_new_device() {
 
     // The history lives next to the sessions, in the user's slot.
     let keys = store.keys_for_user(&user);
-    assert_eq!(keys.len(), 5);
+    assert_eq!(keys.len(), 6, "with the owner key");
     assert!(keys[1].ends_with(":h"));
     let slot = key_slot(keys[0].as_bytes());
     assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot));

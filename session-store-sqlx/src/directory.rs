@@ -4,8 +4,9 @@
 //! A query walks the unrevoked sessions in the directory's order
 //! (`created_at`, `user_id`, `session_id`, all descending; byte order for
 //! the ids: Postgres is told `COLLATE "C"`, SQLite's and MySQL's binary
-//! collations already are, MySQL's `PAD SPACE` aside, which no id meets:
-//! user ids never end in a space), through the index the `sessionward_directory`
+//! collations already are, but for MySQL's `PAD SPACE`: user ids that
+//! differ only in trailing spaces compare equal there, see `docs/stores.md`),
+//! through the index the `sessionward_directory`
 //! migration adds, with the criteria SQL can check on columns in the
 //! `WHERE` clause. The rest (network blocks, ASN, app, risk: JSON or
 //! address arithmetic) are checked on the decoded record by
