@@ -120,7 +120,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await

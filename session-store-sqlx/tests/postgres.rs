@@ -120,7 +120,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
     // Re-run is a no-op.
     store.migrate().await.unwrap();
     let again: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")

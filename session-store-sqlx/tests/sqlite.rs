@@ -104,7 +104,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 6);
+    assert_eq!(applied, 7);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
@@ -170,7 +170,7 @@ async fn corrupt_rows_are_reported_not_panicked() {
     let user = sessionward_core::testing::fresh_user();
     let id = sessionward_core::SessionId::generate();
     sqlx::query(
-        "INSERT INTO sessionward_sessions VALUES (?1, ?2, 0, 0, 9, 0, zeroblob(32), 0, 0, NULL, 'bogus', NULL, 'desktop', NULL, '{}', NULL, NULL)",
+        "INSERT INTO sessionward_sessions VALUES (?1, ?2, 0, 0, 9, 0, zeroblob(32), 0, 0, NULL, 'bogus', NULL, 'desktop', NULL, '{}', NULL, NULL, NULL)",
     )
     .bind(user.as_str())
     .bind(id.as_str())
