@@ -49,6 +49,9 @@ pub mod stolen_tokens {}
 #[doc = include_str!("operations.md")]
 pub mod operations {}
 
+#[doc = include_str!("shared-signals.md")]
+pub mod shared_signals {}
+
 /// The boxed error of the examples.
 pub type Error = Box<dyn std::error::Error>;
 

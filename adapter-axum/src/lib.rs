@@ -106,6 +106,10 @@ use sessionward_core::web::{
 use sessionward_core::{AuthenticatedSession, SessionManager};
 use tower::{Layer, Service};
 
+mod outbound;
+
+pub use outbound::{HyperJwksSource, HyperSetPusher};
+
 pub use sessionward_core::web::{
     AdapterConfig, ClientIpResolver, ConfigError, CsrfProtection, PeerAddrOnly, SameSite,
     SessionApi, TokenTransport,

@@ -26,6 +26,8 @@ pub mod record;
 pub mod risk;
 pub mod secret;
 pub mod seen;
+pub mod signals;
+pub mod ssf;
 pub mod store;
 pub mod time;
 pub mod tokens;
@@ -84,4 +86,9 @@ mod memory_conformance {
         Some(std::sync::Arc::new(crate::MemoryStore::new()))
     }
     crate::risk_store_conformance_tests!(memory_risk_store);
+
+    async fn memory_ssf_store() -> Option<std::sync::Arc<dyn crate::ssf::SsfStore>> {
+        Some(std::sync::Arc::new(crate::ssf::MemorySsfStore::new()))
+    }
+    crate::ssf_store_conformance_tests!(memory_ssf_store);
 }

@@ -16,6 +16,7 @@
 //! | `sessionward_store_errors_total` | counter | `kind` (`unavailable`, `conflict`, `corrupt`, `backend`) | failed store operations |
 //! | `sessionward_authenticate_seconds` | histogram | `outcome` (`ok`, `refused`, `error`) | time of [`SessionManager::authenticate`] |
 //! | `sessionward_detections_total` | counter | `detector` (`credential_stuffing`, `account_many_networks`, `token_reuse_burst`) | cross-account detections of [`crate::detect::DetectingSink`] |
+//! | `sessionward_ssf_sets_total` | counter | `outcome` (`queued`, `queue_failed`, `delivered`, `refused`, `retrying`, `expired`) | Security Event Tokens of the [`crate::ssf::Transmitter`] |
 //! | `sessionward_feed_events_total` | counter | `kind` (`connected`, `disconnected`, `revoked`) | revocation-feed messages a cached-mode manager received |
 //! | `sessionward_feed_connected` | gauge | | 1 while the revocation feed is connected, else 0 |
 //! | `sessionward_feed_lag_seconds` | histogram | | from a revocation on any instance to its arrival here (stores that send the time: Postgres, Redis) |
@@ -52,6 +53,8 @@ pub const STORE_ERRORS: &str = "sessionward_store_errors_total";
 pub const AUTHENTICATE_SECONDS: &str = "sessionward_authenticate_seconds";
 /// Cross-account detections, by `detector`.
 pub const DETECTIONS: &str = "sessionward_detections_total";
+/// Security Event Tokens of the transmitter, by `outcome`.
+pub const SSF_SETS: &str = "sessionward_ssf_sets_total";
 /// Revocation-feed messages received, by `kind`.
 pub const FEED_EVENTS: &str = "sessionward_feed_events_total";
 /// 1 while the revocation feed is connected.
@@ -104,6 +107,30 @@ pub(crate) fn detection(event: &SecurityEvent) {
         _ => return,
     };
     ::metrics::counter!(DETECTIONS, "detector" => detector).increment(1);
+}
+
+/// Counts SETs queued for delivery.
+pub(crate) fn ssf_queued(n: usize) {
+    ::metrics::counter!(SSF_SETS, "outcome" => "queued").increment(n as u64);
+}
+
+/// Counts SETs that could not be queued (the outbox store failed).
+pub(crate) fn ssf_queue_failed(n: usize) {
+    ::metrics::counter!(SSF_SETS, "outcome" => "queue_failed").increment(n as u64);
+}
+
+/// Counts what a delivery pass did.
+pub(crate) fn ssf_delivery(report: &crate::ssf::DeliveryReport) {
+    for (outcome, n) in [
+        ("delivered", report.delivered),
+        ("refused", report.refused),
+        ("retrying", report.retrying),
+        ("expired", report.expired),
+    ] {
+        if n > 0 {
+            ::metrics::counter!(SSF_SETS, "outcome" => outcome).increment(n as u64);
+        }
+    }
 }
 
 /// Counts a failed store operation.

@@ -88,6 +88,7 @@ mod openapi;
 mod rejection;
 mod response;
 mod routes;
+mod ssf;
 mod token_service;
 
 #[cfg(feature = "risk")]
@@ -107,6 +108,7 @@ pub use openapi::OPENAPI_PATH;
 pub use rejection::Rejection;
 pub use response::WebResponse;
 pub use routes::{Route, RouteMatch, RouteRequest};
+pub use ssf::SsfRoute;
 pub use token_service::{
     ClientSecret, MIN_CLIENT_SECRET_LEN, ServiceAuthenticator, ServiceCall, ServiceClients,
     WeakClientSecret,

@@ -49,6 +49,7 @@
 //! | `<prefix>ip:{<ip digest>}` | sorted set | recent logins from one IP address, any user |
 //! | `<prefix>once:{<id digest>}` | string | a used single-use token id |
 //! | `<prefix>revoked` | pub/sub channel | `"<id> <id>…\n<user id>"` per revoking call |
+//! | `<prefix>{ssf}:…` | hashes, sorted sets | the Shared Signals transmitter's streams and outbox ([`SsfStore`](sessionward_core::ssf::SsfStore); one slot) |
 //!
 //! The user tag is base64url(SHA-256(user id)) (43 characters), so user ids
 //! with `{`/`}` cannot move the hash tag, and no user id appears in a key
@@ -223,6 +224,7 @@ mod feed;
 mod keys;
 mod risk;
 mod scripts;
+mod ssf;
 mod store;
 
 pub use config::{DEFAULT_KEY_PREFIX, RedisStoreConfig};

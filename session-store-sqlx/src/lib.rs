@@ -21,6 +21,11 @@
 //! | record a login (+ drop entries older than the retention) | one transaction |
 //! | single-use token id | one `INSERT … ON CONFLICT DO NOTHING` (MySQL: `INSERT IGNORE`); one new id in 16 also deletes a batch of expired ones, so a call is usually one statement |
 //!
+//! Each store is also the outbox of the Shared Signals transmitter
+//! ([`SsfStore`](sessionward_core::ssf::SsfStore)): streams as versioned
+//! rows changed by `UPDATE … WHERE version = <read>`, queued Security Event
+//! Tokens leased to one instance at a time by conditional `UPDATE`s.
+//!
 //! Login rows per IP are deleted when that IP logs in again after the
 //! retention period, not otherwise.
 //!
@@ -153,6 +158,8 @@ mod risk;
 mod row;
 #[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
 mod shared;
+#[cfg(any(feature = "postgres", feature = "sqlite", feature = "mysql"))]
+mod ssf;
 
 #[cfg(feature = "mysql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]

@@ -310,6 +310,15 @@ impl MySqlStore {
         with_conn(&self.pool, self.deadline, op).await
     }
 
+    /// [`Self::run`] for a write (SQLite's writer lock has no counterpart
+    /// here).
+    async fn run_write<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut MySqlConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(op).await
+    }
+
     async fn try_create(
         conn: &mut MySqlConnection,
         req: &CreateRequest,
@@ -708,3 +717,5 @@ impl RiskStore for MySqlStore {
         Ok(first)
     }
 }
+
+crate::ssf::sql_ssf_store!(MySqlStore, MySql, crate::directory::Dialect::MySql);

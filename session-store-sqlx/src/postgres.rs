@@ -234,6 +234,15 @@ impl PostgresStore {
         with_conn(&self.pool, self.deadline, op).await
     }
 
+    /// [`Self::run`] for a write (SQLite's writer lock has no counterpart
+    /// here).
+    async fn run_write<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(op).await
+    }
+
     /// Raises the mark under the user's lock, then revokes: the `UPDATE`
     /// runs after the lock, so it sees every session a login committed
     /// before it, and a login after it sees the mark.
@@ -830,3 +839,5 @@ mod tests {
         assert_eq!(parse_payload(r#"{"user":"a","id":"short"}"#), None);
     }
 }
+
+crate::ssf::sql_ssf_store!(PostgresStore, Postgres, crate::directory::Dialect::Postgres);

@@ -221,6 +221,32 @@ impl SqliteStore {
             .map_err(map_err)
     }
 
+    /// Runs one read on a pooled connection under the operation timeout.
+    async fn run<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        within(self.deadline, async {
+            let mut conn = self.pool.acquire().await.map_err(map_err)?;
+            op(&mut conn).await
+        })
+        .await
+    }
+
+    /// Runs one write under this store's writer lock and the operation
+    /// timeout.
+    async fn run_write<T>(
+        &self,
+        op: impl AsyncFnOnce(&mut SqliteConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        within(self.deadline, async {
+            let _write = self.write.lock().await;
+            let mut conn = self.pool.acquire().await.map_err(map_err)?;
+            op(&mut conn).await
+        })
+        .await
+    }
+
     /// A write transaction that takes SQLite's write lock at once (`BEGIN
     /// IMMEDIATE`), so it never fails to upgrade a read lock halfway.
     /// The caller holds `self.write`.
@@ -680,3 +706,5 @@ impl RiskStore for SqliteStore {
         .await
     }
 }
+
+crate::ssf::sql_ssf_store!(SqliteStore, Sqlite, Dialect::Sqlite);

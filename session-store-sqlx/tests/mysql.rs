@@ -14,7 +14,8 @@ use common::{Proxy, RACE_DEADLINE, SETUP, mysql_url, socket_of, unique_name, url
 use sessionward_core::risk::RiskStore;
 use sessionward_core::testing::{Harness, fresh_user, service_unavailable};
 use sessionward_core::{
-    RequestContext, RevokeReason, SessionPolicy, SessionStore, StoreError, Timestamp,
+    Clock, RequestContext, RevokeReason, SessionPolicy, SessionStore, StoreError, SystemClock,
+    Timestamp,
 };
 use sessionward_sqlx::{MySqlStore, StoreOptions};
 use sqlx::Connection;
@@ -83,6 +84,24 @@ mod risk_conformance {
     sessionward_core::risk_store_conformance_tests!(super::risk_store);
 }
 
+/// The conformance database's outbox, less the streams failed runs left.
+async fn ssf_store() -> Option<Arc<dyn sessionward_core::ssf::SsfStore>> {
+    let store = store_in(&CONFORMANCE_DB, true).await?;
+    let before = SystemClock
+        .now()
+        .minus(sessionward_core::testing::SSF_LEFTOVER_AGE);
+    sqlx::query("DELETE FROM sessionward_ssf_streams WHERE created_at < ?")
+        .bind(before.unix_millis())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
+}
+
+mod ssf_conformance {
+    sessionward_core::ssf_store_conformance_tests!(super::ssf_store);
+}
+
 async fn tables(store: &MySqlStore, db: &str) -> Vec<String> {
     let mut names: Vec<String> = sqlx::query_scalar(
         "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
@@ -110,6 +129,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_tenants",
             "sessionward_used_tokens",
             "sessionward_users"
@@ -120,7 +141,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 7);
+    assert_eq!(applied, 8);
     sqlx::migrate!("tests/app_migrations/mysql")
         .run(store.pool())
         .await
@@ -140,6 +161,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_tenants",
             "sessionward_used_tokens",
             "sessionward_users"

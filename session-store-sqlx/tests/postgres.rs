@@ -86,6 +86,24 @@ mod risk_conformance {
     sessionward_core::risk_store_conformance_tests!(super::risk_store);
 }
 
+/// The conformance schema's outbox, less the streams failed runs left.
+async fn ssf_store() -> Option<Arc<dyn sessionward_core::ssf::SsfStore>> {
+    let store = store_in(CONFORMANCE_SCHEMA, true).await?;
+    let before = SystemClock
+        .now()
+        .minus(sessionward_core::testing::SSF_LEFTOVER_AGE);
+    sqlx::query("DELETE FROM sessionward_ssf_streams WHERE created_at < $1")
+        .bind(before.unix_millis())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    Some(Arc::new(store.with_operation_timeout(RACE_DEADLINE)))
+}
+
+mod ssf_conformance {
+    sessionward_core::ssf_store_conformance_tests!(super::ssf_store);
+}
+
 async fn tables(store: &PostgresStore, schema: &str) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
@@ -112,6 +130,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_used_tokens",
             "sessionward_users"
         ]
@@ -120,7 +140,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 7);
+    assert_eq!(applied, 8);
     // Re-run is a no-op.
     store.migrate().await.unwrap();
     let again: i64 = sqlx::query_scalar("SELECT count(*) FROM sessionward_migrations")
@@ -148,6 +168,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_used_tokens",
             "sessionward_users"
         ]

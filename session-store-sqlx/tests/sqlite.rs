@@ -72,6 +72,14 @@ mod memory_risk {
     sessionward_core::risk_store_conformance_tests!(super::memory_risk_store);
 }
 
+async fn ssf_store() -> Option<Arc<dyn sessionward_core::ssf::SsfStore>> {
+    Some(Arc::new(conformance_store("sqlite::memory:").await))
+}
+
+mod ssf_conformance {
+    sessionward_core::ssf_store_conformance_tests!(super::ssf_store);
+}
+
 async fn tables(store: &SqliteStore) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
@@ -95,6 +103,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_used_tokens",
             "sessionward_users"
         ]
@@ -104,7 +114,7 @@ async fn migrations_fresh_rerun_and_coexist() {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 7);
+    assert_eq!(applied, 8);
     sqlx::migrate!("tests/app_migrations/sqlite")
         .run(store.pool())
         .await
@@ -124,6 +134,8 @@ async fn migrations_fresh_rerun_and_coexist() {
             "sessionward_login_history",
             "sessionward_migrations",
             "sessionward_sessions",
+            "sessionward_ssf_outbox",
+            "sessionward_ssf_streams",
             "sessionward_used_tokens",
             "sessionward_users"
         ]
@@ -159,7 +171,7 @@ async fn memory_databases_are_private() {
     let a = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let b = SqliteStore::connect("sqlite::memory:").await.unwrap();
     a.migrate().await.unwrap();
-    assert_eq!(tables(&a).await.len(), 7);
+    assert_eq!(tables(&a).await.len(), 9);
     assert!(tables(&b).await.is_empty());
 }
 

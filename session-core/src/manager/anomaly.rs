@@ -95,13 +95,8 @@ impl SessionManager {
                     .revoke(&record.user, &record.id, reason, now)
                     .await?
                 {
-                    self.forget(&ended.id, now);
-                    self.emit(self.event(
-                        now,
-                        EventKind::SessionRevoked { reason },
-                        None,
-                        Some(&ended),
-                    ));
+                    self.revoked(now, reason, std::slice::from_ref(&ended))
+                        .await;
                     self.notify_anomaly(&ended, &assessment, &before, &after, true, now)
                         .await;
                 }

@@ -182,7 +182,7 @@ impl SessionManager {
                             idle_cutoff: self.idle_cutoff(at),
                         };
                         let ended = directory.revoke_matching(&r.user, &request).await?;
-                        self.revoked(at, reason, &ended);
+                        self.revoked(at, reason, &ended).await;
                         sessions.extend(ended.into_iter().map(DirectoryEntry::from));
                     }
                 }

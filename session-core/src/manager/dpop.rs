@@ -209,15 +209,12 @@ impl SessionManager {
         }
         self.emit(event);
         if let Some(before) = revoked {
-            self.forget(&before.id, now);
-            self.emit(self.event(
+            self.revoked(
                 now,
-                EventKind::SessionRevoked {
-                    reason: RevokeReason::KeyProofFailed,
-                },
-                None,
-                Some(&before),
-            ));
+                RevokeReason::KeyProofFailed,
+                std::slice::from_ref(&before),
+            )
+            .await;
         }
         SessionError::Proof(error)
     }

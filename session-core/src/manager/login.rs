@@ -330,19 +330,12 @@ impl SessionManager {
                         Some(&record),
                     ));
                 }
-                for (gone, reason) in evicted
-                    .iter()
-                    .map(|r| (r, RevokeReason::Evicted))
-                    .chain(ended.iter().map(|r| (r, RevokeReason::User)))
-                    .chain(replaced.iter().map(|r| (r, RevokeReason::Reauthenticated)))
-                {
-                    self.forget(&gone.id, now);
-                    self.emit(self.event(
-                        now,
-                        EventKind::SessionRevoked { reason },
-                        None,
-                        Some(gone),
-                    ));
+                for (gone, reason) in [
+                    (evicted.as_slice(), RevokeReason::Evicted),
+                    (ended.as_slice(), RevokeReason::User),
+                    (replaced.as_slice(), RevokeReason::Reauthenticated),
+                ] {
+                    self.revoked(now, reason, gone).await;
                 }
                 self.emit(self.event(now, EventKind::SessionCreated, None, Some(&record)));
                 let (access_token, access_expires_at) = self.mint_access(&record, now)?;

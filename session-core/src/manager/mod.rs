@@ -161,6 +161,8 @@ struct Inner {
     dbsc_keys: ChallengeKey,
     /// Decides each login's limits; `None` is the policy's fixed limits.
     limit_resolver: Option<Arc<dyn crate::limits::LimitResolver>>,
+    /// Told of every session ended (the Shared Signals transmitter).
+    signals: Option<Arc<dyn crate::signals::SessionSignals>>,
     /// The latest "not before" mark this instance raised (Unix ms), so a
     /// login that starts after that call returned counts as checked after it.
     latest_mark: std::sync::atomic::AtomicI64,
@@ -206,6 +208,7 @@ pub struct SessionManagerBuilder {
     ip_hash_key: Option<IpHashKey>,
     replay: Option<Arc<dyn ReplayStore>>,
     limit_resolver: Option<Arc<dyn crate::limits::LimitResolver>>,
+    signals: Option<Arc<dyn crate::signals::SessionSignals>>,
 }
 
 impl fmt::Debug for SessionManagerBuilder {
@@ -237,6 +240,7 @@ impl SessionManager {
             ip_hash_key: None,
             replay: None,
             limit_resolver: None,
+            signals: None,
         }
     }
 
@@ -421,6 +425,13 @@ impl SessionManagerBuilder {
         self
     }
 
+    /// Tells `signals` of every session ended, after the store ended it
+    /// (the Shared Signals transmitter, [`crate::ssf::Transmitter`]).
+    pub fn signals(mut self, signals: Arc<dyn crate::signals::SessionSignals>) -> Self {
+        self.signals = Some(signals);
+        self
+    }
+
     /// Builds the manager. In cached mode this spawns the feed listener on
     /// the current Tokio runtime.
     ///
@@ -479,6 +490,7 @@ impl SessionManagerBuilder {
                 nonces,
                 dbsc_keys,
                 limit_resolver: self.limit_resolver,
+                signals: self.signals,
                 policy: self.policy,
                 tokens: self.tokens,
                 store: self.store,

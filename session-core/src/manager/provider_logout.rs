@@ -39,8 +39,8 @@ impl SessionManager {
         token: &str,
     ) -> Result<usize, ProviderSignalError> {
         let now = self.now();
-        let order = provider
-            .validate(token, now)
+        let order = with_fresh_keys(provider, |p| p.validate(token, now))
+            .await
             .map_err(|why| self.refuse_provider_token(now, provider, why))?;
         let ended = match (provider.users)(&order.subject) {
             Some(user) => {
@@ -87,10 +87,11 @@ impl SessionManager {
         token: &str,
     ) -> Result<usize, ProviderSignalError> {
         let now = self.now();
-        let event = provider
-            .validate_set(token, now)
+        let event = with_fresh_keys(provider, |p| p.validate_set(token, now))
+            .await
             .map_err(|why| self.refuse_provider_token(now, provider, why))?;
         let (sid, reason) = match &event.signal {
+            ProviderSignal::Verification { .. } => (None, None),
             ProviderSignal::SessionRevoked { sid, .. } => {
                 (sid.as_deref(), Some(RevokeReason::ProviderLogout))
             }
@@ -162,7 +163,8 @@ impl SessionManager {
                 .revoke(&target.user, &record.id, target.reason, now)
                 .await?
             {
-                self.revoked(now, target.reason, std::slice::from_ref(&before));
+                self.revoked(now, target.reason, std::slice::from_ref(&before))
+                    .await;
                 ended += 1;
             }
         }
@@ -186,5 +188,20 @@ impl SessionManager {
             None,
         ));
         ProviderSignalError::Refused(why)
+    }
+}
+
+/// `check` on `provider`; when the token names a key we do not hold, once
+/// more after reading the provider's keys again (a rotation), if its key
+/// source allows a read now.
+async fn with_fresh_keys<T>(
+    provider: &IdentityProvider,
+    check: impl Fn(&IdentityProvider) -> Result<T, ProviderTokenError>,
+) -> Result<T, ProviderTokenError> {
+    match check(provider) {
+        Err(ProviderTokenError::UnknownKey) if provider.refresh_keys().await.unwrap_or(false) => {
+            check(provider)
+        }
+        other => other,
     }
 }

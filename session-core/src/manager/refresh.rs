@@ -257,15 +257,12 @@ impl SessionManager {
             )
             .await?
         {
-            self.forget(&before.id, now);
-            self.emit(self.event(
+            self.revoked(
                 now,
-                EventKind::SessionRevoked {
-                    reason: RevokeReason::RefreshTokenReuse,
-                },
-                None,
-                Some(&before),
-            ));
+                RevokeReason::RefreshTokenReuse,
+                std::slice::from_ref(&before),
+            )
+            .await;
         }
         Err(SessionError::RefreshTokenReuse)
     }

@@ -33,7 +33,8 @@ impl SessionManager {
         let now = self.now();
         match self.inner.store.revoke(user, id, reason, now).await? {
             Some(before) => {
-                self.revoked(now, reason, std::slice::from_ref(&before));
+                self.revoked(now, reason, std::slice::from_ref(&before))
+                    .await;
                 Ok(())
             }
             None => Err(SessionError::NotFound),
@@ -53,7 +54,7 @@ impl SessionManager {
         let now = self.now();
         let revoked = self.inner.store.revoke_all(user, None, reason, now).await?;
         self.note_mark(reason, now);
-        self.revoked(now, reason, &revoked);
+        self.revoked(now, reason, &revoked).await;
         Ok(revoked.len())
     }
 
@@ -75,7 +76,7 @@ impl SessionManager {
             .revoke_all(user, Some(keep), reason, now)
             .await?;
         self.note_mark(reason, now);
-        self.revoked(now, reason, &revoked);
+        self.revoked(now, reason, &revoked).await;
         Ok(revoked.len())
     }
 
@@ -117,10 +118,28 @@ impl SessionManager {
         Ok(self.inner.store.purge_expired(before).await?)
     }
 
-    pub(super) fn revoked(&self, now: Timestamp, reason: RevokeReason, records: &[SessionRecord]) {
+    pub(super) async fn revoked(
+        &self,
+        now: Timestamp,
+        reason: RevokeReason,
+        records: &[SessionRecord],
+    ) {
         for r in records {
             self.forget(&r.id, now);
             self.emit(self.event(now, EventKind::SessionRevoked { reason }, None, Some(r)));
+        }
+        if let (Some(signals), false) = (&self.inner.signals, records.is_empty()) {
+            let told = signals.sessions_ended(now, reason, records);
+            if tokio::time::timeout(crate::signals::SIGNAL_TIMEOUT, told)
+                .await
+                .is_err()
+            {
+                tracing::error!(
+                    target: "sessionward::signals",
+                    sessions = records.len(),
+                    "the session signals hook did not finish in time"
+                );
+            }
         }
     }
 }

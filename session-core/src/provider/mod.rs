@@ -49,9 +49,13 @@ const MAX_CLAIM_TEXT: usize = 255;
 pub use crate::record::ProviderSession;
 pub use set::{
     CAEP_CREDENTIAL_CHANGE, CAEP_SESSION_REVOKED, ProviderEvent, ProviderSignal, SET_TYP,
+    SSF_VERIFICATION,
 };
 
+mod key_source;
 mod set;
+
+pub use key_source::{DEFAULT_KEY_REFETCH_INTERVAL, JwksFile, ProviderKeySource};
 
 /// The provider's public signing keys.
 #[derive(Clone)]
@@ -91,6 +95,9 @@ pub enum ProviderKeyError {
     /// The file could not be read.
     #[error("cannot read the key set file: {0}")]
     Io(#[from] std::io::Error),
+    /// The key set could not be fetched (no answer, not `200`, too large).
+    #[error("cannot fetch the key set: {0}")]
+    Fetch(String),
 }
 
 /// The algorithm a JWK verifies, when it is a public signing key we take.
@@ -300,7 +307,7 @@ pub(crate) type UserMapping = Arc<dyn Fn(&str) -> Option<UserId> + Send + Sync>;
 pub struct IdentityProvider {
     pub(crate) issuer: String,
     pub(crate) audience: String,
-    pub(crate) keys: ProviderKeys,
+    pub(crate) keys: key_source::KeyState,
     pub(crate) max_age: Duration,
     pub(crate) event_max_age: Duration,
     pub(crate) leeway: Duration,
@@ -313,7 +320,7 @@ impl fmt::Debug for IdentityProvider {
         f.debug_struct("IdentityProvider")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
-            .field("keys", &self.keys)
+            .field("keys", &*self.keys.keys())
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
@@ -358,7 +365,7 @@ impl IdentityProvider {
         IdentityProvider {
             issuer: issuer.into(),
             audience: audience.into(),
-            keys,
+            keys: key_source::KeyState::fixed(keys),
             max_age: Duration::from_secs(300),
             event_max_age: Duration::from_secs(3600),
             leeway: Duration::from_secs(60),
@@ -529,7 +536,9 @@ impl IdentityProvider {
         // no key.
         let key = self
             .keys
+            .keys()
             .find(kid, alg)
+            .cloned()
             .ok_or(ProviderTokenError::UnknownKey)?;
         let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, key.alg)
             .unwrap_or(false);

@@ -13,6 +13,9 @@ pub const SET_TYP: &str = "secevent+jwt";
 /// CAEP 1.0 §3.1: the subject's session was revoked at the transmitter.
 pub const CAEP_SESSION_REVOKED: &str =
     "https://schemas.openid.net/secevent/caep/event-type/session-revoked";
+/// SSF 1.0 §8.1.4: a verification event, taken without action.
+pub const SSF_VERIFICATION: &str =
+    "https://schemas.openid.net/secevent/ssf/event-type/verification";
 /// CAEP 1.0 §3.3: a credential of the subject was created, changed,
 /// revoked or deleted.
 pub const CAEP_CREDENTIAL_CHANGE: &str =
@@ -39,14 +42,23 @@ pub enum ProviderSignal {
         /// `change_type`: `create`, `revoke`, `update` or `delete`.
         change_type: String,
     },
+    /// The transmitter checks that the stream works (SSF 1.0 §8.1.4): no
+    /// action beyond taking it.
+    Verification {
+        /// The stream (the `opaque` subject).
+        stream: String,
+        /// The `state` the receiver asked the transmitter to echo.
+        state: Option<String>,
+    },
 }
 
 impl ProviderSignal {
-    /// The provider user it concerns.
+    /// The provider user it concerns (for a verification, the stream).
     pub fn subject(&self) -> &str {
         match self {
             ProviderSignal::SessionRevoked { subject, .. }
             | ProviderSignal::CredentialChange { subject, .. } => subject,
+            ProviderSignal::Verification { stream, .. } => stream,
         }
     }
 }
@@ -100,6 +112,26 @@ impl IdentityProvider {
             return Err(ProviderTokenError::NotASecurityEvent);
         }
         let subject_id = claims.get("sub_id").or_else(|| event.get("subject"));
+        if kind == SSF_VERIFICATION {
+            let stream = subject_id
+                .filter(|id| id["format"] == "opaque")
+                .and_then(|id| id["id"].as_str())
+                .filter(|v| !v.is_empty() && v.len() <= 255)
+                .ok_or(ProviderTokenError::UnsupportedSubject)?;
+            let state = match event.get("state") {
+                None => None,
+                Some(Value::String(s)) if s.len() <= 255 => Some(s.clone()),
+                Some(_) => return Err(ProviderTokenError::BadClaims),
+            };
+            return Ok(ProviderEvent {
+                jti: jti.to_owned(),
+                issued_at: Timestamp::from_unix_millis(iat * 1000),
+                signal: ProviderSignal::Verification {
+                    stream: stream.to_owned(),
+                    state,
+                },
+            });
+        }
         let (subject, sid) = self.subject_of(subject_id)?;
         let signal = match kind.as_str() {
             CAEP_SESSION_REVOKED => ProviderSignal::SessionRevoked { subject, sid },

@@ -40,6 +40,7 @@ mod proxy;
 mod race;
 mod risk_cases;
 mod seen_cases;
+mod ssf_cases;
 mod time_cases;
 pub mod web;
 // Needs tokio's net and io-util.
@@ -62,6 +63,7 @@ pub use proxy::{TcpProxy, socket_of, url_via};
 pub use race::random_interleavings;
 pub use risk_cases::*;
 pub use seen_cases::*;
+pub use ssf_cases::*;
 pub use time_cases::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling

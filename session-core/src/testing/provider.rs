@@ -20,6 +20,7 @@ use crate::tokens::VerifyingKey;
 const EC_PRIVATE: &[u8] = include_bytes!("../../tests/keys/es256-private.pem");
 const EC_PUBLIC: &[u8] = include_bytes!("../../tests/keys/es256-public.pem");
 const OTHER_ED_PRIVATE: &[u8] = include_bytes!("../../tests/keys/other-ed25519-private.pem");
+const OTHER_ED_PUBLIC: &[u8] = include_bytes!("../../tests/keys/other-ed25519-public.pem");
 
 /// The provider's issuer.
 pub const IDP_ISSUER: &str = "https://idp.example.com";
@@ -53,6 +54,16 @@ impl TestProvider {
     pub fn jwks(&self) -> String {
         let key = VerifyingKey::es256_pem(IDP_KID, EC_PUBLIC).expect("test EC public key");
         json!({ "keys": [key.public_jwk().expect("a public key")] }).to_string()
+    }
+
+    /// Its JWKS after a rotation: the ES256 key and the Ed25519 key
+    /// [`TestProvider::sign_with_other_key`] signs with, as `kid` `kid`.
+    pub fn rotated_jwks(&self, kid: &str) -> String {
+        let key = VerifyingKey::es256_pem(IDP_KID, EC_PUBLIC).expect("test EC public key");
+        let next =
+            VerifyingKey::ed25519_pem(kid, OTHER_ED_PUBLIC).expect("test Ed25519 public key");
+        json!({ "keys": [key.public_jwk().expect("a public key"), next.public_jwk().expect("a public key")] })
+            .to_string()
     }
 
     /// A receiver for its tokens, remembering `jti`s in `replay`.
@@ -140,4 +151,18 @@ impl TestProvider {
         let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("signs");
         format!("{message}.{signature}")
     }
+}
+
+/// The claims of a compact JWS, read without verifying it: for tests that
+/// check what a token says after another step verified it.
+///
+/// # Panics
+/// When `token` is not three dot-separated parts with a base64url JSON
+/// payload.
+pub fn unverified_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a compact JWS");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("a base64url payload");
+    serde_json::from_slice(&bytes).expect("a JSON payload")
 }

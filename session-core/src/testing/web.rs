@@ -63,6 +63,7 @@ mod dbsc;
 mod dpop;
 mod limits;
 mod seen;
+mod ssf;
 mod token_service;
 pub use admin::*;
 pub use backchannel::*;
@@ -70,6 +71,7 @@ pub use dbsc::*;
 pub use dpop::*;
 pub use limits::*;
 pub use seen::*;
+pub use ssf::*;
 pub use token_service::*;
 
 use std::collections::BTreeMap;
@@ -1883,6 +1885,7 @@ macro_rules! web_adapter_tests {
             back_channel_logout_over_http,
             security_events_over_http,
             admin_routes_over_http,
+            ssf_routes_over_http,
             reauthentication_required,
             limit_reached_is_409,
             not_me_link_over_http,

@@ -160,6 +160,7 @@ pub struct AdapterConfig {
     pub(super) token_service: Option<Arc<dyn super::ServiceAuthenticator>>,
     pub(super) admin: Option<Arc<dyn super::AdminAuthorizer>>,
     pub(super) identity_provider: Option<Arc<crate::provider::IdentityProvider>>,
+    pub(super) transmitter: Option<crate::ssf::Transmitter>,
     pub(super) client_hints: bool,
     pub(super) public_origin: Option<String>,
 }
@@ -178,6 +179,7 @@ impl fmt::Debug for AdapterConfig {
             .field("jwks_route", &self.jwks_route)
             .field("token_service", &self.token_service.is_some())
             .field("identity_provider", &self.identity_provider)
+            .field("transmitter", &self.transmitter)
             .field("client_hints", &self.client_hints)
             .field("public_origin", &self.public_origin)
             .finish_non_exhaustive()
@@ -200,6 +202,7 @@ impl Default for AdapterConfig {
             token_service: None,
             admin: None,
             identity_provider: None,
+            transmitter: None,
             client_hints: true,
             public_origin: None,
         }
@@ -354,6 +357,22 @@ impl AdapterConfig {
     ) -> Self {
         self.identity_provider = Some(provider);
         self
+    }
+
+    /// Serve the Shared Signals transmitter's endpoints (default off):
+    /// `GET /.well-known/ssf-configuration` (after the issuer's path, if
+    /// any), and under the prefix `/ssf/stream` (`GET`, `POST`, `PATCH`,
+    /// `PUT`, `DELETE`), `/ssf/status` (`GET`, `POST`), `POST /ssf/verify`,
+    /// `POST /ssf/poll/<stream_id>`, and `GET /ssf/jwks` (the SET keys).
+    /// See [`crate::ssf`].
+    pub fn with_ssf_transmitter(mut self, transmitter: crate::ssf::Transmitter) -> Self {
+        self.transmitter = Some(transmitter);
+        self
+    }
+
+    /// The transmitter whose endpoints are served, when configured.
+    pub fn ssf_transmitter(&self) -> Option<&crate::ssf::Transmitter> {
+        self.transmitter.as_ref()
     }
 
     /// The provider whose signals are taken, when configured.

@@ -205,6 +205,141 @@ impl SessionApi {
         );
     }
 
+    /// The Shared Signals transmitter's routes (SSF 1.0, RFC 8936), for
+    /// receivers holding credentials the host's `ReceiverAuthorizer` takes.
+    fn ssf_paths(&self, paths: &mut Map<String, Value>, transmitter: &crate::ssf::Transmitter) {
+        use super::ssf::{POLL_PATH, SSF_JWKS_PATH, STATUS_PATH, STREAM_PATH, VERIFY_PATH};
+        let p = self.config().route_prefix();
+        let object = |description: &str| json!({ "description": description, "content": { "application/json": { "schema": { "type": "object" } } } });
+        let body = |description: &str| json!({ "required": true, "description": description, "content": { "application/json": { "schema": { "type": "object" } } } });
+        let stream_id = json!({ "name": "stream_id", "in": "query", "required": true, "schema": { "type": "string" } });
+        let error = |description: &str| object(description);
+        let refused = |extra: &[(&str, &str)]| {
+            let mut r = Map::new();
+            r.insert(
+                "400".into(),
+                error("a malformed request: `error` invalid_request, `error_description` says why"),
+            );
+            r.insert(
+                "401".into(),
+                error("no valid receiver credentials (`WWW-Authenticate: Bearer`)"),
+            );
+            r.insert("404".into(), error("no such stream of this receiver"));
+            r.insert(
+                "503".into(),
+                error("the transmitter's store did not answer"),
+            );
+            for (status, description) in extra {
+                r.insert((*status).into(), error(description));
+            }
+            r
+        };
+        let with = |ok: (&str, Value), extra: &[(&str, &str)]| {
+            let mut r = refused(extra);
+            r.insert(ok.0.into(), ok.1);
+            Value::Object(r)
+        };
+        let security = json!([{ "ssfReceiver": [] }]);
+        paths.insert(
+            transmitter.config().well_known_path().to_owned(),
+            json!({ "get": {
+                "operationId": "sessionward_ssf_configuration",
+                "summary": "The transmitter configuration metadata (SSF 1.0 §7.1)",
+                "security": [],
+                "responses": { "200": object("issuer, jwks_uri, delivery methods and the endpoints") },
+            }}),
+        );
+        paths.insert(
+            format!("{p}{SSF_JWKS_PATH}"),
+            json!({ "get": {
+                "operationId": "sessionward_ssf_jwks",
+                "summary": "The public keys that verify the transmitter's Security Event Tokens (RFC 7517)",
+                "security": [],
+                "responses": { "200": object("a JSON Web Key Set") },
+            }}),
+        );
+        paths.insert(
+            format!("{p}{STREAM_PATH}"),
+            json!({
+                "get": {
+                    "operationId": "sessionward_ssf_read_streams",
+                    "summary": "One stream's configuration (`stream_id`), or all of the receiver's (SSF 1.0 §8.1.1.2)",
+                    "security": security,
+                    "parameters": [{ "name": "stream_id", "in": "query", "required": false, "schema": { "type": "string" } }],
+                    "responses": with(("200", object("the stream configuration, or an array of them")), &[]),
+                },
+                "post": {
+                    "operationId": "sessionward_ssf_create_stream",
+                    "summary": "Create a stream: `events_requested`, `delivery`, `description` (SSF 1.0 §8.1.1.1)",
+                    "security": security,
+                    "requestBody": body("receiver-supplied members only"),
+                    "responses": with(("201", object("the stream configuration")), &[("409", "the receiver has its maximum of streams")]),
+                },
+                "patch": {
+                    "operationId": "sessionward_ssf_update_stream",
+                    "summary": "Change the members named (SSF 1.0 §8.1.1.3)",
+                    "security": security,
+                    "requestBody": body("`stream_id` and the members to change"),
+                    "responses": with(("200", object("the stream configuration")), &[("409", "changed concurrently; try again")]),
+                },
+                "put": {
+                    "operationId": "sessionward_ssf_replace_stream",
+                    "summary": "Replace the receiver-supplied members (SSF 1.0 §8.1.1.4)",
+                    "security": security,
+                    "requestBody": body("`stream_id` and every receiver-supplied member"),
+                    "responses": with(("200", object("the stream configuration")), &[("409", "changed concurrently; try again")]),
+                },
+                "delete": {
+                    "operationId": "sessionward_ssf_delete_stream",
+                    "summary": "Delete a stream and its undelivered events (SSF 1.0 §8.1.1.5)",
+                    "security": security,
+                    "parameters": [stream_id.clone()],
+                    "responses": with(("204", json!({ "description": "deleted" })), &[]),
+                },
+            }),
+        );
+        paths.insert(
+            format!("{p}{STATUS_PATH}"),
+            json!({
+                "get": {
+                    "operationId": "sessionward_ssf_read_status",
+                    "summary": "A stream's status (SSF 1.0 §8.1.2.1)",
+                    "security": security,
+                    "parameters": [stream_id],
+                    "responses": with(("200", object("`stream_id`, `status`, `reason`")), &[]),
+                },
+                "post": {
+                    "operationId": "sessionward_ssf_update_status",
+                    "summary": "Enable, pause (events are kept) or disable (events are dropped) a stream (SSF 1.0 §8.1.2.2)",
+                    "security": security,
+                    "requestBody": body("`stream_id`, `status`, optional `reason`"),
+                    "responses": with(("200", object("`stream_id`, `status`, `reason`")), &[("409", "changed concurrently; try again")]),
+                },
+            }),
+        );
+        paths.insert(
+            format!("{p}{VERIFY_PATH}"),
+            json!({ "post": {
+                "operationId": "sessionward_ssf_verify",
+                "summary": "Ask for a verification event echoing `state` (SSF 1.0 §8.1.4.2)",
+                "security": security,
+                "requestBody": body("`stream_id`, optional `state`"),
+                "responses": with(("204", json!({ "description": "queued" })), &[("409", "the stream is disabled"), ("429", "sooner than min_verification_interval after the last one")]),
+            }}),
+        );
+        paths.insert(
+            format!("{p}{POLL_PATH}{{stream_id}}"),
+            json!({ "post": {
+                "operationId": "sessionward_ssf_poll",
+                "summary": "Acknowledge SETs and take the next ones (RFC 8936 poll delivery)",
+                "security": security,
+                "parameters": [{ "name": "stream_id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": body("`ack`, `setErrs`, `maxEvents`, `returnImmediately` (all optional)"),
+                "responses": with(("200", object("`sets` (jti → SET) and `moreAvailable`")), &[]),
+            }}),
+        );
+    }
+
     /// The two Device Bound Session Credentials routes (cookie transport),
     /// which browsers call themselves.
     fn dbsc_paths(&self, paths: &mut Map<String, Value>) {
@@ -447,6 +582,9 @@ impl SessionApi {
         if config.admin().is_some() {
             self.admin_paths(&mut paths);
         }
+        if let Some(transmitter) = config.ssf_transmitter() {
+            self.ssf_paths(&mut paths, transmitter);
+        }
         if config.identity_provider().is_some() {
             paths.insert(
                 format!("{p}{}", super::backchannel::BACKCHANNEL_LOGOUT_PATH),
@@ -608,6 +746,10 @@ impl SessionApi {
             doc["components"]["securitySchemes"]["serviceClient"] = json!({ "type": "http", "scheme": "basic",
                 "description": "the calling service's client credentials (RFC 6749 §2.3.1), or what the host's `ServiceAuthenticator` takes" });
         }
+        if config.ssf_transmitter().is_some() {
+            doc["components"]["securitySchemes"]["ssfReceiver"] = json!({ "type": "http", "scheme": "bearer",
+                "description": "a Shared Signals receiver's credentials, as the host's `ReceiverAuthorizer` takes them" });
+        }
         doc["components"]["schemas"]["ContinueRequest"] = json!({
             "type": "object", "required": ["ticket"], "properties": {
                 "ticket": { "type": "string", "description": "the `ticket` of the 409 answer" },
@@ -703,6 +845,7 @@ mod tests {
                 config = config.with_identity_provider(std::sync::Arc::new(receiver));
                 let operators = crate::web::AdminUsers::new(std::time::Duration::from_secs(900));
                 config = config.with_admin(std::sync::Arc::new(operators));
+                config = config.with_ssf_transmitter(crate::testing::web::test_transmitter());
             }
             let api = api(config);
             let doc = api.openapi_json();
@@ -742,9 +885,23 @@ mod tests {
                     ("POST", "/admin/sessions/revoke"),
                     ("POST", "/admin/users/revoke"),
                     ("GET", "/admin/users/export"),
+                    ("GET", "/ssf/jwks"),
+                    ("GET", "/ssf/stream"),
+                    ("POST", "/ssf/stream"),
+                    ("PATCH", "/ssf/stream"),
+                    ("PUT", "/ssf/stream"),
+                    ("DELETE", "/ssf/stream"),
+                    ("GET", "/ssf/status"),
+                    ("POST", "/ssf/status"),
+                    ("POST", "/ssf/verify"),
+                    ("POST", "/ssf/poll/{stream_id}"),
                 ] {
                     expected.insert((method.to_owned(), format!("{prefix}{path}")));
                 }
+                expected.insert((
+                    "GET".to_owned(),
+                    "/.well-known/ssf-configuration".to_owned(),
+                ));
             }
             if transport == TokenTransport::Cookies {
                 for path in ["/dbsc/register", "/dbsc/refresh"] {
@@ -756,7 +913,9 @@ mod tests {
             // operation id is unique.
             let mut ids = BTreeSet::new();
             for (method, path) in &found {
-                let concrete = path.replace("{id}", "some-session-id");
+                let concrete = path
+                    .replace("{id}", "some-session-id")
+                    .replace("{stream_id}", "0123abcd");
                 assert!(
                     matches!(api.route(method, &concrete), Some(RouteMatch::Route(_))),
                     "{method} {concrete} is documented but not served"

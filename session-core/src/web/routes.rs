@@ -73,6 +73,9 @@ pub enum Route {
     AdminRevokeUser,
     /// `GET /admin/users/export`, when [`super::AdapterConfig::with_admin`] is set.
     AdminExportUser,
+    /// A Shared Signals transmitter route, when
+    /// [`super::AdapterConfig::with_ssf_transmitter`] is set.
+    Ssf(super::ssf::SsfRoute),
 }
 
 /// Where the key set is served, under the prefix.
@@ -85,6 +88,9 @@ impl Route {
     /// Whether serving it needs the request body (at most
     /// [`MAX_BODY_LEN`] bytes).
     pub fn reads_body(&self) -> bool {
+        if let Route::Ssf(route) = self {
+            return route.reads_body();
+        }
         matches!(
             self,
             Route::Refresh
@@ -139,6 +145,12 @@ impl SessionApi {
     /// not one of them (the app serves it).
     pub fn route(&self, method: &str, path: &str) -> Option<RouteMatch> {
         let prefix = self.config().route_prefix();
+        if let Some(transmitter) = self.config().ssf_transmitter() {
+            let rest = path.strip_prefix(prefix);
+            if let Some(found) = super::ssf::ssf_route(transmitter, method, path, rest) {
+                return Some(found);
+            }
+        }
         let rest = path.strip_prefix(prefix)?;
         let admin = self.config().admin().is_some();
         let pick = |allow: &'static str, route: Route| {
@@ -233,6 +245,7 @@ impl SessionApi {
             Route::Introspect | Route::RevokeToken => self.token_service_route(route, &req).await,
             Route::BackChannelLogout => self.back_channel_logout_route(&req).await,
             Route::SecurityEvents => self.security_event_route(&req).await,
+            Route::Ssf(ssf) => self.ssf_route(ssf, &req).await,
             Route::AdminSessions
             | Route::AdminRevokeMatching
             | Route::AdminRevokeUser
