@@ -6,8 +6,8 @@
 //! | operation | how (every backend) |
 //! |---|---|
 //! | create / replace a stream | one `INSERT`; one `UPDATE … WHERE version = read` |
-//! | delete a stream | one transaction: its SETs, then the stream |
-//! | queue SETs | one transaction of `INSERT … SELECT … WHERE EXISTS (stream)`, duplicates ignored |
+//! | delete a stream | one `DELETE` of the stream, its SETs by the cascading foreign key (SQLite: both in one transaction) |
+//! | queue SETs | one `INSERT … SELECT … WHERE EXISTS (stream)` per SET, duplicates ignored |
 //! | lease due SETs | one `SELECT`, then per SET one `UPDATE … WHERE available_at = read AND attempts = read` (only what it changed is leased) |
 //! | retry later | one conditional `UPDATE` (the same condition) |
 //! | acknowledge / expire | one `DELETE` |
@@ -87,8 +87,10 @@ pub(crate) fn item_of(stream: &str, row: OutboxRow) -> Result<OutboxItem, StoreE
 /// The stream of a stream row.
 pub(crate) fn stream_of(row: StreamRow) -> Result<StreamRecord, StoreError> {
     let (config, version) = row;
+    // A fixed message: serde's would quote the stored configuration,
+    // which holds the receiver's push credential.
     let mut stream: StreamRecord = serde_json::from_str(&config)
-        .map_err(|e| StoreError::Corrupt(format!("stream configuration: {e}")))?;
+        .map_err(|_| StoreError::Corrupt("an SSF stream configuration does not decode".into()))?;
     stream.version = u64::try_from(version)
         .map_err(|_| StoreError::Corrupt("stream version out of range".into()))?;
     Ok(stream)
@@ -102,6 +104,15 @@ pub(crate) fn config_of(stream: &StreamRecord) -> Result<String, StoreError> {
 /// A version as stored.
 pub(crate) fn version_of(version: u64) -> Result<i64, StoreError> {
     i64::try_from(version).map_err(|_| StoreError::Conflict(None))
+}
+
+/// Whether `e` is a foreign-key violation: the stream was deleted between
+/// the `EXISTS` check and the insert (Postgres `23503`; MySQL's `INSERT
+/// IGNORE` already skips it).
+pub(crate) fn is_missing_stream(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "23503")
 }
 
 /// A conditional write that changed `changed` rows.
@@ -230,14 +241,18 @@ macro_rules! sql_ssf_store {
                     let mut tx = sqlx::Connection::begin(&mut *conn)
                         .await
                         .map_err($crate::error::map_err)?;
-                    sqlx::query::<$db>($crate::ssf::statement(
-                        $dialect,
-                        "DELETE FROM sessionward_ssf_outbox WHERE stream_id = ?",
-                    ))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::error::map_err)?;
+                    // Postgres and MySQL cascade from the stream row, in the
+                    // order their locks expect; SQLite has no foreign key.
+                    if $dialect == $crate::directory::Dialect::Sqlite {
+                        sqlx::query::<$db>($crate::ssf::statement(
+                            $dialect,
+                            "DELETE FROM sessionward_ssf_outbox WHERE stream_id = ?",
+                        ))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::map_err)?;
+                    }
                     let gone = sqlx::query::<$db>($crate::ssf::statement(
                         $dialect,
                         "DELETE FROM sessionward_ssf_streams WHERE stream_id = ?",
@@ -260,12 +275,11 @@ macro_rules! sql_ssf_store {
                 if items.is_empty() {
                     return Ok(());
                 }
+                // One statement per SET, each on its own: a stream deleted
+                // meanwhile drops only its own SETs, never the others'.
                 self.run_write(async |conn| {
-                    let mut tx = sqlx::Connection::begin(&mut *conn)
-                        .await
-                        .map_err($crate::error::map_err)?;
                     for item in items {
-                        sqlx::query::<$db>($crate::ssf::statement(
+                        let queued = sqlx::query::<$db>($crate::ssf::statement(
                             $dialect,
                             $crate::ssf::enqueue_text($dialect),
                         ))
@@ -275,11 +289,15 @@ macro_rules! sql_ssf_store {
                         .bind(item.created_at.unix_millis())
                         .bind(item.available_at.unix_millis())
                         .bind(&item.stream)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err($crate::error::map_err)?;
+                        .execute(&mut *conn)
+                        .await;
+                        match queued {
+                            Ok(_) => {}
+                            Err(e) if $crate::ssf::is_missing_stream(&e) => {}
+                            Err(e) => return Err($crate::error::map_err(e)),
+                        }
                     }
-                    tx.commit().await.map_err($crate::error::map_err)
+                    Ok(())
                 })
                 .await
             }

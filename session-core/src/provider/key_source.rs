@@ -9,6 +9,11 @@ use async_trait::async_trait;
 
 use super::{IdentityProvider, ProviderKeyError, ProviderKeys};
 
+/// Shortest [`IdentityProvider::with_key_source`] interval taken (a
+/// shorter one is raised to it): each unknown `kid` could otherwise make
+/// us call the provider.
+pub const MIN_KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Default [`IdentityProvider::with_key_source`] interval: the keys are
 /// read again at most once a minute, however many unknown `kid`s arrive
 /// (the endpoints are unauthenticated, so anyone can send one).
@@ -73,7 +78,8 @@ impl KeyState {
 impl IdentityProvider {
     /// Reads the keys again from `source` when a token names a key we do
     /// not hold (a rotation at the provider), at most once per `interval`
-    /// (see [`DEFAULT_KEY_REFETCH_INTERVAL`]). The keys given to
+    /// (see [`DEFAULT_KEY_REFETCH_INTERVAL`]; at least
+    /// [`MIN_KEY_REFETCH_INTERVAL`]). The keys given to
     /// [`IdentityProvider::new`] are used until then.
     pub fn with_key_source(
         mut self,
@@ -81,7 +87,10 @@ impl IdentityProvider {
         interval: Duration,
     ) -> Self {
         self.keys.source = Some(source);
-        self.keys.interval = interval;
+        self.keys.interval = interval.max(MIN_KEY_REFETCH_INTERVAL);
+        // A new source is read on its own schedule (clones still share the
+        // keys themselves).
+        self.keys.last_fetch = Arc::new(Mutex::new(None));
         self
     }
 
@@ -252,21 +261,28 @@ mod tests {
             Arc::new(MemoryStore::new()),
         )
         .await
-        .unwrap()
-        .with_key_source(Arc::new(JwksFile::new(&path)), Duration::ZERO);
+        .unwrap();
         let now = crate::time::SystemClock.now();
         let token = idp.logout_token(now, Some("alice"), None);
         assert!(provider.validate(&token, now).is_ok());
+        // The first read again is allowed; it fails: the keys held stay.
         std::fs::write(&path, "not a key set").unwrap();
-        assert!(provider.refresh_keys().await.is_err());
+        let again = provider
+            .clone()
+            .with_key_source(Arc::new(JwksFile::new(&path)), Duration::ZERO);
+        assert!(again.refresh_keys().await.is_err());
         assert!(
-            provider.validate(&token, now).is_ok(),
+            again.validate(&token, now).is_ok(),
             "the keys held stay in use"
         );
+        // Within the interval (at least 5 s, whatever was asked): no read.
         std::fs::write(&path, idp.rotated_jwks("idp-2")).unwrap();
-        assert!(provider.refresh_keys().await.unwrap());
+        assert!(!again.refresh_keys().await.unwrap());
+        let rotated = provider
+            .clone()
+            .with_key_source(Arc::new(JwksFile::new(&path)), Duration::ZERO);
+        assert!(rotated.refresh_keys().await.unwrap());
         std::fs::remove_file(&path).unwrap();
-        assert!(provider.refresh_keys().await.is_err());
         assert!(matches!(
             IdentityProvider::from_key_source(
                 IDP_ISSUER,

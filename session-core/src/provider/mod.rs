@@ -55,7 +55,9 @@ pub use set::{
 mod key_source;
 mod set;
 
-pub use key_source::{DEFAULT_KEY_REFETCH_INTERVAL, JwksFile, ProviderKeySource};
+pub use key_source::{
+    DEFAULT_KEY_REFETCH_INTERVAL, JwksFile, MIN_KEY_REFETCH_INTERVAL, ProviderKeySource,
+};
 
 /// The provider's public signing keys.
 #[derive(Clone)]

@@ -21,8 +21,22 @@ pub struct TransmitterConfig {
     pub(crate) min_verification_interval: Duration,
     pub(crate) poll_wait: Duration,
     pub(crate) allow_http_loopback: bool,
-    pub(crate) push_hosts: Option<Vec<String>>,
+    pub(crate) push_hosts: PushHosts,
 }
+
+/// Which hosts a receiver may name as its push endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PushHosts {
+    /// None (the default): push needs [`TransmitterConfig::push_hosts`].
+    Unset,
+    /// These names (lower case).
+    Only(Vec<String>),
+    /// Any host ([`TransmitterConfig::any_push_host`]).
+    Any,
+}
+
+/// Longest push timeout and poll wait taken (longer ones are cut to it).
+const MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// Why a transmitter setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,9 +129,9 @@ impl TransmitterConfig {
     }
 
     /// Like [`TransmitterConfig::new`], but also takes `http://` for a
-    /// loopback issuer and loopback push endpoints (tests, local
-    /// development). Never in production: SETs and receiver credentials
-    /// would travel in clear.
+    /// loopback issuer and loopback push endpoints, which it allows without
+    /// [`TransmitterConfig::push_hosts`] (tests, local development). Never
+    /// in production: SETs and receiver credentials would travel in clear.
     ///
     /// # Errors
     /// [`TransmitterConfigError::BadIssuer`].
@@ -152,7 +166,7 @@ impl TransmitterConfig {
             min_verification_interval: Duration::from_secs(30),
             poll_wait: Duration::from_secs(10),
             allow_http_loopback,
-            push_hosts: None,
+            push_hosts: PushHosts::Unset,
         })
     }
 
@@ -182,7 +196,8 @@ impl TransmitterConfig {
         Ok(self)
     }
 
-    /// Longest one push may take before it counts as failed (default 10 s).
+    /// Longest one push may take before it counts as failed (default 10 s,
+    /// at most 5 minutes).
     ///
     /// # Errors
     /// [`TransmitterConfigError::BadDuration`] for zero.
@@ -190,7 +205,7 @@ impl TransmitterConfig {
         if timeout.is_zero() {
             return Err(TransmitterConfigError::BadDuration);
         }
-        self.push_timeout = timeout;
+        self.push_timeout = timeout.min(MAX_WAIT);
         Ok(self)
     }
 
@@ -202,27 +217,35 @@ impl TransmitterConfig {
     }
 
     /// Longest a poll without `returnImmediately` waits for a SET
-    /// (default 10 s; zero answers at once).
+    /// (default 10 s, at most 5 minutes; zero answers at once).
     pub fn poll_wait(mut self, wait: Duration) -> Self {
-        self.poll_wait = wait;
+        self.poll_wait = wait.min(MAX_WAIT);
         self
     }
 
-    /// Only push to these hosts (exact, case-insensitive names; default:
-    /// any host a receiver names). Receivers choose their push endpoint,
-    /// so this keeps an authenticated receiver from pointing the
-    /// transmitter at an internal service.
+    /// The hosts receivers may push to (exact, case-insensitive names).
+    /// Receivers choose their push endpoint, so without this list push
+    /// streams are refused: an authenticated receiver must not be able to
+    /// point the transmitter at an internal service. Poll streams need
+    /// nothing.
     pub fn push_hosts<I, S>(mut self, hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.push_hosts = Some(
-            hosts
-                .into_iter()
-                .map(|h| h.into().to_ascii_lowercase())
-                .collect(),
-        );
+        let hosts = hosts
+            .into_iter()
+            .map(|h| h.into().to_ascii_lowercase())
+            .collect();
+        self.push_hosts = PushHosts::Only(hosts);
+        self
+    }
+
+    /// Lets receivers push to any `https` host. Only when every receiver
+    /// is trusted not to aim the transmitter at your internal network (or
+    /// the pusher's connector refuses internal addresses itself).
+    pub fn any_push_host(mut self) -> Self {
+        self.push_hosts = PushHosts::Any;
         self
     }
 
@@ -248,12 +271,14 @@ impl TransmitterConfig {
         let Some(parts) = split_url(url) else {
             return false;
         };
-        let scheme_ok =
-            parts.scheme == "https" || (self.allow_http_loopback && is_loopback_host(parts.host));
-        let host_ok = self
-            .push_hosts
-            .as_ref()
-            .is_none_or(|hosts| hosts.iter().any(|h| h.eq_ignore_ascii_case(parts.host)));
+        let loopback = self.allow_http_loopback && is_loopback_host(parts.host);
+        let scheme_ok = parts.scheme == "https" || loopback;
+        let host_ok = match &self.push_hosts {
+            PushHosts::Any => true,
+            PushHosts::Only(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(parts.host)),
+            // A test or development transmitter may push to this machine.
+            PushHosts::Unset => loopback,
+        };
         scheme_ok && host_ok
     }
 }

@@ -19,18 +19,29 @@ const CLAIM_BATCH: usize = 8;
 pub enum PushOutcome {
     /// The receiver took it (`202`, or any `2xx`).
     Accepted,
-    /// The receiver refused it for good (`400` with an RFC 8935 §2.3
-    /// `err`, or another final `4xx`): it is dropped, not retried.
+    /// The receiver refused it for good: `400` with RFC 8935 §2.3's
+    /// `invalid_request`, `invalid_issuer` or `invalid_audience` (or no
+    /// `err`), `413` or `415`. It is dropped, not retried.
     Refused {
         /// The HTTP status.
         status: u16,
         /// The `err` code, when the answer had one.
         err: Option<String>,
     },
-    /// Not delivered this time (no answer, a timeout, `401`, `403`, `408`,
-    /// `429`, `5xx`): retried later.
+    /// Not delivered this time: no answer, a timeout, `invalid_key`,
+    /// `authentication_failed` or `access_denied` (a key rotation, or a
+    /// credential the receiver may fix), any other `4xx`, a `5xx`. Retried
+    /// later, until the retention.
     Failed(String),
 }
+
+/// Whether `stream`'s SETs are pushed now.
+fn pushes_now(stream: &StreamRecord) -> bool {
+    stream.status == StreamStatus::Enabled && matches!(stream.delivery, Delivery::Push { .. })
+}
+
+/// RFC 8935 §2.3 errors that sending the same SET again cannot fix.
+const FINAL_ERRS: [&str; 3] = ["invalid_request", "invalid_issuer", "invalid_audience"];
 
 impl PushOutcome {
     /// The outcome an HTTP answer means (RFC 8935 §2.2, §2.3).
@@ -39,25 +50,34 @@ impl PushOutcome {
     /// use sessionward_core::ssf::PushOutcome;
     /// assert_eq!(PushOutcome::from_response(202, b""), PushOutcome::Accepted);
     /// assert_eq!(
-    ///     PushOutcome::from_response(400, br#"{"err":"invalid_key","description":"?"}"#),
-    ///     PushOutcome::Refused { status: 400, err: Some("invalid_key".into()) },
+    ///     PushOutcome::from_response(400, br#"{"err":"invalid_audience","description":"?"}"#),
+    ///     PushOutcome::Refused { status: 400, err: Some("invalid_audience".into()) },
     /// );
+    /// // A key the receiver does not hold yet (it rotates): tried again.
+    /// assert!(matches!(
+    ///     PushOutcome::from_response(400, br#"{"err":"invalid_key"}"#),
+    ///     PushOutcome::Failed(_)
+    /// ));
     /// assert!(matches!(PushOutcome::from_response(503, b""), PushOutcome::Failed(_)));
+    /// assert!(matches!(PushOutcome::from_response(404, b""), PushOutcome::Failed(_)));
     /// ```
     pub fn from_response(status: u16, body: &[u8]) -> Self {
+        let err = || {
+            serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v["err"].as_str().map(str::to_owned))
+                .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()))
+        };
         match status {
             200..=299 => PushOutcome::Accepted,
-            401 | 403 | 408 | 425 | 429 | 500..=599 => {
-                PushOutcome::Failed(format!("the receiver answered {status}"))
-            }
-            400..=499 => {
-                let err = serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v["err"].as_str().map(str::to_owned))
-                    .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()));
-                PushOutcome::Refused { status, err }
-            }
-            _ => PushOutcome::Failed(format!("unexpected answer {status}")),
+            400 => match err() {
+                Some(e) if !FINAL_ERRS.contains(&e.as_str()) => {
+                    PushOutcome::Failed(format!("the receiver answered 400 {e}"))
+                }
+                err => PushOutcome::Refused { status, err },
+            },
+            413 | 415 => PushOutcome::Refused { status, err: err() },
+            _ => PushOutcome::Failed(format!("the receiver answered {status}")),
         }
     }
 }
@@ -123,15 +143,37 @@ impl Transmitter {
     pub async fn deliver_due(&self) -> Result<DeliveryReport, StoreError> {
         let mut report = DeliveryReport::default();
         let now = self.now();
-        for stream in self.store().streams().await? {
+        let streams = self.store().streams().await?;
+        for stream in &streams {
             report.expired += self
                 .store()
                 .remove_older(&stream.id, now.minus(self.config().retention))
                 .await?;
-            if stream.status == StreamStatus::Enabled
-                && matches!(stream.delivery, Delivery::Push { .. })
-            {
-                self.push_stream(&stream, &mut report).await?;
+        }
+        // Each stream on its own task: a slow receiver delays only itself.
+        let mut pushing = tokio::task::JoinSet::new();
+        for stream in streams.into_iter().filter(pushes_now) {
+            let transmitter = self.clone();
+            pushing.spawn(async move {
+                let mut mine = DeliveryReport::default();
+                let done = transmitter.push_stream(&stream.id, &mut mine).await;
+                (mine, done)
+            });
+        }
+        let mut failure = None;
+        while let Some(joined) = pushing.join_next().await {
+            match joined {
+                Ok((mine, done)) => {
+                    report.delivered += mine.delivered;
+                    report.refused += mine.refused;
+                    report.retrying += mine.retrying;
+                    if let Err(e) = done {
+                        failure.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(target: "sessionward::ssf", error = %e, "a push task failed")
+                }
             }
         }
         if report.expired > 0 {
@@ -143,27 +185,32 @@ impl Transmitter {
         }
         #[cfg(feature = "metrics")]
         crate::metrics::ssf_delivery(&report);
-        Ok(report)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
 
-    async fn push_stream(
-        &self,
-        stream: &StreamRecord,
-        report: &mut DeliveryReport,
-    ) -> Result<(), StoreError> {
-        let Delivery::Push {
-            endpoint_url,
-            authorization_header,
-        } = &stream.delivery
-        else {
-            return Ok(());
-        };
+    /// Pushes up to [`PUSH_BATCH`] due SETs of stream `id`, reading the
+    /// stream again before each lease so that a change (a new endpoint, a
+    /// pause, a deletion) counts from the next SET on.
+    async fn push_stream(&self, id: &str, report: &mut DeliveryReport) -> Result<(), StoreError> {
         let Some(pusher) = self.pusher() else {
             return Ok(());
         };
         let timeout = self.config().push_timeout;
         let mut pushed = 0;
         while pushed < PUSH_BATCH {
+            let Some(stream) = self.store().stream(id).await?.filter(pushes_now) else {
+                return Ok(());
+            };
+            let Delivery::Push {
+                endpoint_url,
+                authorization_header,
+            } = &stream.delivery
+            else {
+                return Ok(());
+            };
             let now = self.now();
             let lease = now.plus(timeout * (CLAIM_BATCH as u32 + 1));
             let claimed = self
@@ -176,7 +223,8 @@ impl Transmitter {
             let mut rest = claimed.iter();
             for item in rest.by_ref() {
                 pushed += 1;
-                let sent = pusher.push(endpoint_url, authorization_header.as_ref(), &item.set);
+                let set = self.as_sent(&item.set);
+                let sent = pusher.push(endpoint_url, authorization_header.as_ref(), &set);
                 let outcome = tokio::time::timeout(timeout, sent)
                     .await
                     .unwrap_or_else(|_| PushOutcome::Failed("the push timed out".into()));

@@ -81,7 +81,8 @@ impl Transmitter {
         for (jti, e) in &request.set_errs {
             tracing::warn!(
                 target: "sessionward::ssf",
-                stream = %id, jti = %jti, err = %e.err.chars().take(64).collect::<String>(),
+                stream = %id, jti = %jti.chars().take(64).collect::<String>(),
+                err = %e.err.chars().take(64).collect::<String>(),
                 description = %e.description.as_deref().unwrap_or("").chars().take(255).collect::<String>(),
                 "the receiver reported a security event token it could not take"
             );
@@ -120,7 +121,7 @@ impl Transmitter {
                 pending.truncate(max);
                 let sets: serde_json::Map<String, Value> = pending
                     .into_iter()
-                    .map(|item| (item.jti, Value::String(item.set)))
+                    .map(|item| (item.jti, Value::String(self.as_sent(&item.set))))
                     .collect();
                 return Ok(json!({ "sets": sets, "moreAvailable": more }));
             }

@@ -101,7 +101,8 @@ async fn setup_with(store: Arc<dyn SsfStore>, pusher: Option<Arc<dyn SetPusher>>
     let config = TransmitterConfig::new(ISSUER)
         .unwrap()
         .retry(Duration::from_secs(2), Duration::from_secs(60))
-        .unwrap();
+        .unwrap()
+        .push_hosts(["billing.example.com"]);
     let mut builder =
         Transmitter::builder(config, tokens(), store, receivers()).clock(Arc::new(clock.clone()));
     if let Some(p) = pusher {
@@ -551,7 +552,13 @@ fn push_endpoints_are_https_on_allowed_hosts() {
     assert!(pinned.push_url_allowed("https://billing.example.com/events"));
     assert!(!pinned.push_url_allowed("https://internal.example.com/events"));
     assert!(!pinned.push_url_allowed("https://billing.example.com.evil/events"));
-    let open = TransmitterConfig::new(ISSUER).unwrap();
+    let unset = TransmitterConfig::new(ISSUER).unwrap();
+    assert!(
+        !unset.push_url_allowed("https://billing.example.com/events"),
+        "no push without a host list"
+    );
+    let open = TransmitterConfig::new(ISSUER).unwrap().any_push_host();
+    assert!(open.push_url_allowed("https://anywhere.example.net/events"));
     assert!(!open.push_url_allowed("http://127.0.0.1:8080/events"));
     assert!(!open.push_url_allowed("https://billing.example.com/events#frag"));
     assert!(!open.push_url_allowed("https://billing.example.com:99999/events"));
@@ -1009,4 +1016,44 @@ async fn receivers_are_known_by_their_bearer_secret() {
             .with("a", "c", "0123456789abcdefghij"),
         Err(ReceiverError::Duplicate)
     ));
+}
+
+/// A SET that waited is signed again as it goes out: same `jti`, a fresh
+/// `iat` a receiver still takes; a row our keys do not verify (written by
+/// someone else) is handed out as it is, never signed by us.
+#[tokio::test]
+async fn late_sets_are_signed_again_and_foreign_rows_never_are() {
+    let s = setup(None).await;
+    let t = &s.transmitter;
+    let id = poll_stream(&s).await;
+    sign_in_and_out(&s, &["kate"]).await;
+    let queued = t.store().pending(&id, 10).await.unwrap();
+    let forged = OutboxItem {
+        jti: "forged".into(),
+        set: "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.".into(),
+        ..queued[0].clone()
+    };
+    t.store()
+        .enqueue(std::slice::from_ref(&forged))
+        .await
+        .unwrap();
+    s.clock.advance(Duration::from_secs(2 * 3600));
+    let answer = t
+        .poll(&s.billing, &id, br#"{"returnImmediately": true}"#)
+        .await
+        .unwrap();
+    let sent = answer["sets"][&queued[0].jti].as_str().unwrap();
+    assert_ne!(sent, queued[0].set, "signed again");
+    let claims = unverified_claims(sent);
+    assert_eq!(claims["jti"], queued[0].jti.as_str());
+    assert_eq!(claims["iat"], s.clock.now().unix_seconds());
+    let receiver = receiver_for("https://billing.example.com");
+    assert!(receiver.validate_set(sent, s.clock.now()).is_ok());
+    assert!(
+        receiver
+            .validate_set(&queued[0].set, s.clock.now())
+            .is_err(),
+        "the original is too old for an hour-long acceptance window"
+    );
+    assert_eq!(answer["sets"]["forged"], forged.set.as_str());
 }

@@ -27,6 +27,9 @@ use crate::store::StoreError;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::tokens::{JwtAlgorithm, TokenConfig};
 
+/// A queued SET older than this is signed again as it goes out.
+const RESIGN_AFTER_SECS: i64 = 60;
+
 /// How often a conditional stream write is tried before `409`.
 const WRITE_ATTEMPTS: usize = 3;
 
@@ -512,10 +515,15 @@ impl Transmitter {
             })
             .await?;
         if updated.status == StreamStatus::Disabled {
-            self.inner
+            // A store may drop a bounded batch per call.
+            let everything = Timestamp::from_unix_millis(i64::MAX);
+            while self
+                .inner
                 .store
-                .remove_older(&updated.id, Timestamp::from_unix_millis(i64::MAX))
-                .await?;
+                .remove_older(&updated.id, everything)
+                .await?
+                > 0
+            {}
         }
         if updated.status == StreamStatus::Enabled {
             self.inner.queued.notify_waiters();
@@ -591,6 +599,32 @@ impl Transmitter {
             available_at: now,
             attempts: 0,
         })
+    }
+
+    /// `set` as it goes out now: signed again with a fresh `iat` by the
+    /// current key (same `jti`, same event) when it was signed over a
+    /// minute ago or by another key, so a receiver that refuses old or
+    /// retired-key tokens still takes a SET that waited out an outage.
+    /// Only a SET our keys verify is signed again: a row written into the
+    /// outbox by someone else never gets our signature.
+    pub(crate) fn as_sent(&self, set: &str) -> String {
+        let Ok(mut claims) = self.inner.tokens.verify_jwt::<Value>(SET_TYP, set) else {
+            return set.to_owned();
+        };
+        let current_kid = self.inner.tokens.keys.signing.kid();
+        let kid = jsonwebtoken::decode_header(set).ok().and_then(|h| h.kid);
+        let now = self.now().unix_seconds();
+        let recent = claims["iat"]
+            .as_i64()
+            .is_some_and(|iat| now - iat < RESIGN_AFTER_SECS);
+        if recent && kid.as_deref() == Some(current_kid) {
+            return set.to_owned();
+        }
+        claims["iat"] = json!(now);
+        self.inner
+            .tokens
+            .sign_jwt(SET_TYP, &claims)
+            .unwrap_or_else(|_| set.to_owned())
     }
 
     /// Queues `events` for every stream that takes their type; how many
