@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sessionward_core::UserId;
+use sessionward_core::{SessionId, Timestamp, UserId};
 use sha2::{Digest, Sha256};
 
 /// Number of Redis Cluster hash slots.
@@ -59,6 +59,44 @@ pub(crate) fn owner_key(prefix: &str, user: &UserId) -> String {
 /// standalone server counts tenants.
 pub(crate) fn tenant_key(prefix: &str, tenant: &sessionward_core::TenantId) -> String {
     format!("{prefix}tenant:{tenant}")
+}
+
+/// The session directory's cross-user index: one sorted set of every
+/// session, all scored 0 so `ZREVRANGEBYLEX` walks it in page order
+/// (members from [`directory_member`]): `<prefix>directory`. It spans users'
+/// hash slots, so only a standalone server keeps it.
+pub(crate) fn directory_key(prefix: &str) -> String {
+    format!("{prefix}directory")
+}
+
+/// Set once [`directory_key`] lists every session hash the server held when
+/// it was built (`<prefix>directory:built`); every later create adds its own
+/// entry.
+pub(crate) fn directory_built_key(prefix: &str) -> String {
+    format!("{prefix}directory:built")
+}
+
+/// A session's entry in the directory index: its creation time (16 hex
+/// digits of the Unix milliseconds with the sign bit flipped, so bytes sort
+/// as numbers do), the user id, a NUL byte, and the session id. User ids
+/// hold no control characters, so byte order of entries is the order of
+/// `(created_at, user, id)` that directory pages use.
+pub(crate) fn directory_member(created_at: Timestamp, user: &UserId, id: &SessionId) -> String {
+    let ordered = (created_at.unix_millis() as u64) ^ (1 << 63);
+    format!("{ordered:016x}{}\0{}", user.as_str(), id.as_str())
+}
+
+/// The `(created_at, user, id)` of a [`directory_member`]; `None` for
+/// anything else.
+pub(crate) fn parse_directory_member(member: &str) -> Option<(Timestamp, UserId, SessionId)> {
+    let (time, rest) = (member.get(..16)?, member.get(16..)?);
+    let ordered = u64::from_str_radix(time, 16).ok()?;
+    let (user, id) = rest.split_once('\0')?;
+    Some((
+        Timestamp::from_unix_millis((ordered ^ (1 << 63)) as i64),
+        UserId::new(user).ok()?,
+        SessionId::parse(id).ok()?,
+    ))
 }
 
 /// The four keys of a user's sessions, from their common stem
@@ -203,6 +241,32 @@ mod tests {
         let slot = key_slot(keys[0].as_bytes());
         assert!(keys.iter().all(|k| key_slot(k.as_bytes()) == slot));
         assert_eq!(session_keys_of("sw:{x}:h"), None);
+    }
+
+    #[test]
+    fn directory_members_sort_as_pages_do() {
+        let id = |n: u8| SessionId::parse(&format!("{:0>22}", n)).unwrap();
+        let member = |ms: i64, user: &str, n: u8| {
+            directory_member(
+                Timestamp::from_unix_millis(ms),
+                &UserId::new(user).unwrap(),
+                &id(n),
+            )
+        };
+        // Ascending (created_at, user bytes, id bytes), a prefix user first.
+        let ordered = [
+            member(-5, "zed", 9),
+            member(0, "a", 1),
+            member(0, "a", 2),
+            member(0, "ab", 1),
+            member(1, "a", 1),
+            member(i64::MAX, "a", 1),
+        ];
+        assert!(ordered.windows(2).all(|w| w[0] < w[1]), "{ordered:?}");
+        let (at, user, sid) = parse_directory_member(&ordered[0]).unwrap();
+        assert_eq!((at.unix_millis(), user.as_str(), sid), (-5, "zed", id(9)));
+        assert_eq!(parse_directory_member("short"), None);
+        assert_eq!(parse_directory_member("00000000000000zzalice\0x"), None);
     }
 
     #[test]

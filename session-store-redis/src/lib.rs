@@ -89,20 +89,21 @@
 //!
 //! | [`SessionStore`](sessionward_core::SessionStore) method | Redis |
 //! |---|---|
-//! | `create` | one script: refuse a taken session id; when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, app, IP, device class and country, eviction order and tie-breaks); with a tenant on a standalone server, count the tenant's other users' active sessions through its sorted set (`<prefix>tenant:<id>`, read in the same script; a cluster does not count tenants, see `SessionStore::counts_tenants`); drop entries past their absolute end; revoke victims, the `replaces` session and the sessions the user chose to end; insert; extend the keys' TTL; publish |
+//! | `create` | one script: refuse a taken session id; when a limit is in force, read the user's unrevoked entries through the index and apply the admission rules of [`sessionward_core::admission`] (limits per user, app, IP, device class and country, eviction order and tie-breaks); with a tenant on a standalone server, count the tenant's other users' active sessions through its sorted set (`<prefix>tenant:<id>`, read in the same script; a cluster does not count tenants, see `SessionStore::counts_tenants`); drop entries past their absolute end; revoke victims, the `replaces` session and the sessions the user chose to end; insert; on a standalone server add the session to the directory index (`<prefix>directory`, see [below](#session-directory)); extend the keys' TTL; publish |
 //! | `get` | `HGET` |
 //! | `list` | `HGETALL` |
 //! | `touch` | script: `last_seen_at = max(old, at)` unless revoked |
 //! | `rotate_refresh` | script: compare-and-swap on generation + hash, only while active |
 //! | `revoke`, `revoke_all` | one script each, returning the records before revocation and publishing the ids |
+//! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash; on a standalone server, a walk of the directory index dropping entries of sessions gone |
 //!
 //! With [`RedisStoreConfig::with_replica_acks`], a `create`, `revoke` or
 //! `revoke_all` that revoked something takes one more exchange (`CLIENT ID`
 //! and `WAIT`, pipelined), see [below](#replication-and-failover).
-//! | `purge_expired` | `SCAN` over the per-user hashes (per primary on a cluster), then one script per hash |
 //!
 //! Session scripts touch only the user's hash and its two indexes, all
-//! declared in `KEYS` and in one slot (the risk scripts: the user's history
+//! declared in `KEYS` and in one slot (`create` on a standalone server also
+//! the directory index and a tenant's set, declared too; the risk scripts: the user's history
 //! hash or one IP's set, see [below](#risk-scoring-data)). Their work, for
 //! a user with `n` stored entries of which `u` are unrevoked and `e` have
 //! ended: `create` O(log n + e) without limits, O(u log u + e) with limits;
@@ -114,6 +115,22 @@
 //! batches plus O(ended entries) per user; it is housekeeping (run it every
 //! few minutes). Whole users disappear by TTL without it, and it returns only
 //! the entries it deleted itself.
+//!
+//! # Session directory
+//!
+//! Cross-user queries ([`SessionStore::directory`](sessionward_core::SessionStore::directory))
+//! on a standalone server walk one sorted set, `<prefix>directory`, that
+//! every create adds its session to (about 150 bytes per session), and
+//! read the records its entries name in one pipelined round trip per
+//! chunk, so a page does not grow with the number of users. Entries of
+//! ended sessions are dropped as queries meet them, by `purge_expired`
+//! and by `erase_user`. A server whose index was never built (sessions
+//! from a release without it) builds it on its first query;
+//! [`RedisStore::build_directory_index`] rebuilds it, needed once after a
+//! rolling upgrade in which instances of such a release created sessions.
+//! A cluster keeps no index: its queries `SCAN` every user's hash. The
+//! repository's `docs/stores.md` has the details and
+//! `docs/benchmarks-directory.md` the figures.
 //!
 //! # Risk scoring data
 //!

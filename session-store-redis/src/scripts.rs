@@ -163,11 +163,12 @@ end
 /// resolution, touch interval, how long ended entries are kept after their
 /// end (all three milliseconds), the new session's app (or empty), max per
 /// app, the ids the user chose to end (space-separated), the new session's
-/// tenant (or empty: always on a cluster) and max per tenant. KEYS[5]: the
-/// user's owner key, set to the user id (the session directory reads it to
-/// name a hash's user). KEYS[6], with a tenant: the tenant's sorted set,
-/// whose members name other users' hashes, read here (so only a standalone
-/// server counts tenants).
+/// tenant (or empty: always on a cluster), max per tenant, and the new
+/// session's directory entry. KEYS[5]: the user's owner key, set to the
+/// user id (the session directory reads it to name a hash's user). KEYS[6],
+/// on a standalone server only: the directory index, which gets the entry.
+/// KEYS[7], with a tenant: the tenant's sorted set, whose members name other
+/// users' hashes, read here (so only a standalone server counts tenants).
 ///
 /// Sessions found idle are ended (`idle_timeout`) whatever the verdict.
 /// Reply: `{"duplicate"}` (the new id is taken; nothing changed),
@@ -193,11 +194,11 @@ for id in string.gmatch(ARGV[22], "%S+") do
   chosen[#chosen + 1] = id
   is_chosen[id] = true
 end
--- The tenant's sorted set (KEYS[6], standalone servers only) lists its
+-- The tenant's sorted set (KEYS[7], standalone servers only) lists its
 -- sessions across users as "<session hash key>\n<id>".
 local tenant, max_tenant = ARGV[23] or "", tonumber(ARGV[24] or "")
 if tenant == "" then max_tenant = nil end
-local owner_key, tenant_key = KEYS[5], KEYS[6]
+local owner_key, directory_key, tenant_key = KEYS[5], KEYS[6], KEYS[7]
 -- A continuation ticket's id is fixed when it is issued: taken means spent.
 if redis.call('HEXISTS', hash, new_id) == 1 then return {"duplicate"} end
 -- The active sessions of the tenant's other users; members that ended for
@@ -234,6 +235,7 @@ if stored == 0 and not refused and tenant == "" and max_user ~= 0 and max_ip ~= 
   local ttl = math.max(new_end + keep - now, 1000)
   redis.call('PEXPIRE', hash, ttl)
   redis.call('SET', owner_key, user, 'PX', ttl)
+  if directory_key then redis.call('ZADD', directory_key, 0, ARGV[25]) end
   return {"created", "", "", ""}
 end
 
@@ -408,6 +410,7 @@ if replaces ~= "" then
 end
 redis.call('HSET', hash, new_id, new_value)
 redis.call('SET', owner_key, user)
+if directory_key then redis.call('ZADD', directory_key, 0, ARGV[25]) end
 redis.call('ZREM', revoked_ix, new_id)
 -- A user's only entry is left out of the index, so a user with one
 -- session costs one key; the next write finds the index short of the hash
@@ -424,6 +427,30 @@ if tenant ~= "" then
 end
 announce()
 return reply
+"#;
+
+/// Brings directory entries in line with one user's session hash, each
+/// entry only as the hash is when the script runs: `add` adds an entry
+/// whose session is there (building the index for hashes an earlier
+/// release wrote, never listing a session that ended since it was read);
+/// `prune` drops an entry whose session is gone (ended and forgotten, or
+/// the hash expired), never one whose session is there.
+///
+/// KEYS: the directory index, one user's session hash. ARGV: `add` or
+/// `prune`, then pairs of directory entry and session id. Reply: entries
+/// changed.
+const DIRECTORY_SYNC: &str = r#"
+local add = ARGV[1] == "add"
+local changed = 0
+for i = 2, #ARGV, 2 do
+  local present = redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 1
+  if add and present then
+    changed = changed + redis.call('ZADD', KEYS[1], 0, ARGV[i])
+  elseif not add and not present then
+    changed = changed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return changed
 "#;
 
 /// Refresh-token compare-and-swap. KEYS[1] user hash. ARGV: id, expected
@@ -602,12 +629,13 @@ return redis.call('ZCARD', key)
 
 /// Erase one user's sessions. KEYS: session hash, unrevoked index,
 /// revoked index, not-before mark. Deletes the first three (the mark stays:
-/// it refuses a login checked before the erasure); reply: how many
-/// sessions the hash held.
+/// it refuses a login checked before the erasure); reply: the hash as it
+/// was (`{id, value, ...}`), so the caller can drop the sessions'
+/// directory entries.
 const ERASE: &str = r#"
-local n = redis.call('HLEN', hash)
+local all = redis.call('HGETALL', hash)
 redis.call('DEL', hash, active_ix, revoked_ix, KEYS[5])
-return n
+return all
 "#;
 
 /// Revoke listed entries that still meet, as they are now, what can have
@@ -656,6 +684,7 @@ pub(crate) struct Scripts {
     pub(crate) revoke_listed: Script,
     pub(crate) record_login: Script,
     pub(crate) record_ip: Script,
+    pub(crate) directory_sync: Script,
 }
 
 impl Scripts {
@@ -672,11 +701,12 @@ impl Scripts {
             revoke_listed: with_prelude(REVOKE_LISTED),
             record_login: Script::new(RECORD_LOGIN),
             record_ip: Script::new(RECORD_IP),
+            directory_sync: Script::new(DIRECTORY_SYNC),
         }
     }
 
     /// Every script, for preloading with `SCRIPT LOAD`.
-    pub(crate) fn all(&self) -> [&Script; 10] {
+    pub(crate) fn all(&self) -> [&Script; 11] {
         [
             &self.create,
             &self.rotate,
@@ -688,6 +718,7 @@ impl Scripts {
             &self.revoke_listed,
             &self.record_login,
             &self.record_ip,
+            &self.directory_sync,
         ]
     }
 }

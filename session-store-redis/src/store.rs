@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) ip_login_cap: usize,
     pub(crate) replica_acks: Option<ReplicaAcks>,
     pub(crate) feed: Arc<RedisRevocationFeed>,
+    /// Seen the session directory index built (see `directory.rs`).
+    pub(crate) directory_built: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -199,6 +201,7 @@ impl RedisStore {
                 ip_login_cap: config.ip_login_cap,
                 replica_acks,
                 feed,
+                directory_built: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         store.load_scripts().await?;
@@ -269,6 +272,12 @@ impl RedisStore {
                 .await
         })
         .await
+    }
+
+    /// Whether this is one server, not a cluster: only one server keeps
+    /// keys that span users' slots (tenants' sets, the directory index).
+    pub(crate) fn standalone(&self) -> bool {
+        matches!(self.inner.conn, Conn::Standalone(_))
     }
 
     pub(crate) fn conn(&self) -> Conn {
@@ -415,8 +424,13 @@ impl SessionStore for RedisStore {
         let class_limit = limits.for_class(s.device_class);
         let mut inv = self.on_user(&self.inner.scripts.create, user);
         inv.key(keys::owner_key(&self.inner.prefix, user));
-        // A tenant's set spans users' slots: only a standalone server keeps it.
-        let tenant = s.meta.tenant.as_ref().filter(|_| self.counts_tenants());
+        // The directory index and a tenant's set span users' slots: only a
+        // standalone server keeps them.
+        let standalone = self.standalone();
+        if standalone {
+            inv.key(keys::directory_key(&self.inner.prefix));
+        }
+        let tenant = s.meta.tenant.as_ref().filter(|_| standalone);
         if let Some(tenant) = tenant {
             inv.key(keys::tenant_key(&self.inner.prefix, tenant));
         }
@@ -451,7 +465,8 @@ impl SessionStore for RedisStore {
                     .join(" "),
             )
             .arg(tenant.map(TenantId::as_str).unwrap_or(""))
-            .arg(opt_arg(limits.per_tenant));
+            .arg(opt_arg(limits.per_tenant))
+            .arg(keys::directory_member(s.created_at, user, &s.id));
         let reply: Vec<String> = self
             .revoking(user, inv, |r: &Vec<String>| create_revoked(r))
             .await?;
@@ -614,7 +629,9 @@ impl SessionStore for RedisStore {
         let mut conn = self.conn();
         let mut inv = self.on_user(&self.inner.scripts.erase, user);
         inv.key(keys::owner_key(&self.inner.prefix, user));
-        self.run(inv.invoke_async(&mut conn)).await
+        let erased: Vec<String> = self.run(inv.invoke_async(&mut conn)).await?;
+        self.forget_in_directory(user, &erased).await?;
+        Ok((erased.len() / 2) as u64)
     }
 
     async fn purge_expired(&self, before: Timestamp) -> Result<u64, StoreError> {
@@ -629,6 +646,7 @@ impl SessionStore for RedisStore {
             let n: u64 = self.run(inv.invoke_async(&mut conn)).await?;
             purged += n;
         }
+        self.prune_directory_index().await?;
         Ok(purged)
     }
 
@@ -637,7 +655,7 @@ impl SessionStore for RedisStore {
     }
 
     fn counts_tenants(&self) -> bool {
-        matches!(self.conn(), Conn::Standalone(_))
+        self.standalone()
     }
 
     fn directory(&self) -> Option<Arc<dyn sessionward_core::directory::SessionDirectory>> {

@@ -6,7 +6,11 @@
 //! ```text
 //! cargo bench -p sessionward-admin --bench directory
 //! ```
-//! `SESSIONWARD_DIRECTORY_SIZES` (default `100000,1000000`) picks the sizes.
+//! `SESSIONWARD_DIRECTORY_SIZES` (default `100000,1000000`) picks the sizes,
+//! `SESSIONWARD_DIRECTORY_BACKENDS` (default `sqlite,postgres,redis`) the
+//! stores. Redis starts empty with its directory index built, as a new
+//! deployment does, so the seed's creates fill it; the log gives the
+//! index's `MEMORY USAGE` after each seed.
 //! Postgres from `SESSIONWARD_POSTGRES_URL` (schema `sessionward_dirbench`,
 //! dropped and recreated), Redis from `SESSIONWARD_REDIS_URL` (prefix
 //! `swdir:`, deleted afterwards), SQLite a WAL file in the temp directory.
@@ -40,7 +44,7 @@ fn policy() -> SessionPolicy {
 /// Seeds `n` sessions (10 per user) by copying one real login's record:
 /// users `dir-<i>`, addresses spread over 10.0.0.0/8 (one /24 per 250
 /// users), two apps, three countries.
-async fn seed(store: &Arc<dyn SessionStore>, n: usize) {
+async fn seed(backend: &str, store: &Arc<dyn SessionStore>, n: usize) {
     let manager = SessionManager::builder(policy(), test_tokens(), store.clone())
         .build()
         .unwrap();
@@ -95,7 +99,10 @@ async fn seed(store: &Arc<dyn SessionStore>, n: usize) {
         .count()
         .await;
     assert_eq!(failures, 0, "every seed insert succeeds");
-    eprintln!("seeded {n} sessions in {:.1?}", started.elapsed());
+    eprintln!(
+        "{backend}: seeded {n} sessions in {:.1?}",
+        started.elapsed()
+    );
 }
 
 /// The queries, each one page of 100 (the list route's default).
@@ -205,7 +212,7 @@ async fn postgres() -> Option<(Arc<dyn SessionStore>, sqlx::PgPool)> {
     Some((Arc::new(store), pool))
 }
 
-async fn redis() -> Option<(Arc<dyn SessionStore>, redis::Client)> {
+async fn redis() -> Option<(RedisStore, redis::Client)> {
     let url = std::env::var("SESSIONWARD_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let config = RedisStoreConfig::default()
@@ -213,12 +220,35 @@ async fn redis() -> Option<(Arc<dyn SessionStore>, redis::Client)> {
         .with_operation_timeout(Duration::from_secs(30))
         .with_response_timeout(Duration::from_secs(30));
     match RedisStore::connect(&url, config).await {
-        Ok(store) => Some((Arc::new(store), redis::Client::open(url).unwrap())),
+        Ok(store) => Some((store, redis::Client::open(url).unwrap())),
         Err(e) => {
             eprintln!("SKIPPED redis: {e}");
             None
         }
     }
+}
+
+/// The stores `SESSIONWARD_DIRECTORY_BACKENDS` names.
+fn backends() -> Vec<&'static str> {
+    let wanted = std::env::var("SESSIONWARD_DIRECTORY_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,postgres,redis".to_owned());
+    ["sqlite", "postgres", "redis"]
+        .into_iter()
+        .filter(|b| wanted.split(',').any(|w| w.trim() == *b))
+        .collect()
+}
+
+async fn report_index_memory(client: &redis::Client, n: usize) {
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let bytes: u64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("swdir:directory")
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    eprintln!("redis directory index for {n} sessions: {bytes} bytes");
 }
 
 async fn clear_redis(client: &redis::Client) {
@@ -240,21 +270,30 @@ async fn clear_redis(client: &redis::Client) {
 fn main() {
     let rt = Runtime::new().unwrap();
     let mut c = Criterion::default().configure_from_args();
+    let backends = backends();
     for n in sizes() {
-        let store = rt.block_on(sqlite(n));
-        rt.block_on(seed(&store, n));
-        measure(&mut c, &rt, "sqlite", &store, n);
-        drop(store);
-        if let Some((store, pool)) = rt.block_on(postgres()) {
-            rt.block_on(seed(&store, n));
+        if backends.contains(&"sqlite") {
+            let store = rt.block_on(sqlite(n));
+            rt.block_on(seed("sqlite", &store, n));
+            measure(&mut c, &rt, "sqlite", &store, n);
+        }
+        let pg = backends
+            .contains(&"postgres")
+            .then(|| rt.block_on(postgres()));
+        if let Some((store, pool)) = pg.flatten() {
+            rt.block_on(seed("postgres", &store, n));
             // As autovacuum would after a load: the planner needs statistics.
             rt.block_on(sqlx::query("ANALYZE sessionward_sessions").execute(&pool))
                 .unwrap();
             measure(&mut c, &rt, "postgres", &store, n);
         }
-        if let Some((store, client)) = rt.block_on(redis()) {
+        let redis = backends.contains(&"redis").then(|| rt.block_on(redis()));
+        if let Some((redis_store, client)) = redis.flatten() {
             rt.block_on(clear_redis(&client));
-            rt.block_on(seed(&store, n));
+            rt.block_on(redis_store.build_directory_index()).unwrap();
+            let store: Arc<dyn SessionStore> = Arc::new(redis_store);
+            rt.block_on(seed("redis", &store, n));
+            rt.block_on(report_index_memory(&client, n));
             measure(&mut c, &rt, "redis", &store, n);
             rt.block_on(clear_redis(&client));
         }

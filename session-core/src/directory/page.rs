@@ -268,10 +268,27 @@ impl Pager<'_> {
 
     /// The records read, in sort order.
     pub fn take(&mut self, rows: Vec<SessionRecord>) {
-        self.exhausted = rows.len() < self.chunk;
-        self.scanned += rows.len();
-        if let Some(last) = rows.last() {
-            self.position = Some(PageCursor::after(last));
+        let read = rows.len();
+        let reached = rows.last().map(PageCursor::after);
+        self.take_read(read, reached, rows);
+    }
+
+    /// The records of a read of `read` index entries, in sort order, for a
+    /// store whose index can name sessions that no longer have a record
+    /// (entries it prunes as it finds them): `rows` may be fewer than
+    /// `read`, and `reached` is the position of the last entry read,
+    /// whether or not it still had a record. A read is the store's last
+    /// when `read` is short of the chunk asked for, not when `rows` is.
+    pub fn take_read(
+        &mut self,
+        read: usize,
+        reached: Option<PageCursor>,
+        rows: Vec<SessionRecord>,
+    ) {
+        self.exhausted = read < self.chunk;
+        self.scanned += read;
+        if reached.is_some() {
+            self.position = reached;
         }
         let query = self.query;
         self.hits

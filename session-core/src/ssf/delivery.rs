@@ -291,14 +291,19 @@ impl Transmitter {
                 let Some(transmitter) = weak.upgrade() else {
                     return;
                 };
+                // Listening before the pass: a SET queued while it runs
+                // (after its reads) starts the next one at once.
+                let queued = transmitter.queued();
+                let woken = queued.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 if let Err(e) = transmitter.deliver_due().await {
                     tracing::error!(target: "sessionward::ssf", error = %e, "delivery pass failed");
                 }
-                let queued = transmitter.queued();
                 drop(transmitter);
                 tokio::select! {
                     () = tokio::time::sleep(every) => {}
-                    () = queued.notified() => {}
+                    () = woken => {}
                 }
             }
         })
