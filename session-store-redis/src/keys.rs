@@ -76,6 +76,12 @@ pub(crate) fn directory_built_key(prefix: &str) -> String {
     format!("{prefix}directory:built")
 }
 
+/// Held (with an expiry) by the one instance building [`directory_key`]:
+/// `<prefix>directory:building`.
+pub(crate) fn directory_building_key(prefix: &str) -> String {
+    format!("{prefix}directory:building")
+}
+
 /// A session's entry in the directory index: its creation time (16 hex
 /// digits of the Unix milliseconds with the sign bit flipped, so bytes sort
 /// as numbers do), the user id, a NUL byte, and the session id. User ids

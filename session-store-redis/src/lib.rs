@@ -112,9 +112,11 @@
 //! by `purge_expired`.
 //!
 //! `purge_expired` is O(number of keys under the prefix) `SCAN` steps in
-//! batches plus O(ended entries) per user; it is housekeeping (run it every
-//! few minutes). Whole users disappear by TTL without it, and it returns only
-//! the entries it deleted itself.
+//! batches plus O(ended entries) per user, and on a standalone server one
+//! walk of the directory index (two round trips per 1,024 entries); it is
+//! housekeeping (run it every few minutes). Whole users disappear by TTL
+//! without it, but the directory index keeps their entries until a purge
+//! or a query meets them. It returns only the entries it deleted itself.
 //!
 //! # Session directory
 //!
@@ -122,9 +124,12 @@
 //! on a standalone server walk one sorted set, `<prefix>directory`, that
 //! every create adds its session to (about 150 bytes per session), and
 //! read the records its entries name in one pipelined round trip per
-//! chunk, so a page does not grow with the number of users. Entries of
-//! ended sessions are dropped as queries meet them, by `purge_expired`
-//! and by `erase_user`. A server whose index was never built (sessions
+//! chunk, so a page does not grow with the number of users. A script that
+//! deletes a session's record deletes its entry too (a login or purge
+//! dropping ended entries, `erase_user`); entries of a hash that expired
+//! as a whole go as queries meet them and at `purge_expired`, which walks
+//! the whole index (it is what bounds it: keep it scheduled). Hashes written by 0.1.0
+//! (without an owner key) are listed at their user's next login. A server whose index was never built (sessions
 //! from a release without it) builds it on its first query;
 //! [`RedisStore::build_directory_index`] rebuilds it, needed once after a
 //! rolling upgrade in which instances of such a release created sessions.
@@ -236,6 +241,7 @@ mod codec;
 mod config;
 mod connection;
 mod directory;
+mod directory_index;
 mod error;
 mod feed;
 mod keys;

@@ -111,12 +111,35 @@ local function sync_revoked_ttl()
   local ttl = redis.call('PTTL', hash)
   if ttl > 0 then redis.call('PEXPIRE', revoked_ix, ttl) end
 end
--- Deletes every entry whose absolute end is at or before `t`; returns how many.
-local function drop_ended(t)
+-- A session's entry in the directory index, as `keys::directory_member`
+-- writes it (16 hex digits of the creation time with the sign bit set, for
+-- times from 1970 on; `nil` before).
+local function directory_entry(created, user, id)
+  if not created or created < 0 then return nil end
+  return string.format("8%015x", created) .. user .. "\0" .. id
+end
+-- Deletes every entry whose absolute end is at or before `t`; returns how
+-- many. With the directory index and the user (a standalone server), their
+-- index entries go too, so none outlives its session's record.
+local function drop_ended(t, directory, user)
   local n = 0
   for _, ix in ipairs({active_ix, revoked_ix}) do
     local ids = redis.call('ZRANGEBYSCORE', ix, '-inf', t)
     if #ids > 0 then
+      if directory and user then
+        local i = 1
+        while i <= #ids do
+          local j = math.min(i + 999, #ids)
+          local vals = redis.call('HMGET', hash, unpack(ids, i, j))
+          local gone = {}
+          for k = 1, #vals do
+            local entry = vals[k] and directory_entry(tonumber(parse(vals[k])[2]), user, ids[i + k - 1])
+            if entry then gone[#gone + 1] = entry end
+          end
+          if #gone > 0 then redis.call('ZREM', directory, unpack(gone)) end
+          i = j + 1
+        end
+      end
       in_chunks('HDEL', hash, ids)
       redis.call('ZREMRANGEBYSCORE', ix, '-inf', t)
       n = n + #ids
@@ -374,7 +397,7 @@ while true do
   gone[victim] = true
 end
 
-drop_ended(now - keep)
+drop_ended(now - keep, directory_key, user)
 local reply = {"created", first or "", "", ""}
 for i, s in ipairs(cands) do
   if gone[i] then
@@ -408,6 +431,17 @@ if replaces ~= "" then
     end
   end
 end
+-- A hash an earlier release wrote has no owner key, so the directory could
+-- not name its user and holds none of its sessions: list them now. Entries
+-- as `keys::directory_member` writes them (16 hex digits of the creation
+-- time with the sign bit set, for times from 1970 on).
+if directory_key and redis.call('EXISTS', owner_key) == 0 then
+  local all = redis.call('HGETALL', hash)
+  for i = 1, #all, 2 do
+    local entry = directory_entry(tonumber(parse(all[i + 1])[2]), user, all[i])
+    if entry then redis.call('ZADD', directory_key, 0, entry) end
+  end
+end
 redis.call('HSET', hash, new_id, new_value)
 redis.call('SET', owner_key, user)
 if directory_key then redis.call('ZADD', directory_key, 0, ARGV[25]) end
@@ -429,25 +463,25 @@ announce()
 return reply
 "#;
 
-/// Brings directory entries in line with one user's session hash, each
-/// entry only as the hash is when the script runs: `add` adds an entry
-/// whose session is there (building the index for hashes an earlier
+/// Brings directory entries in line with the session hashes they name,
+/// each entry only as its hash is when the script runs: `add` adds an
+/// entry whose session is there (building the index for hashes an earlier
 /// release wrote, never listing a session that ended since it was read);
 /// `prune` drops an entry whose session is gone (ended and forgotten, or
 /// the hash expired), never one whose session is there.
 ///
-/// KEYS: the directory index, one user's session hash. ARGV: `add` or
-/// `prune`, then pairs of directory entry and session id. Reply: entries
-/// changed.
+/// KEYS: the directory index, then session hashes. ARGV: `add` or `prune`,
+/// then triples of the number of the entry's hash in `KEYS`, the directory
+/// entry, and the session id. Reply: entries changed.
 const DIRECTORY_SYNC: &str = r#"
 local add = ARGV[1] == "add"
 local changed = 0
-for i = 2, #ARGV, 2 do
-  local present = redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 1
+for i = 2, #ARGV, 3 do
+  local present = redis.call('HEXISTS', KEYS[tonumber(ARGV[i])], ARGV[i + 2]) == 1
   if add and present then
-    changed = changed + redis.call('ZADD', KEYS[1], 0, ARGV[i])
+    changed = changed + redis.call('ZADD', KEYS[1], 0, ARGV[i + 1])
   elseif not add and not present then
-    changed = changed + redis.call('ZREM', KEYS[1], ARGV[i])
+    changed = changed + redis.call('ZREM', KEYS[1], ARGV[i + 1])
   end
 end
 return changed
@@ -553,12 +587,15 @@ end
 return reply
 "#;
 
-/// Purge one user. KEYS: session hash, unrevoked index, revoked index.
-/// ARGV: before. Deletes entries whose absolute end is at or before
-/// `before`; returns how many.
+/// Purge one user. KEYS: session hash, unrevoked index, revoked index,
+/// not-before mark; on a standalone server also the owner key and the
+/// directory index, whose entries of the deleted sessions go too. ARGV:
+/// before. Deletes entries whose absolute end is at or before `before`;
+/// returns how many.
 const PURGE: &str = r#"
 ensure_index()
-return drop_ended(tonumber(ARGV[1]))
+local user = KEYS[6] and redis.call('GET', KEYS[5])
+return drop_ended(tonumber(ARGV[1]), KEYS[6], user or nil)
 "#;
 
 /// Record a login in the user's history. KEYS[1] history hash. ARGV: at,

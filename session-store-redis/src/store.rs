@@ -642,6 +642,12 @@ impl SessionStore for RedisStore {
             };
             let mut conn = self.conn();
             let mut inv = Self::on_session_keys(&self.inner.scripts.purge, keys);
+            if self.standalone() {
+                // The owner key names the user, whose index entries go too.
+                let owner = crate::keys::owner_key_of(&key).ok_or_else(unexpected)?;
+                inv.key(owner)
+                    .key(crate::keys::directory_key(&self.inner.prefix));
+            }
             inv.arg(millis(before));
             let n: u64 = self.run(inv.invoke_async(&mut conn)).await?;
             purged += n;

@@ -199,6 +199,122 @@ async fn erasing_a_user_drops_every_entry_naming_them() {
     );
 }
 
+/// Sessions dropped from the hash past their end (by a later login of the
+/// user) take their entries with them, so an erasure afterwards leaves
+/// none naming the user; a purge does the same for other users.
+#[tokio::test]
+async fn dropping_ended_sessions_drops_their_entries() {
+    let Some(store) = store("dropped").await else {
+        return;
+    };
+    let base = Timestamp::from_unix_millis(1_767_225_600_000);
+    let (users, _) = seed(&store, 2, base).await;
+    let user = &users[1];
+    let second = base.plus(Duration::from_millis(5));
+    create(&store, record(user, second, false), second).await;
+    // Sessions end 12 h after their start; a login a day later drops the
+    // user's two (nothing is kept after the end) and adds its own entry.
+    let later = base.plus(Duration::from_secs(24 * 3600));
+    let fresh = record(user, later, false);
+    let fresh_id = fresh.id.clone();
+    create(&store, fresh, later).await;
+    let entries = index_entries(&store).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().any(|e| e.ends_with(fresh_id.as_str())));
+    assert_eq!(store.erase_user(user).await.unwrap(), 1);
+    let entries = index_entries(&store).await;
+    assert!(
+        !entries.iter().any(|e| e.contains(user.as_str())),
+        "{entries:?}"
+    );
+    // A purge past the first user's end drops its session and its entry.
+    store.purge_expired(later).await.unwrap();
+    assert!(index_entries(&store).await.is_empty());
+}
+
+/// Sessions of a hash written by a release without owner keys (0.1.0):
+/// no build can name their user; the user's next login lists them all.
+#[tokio::test]
+async fn a_login_lists_the_sessions_an_earlier_release_left_unattributed() {
+    let Some(store) = store("owner").await else {
+        return;
+    };
+    let base = Timestamp::from_unix_millis(1_767_225_600_000);
+    let (users, ids) = seed(&store, 2, base).await;
+    let old = &users[1];
+    for i in 1..=2u64 {
+        let at = base.plus(Duration::from_millis(10 * i));
+        create(&store, record(old, at, false), at).await;
+    }
+    let old_ids: Vec<SessionId> = store
+        .list(old)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    // As 0.1.0 left them: no owner key, so no entries (and none built).
+    let prefix = store.key_prefix().to_owned();
+    let owner = store.keys_for_user(old).pop().unwrap();
+    assert!(owner.ends_with(":u"));
+    let _: () = redis::cmd("DEL")
+        .arg(&owner)
+        .arg(format!("{prefix}directory"))
+        .arg(format!("{prefix}directory:built"))
+        .query_async(&mut raw().await)
+        .await
+        .unwrap();
+    let upgraded = store_again(&prefix).await;
+    let now = base.plus(Duration::from_secs(1));
+    let shown = walk(&upgraded, first_page(10, now)).await;
+    assert_eq!(shown, [ids[0].clone()], "only the attributable session");
+    // The user's next login lists the three earlier sessions with its own.
+    let at = base.plus(Duration::from_millis(500));
+    let login = record(old, at, false);
+    let new_id = login.id.clone();
+    create(&upgraded, login, at).await;
+    let shown: std::collections::HashSet<SessionId> = walk(&upgraded, first_page(2, now))
+        .await
+        .into_iter()
+        .collect();
+    let mut want: std::collections::HashSet<SessionId> = old_ids.into_iter().collect();
+    want.extend([ids[0].clone(), new_id]);
+    assert_eq!(shown, want);
+    assert_eq!(index_entries(&upgraded).await.len(), 5);
+}
+
+#[tokio::test]
+async fn queries_scan_while_another_instance_builds_the_index() {
+    let Some(store) = store("lease").await else {
+        return;
+    };
+    let base = Timestamp::from_unix_millis(1_767_225_600_000);
+    let (_, ids) = seed(&store, 5, base).await;
+    let prefix = store.key_prefix().to_owned();
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}directory"))
+        .arg(format!("{prefix}directory:built"))
+        .query_async(&mut raw().await)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}directory:building"))
+        .arg(1)
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut raw().await)
+        .await
+        .unwrap();
+    let other = store_again(&prefix).await;
+    let now = base.plus(Duration::from_secs(1));
+    let newest_first: Vec<SessionId> = ids.iter().rev().cloned().collect();
+    assert_eq!(walk(&other, first_page(2, now)).await, newest_first);
+    assert!(
+        index_entries(&other).await.is_empty(),
+        "left to the builder"
+    );
+}
+
 #[tokio::test]
 async fn a_purge_drops_the_entries_of_sessions_gone() {
     let Some(store) = store("purge").await else {
